@@ -1,0 +1,188 @@
+// Package engine is apsql's embedded query engine: it opens the DuckDB
+// database with the library schema, keeps one pinned connection for the
+// session, splits scripts into statements and dispatches them either to
+// apsql's own statements (SYNC, FIND, TRASH, ...) or to DuckDB unchanged.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// DefaultPath is the database file used when none is given.
+const DefaultPath = "ap.duckdb"
+
+// Memory is the name of an in-memory database.
+const Memory = ":memory:"
+
+// DB is an open apsql database with one pinned connection. It is not safe
+// for concurrent statements: a session runs one statement at a time.
+type DB struct {
+	Path string // as given; Memory for an in-memory database
+
+	connector *duckdb.Connector
+	db        *sql.DB
+	conn      *sql.Conn
+	cmds      *Registry
+}
+
+// Open opens (creating if needed) the database at path (Memory or "" for an
+// in-memory one), migrates its schema to the current version and pins one
+// connection for the session. Errors name the problem and the fix: a
+// directory given as the file, an unwritable location, a file locked by
+// another process, a file written by a newer apsql.
+func Open(ctx context.Context, path string) (*DB, error) {
+	dsn := path
+	if path == "" || path == Memory {
+		path, dsn = Memory, ""
+	} else if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	db := sql.OpenDB(connector)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		connector.Close()
+		return nil, openError(path, err)
+	}
+	d := &DB{Path: path, connector: connector, db: db, conn: conn, cmds: NewRegistry()}
+	if err := d.migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// checkPath catches the mistakes DuckDB reports obscurely.
+func checkPath(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("open database %s: it is a directory; give a file name such as %s", path, filepath.Join(path, DefaultPath))
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("open database %s: folder %s does not exist; create it or choose another path", path, dir)
+	}
+	if !di.IsDir() {
+		return fmt.Errorf("open database %s: %s is not a folder", path, dir)
+	}
+	probe, err := os.CreateTemp(dir, ".apsql-probe-*")
+	if err != nil {
+		return fmt.Errorf("open database %s: cannot create files in %s (%v); choose a writable location with --db", path, dir, unwrapPathError(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+var lockPID = regexp.MustCompile(`PID (\d+)`)
+
+// openError rewrites DuckDB's open errors into one clear line.
+func openError(path string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock"):
+		who := "another process"
+		if m := lockPID.FindStringSubmatch(msg); m != nil {
+			who = "process " + m[1]
+		}
+		return fmt.Errorf("open database %s: it is in use by %s (another apsql?); close it, or open a copy of the file", path, who)
+	case strings.Contains(msg, "Permission denied"):
+		return fmt.Errorf("open database %s: permission denied; choose a writable location with --db", path)
+	case strings.Contains(msg, "not a valid DuckDB database") || strings.Contains(msg, "Serialization") || strings.Contains(msg, "invalid database file"):
+		return fmt.Errorf("open database %s: not a DuckDB database file; choose another file name", path)
+	}
+	return fmt.Errorf("open database %s: %w", path, err)
+}
+
+// Close releases the connection and the database.
+func (d *DB) Close() error {
+	var errs []error
+	if d.conn != nil {
+		errs = append(errs, d.conn.Close())
+	}
+	if d.db != nil {
+		errs = append(errs, d.db.Close())
+	}
+	if d.connector != nil {
+		errs = append(errs, d.connector.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Conn returns the session's pinned connection. Statements that need their
+// own transaction use it too (DuckDB serialises them anyway).
+func (d *DB) Conn() *sql.Conn { return d.conn }
+
+// Commands returns the registry of apsql's own statements.
+func (d *DB) Commands() *Registry { return d.cmds }
+
+// Exec runs a statement that returns no rows on the pinned connection.
+func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.conn.ExecContext(ctx, query, args...)
+}
+
+// QueryRow runs a query returning at most one row on the pinned connection.
+func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.conn.QueryRowContext(ctx, query, args...)
+}
+
+// Query runs a query on the pinned connection; the rows must be closed
+// before the next statement.
+func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.conn.QueryContext(ctx, query, args...)
+}
+
+// Tx runs fn in one transaction on the pinned connection: committed when fn
+// returns nil, rolled back otherwise (also when ctx is cancelled).
+func (d *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
+
+// Raw gives fn the driver connection (*duckdb.Conn), e.g. for the Arrow
+// interface or the Appender.
+func (d *DB) Raw(fn func(c *duckdb.Conn) error) error {
+	return d.conn.Raw(func(dc any) error {
+		c, ok := dc.(*duckdb.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		return fn(c)
+	})
+}
+
+var _ driver.Conn = (*duckdb.Conn)(nil)

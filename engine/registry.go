@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// Result is what a statement returns.
+type Result struct {
+	// Rows is the result set, or nil for statements that return none. The
+	// caller must Release it.
+	Rows array.RecordReader
+	// Summary is one line for stderr after the rows ("trash: 12 ok, 1 failed"), or "".
+	Summary string
+}
+
+// Command is one of apsql's own statements. It is recognised by its leading
+// keywords; everything that matches no command goes to DuckDB unchanged.
+type Command struct {
+	Keywords []string // upper case, e.g. {"EXPLAIN", "FIND"}
+	Syntax   string   // for .help: "EXPLAIN FIND 'filter'"
+	Help     string   // one line for .help
+	// Run executes the statement; rest is the statement's text after the
+	// keywords, without the semicolon.
+	Run func(ctx context.Context, s *Session, rest string) (*Result, error)
+}
+
+// Registry is the dispatch table of apsql's own statements; .help is
+// generated from it.
+type Registry struct {
+	mu   sync.RWMutex
+	cmds []Command
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{} }
+
+// Register adds c; a command with the same keywords replaces the earlier one.
+func (r *Registry) Register(c Command) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range c.Keywords {
+		c.Keywords[i] = strings.ToUpper(c.Keywords[i])
+	}
+	for i, old := range r.cmds {
+		if strings.Join(old.Keywords, " ") == strings.Join(c.Keywords, " ") {
+			r.cmds[i] = c
+			return
+		}
+	}
+	r.cmds = append(r.cmds, c)
+}
+
+// Lookup returns the command whose keywords are the longest prefix of stmt's
+// leading words.
+func (r *Registry) Lookup(stmt string) (Command, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	words := Keywords(stmt, 4)
+	best, found := Command{}, false
+	for _, c := range r.cmds {
+		if len(c.Keywords) > len(words) || (found && len(c.Keywords) <= len(best.Keywords)) {
+			continue
+		}
+		match := true
+		for i, k := range c.Keywords {
+			if words[i] != k {
+				match = false
+				break
+			}
+		}
+		if match {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// All returns the commands sorted by syntax.
+func (r *Registry) All() []Command {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := append([]Command(nil), r.cmds...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Syntax < out[j].Syntax })
+	return out
+}
+
+// KeywordSet returns every keyword of every command (for tab completion).
+func (r *Registry) KeywordSet() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range r.All() {
+		for _, k := range c.Keywords {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Progress draws progress of long statements; the shell implements it on
+// stderr when that is a terminal. Implementations must be safe for
+// concurrent use by workers.
+type Progress interface {
+	// Start begins a progress line; total < 0 when unknown. unit is e.g.
+	// "nodes", "files" or "bytes".
+	Start(label string, total int64, unit string) Tracker
+}
+
+// Tracker is one running progress line.
+type Tracker interface {
+	Add(n int64)
+	SetTotal(total int64)
+	Done()
+}
+
+// Session is the state one statement runs with.
+type Session struct {
+	DB *DB
+	// Interactive is true when a person types at a terminal.
+	Interactive bool
+	// Yes answers yes to confirmations (--yes).
+	Yes bool
+	// Confirm asks the person a yes/no question; nil outside interactive mode.
+	Confirm func(question string) bool
+	// Progress draws progress; never nil (see NoProgress).
+	Progress Progress
+	// Logf writes a diagnostic line with -v; never nil.
+	Logf func(format string, args ...any)
+}
+
+// NoProgress is a Progress that draws nothing.
+var NoProgress Progress = noProgress{}
+
+type noProgress struct{}
+
+func (noProgress) Start(string, int64, string) Tracker { return noTracker{} }
+
+type noTracker struct{}
+
+func (noTracker) Add(int64)      {}
+func (noTracker) SetTotal(int64) {}
+func (noTracker) Done()          {}
+
+// NewSession returns a non-interactive session over d that draws nothing.
+func NewSession(d *DB) *Session {
+	return &Session{DB: d, Progress: NoProgress, Logf: func(string, ...any) {}}
+}
+
+// Run executes one statement: one of apsql's own commands, or DuckDB SQL.
+func (s *Session) Run(ctx context.Context, stmt string) (*Result, error) {
+	if c, ok := s.DB.cmds.Lookup(stmt); ok {
+		res, err := c.Run(ctx, s, AfterKeywords(stmt, len(c.Keywords)))
+		if err != nil {
+			return nil, err
+		}
+		if res == nil {
+			res = &Result{}
+		}
+		return res, nil
+	}
+	rr, err := s.DB.query(ctx, stmt)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Rows: rr}, nil
+}
+
+// Confirmed asks for confirmation of a destructive action: yes with --yes,
+// the person's answer interactively, and an error otherwise.
+func (s *Session) Confirmed(question, flagHint string) (bool, error) {
+	if s.Yes {
+		return true, nil
+	}
+	if s.Confirm != nil {
+		return s.Confirm(question), nil
+	}
+	return false, fmt.Errorf("%s needs confirmation: run it interactively or pass %s", question, flagHint)
+}
