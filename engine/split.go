@@ -12,7 +12,7 @@ type Stmt struct {
 }
 
 // Split cuts src into statements. It understands single-quoted strings (with
-// ” and E'...' backslash escapes), double-quoted identifiers, dollar quoting
+// doubled quotes and E'...' backslash escapes), double-quoted identifiers, dollar quoting
 // ($$...$$, $tag$...$tag$), line comments (--) and nested block comments
 // (/* */), so a semicolon inside any of them does not end a statement. A line
 // whose first non-blank character starts a statement with "." is a dot
