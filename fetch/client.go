@@ -1,0 +1,597 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Client. Only Cookies is required.
+type Config struct {
+	// Cookies is the browser session (LoadCookies, ParseCookies).
+	Cookies Cookies
+	// TLD forces the Amazon domain ("co.uk"); "" derives it from the
+	// cookie names (RegionFor).
+	TLD string
+	// Endpoint sends every request to this base URL instead of Amazon
+	// (metadata at URL/drive/v1, uploads at URL/cdproxy/nodes, thumbnails
+	// at URL/v1/thumbnail/{id}): the emulator, tests, proxies.
+	Endpoint string
+	// MaxConcurrency bounds the requests in flight; the adaptive limit
+	// starts lower and never exceeds it. Default 16.
+	MaxConcurrency int
+	// CacheDir, when set, receives every raw JSON response body (--cache).
+	CacheDir string
+	// Events receives progress reports. It is called from many goroutines
+	// at once and must be quick; nil discards them.
+	Events func(Event)
+	// HTTPClient sends the requests; nil uses a client tuned for
+	// MaxConcurrency keep-alive connections.
+	HTTPClient *http.Client
+	// UserAgent overrides the browser User-Agent sent.
+	UserAgent string
+	// BatchRows is the number of rows per Arrow record batch; default 8192
+	// (what DuckDB's Arrow scan ingests best).
+	BatchRows int
+	// MaxRetries is how often a request is re-sent; default 10.
+	MaxRetries int
+	// RequestTimeout bounds one attempt of a JSON request; default 2 min.
+	RequestTimeout time.Duration
+
+	// Sleep replaces the backoff wait (tests); it must return early with
+	// the context's error when ctx is done.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now replaces the clock of syncedAt (tests).
+	Now func() time.Time
+}
+
+// Client talks to one Amazon Photos account. It is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	region  Region
+	hc      *http.Client
+	lim     *limiter
+	cookie  string // Cookie header
+	session string // x-amzn-sessionid
+	ua      string
+	sleep   func(context.Context, time.Duration) error
+	now     func() time.Time
+
+	// auth is cancelled (and replaced) when a request sees a 401, so that
+	// every request that was in flight or waiting stops at once.
+	authMu     sync.Mutex
+	authCtx    context.Context
+	authCancel context.CancelFunc
+
+	cacheSeq atomic.Int64
+	ownerMu  sync.Mutex
+	ownerID  string
+}
+
+// defaultUserAgent is a desktop browser's: Amazon serves the web API to
+// browsers (API.md §1.2).
+const defaultUserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// New checks the configuration and returns a Client. It sends nothing: a
+// missing cookie or an unknown country fails here, before any DNS lookup.
+func New(cfg Config) (*Client, error) {
+	if cfg.Cookies.Len() == 0 {
+		return nil, errors.New("no cookies: pass --cookies FILE with session-id, ubid-*, at-* cookies from a logged-in Amazon Photos browser tab")
+	}
+	if err := cfg.Cookies.validate(); err != nil {
+		return nil, err
+	}
+	region, err := RegionFor(cfg.Cookies, cfg.TLD)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Endpoint != "" {
+		if region, err = region.withEndpoint(cfg.Endpoint); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = 16
+	}
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = 8192
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = defaultMaxRetries
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 2 * time.Minute
+	}
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("--cache directory: %w", err)
+		}
+	}
+	c := &Client{
+		cfg:     cfg,
+		region:  region,
+		hc:      cfg.HTTPClient,
+		cookie:  cfg.Cookies.Header(),
+		session: cfg.Cookies.Value("session-id"),
+		ua:      cfg.UserAgent,
+		sleep:   cfg.Sleep,
+		now:     cfg.Now,
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{Transport: newTransport(cfg.MaxConcurrency)}
+	}
+	if c.ua == "" {
+		c.ua = defaultUserAgent
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.lim = newLimiter(cfg.MaxConcurrency, func(n int) { c.event(Event{Kind: EventConcurrency, Concurrency: n}) })
+	c.authCtx, c.authCancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+func newTransport(maxConns int) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          maxConns * 2,
+		MaxIdleConnsPerHost:   maxConns + 4, // keep-alive for every parallel request
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Region is where the client sends its requests.
+func (c *Client) Region() Region { return c.region }
+
+// Concurrency is the adaptive limit of parallel requests now.
+func (c *Client) Concurrency() int { return c.lim.current() }
+
+func (c *Client) event(e Event) {
+	if c.cfg.Events != nil {
+		c.cfg.Events(e)
+	}
+}
+
+// Host selects which of the region's hosts a Request goes to.
+type Host int
+
+const (
+	// HostMetadata is the drive/v1 API (www.amazon.<tld>/drive/v1).
+	HostMetadata Host = iota
+	// HostContent is the content host (content-<region>.drive.amazonaws.com):
+	// Path "/cdproxy/nodes" uploads.
+	HostContent
+	// HostThumbnail is thumbnails-photos.amazon.<tld>: Path "/v1/thumbnail/{id}".
+	HostThumbnail
+)
+
+// Request is one API call for Do and Open.
+type Request struct {
+	// Method defaults to GET.
+	Method string
+	// Host and Path locate the call: Path is appended to the host's base
+	// ("/nodes/ID", "/cdproxy/nodes").
+	Host Host
+	Path string
+	// URL, when set, is the absolute URL to call instead of Host+Path (a
+	// contentRedirection target, a templink).
+	URL string
+	// Query parameters. Metadata calls also get the base parameters
+	// (resourceVersion=V2, ContentType=JSON, asset=ALL, tempLink=false)
+	// unless NoBaseParams; a key set in Query wins.
+	Query        url.Values
+	NoBaseParams bool
+	// JSON is marshalled as the body (Content-Type application/json). A
+	// map[string]any body of a metadata call also gets
+	// "resourceVersion":"V2" and "ContentType":"JSON", as the web app sends.
+	JSON any
+	// Body, for raw bodies (uploads), opens the body afresh for each
+	// attempt; ContentLength and ContentType describe it.
+	Body          func() (io.ReadCloser, error)
+	ContentLength int64
+	ContentType   string
+	// Header adds request headers.
+	Header http.Header
+	// Retry decides whether a failed non-GET request is sent again: it gets
+	// the retryable error (a 429/5xx or a network error) and answers true
+	// when resending is safe (e.g. an upload verified absent). Nil: a
+	// mutating request is never resent. GET requests always retry.
+	Retry func(ctx context.Context, err error) bool
+	// Op names the call in errors and events; default "METHOD path".
+	Op string
+}
+
+// baseParams are the query parameters of every metadata call (API.md
+// §1.2: resourceVersion=V2 is required for photo kinds).
+var baseParams = [][2]string{
+	{"asset", "ALL"}, {"tempLink", "false"}, {"resourceVersion", "V2"}, {"ContentType", "JSON"},
+}
+
+func (r *Request) method() string {
+	if r.Method == "" {
+		return http.MethodGet
+	}
+	return strings.ToUpper(r.Method)
+}
+
+func (r *Request) op() string {
+	if r.Op != "" {
+		return r.Op
+	}
+	p := r.Path
+	if r.URL != "" {
+		if u, err := url.Parse(r.URL); err == nil {
+			p = u.Path
+		}
+	}
+	return r.method() + " " + p
+}
+
+func (c *Client) url(r *Request) (string, error) {
+	var u string
+	switch {
+	case r.URL != "":
+		u = r.URL
+	case r.Host == HostMetadata:
+		u = c.region.MetadataURL + r.Path
+	case r.Host == HostContent:
+		if c.region.UploadURL == "" {
+			return "", errNoUploadHost
+		}
+		u = c.region.UploadURL + r.Path
+	case r.Host == HostThumbnail:
+		u = c.region.ThumbnailURL + r.Path
+	default:
+		return "", fmt.Errorf("unknown host %d", r.Host)
+	}
+	q := url.Values{}
+	if r.URL == "" && r.Host == HostMetadata && !r.NoBaseParams {
+		for _, kv := range baseParams {
+			q.Set(kv[0], kv[1])
+		}
+	}
+	for k, vs := range r.Query {
+		q[k] = vs
+	}
+	if len(q) > 0 {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + q.Encode()
+	}
+	return u, nil
+}
+
+// Do sends req through the retry policy and decodes a JSON answer into out
+// (nil: discard; *[]byte: the raw body; anything else: json.Unmarshal).
+//
+//   - GET requests are retried on 429/500/502/503/504 and network errors
+//     (including a connection cut mid-body), with jittered exponential
+//     backoff that honours Retry-After; other methods only when req.Retry
+//     says so.
+//   - 400 and 401 are never retried; a 401 returns an error that
+//     errors.Is(err, ErrUnauthorized), and stops every other request of
+//     the client that is in flight or waiting.
+//   - Other HTTP errors are *APIError.
+func (c *Client) Do(ctx context.Context, req *Request, out any) error {
+	body, err := c.fetchBody(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer putBuf(body)
+	switch o := out.(type) {
+	case nil:
+		return nil
+	case *[]byte:
+		*o = append([]byte(nil), body.Bytes()...)
+		return nil
+	default:
+		if body.Len() == 0 {
+			return nil
+		}
+		if err := json.Unmarshal(body.Bytes(), out); err != nil {
+			return fmt.Errorf("%s: decode answer: %w", req.op(), err)
+		}
+		return nil
+	}
+}
+
+// Open sends req through the retry policy and returns the response of the
+// first 2xx answer with its body unread (downloads, thumbnails). The caller
+// must close resp.Body. Errors after Open returns (a cut mid-body) are the
+// caller's to handle, e.g. by resuming with a Range header.
+func (c *Client) Open(ctx context.Context, req *Request) (*http.Response, error) {
+	resp, _, err := c.send(ctx, req, false)
+	return resp, err
+}
+
+// fetchBody is Do without decoding: the body in a pooled buffer that the
+// caller gives back with putBuf.
+func (c *Client) fetchBody(ctx context.Context, req *Request) (*bytes.Buffer, error) {
+	_, body, err := c.send(ctx, req, true)
+	return body, err
+}
+
+// authGeneration is the context that the next 401 cancels.
+func (c *Client) authGeneration() context.Context {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.authCtx
+}
+
+// unauthorized stops every request that was started before now.
+func (c *Client) unauthorized() {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	c.authCancel()
+	c.authCtx, c.authCancel = context.WithCancel(context.Background())
+}
+
+// send runs the retry loop. With readBody the whole body is read inside the
+// attempt (so a cut mid-body is retried) and the response is closed;
+// otherwise the open response is returned.
+func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.Response, *bytes.Buffer, error) {
+	method := req.method()
+	idempotent := method == http.MethodGet || method == http.MethodHead
+	op := req.op()
+	rawURL, err := c.url(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(c.authGeneration(), func() { cancel(ErrUnauthorized) })
+	keepOpen := false
+	defer func() {
+		if !keepOpen {
+			stop()
+			cancel(nil)
+		}
+	}()
+
+	for attempt := 1; ; attempt++ {
+		ticket, err := c.lim.acquire(ctx)
+		if err != nil {
+			return nil, nil, context.Cause(ctx)
+		}
+		resp, body, err := c.attempt(ctx, req, method, rawURL, op, readBody)
+		var (
+			apiErr     *APIError
+			retryAfter time.Duration
+			status     int
+			o          = outcomeClean
+		)
+		switch {
+		case err == nil:
+		case errors.As(err, &apiErr):
+			status, retryAfter = apiErr.Status, apiErr.RetryAfter
+			if throttleStatus(status) {
+				o = outcomeThrottled
+			} else if status >= 500 {
+				o = outcomeFailed
+			}
+		default:
+			o = outcomeFailed
+		}
+		c.lim.release(ticket, o)
+		if err == nil {
+			if !readBody {
+				// The body is read under ctx after send returns: cancel it
+				// when the caller closes the body.
+				keepOpen = true
+				resp.Body = &closeHook{ReadCloser: resp.Body, hook: func() { stop(); cancel(nil) }}
+			}
+			return resp, body, nil
+		}
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, nil, cause // cancelled, or another request saw a 401
+		}
+		if status == http.StatusUnauthorized {
+			c.unauthorized()
+			return nil, nil, err
+		}
+		retryable := (apiErr != nil && apiErr.Retryable) || (apiErr == nil && netRetryable(err))
+		if !retryable {
+			return nil, nil, err
+		}
+		if attempt > c.cfg.MaxRetries {
+			return nil, nil, fmt.Errorf("%s: gave up after %d attempts: %w", op, attempt, err)
+		}
+		if retryAfter > maxRetryAfter {
+			return nil, nil, fmt.Errorf("%s: the server asks to wait %s before retrying; try again later: %w", op, retryAfter.Round(time.Second), err)
+		}
+		if !idempotent && (req.Retry == nil || !req.Retry(ctx, err)) {
+			return nil, nil, err
+		}
+		wait := backoffDelay(attempt, retryAfter, randInt64N)
+		kind := EventRetry
+		if throttleStatus(status) {
+			kind = EventThrottled
+		}
+		c.event(Event{Kind: kind, Op: op, Attempt: attempt, Status: status, Wait: wait, Err: err})
+		if err := c.sleep(ctx, wait); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return nil, nil, cause
+			}
+			return nil, nil, err
+		}
+	}
+}
+
+// attempt sends the request once.
+func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op string, readBody bool) (*http.Response, *bytes.Buffer, error) {
+	var cancel context.CancelFunc = func() {}
+	if readBody {
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	}
+	defer func() {
+		if cancel != nil {
+			cancel()
+		}
+	}()
+	var body io.Reader
+	var contentType string
+	switch {
+	case req.JSON != nil:
+		b, err := c.jsonBody(req)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: encode body: %w", op, err)
+		}
+		body, contentType = bytes.NewReader(b), "application/json"
+	case req.Body != nil:
+		rc, err := req.Body()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: open body: %w", op, err)
+		}
+		defer rc.Close()
+		body, contentType = rc, req.ContentType
+	}
+	hr, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if req.Body != nil && req.ContentLength > 0 {
+		hr.ContentLength = req.ContentLength
+	}
+	for k, vs := range req.Header {
+		hr.Header[k] = vs
+	}
+	if contentType != "" {
+		hr.Header.Set("Content-Type", contentType)
+	}
+	hr.Header.Set("Cookie", c.cookie)
+	hr.Header.Set("x-amzn-sessionid", c.session)
+	hr.Header.Set("User-Agent", c.ua)
+	if hr.Header.Get("Accept") == "" && readBody {
+		hr.Header.Set("Accept", "application/json")
+	}
+	resp, err := c.hc.Do(hr)
+	if err != nil {
+		// Never echo the URL's host as a DNS failure without the fix.
+		return nil, nil, describeNetError(hr.URL.Hostname(), fmt.Errorf("%s: %w", op, unwrapURLError(err)))
+	}
+	if resp.StatusCode >= 400 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, nil, newAPIError(method, op, resp, b)
+	}
+	if !readBody {
+		cancel = nil // the caller reads the body under ctx
+		return resp, nil, nil
+	}
+	defer resp.Body.Close()
+	buf := getBuf()
+	if resp.ContentLength > 0 && resp.ContentLength < 256<<20 {
+		buf.Grow(int(resp.ContentLength))
+	}
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		putBuf(buf)
+		return nil, nil, fmt.Errorf("%s: reading the answer: %w", op, unwrapURLError(err))
+	}
+	if c.cfg.CacheDir != "" {
+		c.writeCache(method, rawURL, buf.Bytes())
+	}
+	return resp, buf, nil
+}
+
+// unwrapURLError drops *url.Error's wrapper, whose message repeats the whole
+// URL (with its query) in every error.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (c *Client) jsonBody(req *Request) ([]byte, error) {
+	if m, ok := req.JSON.(map[string]any); ok && req.URL == "" && req.Host == HostMetadata {
+		cp := make(map[string]any, len(m)+2)
+		cp["resourceVersion"] = "V2"
+		cp["ContentType"] = "JSON"
+		for k, v := range m {
+			cp[k] = v
+		}
+		return json.Marshal(cp)
+	}
+	return json.Marshal(req.JSON)
+}
+
+// writeCache stores one raw answer under CacheDir as
+// NNNNNN_METHOD_path_query.json. Failures are reported as events, never
+// fail the request.
+func (c *Client) writeCache(method, rawURL string, body []byte) {
+	name := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		q := u.Query()
+		for _, kv := range baseParams {
+			q.Del(kv[0])
+		}
+		name = strings.TrimPrefix(u.Path, "/drive/v1")
+		if enc := q.Encode(); enc != "" {
+			name += "_" + enc
+		}
+	}
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '=':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	clean := strings.Trim(b.String(), "_")
+	if len(clean) > 120 {
+		clean = clean[:120]
+	}
+	file := filepath.Join(c.cfg.CacheDir, fmt.Sprintf("%06d_%s_%s.json", c.cacheSeq.Add(1), method, clean))
+	if err := os.WriteFile(file, body, 0o644); err != nil {
+		c.event(Event{Kind: EventWarning, Op: "cache", Err: fmt.Errorf("write --cache file: %w", err)})
+	}
+}
+
+// closeHook runs hook once after closing the body.
+type closeHook struct {
+	io.ReadCloser
+	once sync.Once
+	hook func()
+}
+
+func (h *closeHook) Close() error {
+	err := h.ReadCloser.Close()
+	h.once.Do(h.hook)
+	return err
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuf() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
+
+func putBuf(b *bytes.Buffer) {
+	if b == nil || b.Cap() > 16<<20 {
+		return
+	}
+	b.Reset()
+	bufPool.Put(b)
+}

@@ -1,0 +1,23 @@
+// Package fetch is the Amazon Photos API client: cookies and regions,
+// requests through one retry policy with adaptive concurrency, paging, and
+// decoding of nodes straight into Arrow record batches.
+//
+// The package never touches DuckDB or the terminal: it hands
+// arrow.RecordBatch values with the schema of the nodes table
+// (model.NodeColumns, see NodeSchema) to whoever asks, and reports progress
+// through Config.Events. It builds with CGO_ENABLED=0.
+//
+// Quick tour:
+//
+//	cookies, err := fetch.LoadCookies(fetch.DefaultCookiesPath())
+//	c, err := fetch.New(fetch.Config{Cookies: cookies})
+//	stats, err := c.StreamSearch(ctx, "type:(PHOTOS OR VIDEOS)", "", func(b arrow.RecordBatch) error {
+//		return insert(b) // b is released after emit returns; Retain it to keep it
+//	})
+//
+// Errors are classified by behaviour: errors.Is(err, ErrUnauthorized) for
+// bad cookies (never retried, stops every request of the client),
+// errors.As(err, *APIError) for any other HTTP status, errors.Is(err,
+// ErrListingChanged) when offset paging saw the library change under it and
+// the caller should fetch again.
+package fetch
