@@ -104,7 +104,8 @@ func (a *Args) Punct(c byte) bool {
 	return false
 }
 
-// String consumes a single-quoted SQL string literal ('it”s') and returns its value.
+// String consumes a single-quoted SQL string literal (a doubled quote inside
+// stands for one quote) and returns its value.
 func (a *Args) String() (string, error) {
 	a.skip()
 	if a.i >= len(a.src) || a.src[a.i] != '\'' {
