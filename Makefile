@@ -1,0 +1,27 @@
+# apsql — the two commands of the README are `make demo` and `make test`.
+GO       ?= go
+TAGS     := duckdb_arrow
+BIN      := bin/apsql
+
+.PHONY: build demo test check vet fmt-check onnxruntime bench
+
+build:
+	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/apsql
+
+# The main job on the built-in emulated library: mirror it and query it.
+demo: build
+	$(BIN) --demo
+
+# ONNX Runtime for LABEL (fetched from the onnxruntime-node npm package).
+onnxruntime:
+	scripts/install-onnxruntime.sh >/dev/null
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Everything CI checks: build, vet, gofmt, and every package's tests.
+test: onnxruntime build vet fmt-check
+	ONNXRUNTIME_LIB="$(CURDIR)/lib/onnxruntime/libonnxruntime.so.1" $(GO) test -tags $(TAGS) -short ./...

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/output"
+)
+
+// dotCommand is one of the shell's dot commands.
+type dotCommand struct {
+	names []string // ".quit", ".exit"
+	args  string   // for .help
+	help  string
+	run   func(ctx context.Context, sh *shell, args []string) error
+}
+
+// dotTable dispatches dot commands; .help is generated from it and from the
+// engine's statement registry.
+type dotTable struct {
+	cmds []dotCommand
+}
+
+func (t *dotTable) add(c dotCommand) { t.cmds = append(t.cmds, c) }
+
+func (t *dotTable) lookup(name string) (dotCommand, bool) {
+	for _, c := range t.cmds {
+		for _, n := range c.names {
+			if n == name {
+				return c, true
+			}
+		}
+	}
+	return dotCommand{}, false
+}
+
+func (t *dotTable) names() []string {
+	var out []string
+	for _, c := range t.cmds {
+		out = append(out, c.names...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (t *dotTable) run(ctx context.Context, sh *shell, line string) error {
+	fields := strings.Fields(line)
+	c, ok := t.lookup(fields[0])
+	if !ok {
+		return fmt.Errorf("unknown command %s; .help lists the commands", fields[0])
+	}
+	return c.run(ctx, sh, fields[1:])
+}
+
+func onOff(name string, args []string) (bool, error) {
+	if len(args) == 1 {
+		switch strings.ToLower(args[0]) {
+		case "on", "true", "yes", "1":
+			return true, nil
+		case "off", "false", "no", "0":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("usage: %s on|off", name)
+}
+
+func newDotTable() *dotTable {
+	t := &dotTable{}
+	t.add(dotCommand{names: []string{".help"}, help: "show this help", run: func(ctx context.Context, sh *shell, args []string) error {
+		sh.help()
+		return nil
+	}})
+	t.add(dotCommand{names: []string{".quit", ".exit"}, help: "leave apsql", run: func(context.Context, *shell, []string) error {
+		return errQuit
+	}})
+	t.add(dotCommand{names: []string{".tables"}, help: "list tables and views", run: func(ctx context.Context, sh *shell, args []string) error {
+		return sh.statement(ctx, `SELECT table_name AS name, lower(table_type) AS type FROM information_schema.tables WHERE table_schema = 'main' AND table_name <> 'apsql_meta' ORDER BY 1`)
+	}})
+	t.add(dotCommand{names: []string{".schema"}, args: "[TABLE]", help: "show CREATE statements", run: func(ctx context.Context, sh *shell, args []string) error {
+		q := `SELECT sql FROM (SELECT table_name AS name, sql FROM duckdb_tables() WHERE NOT internal AND schema_name = 'main' AND table_name <> 'apsql_meta'
+		      UNION ALL SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main')`
+		if len(args) > 1 {
+			return fmt.Errorf("usage: .schema [TABLE]")
+		}
+		if len(args) == 1 {
+			var n int
+			if err := sh.sess.DB.QueryRow(ctx, `SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views()) t(n) WHERE lower(n) = lower(?)`, args[0]).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("no table or view named %q; .tables lists them", args[0])
+			}
+			q += " WHERE lower(name) = lower(" + engine.Quote(args[0]) + ")"
+		}
+		rows, err := sh.sess.DB.Query(ctx, q+" ORDER BY name")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return err
+			}
+			fmt.Fprintln(sh.out, strings.TrimRight(s, ";")+";")
+		}
+		return rows.Err()
+	}})
+	t.add(dotCommand{names: []string{".mode"}, args: "FORMAT", help: "output format: " + strings.Join(formatNames(), ", "), run: func(ctx context.Context, sh *shell, args []string) error {
+		if len(args) == 0 {
+			fmt.Fprintf(sh.out, "current output mode: %s\n", sh.opts.Format)
+			return nil
+		}
+		f, err := output.ParseFormat(args[0])
+		if err != nil {
+			return err
+		}
+		sh.opts.Format = f
+		return nil
+	}})
+	t.add(dotCommand{names: []string{".headers"}, args: "on|off", help: "show column names", run: func(ctx context.Context, sh *shell, args []string) error {
+		v, err := onOff(".headers", args)
+		if err == nil {
+			sh.opts.Headers = v
+		}
+		return err
+	}})
+	t.add(dotCommand{names: []string{".output"}, args: "[FILE]", help: "send results to FILE (no FILE: back to stdout)", run: func(ctx context.Context, sh *shell, args []string) error {
+		if len(args) > 1 {
+			return fmt.Errorf("usage: .output [FILE]")
+		}
+		if len(args) == 0 {
+			return sh.setOutput("")
+		}
+		return sh.setOutput(args[0])
+	}})
+	t.add(dotCommand{names: []string{".read"}, args: "FILE", help: "run the statements in FILE", run: func(ctx context.Context, sh *shell, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("usage: .read FILE")
+		}
+		src, err := os.ReadFile(args[0])
+		if err != nil {
+			return fmt.Errorf(".read: %w", err)
+		}
+		stmts, rest := engine.Split(string(src))
+		if strings.TrimSpace(rest) != "" {
+			_, line := lineOf(string(src), rest)
+			stmts = append(stmts, engine.Stmt{Text: strings.TrimSpace(rest), Line: line, Dot: strings.HasPrefix(strings.TrimSpace(rest), ".")})
+		}
+		for _, st := range stmts {
+			if err := sh.exec(ctx, st); err != nil {
+				if err == errQuit {
+					return err
+				}
+				return fmt.Errorf("%s:%d: %w", args[0], st.Line, err)
+			}
+		}
+		return nil
+	}})
+	t.add(dotCommand{names: []string{".timer"}, args: "on|off", help: "print the run time of each statement", run: func(ctx context.Context, sh *shell, args []string) error {
+		v, err := onOff(".timer", args)
+		if err == nil {
+			sh.timer = v
+		}
+		return err
+	}})
+	return t
+}
+
+func formatNames() []string {
+	var out []string
+	for _, f := range output.Formats() {
+		out = append(out, string(f))
+	}
+	return out
+}
+
+// help prints the dot commands and apsql's own statements.
+func (sh *shell) help() {
+	w := sh.out
+	fmt.Fprintln(w, "Dot commands:")
+	for _, c := range sh.dots.cmds {
+		fmt.Fprintf(w, "  %-24s %s\n", strings.Join(c.names, "|")+" "+c.args, c.help)
+	}
+	fmt.Fprintln(w, "\napsql statements (end each with ;):")
+	for _, c := range sh.sess.DB.Commands().All() {
+		fmt.Fprintf(w, "  %s\n      %s\n", c.Syntax, c.Help)
+	}
+	fmt.Fprintln(w, "\nEverything else is DuckDB SQL, e.g. SELECT * FROM photos LIMIT 5;")
+	fmt.Fprintln(w, "COPY (SELECT ...) TO 'out.parquet' (FORMAT parquet); exports results.")
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/output"
+)
+
+var errHelp = errors.New("help shown")
+
+// config is the parsed command line.
+type config struct {
+	db          string
+	commands    []string // -c, in order
+	file        string   // -f
+	format      output.Format
+	bail        bool
+	quiet       bool
+	verbose     bool
+	version     bool
+	yes         bool
+	cookies     string
+	tld         string
+	endpoint    string
+	concurrency int
+	cache       string
+	demo        int // 0: no demo
+}
+
+// demoFlag is --demo or --demo=N.
+type demoFlag struct{ n *int }
+
+func (d demoFlag) String() string {
+	if d.n == nil || *d.n == 0 {
+		return ""
+	}
+	return strconv.Itoa(*d.n)
+}
+func (d demoFlag) IsBoolFlag() bool { return true }
+func (d demoFlag) Set(s string) error {
+	switch s {
+	case "true":
+		*d.n = defaultDemoNodes
+		return nil
+	case "false":
+		*d.n = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("--demo wants a number of items, like --demo=50000")
+	}
+	*d.n = n
+	return nil
+}
+
+const defaultDemoNodes = 10000
+
+type multiFlag struct{ vals *[]string }
+
+func (m multiFlag) String() string     { return "" }
+func (m multiFlag) Set(s string) error { *m.vals = append(*m.vals, s); return nil }
+
+const usageText = `apsql — a SQL shell over your Amazon Photos library
+
+Usage:
+  apsql [flags] [DBFILE]          interactive shell (or run a script piped on stdin)
+  apsql -c "SQL; SQL; ..."        run statements, print results, exit
+  apsql -f script.sql             run a script, exit
+  apsql --demo[=N]                shell on a built-in emulated library (no account needed)
+  apsql emulate [flags]           run the Amazon Photos emulator as a server
+
+Flags:
+`
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("apsql", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	format := "table"
+	fs.StringVar(&cfg.db, "db", "", "local database `FILE` (default ap.duckdb; :memory: allowed)")
+	fs.Var(multiFlag{&cfg.commands}, "c", "run `SQL` statements and exit (repeatable)")
+	fs.StringVar(&cfg.file, "f", "", "run the script `FILE` and exit")
+	fs.StringVar(&format, "format", "table", "output `FORMAT`: table, csv, tsv, json, ndjson, markdown, line")
+	fs.BoolVar(&cfg.bail, "bail", false, "stop at the first error (always on in -c, -f and stdin modes)")
+	fs.BoolVar(&cfg.quiet, "q", false, "quieter: no progress bars")
+	fs.BoolVar(&cfg.verbose, "v", false, "more log detail on stderr")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	registerFeatureFlags(fs, cfg)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usageText)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return nil, errHelp
+		}
+		return nil, usageError{err.Error()}
+	}
+	switch rest := fs.Args(); {
+	case len(rest) > 1:
+		return nil, usageError{fmt.Sprintf("more than one database file given: %s", strings.Join(rest, " "))}
+	case len(rest) == 1 && cfg.db != "":
+		return nil, usageError{fmt.Sprintf("database given twice: --db %s and %s", cfg.db, rest[0])}
+	case len(rest) == 1:
+		cfg.db = rest[0]
+	}
+	f, err := output.ParseFormat(format)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	cfg.format = f
+	if cfg.file != "" && len(cfg.commands) > 0 {
+		return nil, usageError{"-c and -f cannot be used together"}
+	}
+	if cfg.db == "" {
+		cfg.db = engine.DefaultPath
+		if cfg.demo > 0 {
+			cfg.db = engine.Memory
+		}
+	}
+	return cfg, nil
+}
+
+// version is the module version of the binary ("(devel)" when built from a checkout).
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+		return v
+	}
+	return "(unknown)"
+}

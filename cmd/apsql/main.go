@@ -1,0 +1,48 @@
+// Command apsql is a SQL shell over an Amazon Photos library: it mirrors the
+// library into embedded DuckDB, runs SQL and Amazon's filter language over
+// it, and acts on what a query selects (trash, restore, download, upload,
+// albums, labeling).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit statuses (SPEC §1).
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// usageError is bad usage: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "apsql: %v\n", err)
+		fmt.Fprintln(stderr, "Try: apsql --help")
+		return exitUsage
+	}
+	if cfg.version {
+		fmt.Fprintln(stdout, "apsql", version())
+		return exitOK
+	}
+	return runShell(ctx, cfg, stdin, stdout, stderr)
+}

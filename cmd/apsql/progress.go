@@ -1,0 +1,62 @@
+package main
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/schollz/progressbar/v3"
+)
+
+// termProgress draws progress bars on a terminal's stderr with
+// schollz/progressbar: items done/total, rate and ETA, throttled so that
+// workers adding counts never wait on the terminal.
+type termProgress struct {
+	w  io.Writer
+	mu sync.Mutex
+}
+
+func newTermProgress(w io.Writer) *termProgress { return &termProgress{w: w} }
+
+func (p *termProgress) Start(label string, total int64, unit string) engine.Tracker {
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(p.w),
+		progressbar.OptionSetDescription(label),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit),
+		progressbar.OptionThrottle(100 * time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetPredictTime(true),
+	}
+	if unit == "bytes" {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	}
+	return &bar{b: progressbar.NewOptions64(total, opts...)}
+}
+
+type bar struct {
+	mu sync.Mutex
+	b  *progressbar.ProgressBar
+}
+
+func (b *bar) Add(n int64) {
+	b.mu.Lock()
+	b.b.Add64(n)
+	b.mu.Unlock()
+}
+
+func (b *bar) SetTotal(total int64) {
+	b.mu.Lock()
+	b.b.ChangeMax64(total)
+	b.mu.Unlock()
+}
+
+func (b *bar) Done() {
+	b.mu.Lock()
+	b.b.Finish()
+	b.b.Clear()
+	b.mu.Unlock()
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/output"
+	"golang.org/x/term"
+)
+
+// shell runs statements and dot commands, for the REPL and for scripts alike.
+type shell struct {
+	cfg    *config
+	sess   *engine.Session
+	stdout io.Writer // where results go when .output is off
+	stderr io.Writer
+	out    io.Writer // current result writer
+	outF   *os.File  // .output file, if any
+	opts   output.Options
+	timer  bool
+	dots   *dotTable
+	// interactive: errors don't stop the loop, confirmations are asked.
+	interactive bool
+	// cleanup runs at exit (emulator, files).
+	cleanup []func()
+	// banner is printed when the interactive shell starts.
+	banner []string
+}
+
+func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) int {
+	db, err := engine.Open(ctx, cfg.db)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFailed
+	}
+	defer db.Close()
+	sh := &shell{
+		cfg:    cfg,
+		sess:   engine.NewSession(db),
+		stdout: stdout,
+		stderr: stderr,
+		out:    stdout,
+		opts:   output.Options{Format: cfg.format, Headers: true, Null: "NULL"},
+		dots:   newDotTable(),
+	}
+	defer sh.close()
+	if cfg.verbose {
+		sh.sess.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "apsql: "+format+"\n", args...) }
+	}
+	if !cfg.quiet && isTerminal(stderr) {
+		sh.sess.Progress = newTermProgress(stderr)
+	}
+	if err := setupFeatures(ctx, sh); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitFailed
+	}
+
+	switch {
+	case len(cfg.commands) > 0:
+		return sh.batch(ctx, "-c", strings.Join(cfg.commands, ";\n"))
+	case cfg.file != "":
+		src, err := os.ReadFile(cfg.file)
+		if err != nil {
+			fmt.Fprintf(stderr, "apsql: cannot read script: %v\n", err)
+			return exitUsage
+		}
+		return sh.batch(ctx, cfg.file, string(src))
+	case isTerminal(stdin):
+		return sh.repl(ctx, stdin)
+	default:
+		src, err := io.ReadAll(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "apsql: read stdin: %v\n", err)
+			return exitUsage
+		}
+		return sh.batch(ctx, "stdin", string(src))
+	}
+}
+
+func (sh *shell) close() {
+	sh.setOutput("")
+	for i := len(sh.cleanup) - 1; i >= 0; i-- {
+		sh.cleanup[i]()
+	}
+}
+
+func isTerminal(f any) bool {
+	if fd, ok := f.(interface{ Fd() uintptr }); ok {
+		return term.IsTerminal(int(fd.Fd()))
+	}
+	return false
+}
+
+// batch runs a whole script, stopping at the first error (SPEC §1: --bail is
+// the default outside the interactive shell). Ctrl-C exits with 130.
+func (sh *shell) batch(ctx context.Context, name, src string) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stmts, rest := engine.Split(src)
+	if strings.TrimSpace(rest) != "" {
+		_, line := lineOf(src, rest)
+		stmts = append(stmts, engine.Stmt{Text: strings.TrimSpace(rest), Line: line, Dot: strings.HasPrefix(strings.TrimSpace(rest), ".")})
+	}
+	for _, st := range stmts {
+		err := sh.exec(ctx, st)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintf(sh.stderr, "%s:%d: interrupted\n", name, st.Line)
+			return exitInterrupted
+		}
+		if errors.Is(err, errQuit) {
+			return exitOK
+		}
+		sh.printError(fmt.Sprintf("%s:%d: ", name, st.Line), err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// lineOf returns the 1-based line at which the suffix rest of src starts.
+func lineOf(src, rest string) (int, int) {
+	off := len(src) - len(rest)
+	lead := len(rest) - len(strings.TrimLeft(rest, " \t\r\n"))
+	return off, 1 + strings.Count(src[:off+lead], "\n")
+}
+
+var errQuit = errors.New("quit")
+
+// exec runs one statement or dot command and prints its result.
+func (sh *shell) exec(ctx context.Context, st engine.Stmt) error {
+	start := time.Now()
+	var err error
+	if st.Dot {
+		err = sh.dots.run(ctx, sh, st.Text)
+	} else {
+		err = sh.statement(ctx, st.Text)
+	}
+	if sh.timer && !errors.Is(err, errQuit) {
+		fmt.Fprintf(sh.stderr, "Run Time: %.3fs\n", time.Since(start).Seconds())
+	}
+	return err
+}
+
+func (sh *shell) statement(ctx context.Context, text string) error {
+	res, err := sh.sess.Run(ctx, text)
+	if err != nil {
+		return err
+	}
+	if res.Rows != nil {
+		defer res.Rows.Release()
+		if len(res.Rows.Schema().Fields()) > 0 && !isRowCount(text, res) {
+			w := bufio.NewWriterSize(sh.out, 64<<10)
+			_, werr := output.Write(ctx, w, res.Rows, sh.opts)
+			if ferr := w.Flush(); werr == nil {
+				werr = ferr
+			}
+			if werr != nil {
+				return werr
+			}
+		}
+	}
+	if res.Summary != "" {
+		fmt.Fprintln(sh.stderr, res.Summary)
+	}
+	return nil
+}
+
+// isRowCount reports whether res is only the affected-row count that DuckDB
+// returns for INSERT, UPDATE, DELETE, COPY and DDL; like DuckDB's own CLI,
+// the shell does not print it.
+func isRowCount(text string, res *engine.Result) bool {
+	f := res.Rows.Schema().Fields()
+	if len(f) != 1 || f[0].Name != "Count" {
+		return false
+	}
+	switch kw := engine.Keywords(text, 1); {
+	case len(kw) == 0:
+		return false
+	case kw[0] == "INSERT" || kw[0] == "UPDATE" || kw[0] == "DELETE":
+		return !strings.Contains(strings.ToUpper(text), "RETURNING")
+	case kw[0] == "COPY" || kw[0] == "CREATE" || kw[0] == "DROP" || kw[0] == "ALTER":
+		return true
+	}
+	return false
+}
+
+// printError prints err, with a caret under the column for errors that
+// carry their input (filter errors).
+func (sh *shell) printError(prefix string, err error) {
+	if prefix == "" {
+		prefix = "Error: "
+	}
+	fmt.Fprintf(sh.stderr, "%s%v\n", prefix, err)
+	var ce interface{ CaretLines() string }
+	if errors.As(err, &ce) {
+		for _, l := range strings.Split(strings.TrimRight(ce.CaretLines(), "\n"), "\n") {
+			fmt.Fprintf(sh.stderr, "  %s\n", l)
+		}
+	}
+}
+
+// setOutput redirects results to path ("" = back to stdout).
+func (sh *shell) setOutput(path string) error {
+	if sh.outF != nil {
+		err := sh.outF.Close()
+		sh.outF = nil
+		sh.out = sh.stdout
+		if err != nil {
+			return err
+		}
+	}
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf(".output: %w", err)
+	}
+	sh.outF, sh.out = f, f
+	return nil
+}

@@ -1,0 +1,4 @@
+-- Dot commands that need no API.
+.tables
+.schema usage
+.schema nope

@@ -1,0 +1,2 @@
+-- args: --format csv
+SELECT 1 AS a, 'b' AS b;
