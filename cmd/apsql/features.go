@@ -11,7 +11,6 @@ func registerFeatureFlags(fs *flag.FlagSet, cfg *config) {}
 
 // setupFeatures registers apsql's own statements with the engine.
 func setupFeatures(ctx context.Context, sh *shell) error {
-	
+
 	return nil
 }
-
