@@ -59,6 +59,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	d := &DB{Path: path, connector: connector, db: db, conn: conn, cmds: NewRegistry()}
+	registerBuiltins(d.cmds)
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err

@@ -95,16 +95,26 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	registerFeatureFlags(fs, cfg)
 	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usageText)
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
-			return nil, errHelp
+	// Flags may come before or after DBFILE (apsql ap.duckdb -c '...').
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stderr, usageText)
+				fs.SetOutput(stderr)
+				fs.PrintDefaults()
+				return nil, errHelp
+			}
+			return nil, usageError{err.Error()}
 		}
-		return nil, usageError{err.Error()}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
 	}
-	switch rest := fs.Args(); {
+	switch {
 	case len(rest) > 1:
 		return nil, usageError{fmt.Sprintf("more than one database file given: %s", strings.Join(rest, " "))}
 	case len(rest) == 1 && cfg.db != "":

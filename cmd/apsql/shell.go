@@ -49,7 +49,7 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 		stdout: stdout,
 		stderr: stderr,
 		out:    stdout,
-		opts:   output.Options{Format: cfg.format, Headers: true, Null: "NULL"},
+		opts:   output.Options{Format: cfg.format, Headers: true},
 		dots:   newDotTable(),
 	}
 	defer sh.close()
@@ -98,6 +98,16 @@ func isTerminal(f any) bool {
 		return term.IsTerminal(int(fd.Fd()))
 	}
 	return false
+}
+
+// terminalWidth is the width of w when it is a terminal, else 0 (unlimited).
+func terminalWidth(w io.Writer) int {
+	if f, ok := w.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil {
+			return width
+		}
+	}
+	return 0
 }
 
 // batch runs a whole script, stopping at the first error (SPEC §1: --bail is
@@ -160,8 +170,12 @@ func (sh *shell) statement(ctx context.Context, text string) error {
 	if res.Rows != nil {
 		defer res.Rows.Release()
 		if len(res.Rows.Schema().Fields()) > 0 && !isRowCount(text, res) {
+			opts := sh.opts
+			if sh.outF == nil {
+				opts.Width = terminalWidth(sh.stdout)
+			}
 			w := bufio.NewWriterSize(sh.out, 64<<10)
-			_, werr := output.Write(ctx, w, res.Rows, sh.opts)
+			_, werr := output.Write(ctx, w, res.Rows, opts)
 			if ferr := w.Flush(); werr == nil {
 				werr = ferr
 			}
