@@ -429,6 +429,9 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 			kind = EventThrottled
 		}
 		c.event(Event{Kind: kind, Op: op, Attempt: attempt, Status: status, Wait: wait, Err: err})
+		if n, ok := ctx.Value(retryCounterKey{}).(*atomic.Int64); ok {
+			n.Add(1)
+		}
 		if err := c.sleep(ctx, wait); err != nil {
 			if cause := context.Cause(ctx); cause != nil {
 				return nil, nil, cause
