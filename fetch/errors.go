@@ -56,7 +56,7 @@ func (e *APIError) Error() string {
 		return s
 	}
 	var b strings.Builder
-	if e.Method != "" {
+	if e.Method != "" && !strings.HasPrefix(e.Op, e.Method+" ") {
 		b.WriteString(e.Method + " ")
 	}
 	b.WriteString(e.Op)
