@@ -1,0 +1,306 @@
+package emulator
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	_ "image/png" // decode uploaded PNGs for thumbnails
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/image/draw"
+)
+
+// Content: downloads (contentRedirection → templink, cdproxy content),
+// uploads (cdproxy) and thumbnails.
+
+// content builds a file's bytes. The caller holds l.mu.
+func (s *Server) content(i int32) []byte {
+	l := s.lib
+	n := &l.nodes[i]
+	if n.format == fmtUpload {
+		return l.extra[i].data
+	}
+	t := s.tpl.template(n.format, n.tmpl)
+	b := make([]byte, len(t.data), int(n.size))
+	copy(b, t.data)
+	return appendTrailer(b, n.format, n.id)
+}
+
+// GET /nodes/{id}/contentRedirection?querySuffix=?download=true&ownerId=...
+// answers 302 to the templink URL of the content (API.md §1.3 #20).
+func (s *Server) handleRedirect(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	l := s.lib
+	l.mu.RLock()
+	i, ok := l.lookup(id)
+	ok = ok && l.nodes[i].kind == kindFile
+	l.mu.RUnlock()
+	if !ok || (q.Has("ownerId") && q.Get("ownerId") != l.owner) {
+		s.writeNotFound(w, id, false)
+		return
+	}
+	target := "http://" + r.Host + "/cdproxy/templink/" + l.templinkToken(id)
+	if suffix := q.Get("querySuffix"); suffix != "" {
+		if !strings.HasPrefix(suffix, "?") {
+			suffix = "?" + suffix
+		}
+		target += suffix
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusFound)
+}
+
+// GET /cdproxy/templink/{token}: the token is the credential, no cookies.
+func (s *Server) handleTemplink(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.lib.templinkID(r.PathValue("token"))
+	if !ok {
+		s.writeError(w, http.StatusForbidden, "Invalid or expired link")
+		return
+	}
+	if vb := r.URL.Query().Get("viewBox"); vb != "" {
+		s.serveThumb(w, r, id, vb)
+		return
+	}
+	s.serveContent(w, r, id)
+}
+
+// GET /cdproxy/nodes/{id}/content (cookie auth).
+func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
+	s.serveContent(w, r, r.PathValue("id"))
+}
+
+// serveContent sends a file's bytes with Content-Disposition, ETag and
+// Range support (http.ServeContent).
+func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, id string) {
+	l := s.lib
+	l.mu.RLock()
+	i, ok := l.lookup(id)
+	if !ok || l.nodes[i].kind != kindFile {
+		l.mu.RUnlock()
+		s.writeNotFound(w, id, false)
+		return
+	}
+	n := &l.nodes[i]
+	data, name, modified, md5 := s.content(i), n.name, n.modified, n.md5
+	ct := l.contentType(i)
+	l.mu.RUnlock()
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Content-Disposition", contentDisposition(name))
+	h.Set("ETag", fmt.Sprintf(`"%x"`, md5))
+	http.ServeContent(w, r, name, time.UnixMilli(modified), bytes.NewReader(data))
+}
+
+// contentDisposition quotes name for attachment; non-ASCII names also get
+// the RFC 5987 filename* form.
+func contentDisposition(name string) string {
+	var plain strings.Builder
+	ascii := true
+	for _, c := range name {
+		switch {
+		case c == '"' || c == '\\':
+			plain.WriteByte('\\')
+			plain.WriteRune(c)
+		case c < 0x20 || c == 0x7f:
+			plain.WriteByte('_')
+		case c >= 0x80:
+			ascii = false
+			plain.WriteByte('_')
+		default:
+			plain.WriteRune(c)
+		}
+	}
+	v := `attachment; filename="` + plain.String() + `"`
+	if !ascii {
+		v += "; filename*=UTF-8''" + url.PathEscape(name)
+	}
+	return v
+}
+
+// POST /cdproxy/nodes?name=...&kind=FILE&parentNodeId=...: the raw body is
+// the file (API.md §1.4 C1). 201 node, or 409 NAME_ALREADY_EXISTS.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name := q.Get("name")
+	if k := q.Get("kind"); k != "" && k != "FILE" {
+		s.writeLogref(w, http.StatusBadRequest, "Invalid kind "+k+" for an upload", "INVALID_PARAMETER", "")
+		return
+	}
+	if name == "" {
+		s.writeLogref(w, http.StatusBadRequest, "Missing required parameter name", "INVALID_PARAMETER", "")
+		return
+	}
+	var contentDate int64
+	if v := q.Get("contentDate"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			s.writeLogref(w, http.StatusBadRequest, "Invalid contentDate "+v, "INVALID_PARAMETER", "")
+			return
+		}
+		contentDate = t.UnixMilli()
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxUploadBytes+1))
+	if err != nil {
+		s.writeLogref(w, http.StatusBadRequest, "Could not read the upload: "+err.Error(), "INVALID_PARAMETER", "")
+		return
+	}
+	if len(data) > maxUploadBytes {
+		s.writeLogref(w, http.StatusRequestEntityTooLarge, "File too large", "FILE_TOO_LARGE", "")
+		return
+	}
+	l := s.lib
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.root
+	if pid := q.Get("parentNodeId"); pid != "" {
+		var ok bool
+		if p, ok = l.lookup(pid); !ok {
+			s.writeNotFound(w, pid, false)
+			return
+		}
+	}
+	i, err := l.upload(p, name, data, contentDate, s.nowMS())
+	if err != nil {
+		s.writeMutationError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, l.appendNode(nil, i, renderOpts{}))
+}
+
+// GET /v1/thumbnail/{id}?ownerId=...&viewBox=W[,H]: a JPEG of the image
+// (a video's poster frame) scaled to fit W×H (W×W when H is absent),
+// never larger than the original (viewBox=10000 gives the original size).
+func (s *Server) handleThumbnail(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id := r.PathValue("id")
+	if !q.Has("ownerId") {
+		writeJSON(w, http.StatusBadRequest, []byte(`{"Message":"Missing required parameter ownerId"}`))
+		return
+	}
+	if q.Get("ownerId") != s.lib.owner {
+		s.writeNotFound(w, id, false)
+		return
+	}
+	s.serveThumb(w, r, id, q.Get("viewBox"))
+}
+
+type thumbKey struct {
+	class uint8
+	w, h  int
+}
+
+// thumbCache keeps encoded thumbnails of synthetic nodes, which depend
+// only on the class and the box.
+type thumbCache struct {
+	mu sync.Mutex
+	m  map[thumbKey][]byte
+}
+
+func (s *Server) serveThumb(w http.ResponseWriter, r *http.Request, id, viewBox string) {
+	bw, bh, err := parseViewBox(viewBox)
+	if err != nil {
+		s.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	l := s.lib
+	l.mu.RLock()
+	i, ok := l.lookup(id)
+	mt := typeNone
+	var class uint8
+	var uploaded []byte
+	if ok {
+		mt = l.mediaType(i)
+		class = l.nodes[i].tmpl
+		if l.nodes[i].format == fmtUpload {
+			uploaded = l.extra[i].data
+		}
+	}
+	l.mu.RUnlock()
+	if !ok || (mt != typePhotos && mt != typeVideos) {
+		s.writeNotFound(w, id, false)
+		return
+	}
+	var body []byte
+	if uploaded != nil {
+		img, _, err := image.Decode(bytes.NewReader(uploaded))
+		if err != nil {
+			s.writeError(w, http.StatusNotFound, "No thumbnail for node "+id)
+			return
+		}
+		body, err = scaleJPEG(img, bw, bh)
+		if err != nil {
+			s.writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+	} else {
+		key := thumbKey{class, bw, bh}
+		s.thumbs.mu.Lock()
+		body = s.thumbs.m[key]
+		s.thumbs.mu.Unlock()
+		if body == nil {
+			img, err := s.tpl.classImage(class)
+			if err == nil {
+				body, err = scaleJPEG(img, bw, bh)
+			}
+			if err != nil {
+				s.writeError(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			s.thumbs.mu.Lock()
+			if s.thumbs.m == nil || len(s.thumbs.m) > 512 {
+				s.thumbs.m = make(map[thumbKey][]byte)
+			}
+			s.thumbs.m[key] = body
+			s.thumbs.mu.Unlock()
+		}
+	}
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// parseViewBox parses "W" or "W,H" (0,0 when absent: original size).
+func parseViewBox(v string) (int, int, error) {
+	if v == "" {
+		return 0, 0, nil
+	}
+	ws, hs, two := strings.Cut(v, ",")
+	bw, err := strconv.Atoi(strings.TrimSpace(ws))
+	bh := bw
+	if err == nil && two {
+		bh, err = strconv.Atoi(strings.TrimSpace(hs))
+	}
+	if err != nil || bw <= 0 || bh <= 0 {
+		return 0, 0, fmt.Errorf("Invalid viewBox %q: want W or W,H with positive integers", v)
+	}
+	return bw, bh, nil
+}
+
+// scaleJPEG fits img into bw×bh (keeping its aspect, never enlarging) and
+// encodes it as a JPEG.
+func scaleJPEG(img image.Image, bw, bh int) ([]byte, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if bw > 0 && (w > bw || h > bh) {
+		scale := min(float64(bw)/float64(w), float64(bh)/float64(h))
+		w, h = max(1, int(float64(w)*scale+0.5)), max(1, int(float64(h)*scale+0.5))
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, dst, &jpeg.Options{Quality: 85}); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
