@@ -1,0 +1,236 @@
+// Package mirror keeps the local DuckDB mirror of an Amazon Photos library:
+// the SYNC statements (SPEC §2.1), the search() table function (§2.2) and
+// the .tree, .usage and .account dot commands (§3).
+//
+// Nodes stream from the service as Arrow record batches (fetch decodes the
+// pages) into a staging table through the engine's Arrow ingestion, so
+// memory stays bounded whatever the library's size. A full SYNC replaces
+// the mirror in one transaction only after the staging table holds exactly
+// the server's count of distinct ids; anything less (Ctrl-C, a 401, a
+// crash, a library that kept changing) leaves the previous mirror as it
+// was.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/filterlang"
+	"github.com/apsql/apsql/resultset"
+)
+
+// ClientFunc returns the API client, creating it on first use: the shell
+// builds it from --cookies/--endpoint only when a statement needs the
+// service, so local-only use needs no cookies.
+type ClientFunc func(ctx context.Context) (*fetch.Client, error)
+
+// DefaultFilter is what SYNC and SYNC NODES fetch: every photo and video.
+const DefaultFilter = "type:(PHOTOS OR VIDEOS)"
+
+// Register adds the SYNC statements to reg.
+func Register(reg *engine.Registry, client ClientFunc) {
+	reg.Register(engine.Command{
+		Keywords: []string{"SYNC"},
+		Syntax:   "SYNC [NODES [FILTER 'filter'] | NEW | FOLDERS | TRASH | AGGREGATIONS | TAGS [category] | USAGE]",
+		Help:     "mirror the library (plain SYNC: nodes, folders and usage) into the local tables",
+		Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
+			job, err := parseSync(rest)
+			if err != nil {
+				return nil, err
+			}
+			c, err := client(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return run(ctx, s, newService(c), job)
+		},
+	})
+}
+
+// syncJob is a parsed SYNC statement: which tables to refresh, in order.
+type syncJob struct {
+	parts    []string // "nodes", "new", "folders", "trash", "aggregations", "tags", "usage"
+	filter   string   // SYNC NODES FILTER; "" for the full mirror
+	category string   // SYNC TAGS category; "" for all of them
+}
+
+// tagCategories are the aggregation categories SYNC TAGS records.
+var tagCategories = []string{"things", "people", "location"}
+
+// parseSync reads the text after SYNC.
+func parseSync(rest string) (syncJob, error) {
+	a := engine.NewArgs(rest)
+	if a.Done() {
+		return syncJob{parts: []string{"nodes", "folders", "usage"}}, nil
+	}
+	w, err := a.Word()
+	if err != nil {
+		return syncJob{}, fmt.Errorf("SYNC: %w; write SYNC, SYNC NODES, SYNC NEW, SYNC FOLDERS, SYNC TRASH, SYNC AGGREGATIONS, SYNC TAGS or SYNC USAGE", err)
+	}
+	job := syncJob{parts: []string{strings.ToLower(w)}}
+	switch strings.ToUpper(w) {
+	case "NODES":
+		if a.Keyword("FILTER") {
+			f, err := a.String()
+			if err != nil {
+				return syncJob{}, fmt.Errorf("SYNC NODES FILTER: %w", err)
+			}
+			if _, err := filterlang.Parse(f, filterlang.Search); err != nil {
+				return syncJob{}, err
+			}
+			job.filter = f
+		}
+	case "TAGS":
+		if !a.Done() {
+			var c string
+			if a.PeekByte() == '\'' {
+				c, err = a.String()
+			} else {
+				c, err = a.Word()
+			}
+			if err != nil {
+				return syncJob{}, fmt.Errorf("SYNC TAGS: %w", err)
+			}
+			c = strings.ToLower(c)
+			if !contains(tagCategories, c) {
+				return syncJob{}, fmt.Errorf("SYNC TAGS: unknown category %q; use one of %s", c, strings.Join(tagCategories, ", "))
+			}
+			job.category = c
+		}
+	case "NEW", "FOLDERS", "TRASH", "AGGREGATIONS", "USAGE":
+	default:
+		return syncJob{}, fmt.Errorf("SYNC %s: unknown; write SYNC, SYNC NODES [FILTER 'filter'], SYNC NEW, SYNC FOLDERS, SYNC TRASH, SYNC AGGREGATIONS, SYNC TAGS [category] or SYNC USAGE", w)
+	}
+	if !a.Done() {
+		return syncJob{}, fmt.Errorf("SYNC %s: unexpected %q at the end", strings.ToUpper(w), a.Rest())
+	}
+	return job, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+// tableStats is one row of SYNC's result.
+type tableStats struct {
+	table                              string
+	fetched, inserted, updated, removed int64
+	seconds                            float64
+}
+
+func (t tableStats) summary() string {
+	return fmt.Sprintf("%s %s fetched (+%s ~%s -%s)", t.table, thousands(t.fetched), thousands(t.inserted), thousands(t.updated), thousands(t.removed))
+}
+
+// run executes a SYNC job part by part. A part that fails stops the job;
+// the parts before it stay committed.
+func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engine.Result, error) {
+	start := time.Now()
+	var done []tableStats
+	for _, p := range job.parts {
+		t0 := time.Now()
+		var (
+			st  []tableStats
+			err error
+		)
+		switch p {
+		case "nodes":
+			var one tableStats
+			if job.filter == "" {
+				one, err = syncNodesFull(ctx, s, svc)
+			} else {
+				one, err = syncNodesFilter(ctx, s, svc, job.filter)
+			}
+			st = []tableStats{one}
+		case "new":
+			var one tableStats
+			one, err = syncNew(ctx, s, svc)
+			st = []tableStats{one}
+		case "folders":
+			var one tableStats
+			one, err = syncFolders(ctx, s, svc)
+			st = []tableStats{one}
+		case "trash":
+			var one tableStats
+			one, err = syncTrash(ctx, s, svc)
+			st = []tableStats{one}
+		case "aggregations":
+			var one tableStats
+			one, err = syncAggregations(ctx, s, svc)
+			st = []tableStats{one}
+		case "tags":
+			var one tableStats
+			one, err = syncTags(ctx, s, svc, job.category)
+			st = []tableStats{one}
+		case "usage":
+			var one tableStats
+			one, err = syncUsage(ctx, s, svc)
+			st = []tableStats{one}
+		}
+		if err != nil {
+			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+			}
+			return nil, fmt.Errorf("SYNC %s: %w; the %s table keeps its previous contents", strings.ToUpper(p), err, tableOf(p))
+		}
+		for i := range st {
+			if st[i].seconds == 0 {
+				st[i].seconds = time.Since(t0).Seconds()
+			}
+		}
+		done = append(done, st...)
+	}
+	b := resultset.New(
+		resultset.Col("table", resultset.String),
+		resultset.Col("fetched", resultset.Int64),
+		resultset.Col("inserted", resultset.Int64),
+		resultset.Col("updated", resultset.Int64),
+		resultset.Col("removed", resultset.Int64),
+		resultset.Col("seconds", resultset.Float64),
+	)
+	parts := make([]string, len(done))
+	for i, t := range done {
+		b.Append(t.table, t.fetched, t.inserted, t.updated, t.removed, round3(t.seconds))
+		parts[i] = t.summary()
+	}
+	summary := fmt.Sprintf("sync: %s in %.1fs", strings.Join(parts, "; "), time.Since(start).Seconds())
+	return &engine.Result{Rows: b.Reader(), Summary: summary}, nil
+}
+
+// tableOf names the table a SYNC part writes.
+func tableOf(part string) string {
+	if part == "new" {
+		return "nodes"
+	}
+	return part
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// thousands formats n with comma separators: 1234567 → "1,234,567".
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

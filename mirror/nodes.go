@@ -1,0 +1,312 @@
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/model"
+)
+
+// stagingSchema holds the staging tables, out of sight of .tables (which
+// lists schema main) and of users' unqualified queries. A SYNC killed with
+// -9 leaves its staging table here; the next SYNC replaces it.
+const stagingSchema = "apsql_sync"
+
+// maxAttempts is how often a full listing is fetched again when the
+// library changed under it (offset paging repeated or skipped nodes).
+const maxAttempts = 3
+
+// changedSQL says that staged row s differs from mirrored row n: Amazon
+// bumps version (and modifiedDate) on every change of a node.
+const changedSQL = `(s."version" IS DISTINCT FROM n."version" OR s."modifiedDate" IS DISTINCT FROM n."modifiedDate")`
+
+// staging is a table of the nodes' shape (no primary key: inserts are
+// faster without the index, and duplicates are counted, not refused).
+type staging struct {
+	db    *engine.DB
+	name  string // qualified and quoted
+	table string // the mirror table it replaces: nodes or trash
+	in    *engine.Ingester
+}
+
+// newStaging (re)creates the staging table of table.
+func newStaging(ctx context.Context, db *engine.DB, table string) (*staging, error) {
+	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
+		return nil, fmt.Errorf("create staging schema: %w", err)
+	}
+	// CreateTableSQL writes CREATE TABLE IF NOT EXISTS "name" (...): the
+	// same columns and types as the mirror table, without its key.
+	ddl := engine.CreateTableSQL(model.Table{Columns: model.NodeColumns}, table)
+	qualified := stagingSchema + "." + engine.Ident(table)
+	ddl = strings.Replace(ddl, "CREATE TABLE IF NOT EXISTS "+engine.Ident(table), "CREATE OR REPLACE TABLE "+qualified, 1)
+	if _, err := db.Exec(ctx, ddl); err != nil {
+		return nil, fmt.Errorf("create staging table: %w", err)
+	}
+	in, err := db.Ingester(ctx, stagingSchema+"."+table, fetch.NodeSchema())
+	if err != nil {
+		return nil, err
+	}
+	return &staging{db: db, name: qualified, table: table, in: in}, nil
+}
+
+// drop removes the staging table; it runs also after ctx was cancelled.
+func (st *staging) drop() {
+	_, _ = st.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+st.name)
+}
+
+// counts returns the staged rows and distinct ids.
+func (st *staging) counts(ctx context.Context) (rows, distinct int64, err error) {
+	err = st.db.QueryRow(ctx, "SELECT count(*), count(DISTINCT id) FROM "+st.name).Scan(&rows, &distinct)
+	return rows, distinct, err
+}
+
+// apply writes the staged rows into the mirror table in one transaction
+// and returns what changed:
+//   - inserted: staged ids the mirror lacks;
+//   - updated: ids in both whose version or modifiedDate differ (only
+//     those rows are rewritten, so a SYNC with nothing new writes nothing);
+//   - removed: with replace, mirrored ids that are not staged (deleted).
+//
+// Duplicate staged ids (paging that repeated a node) keep the row fetched
+// last.
+func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, removed int64, err error) {
+	tbl := engine.Ident(st.table)
+	src := st.name
+	rows, distinct, err := st.counts(ctx)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if rows != distinct {
+		src = fmt.Sprintf(`(SELECT DISTINCT ON (id) * FROM %s ORDER BY id, "syncedAt" DESC)`, st.name)
+	}
+	err = st.db.Tx(ctx, func(tx *sql.Tx) error {
+		q := fmt.Sprintf(`SELECT count(*) FILTER (WHERE n.id IS NULL), count(*) FILTER (WHERE n.id IS NOT NULL AND %s) FROM %s s LEFT JOIN %s n USING (id)`, changedSQL, src, tbl)
+		if err := tx.QueryRowContext(ctx, q).Scan(&inserted, &updated); err != nil {
+			return fmt.Errorf("compare with %s: %w", st.table, err)
+		}
+		if replace {
+			res, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s n WHERE NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = n.id)`, tbl, src))
+			if err != nil {
+				return fmt.Errorf("remove deleted nodes from %s: %w", st.table, err)
+			}
+			if removed, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+		if updated > 0 {
+			q := fmt.Sprintf(`INSERT OR REPLACE INTO %s SELECT s.* FROM %s s JOIN %s n USING (id) WHERE %s`, tbl, src, tbl, changedSQL)
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("update %s: %w", st.table, err)
+			}
+		}
+		if inserted > 0 {
+			q := fmt.Sprintf(`INSERT INTO %s SELECT s.* FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE n.id = s.id)`, tbl, src, tbl)
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("insert into %s: %w", st.table, err)
+			}
+		}
+		return nil
+	})
+	return inserted, updated, removed, err
+}
+
+// ingest returns an emit function that inserts batches into the staging
+// table and advances the progress line.
+func (st *staging) ingest(ctx context.Context, tr engine.Tracker) func(arrow.RecordBatch) error {
+	return func(b arrow.RecordBatch) error {
+		if err := st.in.Insert(ctx, b); err != nil {
+			return err
+		}
+		tr.Add(b.NumRows())
+		return nil
+	}
+}
+
+// errNotSnapshot marks a listing that was not a complete, verified copy.
+var errNotSnapshot = errors.New("not a complete copy")
+
+// fullListing fetches a whole listing into a fresh staging table and checks
+// that it holds exactly the server's count of distinct ids, fetching again
+// (up to maxAttempts) when the library changed under the paging. The caller
+// applies and drops the returned staging table.
+func fullListing(ctx context.Context, s *engine.Session, table, label string, total int, stream func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)) (*staging, fetch.StreamStats, error) {
+	var last error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		st, err := newStaging(ctx, s.DB, table)
+		if err != nil {
+			return nil, fetch.StreamStats{}, err
+		}
+		tr := s.Progress.Start(label, int64(total), "nodes")
+		stats, err := stream(st.ingest(ctx, tr))
+		tr.Done()
+		if err == nil {
+			err = st.verify(ctx, stats)
+		}
+		if err == nil {
+			return st, stats, nil
+		}
+		st.drop()
+		if !errors.Is(err, fetch.ErrListingChanged) && !errors.Is(err, errNotSnapshot) {
+			return nil, stats, err
+		}
+		last = err
+		s.Logf("sync %s: attempt %d of %d: %v", table, attempt, maxAttempts, err)
+		total = stats.Count
+	}
+	return nil, fetch.StreamStats{}, fmt.Errorf("the library kept changing while it was listed (%d attempts; last: %v); run SYNC again once uploads and deletions have settled", maxAttempts, last)
+}
+
+// verify checks the staged rows against the server's count: every id once.
+func (st *staging) verify(ctx context.Context, stats fetch.StreamStats) error {
+	rows, distinct, err := st.counts(ctx)
+	if err != nil {
+		return err
+	}
+	if rows != distinct || rows != int64(stats.Count) {
+		return fmt.Errorf("%w: the server counted %d nodes, %d rows with %d distinct ids arrived", errNotSnapshot, stats.Count, rows, distinct)
+	}
+	return nil
+}
+
+// syncNodesFull mirrors every photo and video: a verified full listing
+// replaces the nodes table in one transaction.
+func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
+	t0 := time.Now()
+	total, err := searchCount(ctx, src, DefaultFilter)
+	if err != nil {
+		return tableStats{}, err
+	}
+	st, stats, err := fullListing(ctx, s, "nodes", "sync nodes", total, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		return src.StreamSearch(ctx, DefaultFilter, "", emit)
+	})
+	if err != nil {
+		return tableStats{}, err
+	}
+	defer st.drop()
+	ins, upd, rem, err := st.apply(ctx, true)
+	if err != nil {
+		return tableStats{}, err
+	}
+	s.Logf("sync nodes: %d pages, %d retries, %d duplicates dropped, %s", stats.Pages, stats.Retries, stats.Duplicates, stats.Elapsed.Round(time.Millisecond))
+	return tableStats{table: "nodes", fetched: int64(stats.Fetched), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// syncNodesFilter upserts the nodes matching filter; nothing is removed.
+func syncNodesFilter(ctx context.Context, s *engine.Session, src source, filter string) (tableStats, error) {
+	t0 := time.Now()
+	total, err := searchCount(ctx, src, filter)
+	if err != nil {
+		return tableStats{}, err
+	}
+	st, err := newStaging(ctx, s.DB, "nodes")
+	if err != nil {
+		return tableStats{}, err
+	}
+	defer st.drop()
+	tr := s.Progress.Start("sync nodes", int64(total), "nodes")
+	stats, err := src.StreamSearch(ctx, filter, "", st.ingest(ctx, tr))
+	tr.Done()
+	// A listing that changed while paging still upserts what arrived:
+	// nothing is removed on its evidence.
+	if err != nil && !errors.Is(err, fetch.ErrListingChanged) {
+		return tableStats{}, err
+	}
+	if err != nil {
+		s.Logf("sync nodes: %v", err)
+	}
+	ins, upd, _, err := st.apply(ctx, false)
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "nodes", fetched: int64(stats.Fetched), inserted: ins, updated: upd, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// newestSort pages SYNC NEW newest-first by upload date.
+const newestSort = "['createdDate DESC']"
+
+// syncNew fetches nodes newest-first by createdDate, page by page, until a
+// page reaches back past the newest createdDate already mirrored, and
+// upserts them. On an empty mirror it is a full SYNC of the nodes.
+func syncNew(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
+	t0 := time.Now()
+	var newest sql.NullTime
+	if err := s.DB.QueryRow(ctx, `SELECT max("createdDate") FROM nodes`).Scan(&newest); err != nil {
+		return tableStats{}, err
+	}
+	if !newest.Valid {
+		return syncNodesFull(ctx, s, src)
+	}
+	since := newest.Time.UnixMicro()
+	st, err := newStaging(ctx, s.DB, "nodes")
+	if err != nil {
+		return tableStats{}, err
+	}
+	defer st.drop()
+	tr := s.Progress.Start("sync new", -1, "nodes")
+	defer tr.Done()
+	col := fetch.NodeSchema().FieldIndices("createdDate")[0]
+	syncedAt := time.Now()
+	fetched := int64(0)
+	for offset := 0; ; {
+		rec, info, err := searchPage(ctx, src, DefaultFilter, newestSort, offset, pageLimit, syncedAt)
+		if err != nil {
+			return tableStats{}, err
+		}
+		oldest := oldestMicros(rec.Column(col).(*array.Timestamp))
+		err = st.in.Insert(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return tableStats{}, err
+		}
+		fetched += int64(info.Items)
+		tr.Add(int64(info.Items))
+		offset += info.Items
+		if info.Items == 0 || offset >= info.Count || oldest < since {
+			break
+		}
+	}
+	ins, upd, _, err := st.apply(ctx, false)
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "nodes", fetched: fetched, inserted: ins, updated: upd, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// oldestMicros returns the smallest non-null timestamp of a, or the
+// largest int64 when there is none.
+func oldestMicros(a *array.Timestamp) int64 {
+	oldest := int64(1<<63 - 1)
+	for i := range a.Len() {
+		if a.IsValid(i) && int64(a.Value(i)) < oldest {
+			oldest = int64(a.Value(i))
+		}
+	}
+	return oldest
+}
+
+// syncTrash mirrors the whole trash (fetch splits the listing past
+// Amazon's 9999-node cap) and replaces the trash table.
+func syncTrash(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
+	t0 := time.Now()
+	st, stats, err := fullListing(ctx, s, "trash", "sync trash", -1, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		return src.StreamTrash(ctx, emit)
+	})
+	if err != nil {
+		return tableStats{}, err
+	}
+	defer st.drop()
+	ins, upd, rem, err := st.apply(ctx, true)
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "trash", fetched: int64(stats.Fetched), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}

@@ -1,0 +1,255 @@
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/model"
+)
+
+// smallTable describes how one of the small tables (folders, usage,
+// aggregations, tags) is replaced.
+type smallTable struct {
+	name string
+	key  []string // columns that identify a row
+	// scope limits the rows replaced ("" = all): SYNC TAGS people
+	// replaces only the people rows. It is SQL over the mirror table.
+	scope string
+}
+
+// replace writes rows into a staging table with DuckDB's Appender, then
+// replaces the table's rows in scope with them in one transaction, and
+// returns what changed: rows whose key is new (inserted), rows whose other
+// columns changed (updated), keys that are gone (removed).
+func (t smallTable) replace(ctx context.Context, db *engine.DB, rows [][]driver.Value) (inserted, updated, removed int64, err error) {
+	tb, ok := model.Lookup(t.name)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("no table %s in the model", t.name)
+	}
+	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
+		return 0, 0, 0, err
+	}
+	stage := stagingSchema + "." + engine.Ident(t.name)
+	tbl := engine.Ident(t.name)
+	if _, err := db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s LIMIT 0", stage, tbl)); err != nil {
+		return 0, 0, 0, fmt.Errorf("create staging table: %w", err)
+	}
+	defer db.Exec(context.Background(), "DROP TABLE IF EXISTS "+stage)
+	err = db.Raw(func(c *duckdb.Conn) error {
+		a, err := duckdb.NewAppenderFromConn(c, stagingSchema, t.name)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := a.AppendRow(r...); err != nil {
+				return errors.Join(err, a.Close())
+			}
+		}
+		return a.Close()
+	})
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("stage %s: %w", t.name, err)
+	}
+
+	var on, differ []string
+	for _, k := range t.key {
+		on = append(on, fmt.Sprintf("s.%s = n.%s", engine.Ident(k), engine.Ident(k)))
+	}
+	for _, c := range tb.Columns {
+		if !contains(t.key, c.Name) {
+			differ = append(differ, fmt.Sprintf("s.%s IS DISTINCT FROM n.%s", engine.Ident(c.Name), engine.Ident(c.Name)))
+		}
+	}
+	join := strings.Join(on, " AND ")
+	changed := "false"
+	if len(differ) > 0 {
+		changed = "(" + strings.Join(differ, " OR ") + ")"
+	}
+	scope := "true"
+	if t.scope != "" {
+		scope = "(" + t.scope + ")"
+	}
+	mirror := fmt.Sprintf("(SELECT * FROM %s WHERE %s)", tbl, scope)
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		q := fmt.Sprintf(`SELECT
+			(SELECT count(*) FROM %[1]s s WHERE NOT EXISTS (SELECT 1 FROM %[2]s n WHERE %[3]s)),
+			(SELECT count(*) FROM %[1]s s JOIN %[2]s n ON %[3]s WHERE %[4]s),
+			(SELECT count(*) FROM %[2]s n WHERE NOT EXISTS (SELECT 1 FROM %[1]s s WHERE %[3]s))`, stage, mirror, join, changed)
+		if err := tx.QueryRowContext(ctx, q).Scan(&inserted, &updated, &removed); err != nil {
+			return fmt.Errorf("compare %s: %w", t.name, err)
+		}
+		if inserted+updated+removed == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s", tbl, scope)); err != nil {
+			return fmt.Errorf("replace %s: %w", t.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT * FROM %s", tbl, stage)); err != nil {
+			return fmt.Errorf("replace %s: %w", t.name, err)
+		}
+		return nil
+	})
+	return inserted, updated, removed, err
+}
+
+// nullString is s, or NULL when empty.
+func nullString(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullTime is t, or NULL when zero.
+func nullTime(t time.Time) driver.Value {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// syncFolders mirrors the folder tree with each folder's path.
+func syncFolders(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
+	t0 := time.Now()
+	tr := s.Progress.Start("sync folders", -1, "folders")
+	folders, err := src.Folders(ctx)
+	tr.Done()
+	if err != nil {
+		return tableStats{}, err
+	}
+	rows := make([][]driver.Value, len(folders))
+	for i, f := range folders {
+		rows[i] = []driver.Value{f.ID, f.Name, nullString(f.ParentID), f.Path, nullTime(f.CreatedDate), nullTime(f.ModifiedDate)}
+	}
+	ins, upd, rem, err := smallTable{name: "folders", key: []string{"id"}}.replace(ctx, s.DB, rows)
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "folders", fetched: int64(len(folders)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// syncUsage mirrors the storage usage by type.
+func syncUsage(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
+	t0 := time.Now()
+	u, err := src.Usage(ctx)
+	if err != nil {
+		return tableStats{}, err
+	}
+	rows := make([][]driver.Value, len(u.Types))
+	for i, t := range u.Types {
+		rows[i] = []driver.Value{t.Type, t.BillableBytes, t.BillableCount, t.TotalBytes, t.TotalCount}
+	}
+	ins, upd, rem, err := smallTable{name: "usage", key: []string{"type"}}.replace(ctx, s.DB, rows)
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "usage", fetched: int64(len(rows)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// syncAggregations mirrors every aggregation of the library (one search).
+func syncAggregations(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
+	t0 := time.Now()
+	aggs, err := src.Aggregations(ctx, "all")
+	if err != nil {
+		return tableStats{}, err
+	}
+	rows := make([][]driver.Value, 0, len(aggs))
+	seen := map[[2]string]bool{}
+	for _, a := range aggs {
+		k := [2]string{a.Category, a.Value}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		sd := string(a.SearchData)
+		if sd == "" {
+			sd = "{}"
+		}
+		rows = append(rows, []driver.Value{a.Category, a.Value, a.Count, nullString(a.NodeID), sd})
+	}
+	ins, upd, rem, err := smallTable{name: "aggregations", key: []string{"category", "value"}}.replace(ctx, s.DB, rows)
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "aggregations", fetched: int64(len(rows)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// tagSearches bounds the tag searches in flight; each pages concurrently
+// through the client's adaptive limit as well.
+const tagSearches = 4
+
+// syncTags records which nodes carry which things, people and locations:
+// one search per aggregation value of the category (all three when
+// category is ""). The listings are checked like a full SYNC's: a value
+// whose listing changed while paging fails the statement.
+func syncTags(ctx context.Context, s *engine.Session, src source, category string) (tableStats, error) {
+	t0 := time.Now()
+	cats := tagCategories
+	if category != "" {
+		cats = []string{category}
+	}
+	aggs, err := src.Aggregations(ctx, "all")
+	if err != nil {
+		return tableStats{}, err
+	}
+	var values []fetch.Aggregation
+	for _, a := range aggs {
+		if contains(cats, a.Category) && a.Value != "" {
+			values = append(values, a)
+		}
+	}
+	tr := s.Progress.Start("sync tags", int64(len(values)), "values")
+	defer tr.Done()
+	var (
+		mu   sync.Mutex
+		rows [][]driver.Value
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(tagSearches)
+	for _, a := range values {
+		g.Go(func() error {
+			var ids []string
+			var err error
+			for attempt := 1; attempt <= maxAttempts; attempt++ {
+				ids, err = src.StreamSearchIDs(gctx, fetch.TagFilter(a.Category, a.Value))
+				if !errors.Is(err, fetch.ErrListingChanged) {
+					break
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("tag %s:%s: %w", a.Category, a.Value, err)
+			}
+			mu.Lock()
+			for _, id := range ids {
+				rows = append(rows, []driver.Value{id, a.Category, a.Value})
+			}
+			mu.Unlock()
+			tr.Add(1)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return tableStats{}, err
+	}
+	quoted := make([]string, len(cats))
+	for i, c := range cats {
+		quoted[i] = engine.Quote(c)
+	}
+	t := smallTable{name: "tags", key: []string{"id", "category", "value"}, scope: `"category" IN (` + strings.Join(quoted, ", ") + ")"}
+	ins, upd, rem, err := t.replace(ctx, s.DB, rows)
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "tags", fetched: int64(len(rows)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}
