@@ -149,7 +149,7 @@ func appendCUDA(so *ort.SessionOptions) error {
 	}
 	defer co.Destroy()
 	if err := so.AppendExecutionProviderCUDA(co); err != nil {
-		return fmt.Errorf("%w: %v; install a GPU build of ONNX Runtime with CUDA and cuDNN and point ONNXRUNTIME_LIB at it, or use DEVICE 'cpu'", ErrNoCUDA, err)
+		return fmt.Errorf("%w: the onnx runtime library %s has no usable CUDA execution provider (%v); install a GPU build of ONNX Runtime with CUDA and cuDNN and point ONNXRUNTIME_LIB at it, or use DEVICE 'cpu'", ErrNoCUDA, RuntimePath(), err)
 	}
 	return nil
 }

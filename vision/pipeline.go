@@ -47,6 +47,7 @@ func (p pipe) run(ctx context.Context, feed func(send func(*task) bool) error, s
 	if p.m.fixedBatch > 0 {
 		p.batch = p.m.fixedBatch
 	}
+	parent := ctx
 	g, ctx := errgroup.WithContext(ctx)
 	work := make(chan *task, p.workers)
 	order := make(chan *task, 2*p.workers+2*p.batch)
@@ -155,7 +156,11 @@ func (p pipe) run(ctx context.Context, feed func(send func(*task) bool) error, s
 		if sinkErr != nil {
 			continue // drain so the stages can finish
 		}
-		if err := sink(o); err != nil {
+		err := parent.Err() // outcomes may be buffered when ctx ends
+		if err == nil {
+			err = sink(o)
+		}
+		if err != nil {
 			sinkErr = err
 			// Stop the other stages; outs is closed when they are done.
 			g.Go(func() error { return err })
