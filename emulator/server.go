@@ -276,16 +276,16 @@ const (
 	areaAdmin               // /_emulator: no auth, no faults
 )
 
-type route struct {
-	area area
-	h    http.HandlerFunc
-}
-
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	add := func(pattern string, a area, h http.HandlerFunc) {
-		s.mux.Handle(pattern, route{a, h})
+		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, pattern, a, h) })
 	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		s.writeError(rec, http.StatusNotFound, "Resource not found: "+r.Method+" "+r.URL.Path)
+		s.stats.record("unmatched", rec.status)
+	})
 	const v1 = "/drive/v1"
 	add("GET "+v1+"/search", areaMeta, s.handleSearch)
 	add("GET "+v1+"/search/aggregation", areaMeta, s.handleAggregation)
@@ -323,26 +323,16 @@ func (s *Server) routes() {
 	}
 }
 
-// ServeHTTP implements http.Handler: routing, fault injection, auth and
-// statistics around the endpoint handlers.
-func (route) ServeHTTP(http.ResponseWriter, *http.Request) {
-	panic("emulator: route is dispatched by Server.ServeHTTP")
-}
+// ServeHTTP serves one request (Server is an http.Handler, so it can also
+// be mounted in an httptest.Server).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// ServeHTTP serves one request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, pattern := s.mux.Handler(r)
-	rt, ok := h.(route)
-	if !ok {
-		rec := &recorder{ResponseWriter: w}
-		s.writeError(rec, http.StatusNotFound, "Resource not found: "+r.Method+" "+r.URL.Path)
-		s.stats.record("unmatched", rec.status)
-		return
-	}
+// serve wraps an endpoint handler with fault injection, auth and statistics.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a area, h http.HandlerFunc) {
 	rec := &recorder{ResponseWriter: w}
 	defer func() { s.stats.record(pattern, rec.status) }()
 	var d decision
-	if rt.area != areaAdmin {
+	if a != areaAdmin {
 		d = s.faults.decide(time.Now())
 		if d.latency > 0 {
 			t := time.NewTimer(d.latency)
@@ -370,17 +360,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if rt.area <= areaThumb && !s.authorized(r) {
+	if a <= areaThumb && !s.authorized(r) {
 		s.stats.fault(&s.stats.unauthorized)
-		s.writeUnauthorized(rec, rt.area)
+		s.writeUnauthorized(rec, a)
 		return
 	}
 	if d.reset {
 		s.stats.fault(&s.stats.resets)
-		s.serveThenReset(rec, r, rt.h)
+		s.serveThenReset(rec, r, h)
 		return
 	}
-	rt.h(rec, r)
+	h(rec, r)
 }
 
 // authorized checks the cookies and the x-amzn-sessionid header.
