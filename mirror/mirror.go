@@ -54,8 +54,11 @@ func Register(reg *engine.Registry, client ClientFunc) {
 
 // syncJob is a parsed SYNC statement: which tables to refresh, in order.
 type syncJob struct {
-	parts    []string // "nodes", "new", "folders", "trash", "aggregations", "tags", "usage"
-	filter   string   // SYNC NODES FILTER; "" for the full mirror
+	parts []string // "nodes", "new", "folders", "trash", "aggregations", "tags", "usage"
+	// filter is SYNC NODES' filter (DefaultFilter when none is given):
+	// those nodes are upserted. "" is plain SYNC: the nodes table is
+	// replaced by a verified full listing.
+	filter   string
 	category string   // SYNC TAGS category; "" for all of them
 }
 
@@ -75,6 +78,7 @@ func parseSync(rest string) (syncJob, error) {
 	job := syncJob{parts: []string{strings.ToLower(w)}}
 	switch strings.ToUpper(w) {
 	case "NODES":
+		job.filter = DefaultFilter
 		if a.Keyword("FILTER") {
 			f, err := a.String()
 			if err != nil {

@@ -137,11 +137,16 @@ func (s *searchSource) next() (bool, error) {
 	return true, nil
 }
 
-// FillChunk copies up to a chunk's capacity of rows.
+// FillChunk copies the rows of the current page (fetching it when none is
+// in hand), at most a chunk's capacity: a chunk never waits for a second
+// page, so a LIMIT that one page satisfies sends one request.
 func (s *searchSource) FillChunk(chunk duckdb.DataChunk) error {
 	capacity := duckdb.GetDataChunkCapacity()
 	n := 0
 	for n < capacity {
+		if n > 0 && (s.rec == nil || s.row >= int(s.rec.NumRows())) {
+			break // the page is used up: hand over what we have
+		}
 		ok, err := s.next()
 		if err != nil {
 			return err
