@@ -251,9 +251,10 @@ func TagFilter(category, value string) string {
 // from 2011; open ends are written "*" so nothing outside falls through.
 var splitFloor = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// dateRange is an inclusive modifiedDate range in milliseconds; an open
-// side is written "*" in the filter.
+// dateRange is an inclusive range of a date field (modifiedDate,
+// createdDate) in milliseconds; an open side is written "*" in the filter.
 type dateRange struct {
+	field          string
 	lo, hi         int64
 	openLo, openHi bool
 }
@@ -265,7 +266,7 @@ func (r dateRange) filter() string {
 		}
 		return `"` + time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") + `"`
 	}
-	return "modifiedDate:[" + f(r.lo, r.openLo) + " TO " + f(r.hi, r.openHi) + "]"
+	return r.field + ":[" + f(r.lo, r.openLo) + " TO " + f(r.hi, r.openHi) + "]"
 }
 
 // andFilter joins a base filter and a clause with AND, parenthesising a
@@ -290,9 +291,11 @@ func andFilter(base, clause string) string {
 	return base + " AND " + clause
 }
 
-// listSplit lists a capped listing, splitting it into modifiedDate slices
-// while a slice holds more than 9999 nodes (API.md §1.5: offset+limit ≤
-// 9999 on /nodes, /children and /trash). It returns the combined stats, with
+// listSplit lists a capped listing, splitting it into date slices while a
+// slice holds more than 9999 nodes (API.md §1.5: offset+limit ≤ 9999 on
+// /nodes, /children and /trash): halves of modifiedDate ranges, and, for
+// more than 9999 nodes changed in the same millisecond (a bulk trash),
+// halves of createdDate within it. It returns the combined stats, with
 // count the unsplit listing's count, and the number of slices.
 func (c *Client) listSplit(ctx context.Context, l listing, filter string, consumers int, consume pageFunc) (pageStats, int, error) {
 	st, err := c.pageAll(ctx, l, consumers, consume)
@@ -303,27 +306,34 @@ func (c *Client) listSplit(ctx context.Context, l listing, filter string, consum
 	total := pageStats{count: over.count}
 	slices := 0
 	ceiling := time.Now().Add(24 * time.Hour).UnixMilli()
-	var walk func(r dateRange) error
-	walk = func(r dateRange) error {
+	full := func(field string) dateRange {
+		return dateRange{field: field, lo: splitFloor.UnixMilli(), hi: ceiling, openLo: true, openHi: true}
+	}
+	var walk func(base string, r dateRange) error
+	walk = func(base string, r dateRange) error {
 		sl := l
 		sl.query = url.Values{}
 		for k, v := range l.query {
 			sl.query[k] = v
 		}
-		sl.query.Set("filters", andFilter(filter, r.filter()))
+		sl.query.Set("filters", andFilter(base, r.filter()))
 		st, err := c.pageAll(ctx, sl, consumers, consume)
 		if errors.As(err, &over) {
 			if r.hi <= r.lo {
-				return fmt.Errorf("%s: %d nodes share modifiedDate %s: Amazon lists at most %d per query",
+				if r.field == "modifiedDate" {
+					// One millisecond of changes: split it by creation date.
+					return walk(andFilter(base, r.filter()), full("createdDate"))
+				}
+				return fmt.Errorf("%s: %d nodes share modifiedDate and createdDate (%s): Amazon lists at most %d per query",
 					l.op, over.count, time.UnixMilli(r.lo).UTC().Format(time.RFC3339Nano), nodesCap)
 			}
 			mid := r.lo + (r.hi-r.lo)/2
-			left := dateRange{lo: r.lo, hi: mid, openLo: r.openLo}
-			right := dateRange{lo: mid + 1, hi: r.hi, openHi: r.openHi}
-			if err := walk(left); err != nil {
+			left := dateRange{field: r.field, lo: r.lo, hi: mid, openLo: r.openLo}
+			right := dateRange{field: r.field, lo: mid + 1, hi: r.hi, openHi: r.openHi}
+			if err := walk(base, left); err != nil {
 				return err
 			}
-			return walk(right)
+			return walk(base, right)
 		}
 		if err != nil {
 			return err
@@ -335,6 +345,6 @@ func (c *Client) listSplit(ctx context.Context, l listing, filter string, consum
 		total.countChanged = total.countChanged || st.countChanged
 		return nil
 	}
-	err = walk(dateRange{lo: splitFloor.UnixMilli(), hi: ceiling, openLo: true, openHi: true})
+	err = walk(filter, full("modifiedDate"))
 	return total, slices, err
 }

@@ -229,7 +229,7 @@ func TestAndFilterAndRanges(t *testing.T) {
 			t.Errorf("andFilter(%q, %q) = %q, want %q", tt.base, tt.clause, got, tt.want)
 		}
 	}
-	r := dateRange{lo: 0, hi: 1500000000123, openLo: true}
+	r := dateRange{field: "modifiedDate", lo: 0, hi: 1500000000123, openLo: true}
 	if got, want := r.filter(), `modifiedDate:[* TO "2017-07-14T02:40:00.123Z"]`; got != want {
 		t.Errorf("range filter = %s, want %s", got, want)
 	}
