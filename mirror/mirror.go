@@ -59,7 +59,7 @@ type syncJob struct {
 	// those nodes are upserted. "" is plain SYNC: the nodes table is
 	// replaced by a verified full listing.
 	filter   string
-	category string   // SYNC TAGS category; "" for all of them
+	category string // SYNC TAGS category; "" for all of them
 }
 
 // tagCategories are the aggregation categories SYNC TAGS records.
@@ -127,9 +127,9 @@ func contains(xs []string, x string) bool {
 
 // tableStats is one row of SYNC's result.
 type tableStats struct {
-	table                              string
+	table                               string
 	fetched, inserted, updated, removed int64
-	seconds                            float64
+	seconds                             float64
 }
 
 func (t tableStats) summary() string {
