@@ -1,0 +1,417 @@
+package actions
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+)
+
+// findAlbum returns the id of the album named name in the local mirror
+// (nodes of kind VISUAL_COLLECTION); "" when there is none.
+func findAlbum(ctx context.Context, db *engine.DB, name string) (string, error) {
+	rows, err := db.Query(ctx, `SELECT id FROM nodes WHERE kind = 'VISUAL_COLLECTION' AND name = ? ORDER BY id`, name)
+	if err != nil {
+		return "", fmt.Errorf("find album %s: %w", engine.Quote(name), err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return "", err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	switch len(ids) {
+	case 0:
+		return "", nil
+	case 1:
+		return ids[0], nil
+	}
+	return "", fmt.Errorf("%d albums are named %s (%s): album statements need a unique name; rename the others in the Amazon Photos app, then SYNC",
+		len(ids), engine.Quote(name), strings.Join(ids, ", "))
+}
+
+// remoteAlbum looks an album up by name on the service (GET /nodes with a
+// node filter), to learn whether a create of unknown outcome happened.
+func (a api) remoteAlbum(ctx context.Context, name string) ([]byte, error) {
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes", Query: url.Values{
+		"filters": {`kind:VISUAL_COLLECTION AND name:"` + esc + `"`}, "limit": {"10"}}, Op: "GET /nodes album by name"}, &page)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range page.Data {
+		var n remoteNode
+		if json.Unmarshal(raw, &n) == nil && n.Name == name && n.Status == "AVAILABLE" {
+			return raw, nil
+		}
+	}
+	return nil, nil
+}
+
+// runCreateAlbum runs CREATE ALBUM 'name' [FROM target].
+func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	a0 := engine.NewArgs(rest)
+	name, err := a0.String()
+	if err != nil {
+		return nil, fmt.Errorf("create album: %w (CREATE ALBUM 'name' [FROM target])", err)
+	}
+	if strings.TrimSpace(name) == "" {
+		return nil, errors.New("create album: the name is empty; give the album a name")
+	}
+	var st *statement
+	if a0.Keyword("FROM") {
+		p, err := parseStatement(a0.Rest(), false, nil)
+		if err != nil {
+			return nil, fmt.Errorf("create album: %w", err)
+		}
+		st = &p
+	} else if !a0.Done() {
+		return nil, fmt.Errorf("create album: unexpected %q after the name; write CREATE ALBUM 'name' [FROM target]", clip(a0.Rest(), 20))
+	}
+	action := "CREATE ALBUM"
+	if explain {
+		action = "EXPLAIN " + action
+	}
+	var items []item
+	if st != nil {
+		if items, err = resolve(ctx, s.DB, st.target, "nodes"); err != nil {
+			return nil, fmt.Errorf("create album: %w", err)
+		}
+	}
+	r, err := newRun(ctx, s, action)
+	if err != nil {
+		return nil, err
+	}
+	album, err := findAlbum(ctx, s.DB, name)
+	if err != nil {
+		return nil, err
+	}
+	if explain {
+		if album != "" {
+			r.add(Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "album exists; not created again"})
+		} else {
+			r.add(Outcome{Name: name, Status: "planned", Detail: `POST /nodes {"kind":"VISUAL_COLLECTION"}`})
+		}
+		if st == nil {
+			return r.result(false, "nothing was sent"), nil
+		}
+		return x.albumMembers(ctx, s, r, album, name, "add", items, true)
+	}
+	if album != "" {
+		_ = r.record(ctx, nil, Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "album exists; not created again", Target: album})
+	} else {
+		c, err := x.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a := api{c}
+		var found []byte
+		var verr error
+		retry := func(ctx context.Context, err error) bool {
+			if refusedForSure(err) {
+				return true
+			}
+			found, verr = a.remoteAlbum(ctx, name)
+			return verr == nil && found == nil
+		}
+		r.requests.Add(1)
+		raw, err := a.createNode(context.WithoutCancel(ctx), map[string]any{"kind": "VISUAL_COLLECTION", "name": name}, retry)
+		detail := `POST /nodes {"kind":"VISUAL_COLLECTION"}`
+		if err != nil && found != nil {
+			raw, detail = found, detail+": confirmed by reading the album back after: "+err.Error()
+			err = nil
+		}
+		if err != nil {
+			if verr != nil {
+				detail += ": " + unknownOutcome + ": " + err.Error() + "; reading it back failed too: " + verr.Error()
+			} else {
+				detail += ": " + err.Error()
+			}
+			_ = r.record(ctx, nil, Outcome{Name: name, Status: StatusFailed, Detail: detail, Target: name})
+			return r.result(false, "the album was not created"), nil
+		}
+		var n remoteNode
+		if err := json.Unmarshal(raw, &n); err != nil || n.ID == "" {
+			return nil, fmt.Errorf("create album: the service answered without an album id: %s", clip(string(raw), 80))
+		}
+		album = n.ID
+		if err := r.insertNodes(ctx, "nodes", raw); err != nil {
+			return nil, fmt.Errorf("create album: created %s, but %w; run SYNC", album, err)
+		}
+		if err := r.record(ctx, nil, Outcome{ID: album, Name: name, Status: StatusOK, Detail: detail}); err != nil {
+			return nil, err
+		}
+	}
+	if st == nil {
+		return r.result(false, ""), nil
+	}
+	return x.albumMembers(ctx, s, r, album, name, "add", items, false)
+}
+
+// runAlbum runs ALBUM 'name' ADD target and ALBUM 'name' REMOVE target.
+func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	a0 := engine.NewArgs(rest)
+	name, err := a0.String()
+	if err != nil {
+		return nil, fmt.Errorf("album: %w (ALBUM 'name' ADD target or ALBUM 'name' REMOVE target)", err)
+	}
+	op := ""
+	switch {
+	case a0.Keyword("ADD"):
+		op = "add"
+	case a0.Keyword("REMOVE"):
+		op = "remove"
+	default:
+		return nil, fmt.Errorf("album %s: expected ADD or REMOVE after the name", engine.Quote(name))
+	}
+	st, err := parseStatement(a0.Rest(), false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("album %s %s: %w", engine.Quote(name), strings.ToUpper(op), err)
+	}
+	album, err := findAlbum(ctx, s.DB, name)
+	if err != nil {
+		return nil, err
+	}
+	if album == "" {
+		return nil, fmt.Errorf("album %s: no such album in nodes; run SYNC, or CREATE ALBUM %s first", engine.Quote(name), engine.Quote(name))
+	}
+	items, err := resolve(ctx, s.DB, st.target, "nodes")
+	if err != nil {
+		return nil, fmt.Errorf("album %s: %w", engine.Quote(name), err)
+	}
+	action := "ALBUM " + strings.ToUpper(op)
+	if explain {
+		action = "EXPLAIN " + action
+	}
+	r, err := newRun(ctx, s, action)
+	if err != nil {
+		return nil, err
+	}
+	return x.albumMembers(ctx, s, r, album, name, op, items, explain)
+}
+
+// albumMembers adds items to album (or removes them): members already in
+// (or not in) the album are skipped, as read from the service; batches of
+// 50 go one after the other, since the service refuses concurrent edits of
+// one node ("Concurrent Access on same node", API.md §1.6). album is "" in
+// an EXPLAIN of an album not yet created.
+func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, album, name, op string, items []item, explain bool) (*engine.Result, error) {
+	req := "PATCH /nodes/{album}/children (op " + op + ")"
+	var members map[string]bool
+	if album != "" && !explain { // EXPLAIN sends nothing, not even reads
+		c, err := x.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if members, _, err = (api{c}).children(ctx, album); err != nil {
+			return nil, fmt.Errorf("album %s: list its members: %w", engine.Quote(name), err)
+		}
+	}
+	var todo []item
+	for _, it := range items {
+		switch {
+		case !it.known():
+			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
+		case op == "add" && members[it.ID]:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in the album"})
+		case op == "remove" && !members[it.ID] && members != nil:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not in the album"})
+		case op == "add" && !strings.HasPrefix(it.Type, "image/") && !strings.HasPrefix(it.Type, "video/"):
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a photo or video: albums hold only those"})
+		default:
+			todo = append(todo, it)
+		}
+	}
+	nb := (len(todo) + batchSize - 1) / batchSize
+	if explain {
+		for k, it := range todo {
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned", Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
+		}
+		return r.result(false, fmt.Sprintf("would send %d %s (%s) for %s %s; nothing was sent", nb,
+			plural(int64(nb), "request", "requests"), req, thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
+	}
+	if len(todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := api{c}
+	verify := func(ctx context.Context, ids []string) (map[string]bool, error) {
+		now, _, err := a.children(ctx, album)
+		if err != nil {
+			return nil, err
+		}
+		done := map[string]bool{}
+		for _, id := range ids {
+			done[id] = now[id] == (op == "add")
+		}
+		return done, nil
+	}
+	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+		return nil, a.albumEdit(ctx, album, op, ids, retry)
+	}
+	if todo, err = x.settleUnknown(ctx, r, todo, verify, func([]string) func(context.Context, *sql.Tx) error { return nil }); err != nil {
+		return nil, err
+	}
+	var batches [][]item
+	for lo := 0; lo < len(todo); lo += batchSize {
+		batches = append(batches, todo[lo:min(lo+batchSize, len(todo))])
+	}
+	tr := s.Progress.Start("album "+op, int64(len(todo)), "nodes")
+	defer tr.Done()
+	fatal := pool(ctx, 1, batches, func(b []item) error {
+		ids := make([]string, len(b))
+		names := map[string]string{}
+		for k, it := range b {
+			ids[k] = it.ID
+			names[it.ID] = it.Name
+		}
+		res := guardedSend(context.WithoutCancel(ctx), ids, send, verify)
+		r.requests.Add(int64(res.requests))
+		// One refused member fails the whole batch (400 "Improper child
+		// kind"): send the batch's members one by one to find which.
+		if len(ids) > 1 && len(res.failed) == len(ids) && refusedBatch(res.failed) {
+			res = sent{ok: map[string]string{}, failed: map[string]string{}}
+			for _, id := range ids {
+				one := guardedSend(context.WithoutCancel(ctx), []string{id}, send, verify)
+				r.requests.Add(int64(one.requests))
+				for k, v := range one.ok {
+					res.ok[k] = v
+				}
+				for k, v := range one.failed {
+					res.failed[k] = v
+				}
+			}
+		}
+		tr.Add(int64(len(ids)))
+		outs := make([]Outcome, 0, len(ids))
+		for _, id := range ids {
+			if d, ok := res.ok[id]; ok {
+				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusOK, Detail: joinDetail(req, d)})
+			} else {
+				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(req, res.failed[id])})
+			}
+		}
+		if err := r.record(ctx, nil, outs...); err != nil {
+			return err
+		}
+		return fatalOf(res.failed)
+	}, func(b []item, why string) {
+		outs := make([]Outcome, len(b))
+		for k, it := range b {
+			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}
+		}
+		_ = r.record(ctx, nil, outs...)
+	})
+	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+}
+
+// refusedBatch reports whether a batch failed with a 400 (one bad member
+// refuses all), as opposed to a failure that would hit each member alike.
+func refusedBatch(failed map[string]string) bool {
+	for _, d := range failed {
+		return strings.Contains(d, fmt.Sprintf(": %d %s", http.StatusBadRequest, http.StatusText(http.StatusBadRequest)))
+	}
+	return false
+}
+
+// runRenameAlbum runs RENAME ALBUM 'old' TO 'new'.
+func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	a0 := engine.NewArgs(rest)
+	old, err := a0.String()
+	if err == nil && !a0.Keyword("TO") {
+		err = errors.New("expected TO after the album's name")
+	}
+	var name string
+	if err == nil {
+		name, err = a0.String()
+	}
+	if err == nil && !a0.Done() {
+		err = fmt.Errorf("unexpected %q at the end", clip(a0.Rest(), 20))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rename album: %w (RENAME ALBUM 'old' TO 'new')", err)
+	}
+	if strings.TrimSpace(name) == "" {
+		return nil, errors.New("rename album: the new name is empty")
+	}
+	action := "RENAME ALBUM"
+	if explain {
+		action = "EXPLAIN " + action
+	}
+	r, err := newRun(ctx, s, action)
+	if err != nil {
+		return nil, err
+	}
+	album, err := findAlbum(ctx, s.DB, old)
+	if err != nil {
+		return nil, err
+	}
+	if album == "" {
+		if again, _ := findAlbum(ctx, s.DB, name); again != "" && !explain {
+			_ = r.record(ctx, nil, Outcome{ID: again, Name: name, Status: StatusSkipped, Detail: "already named " + engine.Quote(name)})
+			return r.result(false, ""), nil
+		}
+		return nil, fmt.Errorf("rename album: no album named %s in nodes; run SYNC, or check the name", engine.Quote(old))
+	}
+	req := `PATCH /nodes/{id} {"name": ...}`
+	if explain {
+		r.add(Outcome{ID: album, Name: old, Status: "planned", Detail: req + " to " + engine.Quote(name)})
+		return r.result(false, "would send 1 request; nothing was sent"), nil
+	}
+	if old == name {
+		_ = r.record(ctx, nil, Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "already named " + engine.Quote(name)})
+		return r.result(false, ""), nil
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := api{c}
+	verify := func(ctx context.Context, ids []string) (map[string]bool, error) {
+		n, err := a.getNode(ctx, ids[0])
+		if err != nil {
+			return nil, err
+		}
+		return map[string]bool{ids[0]: n.Name == name}, nil
+	}
+	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+		_, err := a.patchNode(ctx, ids[0], map[string]any{"name": name}, retry)
+		return nil, err
+	}
+	res := guardedSend(context.WithoutCancel(ctx), []string{album}, send, verify)
+	r.requests.Add(int64(res.requests))
+	o := Outcome{ID: album, Name: name}
+	var apply func(context.Context, *sql.Tx) error
+	if d, ok := res.ok[album]; ok {
+		o.Status, o.Detail = StatusOK, joinDetail(req, d)
+		apply = func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE nodes SET name = ? WHERE id = ?`, name, album)
+			return err
+		}
+	} else {
+		o.Status, o.Detail, o.Name = StatusFailed, joinDetail(req, res.failed[album]), old
+	}
+	if err := r.record(ctx, apply, o); err != nil {
+		return nil, err
+	}
+	return r.result(false, ""), nil
+}

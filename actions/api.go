@@ -1,0 +1,236 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/apsql/apsql/fetch"
+)
+
+// Batch limits of the service (API.md §1.5): PATCH /trash and POST
+// /bulk/nodes/purge take at most 50 ids ("Member must have length less than
+// or equal to 50"). Album edits use the same size: the limit is not
+// documented, and 50 keeps one refused member from failing many.
+const batchSize = 50
+
+// api holds the endpoint calls of the actions, on top of fetch.Client.
+type api struct {
+	c *fetch.Client
+}
+
+// remoteNode is the part of a node's JSON the actions read back.
+type remoteNode struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Status   string   `json:"status"`
+	OwnerID  string   `json:"ownerId"`
+	Parents  []string `json:"parents"`
+	Settings struct {
+		Favorite bool `json:"favorite"`
+		Hidden   bool `json:"hidden"`
+	} `json:"settings"`
+	ContentProperties struct {
+		MD5  string `json:"md5"`
+		Size int64  `json:"size"`
+	} `json:"contentProperties"`
+}
+
+// errNodeGone is returned by getNode for a node the service does not know
+// (404): purged, or never existed.
+var errNodeGone = errors.New("node not found on the service")
+
+// getNode reads one node (GET /nodes/{id}); a 404 is errNodeGone.
+func (a api) getNode(ctx context.Context, id string) (remoteNode, error) {
+	var n remoteNode
+	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id), Op: "GET /nodes/" + id}, &n)
+	if isStatus(err, http.StatusNotFound) {
+		return n, errNodeGone
+	}
+	return n, err
+}
+
+// getNodes reads nodes in parallel (at most 8 at a time): the map holds the
+// ones found; ids answered 404 are in gone.
+func (a api) getNodes(ctx context.Context, ids []string) (found map[string]remoteNode, gone map[string]bool, err error) {
+	found, gone = map[string]remoteNode{}, map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	var first error
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			n, err := a.getNode(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, errNodeGone):
+				gone[id] = true
+			case err != nil:
+				if first == nil {
+					first = err
+				}
+			default:
+				found[id] = n
+			}
+		}()
+	}
+	wg.Wait()
+	return found, gone, first
+}
+
+// errorMap reads {"errorMap":{id: status}} of PATCH /trash and POST
+// /bulk/nodes/purge: the ids the service refused, with why.
+type errorMap struct {
+	ErrorMap map[string]json.RawMessage `json:"errorMap"`
+}
+
+func (m errorMap) details() map[string]string {
+	out := map[string]string{}
+	for id, v := range m.ErrorMap {
+		var code int
+		if json.Unmarshal(v, &code) == nil {
+			out[id] = describeCode(code)
+		} else {
+			out[id] = "refused by the service: " + string(v)
+		}
+	}
+	return out
+}
+
+func describeCode(code int) string {
+	switch code {
+	case http.StatusNotFound:
+		return "refused by the service: 404 node not found (purged or unknown; run SYNC)"
+	case http.StatusConflict:
+		return "refused by the service: 409 node is not in the trash"
+	}
+	return "refused by the service: " + strconv.Itoa(code) + " " + http.StatusText(code)
+}
+
+// trash sends PATCH /trash: op "add" moves ids to the trash, "remove"
+// restores them (API.md §1.3 #22, #23).
+func (a api) trash(ctx context.Context, op string, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+	body := map[string]any{"op": op, "value": ids}
+	if op == "add" {
+		body["recurse"] = "true"
+		body["filters"] = ""
+		body["conflictResolution"] = "RENAME"
+	}
+	var m errorMap
+	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/trash", JSON: body, Retry: retry,
+		Op: "PATCH /trash " + op}, &m)
+	return m.details(), err
+}
+
+// purge sends POST /bulk/nodes/purge (API.md §1.3 #25).
+func (a api) purge(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+	var m errorMap
+	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/bulk/nodes/purge",
+		JSON: map[string]any{"recurse": "false", "nodeIds": ids}, Retry: retry, Op: "POST /bulk/nodes/purge"}, &m)
+	return m.details(), err
+}
+
+// patchNode sends PATCH /nodes/{id} (settings, name; API.md §1.3 #15) and
+// returns the updated node's JSON.
+func (a api) patchNode(ctx context.Context, id string, body map[string]any, retry func(context.Context, error) bool) ([]byte, error) {
+	var raw []byte
+	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(id), JSON: body,
+		Retry: retry, Op: "PATCH /nodes/" + id}, &raw)
+	return raw, err
+}
+
+// createNode sends POST /nodes (a folder or an album; API.md §1.3 #13,
+// #14) and returns the new node's JSON. A name conflict is an *APIError
+// with Status 409 and NodeID set.
+func (a api) createNode(ctx context.Context, body map[string]any, retry func(context.Context, error) bool) ([]byte, error) {
+	var raw []byte
+	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/nodes", JSON: body, Retry: retry,
+		Op: "POST /nodes " + fmt.Sprint(body["kind"])}, &raw)
+	return raw, err
+}
+
+// albumEdit sends PATCH /nodes/{album}/children (API.md §1.3 #17).
+func (a api) albumEdit(ctx context.Context, album, op string, ids []string, retry func(context.Context, error) bool) error {
+	return a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(album) + "/children",
+		JSON: map[string]any{"op": op, "value": ids}, Retry: retry, Op: "PATCH /nodes/" + album + "/children " + op}, nil)
+}
+
+// children lists the ids of a folder's children or an album's members
+// (GET /nodes/{id}/children, pages of 200). Offset paging stops at the
+// service's offset+limit cap of 9999 (API.md §1.5) unless the service hands
+// out a nextToken; complete is false when the cap cut the listing short.
+func (a api) children(ctx context.Context, id string) (ids map[string]bool, complete bool, err error) {
+	ids = map[string]bool{}
+	const limit = 200
+	offset, token := 0, ""
+	for {
+		q := url.Values{"limit": {strconv.Itoa(limit)}}
+		if token != "" {
+			q.Set("startToken", token)
+		} else {
+			q.Set("offset", strconv.Itoa(offset))
+		}
+		var page struct {
+			Count     int          `json:"count"`
+			Data      []remoteNode `json:"data"`
+			NextToken string       `json:"nextToken"`
+		}
+		if err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id) + "/children", Query: q,
+			Op: "GET /nodes/" + id + "/children offset " + strconv.Itoa(offset)}, &page); err != nil {
+			return nil, false, err
+		}
+		for _, n := range page.Data {
+			ids[n.ID] = true
+		}
+		offset += len(page.Data)
+		switch {
+		case len(page.Data) == 0 || offset >= page.Count:
+			return ids, true, nil
+		case page.NextToken != "":
+			token = page.NextToken
+		case offset+limit > 9999:
+			return ids, false, nil
+		}
+	}
+}
+
+// isStatus reports whether err is an *APIError with the given status.
+func isStatus(err error, status int) bool {
+	var ae *fetch.APIError
+	return errors.As(err, &ae) && ae.Status == status
+}
+
+// refusedForSure reports whether a failed mutating request was certainly
+// not applied: the service answered with a status that means "refused"
+// (4xx, and 429 "Rate exceeded"). 5xx answers and network errors leave the
+// outcome unknown: a 500 may come after the change was made, and a
+// connection cut after the request was sent says nothing.
+func refusedForSure(err error) bool {
+	var ae *fetch.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Status >= 400 && ae.Status < 500
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,529 @@
+package actions
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+)
+
+// Download defaults.
+const (
+	defaultDownloadDir = "media"
+	defaultConcurrency = 8
+	maxConcurrency     = 64
+	// maxStalls is how many resumes in a row may bring no byte before a
+	// download gives up (a resume that makes progress resets the count).
+	maxStalls = 5
+)
+
+// copyBufs are the buffers downloads copy through: large enough that a
+// loopback transfer is not dominated by system calls.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// download is one file to fetch.
+type download struct {
+	it   item
+	path string // where the file goes
+	rel  string // path relative to the target directory, for the result
+}
+
+// runDownload runs DOWNLOAD target [TO 'dir'] [(NAMING, CONCURRENCY, OVERWRITE)].
+func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	st, err := parseStatement(rest, true, []string{"NAMING", "CONCURRENCY", "OVERWRITE"})
+	if err != nil {
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	dir := defaultDownloadDir
+	if st.hasTo {
+		dir = st.to
+	}
+	if strings.TrimSpace(dir) == "" {
+		return nil, errors.New("download: TO '' is empty: name a directory, e.g. TO 'media'")
+	}
+	naming := defaultNaming
+	if v, ok := st.opts["NAMING"]; ok {
+		naming = v
+	}
+	tmpl, err := parseTemplate(naming)
+	if err != nil {
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	conc, err := concurrencyOpt(st.opts)
+	if err != nil {
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	overwrite := false
+	if v, ok := st.opts["OVERWRITE"]; ok {
+		if overwrite, err = engine.ParseBool("OVERWRITE", v); err != nil {
+			return nil, fmt.Errorf("download: %w", err)
+		}
+	}
+	items, err := resolve(ctx, s.DB, st.target, "nodes")
+	if err != nil {
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	action := "DOWNLOAD"
+	if explain {
+		action = "EXPLAIN DOWNLOAD"
+	}
+	r, err := newRun(ctx, s, action)
+	if err != nil {
+		return nil, err
+	}
+	var todo []download
+	taken := map[string]string{} // path → id
+	var total int64
+	for _, it := range items {
+		switch {
+		case !it.known():
+			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
+			continue
+		case it.Kind != "FILE" && it.Kind != "":
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a file (" + it.Kind + ")"})
+			continue
+		}
+		rel := tmpl.expand(it)
+		path, err := localPath(dir, rel)
+		if err != nil {
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: err.Error()})
+			continue
+		}
+		key := strings.ToLower(path) // case-insensitive file systems would collide too
+		if other, dup := taken[key]; dup {
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed,
+				Detail: fmt.Sprintf("same file name %s as node %s: add {id} to NAMING", rel, other)})
+			continue
+		}
+		taken[key] = it.ID
+		todo = append(todo, download{it: it, path: path, rel: rel})
+		total += it.Size
+	}
+	if explain {
+		var n, bytes int64
+		for _, d := range todo {
+			if ok, _ := present(d.path, d.it); ok {
+				r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusSkipped, Detail: "already present (md5 matches): " + d.rel})
+				continue
+			}
+			n++
+			bytes += d.it.Size
+			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: "planned",
+				Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, humanBytes(d.it.Size))})
+		}
+		return r.result(false, fmt.Sprintf("would download %s %s (%s) into %s with %d at a time; nothing was sent",
+			thousands(n), plural(n, "file", "files"), humanBytes(bytes), dir, conc)), nil
+	}
+	if len(todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("download: create the target directory: %w", err)
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dl := &downloader{c: c, overwrite: overwrite,
+		files: s.Progress.Start("download", int64(len(todo)), "files"),
+		bytes: s.Progress.Start("download", total, "bytes")}
+	defer dl.files.Done()
+	defer dl.bytes.Done()
+	dirs := map[string]bool{}
+	var dirsMu sync.Mutex
+	start := time.Now()
+	fatal := pool(ctx, conc, todo, func(d download) error {
+		o := dl.one(ctx, d)
+		r.requests.Add(int64(dl.take(d.it.ID)))
+		if o.Status == StatusOK {
+			dirsMu.Lock()
+			dirs[filepath.Dir(d.path)] = true
+			dirsMu.Unlock()
+		}
+		dl.files.Add(1)
+		if err := r.record(ctx, nil, o); err != nil {
+			return err
+		}
+		if strings.Contains(o.Detail, fetch.ErrUnauthorized.Error()) {
+			return fetch.ErrUnauthorized
+		}
+		return nil
+	}, func(d download, why string) {
+		_ = r.record(ctx, nil, Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Detail: why})
+	})
+	// The renames are durable once their directories are synced.
+	for d := range dirs {
+		syncDir(d)
+	}
+	secs := time.Since(start).Seconds()
+	got := dl.got()
+	extra := fmt.Sprintf("%s downloaded into %s", humanBytes(got), dir)
+	if secs > 0 && got > 0 {
+		extra += fmt.Sprintf(" at %s/s", humanBytes(int64(float64(got)/secs)))
+	}
+	if f := fatalSummary(fatal); f != "" {
+		extra += "; " + f
+	}
+	return r.result(ctx.Err() != nil, extra), nil
+}
+
+// concurrencyOpt reads the CONCURRENCY option (default 8, 1 to 64).
+func concurrencyOpt(opts map[string]string) (int, error) {
+	v, ok := opts["CONCURRENCY"]
+	if !ok {
+		return defaultConcurrency, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxConcurrency {
+		return 0, fmt.Errorf("CONCURRENCY wants a whole number from 1 to %d, not %q", maxConcurrency, v)
+	}
+	return n, nil
+}
+
+// downloader fetches files for one DOWNLOAD statement.
+type downloader struct {
+	c         *fetch.Client
+	overwrite bool
+	files     engine.Tracker
+	bytes     engine.Tracker
+
+	mu       sync.Mutex
+	owner    string
+	requests map[string]int
+	total    int64
+}
+
+// ownerID is the ownerId contentRedirection needs: the node's own, else
+// the account's.
+func (dl *downloader) ownerID(ctx context.Context, it item) (string, error) {
+	if it.OwnerID != "" {
+		return it.OwnerID, nil
+	}
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if dl.owner == "" {
+		o, err := dl.c.OwnerID(ctx)
+		if err != nil {
+			return "", err
+		}
+		dl.owner = o
+	}
+	return dl.owner, nil
+}
+
+func (dl *downloader) count(id string) {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	if dl.requests == nil {
+		dl.requests = map[string]int{}
+	}
+	dl.requests[id]++
+}
+
+func (dl *downloader) take(id string) int {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	n := dl.requests[id]
+	delete(dl.requests, id)
+	return n
+}
+
+func (dl *downloader) got() int64 {
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	return dl.total
+}
+
+// one downloads one file and says what happened.
+func (dl *downloader) one(ctx context.Context, d download) Outcome {
+	o := Outcome{ID: d.it.ID, Name: d.it.Name, Target: d.it.ID}
+	if fi, err := os.Lstat(d.path); err == nil {
+		if !fi.Mode().IsRegular() {
+			o.Status, o.Detail = StatusFailed, d.rel+" exists and is not a regular file; move it away"
+			return o
+		}
+		ok, err := present(d.path, d.it)
+		switch {
+		case err != nil:
+			o.Status, o.Detail = StatusFailed, "read the existing "+d.rel+": "+err.Error()
+			return o
+		case ok:
+			o.Status, o.Detail = StatusSkipped, "already present (md5 matches): "+d.rel
+			return o
+		case !dl.overwrite:
+			o.Status, o.Detail = StatusFailed, d.rel+" exists with other content; OVERWRITE true replaces it"
+			return o
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
+		o.Status, o.Detail = StatusFailed, "create the directory: "+err.Error()
+		return o
+	}
+	n, resumes, err := dl.fetch(ctx, d)
+	if err != nil {
+		o.Status, o.Detail = StatusFailed, "GET /nodes/{id}/contentRedirection: "+err.Error()
+		return o
+	}
+	if err := os.Rename(d.path+".part", d.path); err != nil {
+		o.Status, o.Detail = StatusFailed, "rename the verified "+d.rel+".part: "+err.Error()
+		return o
+	}
+	o.Status = StatusOK
+	o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s, md5 verified)", d.rel, humanBytes(n))
+	if d.it.MD5 == "" {
+		o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s; the node has no md5 to verify against)", d.rel, humanBytes(n))
+	}
+	if resumes > 0 {
+		o.Detail += fmt.Sprintf("; resumed %d %s", resumes, plural(int64(resumes), "time", "times"))
+	}
+	return o
+}
+
+// fetch downloads d into d.path+".part": an existing .part (from an
+// interrupted run) is resumed, a connection cut mid-body resumes with a
+// Range request, and the whole file is checked against the node's size and
+// md5 and synced to disk before fetch returns. A .part whose content turns
+// out wrong is removed, and downloaded once more from the start.
+func (dl *downloader) fetch(ctx context.Context, d download) (n int64, resumes int, err error) {
+	part := d.path + ".part"
+	for attempt := 0; ; attempt++ {
+		n, resumes, resumed, err := dl.fetchOnce(ctx, d, part)
+		var bad *badContentError
+		if errors.As(err, &bad) {
+			_ = os.Remove(part)
+			if resumed && attempt == 0 {
+				continue // a kept prefix may be what was wrong: once more, from scratch
+			}
+		}
+		return n, resumes, err
+	}
+}
+
+// badContentError is a download whose bytes are not the node's.
+type badContentError struct{ msg string }
+
+func (e *badContentError) Error() string { return e.msg }
+
+func (dl *downloader) fetchOnce(ctx context.Context, d download, part string) (have int64, resumes int, resumed bool, err error) {
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer f.Close()
+	h := md5.New()
+	if have, err = f.Seek(0, io.SeekEnd); err != nil {
+		return 0, 0, false, err
+	}
+	if have > d.it.Size && d.it.Size > 0 || d.it.MD5 == "" {
+		have = 0 // no way to trust a prefix without an md5 at the end
+	}
+	if have > 0 {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, 0, false, err
+		}
+		if _, err := io.CopyN(h, f, have); err != nil {
+			return 0, 0, false, fmt.Errorf("read the partial file: %w", err)
+		}
+		resumed = true
+	}
+	if err := f.Truncate(have); err != nil {
+		return 0, 0, false, err
+	}
+	if _, err := f.Seek(have, io.SeekStart); err != nil {
+		return 0, 0, false, err
+	}
+	owner, err := dl.ownerID(ctx, d.it)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	w := &hashWriter{f: f, h: h, tr: dl.bytes}
+	stalls := 0
+	for d.it.Size == 0 || have < d.it.Size {
+		n, err := dl.get(ctx, d.it, owner, have, w, *bufp)
+		have += n
+		dl.mu.Lock()
+		dl.total += n
+		dl.mu.Unlock()
+		if err == nil {
+			break
+		}
+		var restart *restartError
+		switch {
+		case errors.As(err, &restart):
+			have, resumed = 0, false
+			h.Reset()
+			if e := f.Truncate(0); e != nil {
+				return have, resumes, resumed, e
+			}
+			if _, e := f.Seek(0, io.SeekStart); e != nil {
+				return have, resumes, resumed, e
+			}
+		case ctx.Err() != nil:
+			return have, resumes, resumed, fmt.Errorf("interrupted; %s.part is kept and the next run resumes it", filepath.Base(d.path))
+		case !resumable(err):
+			return have, resumes, resumed, err
+		}
+		if n > 0 {
+			stalls = 0
+		} else {
+			stalls++
+		}
+		if stalls >= maxStalls {
+			return have, resumes, resumed, fmt.Errorf("gave up after %d resumes without progress: %w", stalls, err)
+		}
+		resumes++
+	}
+	if have != d.it.Size && d.it.Size > 0 {
+		return have, resumes, resumed, &badContentError{fmt.Sprintf("got %d bytes, the node has %d; the partial file was removed", have, d.it.Size)}
+	}
+	if d.it.MD5 != "" {
+		if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, d.it.MD5) {
+			return have, resumes, resumed, &badContentError{fmt.Sprintf("md5 %s does not match the node's %s; the partial file was removed", sum, d.it.MD5)}
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return have, resumes, resumed, fmt.Errorf("sync %s.part: %w", filepath.Base(d.path), err)
+	}
+	return have, resumes, resumed, f.Close()
+}
+
+// restartError says the server ignored or refused the Range: start over.
+type restartError struct{ why string }
+
+func (e *restartError) Error() string { return e.why }
+
+// resumable reports whether a failed body read is worth a Range resume: a
+// cut connection or a timeout, not a refusal.
+func resumable(err error) bool {
+	var ae *fetch.APIError
+	if errors.As(err, &ae) {
+		return ae.Retryable
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
+// get sends one contentRedirection request (with a Range from offset when
+// offset > 0; the redirect keeps the header) and copies the body to w.
+func (dl *downloader) get(ctx context.Context, it item, owner string, offset int64, w io.Writer, buf []byte) (int64, error) {
+	req := &fetch.Request{
+		Path:  "/nodes/" + url.PathEscape(it.ID) + "/contentRedirection",
+		Query: url.Values{"querySuffix": {"?download=true"}, "ownerId": {owner}},
+		Op:    "GET /nodes/" + it.ID + "/contentRedirection",
+	}
+	if offset > 0 {
+		req.Header = http.Header{"Range": {fmt.Sprintf("bytes=%d-", offset)}}
+	}
+	dl.count(it.ID)
+	resp, err := dl.c.Open(ctx, req)
+	if err != nil {
+		if isStatus(err, http.StatusRequestedRangeNotSatisfiable) && offset > 0 {
+			return 0, &restartError{"the server refused the range"}
+		}
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if offset > 0 {
+		switch resp.StatusCode {
+		case http.StatusPartialContent:
+			if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
+				return 0, &restartError{"the server answered another range"}
+			}
+		default:
+			return 0, &restartError{"the server ignored the range"}
+		}
+	}
+	return io.CopyBuffer(w, resp.Body, buf)
+}
+
+// rangeStart reads the first byte of "bytes START-END/TOTAL".
+func rangeStart(v string) (int64, bool) {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "bytes ")
+	i := strings.IndexByte(v, '-')
+	if i <= 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	return n, err == nil
+}
+
+// hashWriter writes to the file and the md5 at once and reports progress.
+type hashWriter struct {
+	f  *os.File
+	h  hash.Hash
+	tr engine.Tracker
+}
+
+func (w *hashWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.tr.Add(int64(n))
+	return n, err
+}
+
+// present reports whether path already holds it's content: same size and,
+// when the node has one, same md5.
+func present(path string, it item) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != it.Size {
+		return false, nil
+	}
+	if it.MD5 == "" {
+		return true, nil
+	}
+	sum, err := md5File(path, nil)
+	if err != nil {
+		return false, err
+	}
+	return strings.EqualFold(sum, it.MD5), nil
+}
+
+// md5File returns the hex md5 of a file's content; buf, when given, is the
+// read buffer.
+func md5File(path string, buf []byte) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := md5.New()
+	if buf == nil {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		buf = *bp
+	}
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// syncDir makes the renames in dir durable; failures are ignored (some
+// file systems cannot sync a directory, and the files themselves are).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}

@@ -1,0 +1,100 @@
+package actions
+
+import (
+	"context"
+	"strings"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+)
+
+// Actions runs the action statements of one shell. Register creates it.
+type Actions struct {
+	// client returns the session's API client; it is called only when a
+	// statement has something to send (never for EXPLAIN).
+	client func(ctx context.Context) (*fetch.Client, error)
+	// workers bounds the requests one statement has in flight; the fetch
+	// client's adaptive limit may allow fewer.
+	workers int
+}
+
+// defaultWorkers is how many batches or nodes one statement works on at a
+// time; the fetch client's adaptive concurrency (at most 16) is the real
+// bound on requests.
+const defaultWorkers = 8
+
+// Register adds the action statements (and EXPLAIN of each) to reg. client
+// returns the session's API client; it is called only when a statement has
+// something to send, so EXPLAIN and statements whose target is empty work
+// without cookies.
+func Register(reg *engine.Registry, client func(ctx context.Context) (*fetch.Client, error)) {
+	x := &Actions{client: client, workers: defaultWorkers}
+	if client == nil {
+		x.client = func(context.Context) (*fetch.Client, error) { return nil, errNoClient }
+	}
+	for _, c := range x.commands() {
+		reg.Register(c)
+	}
+}
+
+// runner is the shape of every action's Run, with the EXPLAIN flag.
+type runner func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error)
+
+func (x *Actions) table() []struct {
+	kw     []string
+	syntax string
+	help   string
+	run    runner
+} {
+	mv := func(m move) runner {
+		return func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+			return x.runMove(ctx, s, m, rest, explain)
+		}
+	}
+	set := func(st setting) runner {
+		return func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+			return x.runSetting(ctx, s, st, rest, explain)
+		}
+	}
+	return []struct {
+		kw     []string
+		syntax string
+		help   string
+		run    runner
+	}{
+		{[]string{"TRASH"}, "TRASH target", "move nodes to the trash (batches of 50)", mv(moveTrash)},
+		{[]string{"RESTORE"}, "RESTORE target", "restore nodes from the trash; WHERE and FILTER are evaluated over trash", mv(moveRestore)},
+		{[]string{"PURGE"}, "PURGE target", "delete nodes in the trash for good; asks for confirmation (or --yes)", mv(movePurge)},
+		{[]string{"FAVORITE"}, "FAVORITE target", "mark nodes as favorites", set(setFavorite)},
+		{[]string{"UNFAVORITE"}, "UNFAVORITE target", "unmark favorites", set(setUnfavorite)},
+		{[]string{"HIDE"}, "HIDE target", "hide nodes", set(setHide)},
+		{[]string{"UNHIDE"}, "UNHIDE target", "unhide nodes", set(setUnhide)},
+		{[]string{"CREATE", "ALBUM"}, "CREATE ALBUM 'name' [FROM target]", "create an album, optionally holding target", x.runCreateAlbum},
+		{[]string{"ALBUM"}, "ALBUM 'name' ADD|REMOVE target", "add nodes to an album or remove them", x.runAlbum},
+		{[]string{"RENAME", "ALBUM"}, "RENAME ALBUM 'old' TO 'new'", "rename an album", x.runRenameAlbum},
+		{[]string{"DOWNLOAD"}, "DOWNLOAD target [TO 'dir'] [(NAMING '{id}_{name}', CONCURRENCY n, OVERWRITE false)]",
+			"download files, verified against md5, written atomically; present and correct files are skipped", x.runDownload},
+		{[]string{"UPLOAD"}, "UPLOAD 'path' [TO 'remote/folder'] [(DEDUP true, CONCURRENCY n)]",
+			"upload a file or a tree, recreating folders; skips files whose md5 is already in the library", x.runUpload},
+	}
+}
+
+// commands returns the engine commands of the actions: each statement and
+// its EXPLAIN.
+func (x *Actions) commands() []engine.Command {
+	var out []engine.Command
+	for _, e := range x.table() {
+		run := e.run
+		out = append(out,
+			engine.Command{Keywords: e.kw, Syntax: e.syntax, Help: e.help,
+				Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
+					return run(ctx, s, rest, false)
+				}},
+			engine.Command{Keywords: append([]string{"EXPLAIN"}, e.kw...), Syntax: "EXPLAIN " + e.syntax,
+				Help: "dry run of " + strings.Join(e.kw, " ") + ": the nodes or files and the requests it would send; nothing is sent",
+				Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
+					return run(ctx, s, rest, true)
+				}})
+	}
+	return out
+}

@@ -1,0 +1,264 @@
+package actions
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/resultset"
+)
+
+// The statuses of a result row and of a journal entry (SPEC §2.3).
+const (
+	StatusOK      = "ok"
+	StatusSkipped = "skipped"
+	StatusFailed  = "failed"
+)
+
+// unknownOutcome starts the detail of a failure whose effect on the service
+// is not known (the request may have been applied): a re-run reads the
+// node's state back before it sends again.
+const unknownOutcome = "outcome unknown"
+
+// notSent is the detail of the nodes an interrupted statement never sent.
+const notSent = "not sent: interrupted"
+
+// Outcome is what happened to one node or file.
+type Outcome struct {
+	ID     string // node id; "" for a file that has none
+	Name   string // node name, or the local path of an uploaded file
+	Status string // StatusOK, StatusSkipped or StatusFailed
+	Detail string
+	// Target is the journal's target column; ID when empty.
+	Target string
+}
+
+// run is the state of one action statement: its journal sequence, its
+// outcomes and its counters. record is safe for concurrent use by workers.
+type run struct {
+	s      *engine.Session
+	action string // journal action: "TRASH", "ALBUM ADD", ...
+
+	mu       sync.Mutex // serialises the database and the fields below
+	seq      int64
+	outcomes []Outcome
+	counts   map[string]int
+
+	requests atomic.Int64 // requests sent (not counting retries)
+	start    time.Time
+}
+
+// newRun starts the journal of one statement.
+func newRun(ctx context.Context, s *engine.Session, action string) (*run, error) {
+	r := &run{s: s, action: action, counts: map[string]int{}, start: time.Now()}
+	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM actions_log`).Scan(&r.seq); err != nil {
+		return nil, fmt.Errorf("read actions_log: %w", err)
+	}
+	return r, nil
+}
+
+// record journals outcomes and, in the same transaction, runs apply (the
+// local tables' update for what succeeded; nil for none). It runs even when
+// ctx is cancelled: what was done must be written down.
+func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error, outs ...Outcome) error {
+	if len(outs) == 0 && apply == nil {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at := time.Now().UTC()
+	seq := r.seq
+	err := r.s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if apply != nil {
+			if err := apply(ctx, tx); err != nil {
+				return fmt.Errorf("update the local tables: %w", err)
+			}
+		}
+		for lo := 0; lo < len(outs); lo += 100 {
+			hi := min(lo+100, len(outs))
+			var b strings.Builder
+			b.WriteString(`INSERT INTO actions_log (seq, at, action, target, status, detail) VALUES `)
+			args := make([]any, 0, 6*(hi-lo))
+			for k, o := range outs[lo:hi] {
+				if k > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(?, ?, ?, ?, ?, ?)")
+				seq++
+				t := o.Target
+				if t == "" {
+					t = o.ID
+				}
+				args = append(args, seq, at, r.action, t, o.Status, o.Detail)
+			}
+			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+				return fmt.Errorf("write actions_log: %w", err)
+			}
+		}
+		return nil
+	})
+	r.outcomes = append(r.outcomes, outs...)
+	for _, o := range outs {
+		r.counts[o.Status]++
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w; the local tables may now differ from the service: run SYNC", strings.ToLower(r.action), err)
+	}
+	r.seq = seq
+	return nil
+}
+
+// add records outcomes in the result only (EXPLAIN, which journals nothing).
+func (r *run) add(outs ...Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outcomes = append(r.outcomes, outs...)
+	for _, o := range outs {
+		r.counts[o.Status]++
+	}
+}
+
+// count returns how many outcomes have status st.
+func (r *run) count(st string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[st]
+}
+
+// rowsColumns are the columns of every action's result.
+var rowsColumns = []resultset.Column{
+	resultset.Col("id", resultset.String),
+	resultset.Col("name", resultset.String),
+	resultset.Col("status", resultset.String),
+	resultset.Col("detail", resultset.String),
+}
+
+// result returns the outcome rows and a summary line: "trash: 12 ok, 1
+// skipped, 2 failed in 1 request (0.3 s)" plus extra, when given.
+func (r *run) result(interrupted bool, extra string) *engine.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := resultset.New(rowsColumns...)
+	for _, o := range r.outcomes {
+		var id any
+		if o.ID != "" {
+			id = o.ID
+		}
+		b.Append(id, o.Name, o.Status, o.Detail)
+	}
+	var s strings.Builder
+	s.WriteString(strings.ToLower(r.action))
+	if interrupted {
+		s.WriteString(" interrupted")
+	}
+	s.WriteString(": ")
+	if len(r.outcomes) == 0 {
+		s.WriteString("the target selects nothing; nothing to do")
+	} else {
+		parts := []string{}
+		for _, st := range []string{StatusOK, StatusSkipped, StatusFailed} {
+			if n := r.counts[st]; n > 0 {
+				parts = append(parts, thousands(int64(n))+" "+st)
+			}
+		}
+		s.WriteString(strings.Join(parts, ", "))
+	}
+	if n := r.requests.Load(); n > 0 {
+		fmt.Fprintf(&s, " in %s %s", thousands(n), plural(n, "request", "requests"))
+	}
+	fmt.Fprintf(&s, " (%.1f s)", time.Since(r.start).Seconds())
+	if extra != "" {
+		s.WriteString("; " + extra)
+	}
+	if r.counts[StatusFailed] > 0 && !strings.HasPrefix(r.action, "EXPLAIN") {
+		s.WriteString("; re-run the statement to retry what failed (details in actions_log)")
+	}
+	return &engine.Result{Rows: b.Reader(), Summary: s.String()}
+}
+
+// thousands formats n with comma separators: 1,234.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// humanBytes formats a size in decimal units: 3.2 GB.
+func humanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// idList renders ids as a SQL list of literals: ('a', 'b').
+func idList(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = engine.Quote(id)
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}
+
+// priorUnknown returns the ids whose latest journal entry for action is a
+// failure of unknown outcome: their state must be read back before they
+// are sent again.
+func priorUnknown(ctx context.Context, db *engine.DB, action string, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for lo := 0; lo < len(ids); lo += 1000 {
+		hi := min(lo+1000, len(ids))
+		q := fmt.Sprintf(`SELECT target FROM (
+  SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
+  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND status = 'failed' AND starts_with(detail, ?)`, idList(ids[lo:hi]))
+		rows, err := db.Query(ctx, q, action, unknownOutcome)
+		if err != nil {
+			return nil, fmt.Errorf("read actions_log: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

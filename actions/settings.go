@@ -1,0 +1,186 @@
+package actions
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+)
+
+// setting is one of FAVORITE, UNFAVORITE, HIDE, UNHIDE: PATCH /nodes/{id}
+// with {"settings":{key: value}} (API.md §1.3 #15).
+type setting struct {
+	action string
+	key    string // favorite or hidden; also the nodes column
+	value  bool
+	state  string // what the node is once done: "favorite", "hidden", ...
+}
+
+var (
+	setFavorite   = setting{"FAVORITE", "favorite", true, "a favorite"}
+	setUnfavorite = setting{"UNFAVORITE", "favorite", false, "not a favorite"}
+	setHide       = setting{"HIDE", "hidden", true, "hidden"}
+	setUnhide     = setting{"UNHIDE", "hidden", false, "not hidden"}
+)
+
+func (st setting) current(it item) bool {
+	if st.key == "favorite" {
+		return it.Favorite
+	}
+	return it.Hidden
+}
+
+func (st setting) verify(a api) verifier {
+	return func(ctx context.Context, ids []string) (map[string]bool, error) {
+		found, _, err := a.getNodes(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		done := map[string]bool{}
+		for id, n := range found {
+			v := n.Settings.Favorite
+			if st.key == "hidden" {
+				v = n.Settings.Hidden
+			}
+			done[id] = v == st.value
+		}
+		return done, nil
+	}
+}
+
+func (st setting) apply(ids []string) func(context.Context, *sql.Tx) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q := fmt.Sprintf(`UPDATE nodes SET %s = %t WHERE id IN %s`, engine.Ident(st.key), st.value, idList(ids))
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q)
+		return err
+	}
+}
+
+// runSetting runs FAVORITE, UNFAVORITE, HIDE or UNHIDE.
+func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting, rest string, explain bool) (*engine.Result, error) {
+	verb := lower(st.action)
+	stmt, err := parseStatement(rest, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	items, err := resolve(ctx, s.DB, stmt.target, "nodes")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	action := st.action
+	if explain {
+		action = "EXPLAIN " + action
+	}
+	r, err := newRun(ctx, s, action)
+	if err != nil {
+		return nil, err
+	}
+	req := fmt.Sprintf(`PATCH /nodes/{id} {"settings":{"%s":%t}}`, st.key, st.value)
+	var todo []item
+	for _, it := range items {
+		switch {
+		case !it.known():
+			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
+		case !it.InNodes:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash: RESTORE it first"})
+		case st.current(it) == st.value:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already " + st.state})
+		default:
+			todo = append(todo, it)
+		}
+	}
+	if explain {
+		for _, it := range todo {
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned", Detail: req})
+		}
+		return r.result(false, fmt.Sprintf("would send %s %s (%s); nothing was sent",
+			thousands(int64(len(todo))), plural(int64(len(todo)), "request", "requests"), req)), nil
+	}
+	if len(todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := api{c}
+	if todo, err = x.settleUnknown(ctx, r, todo, st.verify(a), st.apply); err != nil {
+		return nil, err
+	}
+	tr := s.Progress.Start(verb, int64(len(todo)), "nodes")
+	defer tr.Done()
+	body := map[string]any{"settings": map[string]any{st.key: st.value}}
+	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+		_, err := a.patchNode(ctx, ids[0], body, retry)
+		return nil, err
+	}
+	fatal := pool(ctx, x.workers, todo, func(it item) error {
+		res := guardedSend(context.WithoutCancel(ctx), []string{it.ID}, send, st.verify(a))
+		r.requests.Add(int64(res.requests))
+		tr.Add(1)
+		o := Outcome{ID: it.ID, Name: it.Name}
+		var ok []string
+		if d, done := res.ok[it.ID]; done {
+			o.Status, o.Detail, ok = StatusOK, joinDetail(req, d), []string{it.ID}
+		} else {
+			o.Status, o.Detail = StatusFailed, joinDetail(req, res.failed[it.ID])
+		}
+		if err := r.record(ctx, st.apply(ok), o); err != nil {
+			return err
+		}
+		return fatalOf(res.failed)
+	}, func(it item, why string) {
+		_ = r.record(ctx, nil, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why})
+	})
+	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+}
+
+// insertNodes puts nodes (JSON objects as the service sent them) into
+// table, replacing rows with the same id. It holds the run's lock, as every
+// database write of a run does.
+func (r *run) insertNodes(ctx context.Context, table string, raws ...[]byte) error {
+	if len(raws) == 0 {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	d := fetch.NewNodeDecoder(nil, time.Now())
+	defer d.Release()
+	for _, raw := range raws {
+		if err := d.AppendNode(raw); err != nil {
+			return fmt.Errorf("decode the node the service returned: %w", err)
+		}
+	}
+	rec := d.NewBatch()
+	defer rec.Release()
+	ids := make([]string, 0, len(raws))
+	col := rec.Column(0)
+	for i := 0; i < int(rec.NumRows()); i++ {
+		ids = append(ids, col.ValueStr(i))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, err := r.s.DB.Exec(ctx, `DELETE FROM `+engine.Ident(table)+` WHERE id IN `+idList(ids)); err != nil {
+		return fmt.Errorf("update %s: %w", table, err)
+	}
+	in, err := r.s.DB.Ingester(ctx, table, fetch.NodeSchema())
+	if err != nil {
+		return err
+	}
+	return in.Insert(ctx, rec)
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,295 @@
+package actions
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+)
+
+// move is one of TRASH, RESTORE and PURGE: nodes change place between the
+// nodes and trash tables, or leave.
+type move struct {
+	action string // TRASH, RESTORE, PURGE
+	from   string // the table the target is evaluated over
+	want   string // the node's status once done: TRASH, AVAILABLE, "" (purged)
+	verb   string // "trash", "restore", "purge"
+}
+
+var (
+	moveTrash   = move{action: "TRASH", from: "nodes", want: "TRASH", verb: "trash"}
+	moveRestore = move{action: "RESTORE", from: "trash", want: "AVAILABLE", verb: "restore"}
+	movePurge   = move{action: "PURGE", from: "trash", want: "", verb: "purge"}
+)
+
+// request names the request a batch is sent with, for the journal.
+func (m move) request() string {
+	switch m.action {
+	case "TRASH":
+		return "PATCH /trash (op add)"
+	case "RESTORE":
+		return "PATCH /trash (op remove)"
+	}
+	return "POST /bulk/nodes/purge"
+}
+
+// send returns the sender of m's batches.
+func (m move) send(a api) sender {
+	return func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+		switch m.action {
+		case "TRASH":
+			return a.trash(ctx, "add", ids, retry)
+		case "RESTORE":
+			return a.trash(ctx, "remove", ids, retry)
+		}
+		return a.purge(ctx, ids, retry)
+	}
+}
+
+// verify returns the verifier of m: a node is done when the service shows it
+// in the wanted status (purged: not found at all).
+func (m move) verify(a api) verifier {
+	return func(ctx context.Context, ids []string) (map[string]bool, error) {
+		found, gone, err := a.getNodes(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		done := map[string]bool{}
+		for _, id := range ids {
+			if m.want == "" {
+				done[id] = gone[id] || found[id].Status == "PURGED"
+			} else if n, ok := found[id]; ok && n.Status == m.want {
+				done[id] = true
+			}
+		}
+		return done, nil
+	}
+}
+
+// apply changes the local tables for ids that are done.
+func (m move) apply(ids []string) func(ctx context.Context, tx *sql.Tx) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	in := idList(ids)
+	var stmts []string
+	switch m.action {
+	case "TRASH":
+		stmts = []string{
+			`INSERT OR REPLACE INTO trash SELECT * REPLACE ('TRASH' AS status) FROM nodes WHERE id IN ` + in,
+			`DELETE FROM nodes WHERE id IN ` + in,
+		}
+	case "RESTORE":
+		stmts = []string{
+			`INSERT OR REPLACE INTO nodes SELECT * REPLACE ('AVAILABLE' AS status) FROM trash WHERE id IN ` + in,
+			`DELETE FROM trash WHERE id IN ` + in,
+		}
+	default:
+		stmts = []string{`DELETE FROM trash WHERE id IN ` + in, `DELETE FROM nodes WHERE id IN ` + in}
+	}
+	return func(ctx context.Context, tx *sql.Tx) error {
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// runMove runs TRASH, RESTORE or PURGE (explain: EXPLAIN of it).
+func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest string, explain bool) (*engine.Result, error) {
+	st, err := parseStatement(rest, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.verb, err)
+	}
+	items, err := resolve(ctx, s.DB, st.target, m.from)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.verb, err)
+	}
+	action := m.action
+	if explain {
+		action = "EXPLAIN " + action
+	}
+	r, err := newRun(ctx, s, action)
+	if err != nil {
+		return nil, err
+	}
+	// Sort the target into what is sent and what is not.
+	var todo []item
+	var notInTrash []string
+	var size int64
+	for _, it := range items {
+		switch {
+		case !it.known():
+			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
+		case m.action == "TRASH" && !it.InNodes:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in trash"})
+		case m.action == "RESTORE" && !it.InTrash:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not in trash"})
+		case m.action == "PURGE" && !it.InTrash:
+			notInTrash = append(notInTrash, fmt.Sprintf("%s (%s)", it.ID, it.Name))
+		default:
+			todo = append(todo, it)
+			size += it.Size
+		}
+	}
+	if len(notInTrash) > 0 {
+		more := ""
+		if len(notInTrash) > 10 {
+			more = fmt.Sprintf(" and %d more", len(notInTrash)-10)
+			notInTrash = notInTrash[:10]
+		}
+		return nil, fmt.Errorf("purge: %d %s not in the trash, nothing was purged: %s%s; TRASH them first (PURGE only deletes nodes already in trash)",
+			len(notInTrash), plural(int64(len(notInTrash)), "node is", "nodes are"), strings.Join(notInTrash, ", "), more)
+	}
+	nb := (len(todo) + batchSize - 1) / batchSize
+	if explain {
+		for k, it := range todo {
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned",
+				Detail: fmt.Sprintf("%s batch %d of %d", m.request(), k/batchSize+1, nb)})
+		}
+		return r.result(false, fmt.Sprintf("would send %d %s of up to %d ids (%s) for %s %s (%s); nothing was sent",
+			nb, plural(int64(nb), "request", "requests"), batchSize, m.request(), thousands(int64(len(todo))),
+			plural(int64(len(todo)), "node", "nodes"), humanBytes(size))), nil
+	}
+	if len(todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	// Confirmation: interactive TRASH, and PURGE always (SPEC §2.3).
+	if m.action == "PURGE" || m.action == "TRASH" && s.Interactive && !s.Yes {
+		q := fmt.Sprintf("%s %s %s (%s)?", m.verb, thousands(int64(len(todo))), plural(int64(len(todo)), "item", "items"), humanBytes(size))
+		if !s.Yes && s.Confirm == nil {
+			return nil, fmt.Errorf("%s of %s %s (%s) needs confirmation: run it interactively or pass --yes",
+				m.verb, thousands(int64(len(todo))), plural(int64(len(todo)), "item", "items"), humanBytes(size))
+		}
+		yes, err := s.Confirmed(q, "--yes")
+		if err != nil {
+			return nil, err
+		}
+		if !yes {
+			for _, it := range todo {
+				r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not sent: not confirmed"})
+			}
+			return r.result(false, "not confirmed; nothing was sent"), nil
+		}
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := api{c}
+	todo, err = x.settleUnknown(ctx, r, todo, m.verify(a), m.apply)
+	if err != nil {
+		return nil, err
+	}
+	var batches [][]item
+	for lo := 0; lo < len(todo); lo += batchSize {
+		batches = append(batches, todo[lo:min(lo+batchSize, len(todo))])
+	}
+	tr := s.Progress.Start(m.verb, int64(len(todo)), "nodes")
+	defer tr.Done()
+	names := map[string]string{}
+	for _, it := range todo {
+		names[it.ID] = it.Name
+	}
+	fatal := pool(ctx, x.workers, batches, func(b []item) error {
+		ids := make([]string, len(b))
+		for k, it := range b {
+			ids[k] = it.ID
+		}
+		res := guardedSend(context.WithoutCancel(ctx), ids, m.send(a), m.verify(a))
+		r.requests.Add(int64(res.requests))
+		var okIDs []string
+		outs := make([]Outcome, 0, len(ids))
+		for _, id := range ids {
+			if d, ok := res.ok[id]; ok {
+				okIDs = append(okIDs, id)
+				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusOK, Detail: joinDetail(m.request(), d)})
+			} else {
+				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(m.request(), res.failed[id])})
+			}
+		}
+		tr.Add(int64(len(ids)))
+		if err := r.record(ctx, m.apply(okIDs), outs...); err != nil {
+			return err
+		}
+		return fatalOf(res.failed)
+	}, func(b []item, why string) {
+		outs := make([]Outcome, len(b))
+		for k, it := range b {
+			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}
+		}
+		_ = r.record(ctx, nil, outs...)
+	})
+	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+}
+
+// joinDetail prefixes a detail with the request it came from.
+func joinDetail(req, d string) string {
+	if d == "" {
+		return req
+	}
+	return req + ": " + d
+}
+
+// fatalOf returns an error that stops the statement when a failure means
+// nothing else can succeed (the cookies stopped working).
+func fatalOf(failed map[string]string) error {
+	for _, d := range failed {
+		if strings.Contains(d, fetch.ErrUnauthorized.Error()) {
+			return fetch.ErrUnauthorized
+		}
+	}
+	return nil
+}
+
+// fatalSummary is the summary's note about a fatal error.
+func fatalSummary(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "stopped: " + err.Error()
+}
+
+// settleUnknown reads back the nodes whose last attempt (an earlier run)
+// ended with an unknown outcome: those the service shows done are journaled
+// ok and applied locally, without sending anything; the rest are returned
+// to be sent.
+func (x *Actions) settleUnknown(ctx context.Context, r *run, todo []item, verify verifier, apply func([]string) func(context.Context, *sql.Tx) error) ([]item, error) {
+	ids := make([]string, len(todo))
+	for k, it := range todo {
+		ids[k] = it.ID
+	}
+	unknown, err := priorUnknown(ctx, r.s.DB, r.action, ids)
+	if err != nil || len(unknown) == 0 {
+		return todo, err
+	}
+	check := sortedKeys(unknown)
+	done, err := verify(ctx, check)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %d %s of an earlier run had an unknown outcome, and reading them back failed: %w; nothing was sent, try again",
+			strings.ToLower(r.action), len(check), plural(int64(len(check)), "node", "nodes"), err)
+	}
+	var keep []item
+	var outs []Outcome
+	var doneIDs []string
+	for _, it := range todo {
+		if done[it.ID] {
+			doneIDs = append(doneIDs, it.ID)
+			outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusOK, Detail: "done by an earlier run (confirmed by reading the node back); not sent again"})
+		} else {
+			keep = append(keep, it)
+		}
+	}
+	if err := r.record(ctx, apply(doneIDs), outs...); err != nil {
+		return nil, err
+	}
+	return keep, nil
+}
+
+var errNoClient = errors.New("no Amazon Photos connection: pass --cookies FILE (or --endpoint URL for the emulator)")
