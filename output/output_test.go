@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -264,5 +265,25 @@ func TestTableReleasesSample(t *testing.T) {
 	}
 	if !strings.HasSuffix(buf.String(), "(10 rows)\n") {
 		t.Errorf("footer missing:\n%s", buf.String())
+	}
+}
+
+// TestPureGo keeps the package free of DuckDB and cgo: cmd/apsql and
+// resultset users link it without the native library.
+func TestPureGo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	cmd := exec.CommandContext(t.Context(), "go", "list", "-deps", "-f", "{{.ImportPath}} {{len .CgoFiles}}", ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, cgo, _ := strings.Cut(line, " ")
+		if strings.Contains(pkg, "duckdb") || cgo != "0" {
+			t.Errorf("output depends on %s (cgo files: %s)", pkg, cgo)
+		}
 	}
 }
