@@ -84,6 +84,10 @@ type templates struct {
 	images map[int]image.Image // class → decoded JPEG template
 }
 
+// sharedTemplates renders the templates once per process: they are
+// immutable and the same for every server.
+var sharedTemplates = sync.OnceValues(newTemplates)
+
 // newTemplates renders all templates. They depend on nothing but the class
 // table, so the same class always has the same bytes.
 func newTemplates() (*templates, error) {

@@ -102,18 +102,18 @@ func (c *client) get(path string, want int, v any) []byte {
 
 // jnode is the part of a node the tests look at.
 type jnode struct {
-	ID                string   `json:"id"`
-	Name              *string  `json:"name"`
-	Kind              string   `json:"kind"`
-	Status            string   `json:"status"`
-	OwnerID           string   `json:"ownerId"`
-	Parents           []string `json:"parents"`
-	IsRoot            bool     `json:"isRoot"`
-	CreatedDate       string   `json:"createdDate"`
-	ModifiedDate      string   `json:"modifiedDate"`
-	Version           int      `json:"version"`
-	TempLink          string   `json:"tempLink"`
-	Settings          *struct {
+	ID           string   `json:"id"`
+	Name         *string  `json:"name"`
+	Kind         string   `json:"kind"`
+	Status       string   `json:"status"`
+	OwnerID      string   `json:"ownerId"`
+	Parents      []string `json:"parents"`
+	IsRoot       bool     `json:"isRoot"`
+	CreatedDate  string   `json:"createdDate"`
+	ModifiedDate string   `json:"modifiedDate"`
+	Version      int      `json:"version"`
+	TempLink     string   `json:"tempLink"`
+	Settings     *struct {
 		Favorite bool `json:"favorite"`
 		Hidden   bool `json:"hidden"`
 	} `json:"settings"`
@@ -145,9 +145,9 @@ type jlist struct {
 }
 
 type jmsg struct {
-	Message  string `json:"message"`
-	Message2 string `json:"Message"`
-	Logref   string `json:"logref"`
+	Message  string  `json:"message"`
+	Message2 string  `json:"Message"`
+	Logref   string  `json:"logref"`
 	Code     *string `json:"code"`
 	Info     *struct {
 		NodeID string `json:"nodeId"`

@@ -88,7 +88,7 @@ func New(opts Options) (*Server, error) {
 	if err := checkFaults(opts.FailRate, opts.ResetRate, opts.RateLimit); err != nil {
 		return nil, err
 	}
-	tpl, err := newTemplates()
+	tpl, err := sharedTemplates()
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
