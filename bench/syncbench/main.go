@@ -1,0 +1,260 @@
+// Command syncbench measures SYNC against the emulator running in another
+// process: nodes per second, peak memory, the ceiling set by the service,
+// and where the time goes (decode, DuckDB insert, swap).
+//
+//	go run -tags duckdb_arrow ./bench/syncbench -nodes 100000
+//	go run -tags duckdb_arrow ./bench/syncbench -nodes 40000 -latency 200ms -rate-limit 20
+//
+// It starts itself with -role emulate (the emulator, as "apsql emulate"
+// would) and runs the sync in this process, so the peak RSS it reports is
+// the sync's alone.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/apsql/apsql/emulator"
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
+	"github.com/apsql/apsql/model"
+)
+
+func main() {
+	role := flag.String("role", "sync", "sync (default: start the emulator and measure) or emulate (serve; used by sync)")
+	nodes := flag.Int("nodes", 100000, "library size")
+	latency := flag.Duration("latency", 0, "emulator latency per request")
+	rateLimit := flag.Float64("rate-limit", 0, "emulator requests per second (429 beyond)")
+	memLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the sync (e.g. 300MB); empty keeps DuckDB's default")
+	breakdown := flag.Bool("breakdown", true, "also measure decode and insert separately")
+	flag.Parse()
+	if *role == "emulate" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		os.Exit(emulator.Main(ctx, flag.Args(), os.Stdout, os.Stderr))
+	}
+	if err := run(*nodes, *latency, *rateLimit, *memLimit, *breakdown); err != nil {
+		fmt.Fprintln(os.Stderr, "syncbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(nodes int, latency time.Duration, rateLimit float64, memLimit string, breakdown bool) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "syncbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cookiesFile := filepath.Join(dir, "cookies.json")
+
+	args := []string{"-role", "emulate", "--", "-nodes", strconv.Itoa(nodes), "-cookies-out", cookiesFile,
+		"-latency", latency.String(), "-rate-limit", strconv.FormatFloat(rateLimit, 'f', -1, 64)}
+	emu := exec.Command(os.Args[0], args...)
+	emu.Stderr = os.Stderr
+	out, err := emu.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := emu.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = emu.Process.Signal(os.Interrupt); _ = emu.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("emulator did not print its URL: %w", err)
+	}
+	url := strings.TrimSpace(line)
+	fmt.Printf("emulator: %d nodes at %s, built in %s (latency %s, rate limit %g/s)\n", nodes, url, time.Since(t0).Round(time.Millisecond), latency, rateLimit)
+
+	cookies, err := fetch.LoadCookies(cookiesFile)
+	if err != nil {
+		return err
+	}
+	var retries, throttled atomic.Int64
+	client, err := fetch.New(fetch.Config{Cookies: cookies, Endpoint: url, Events: func(e fetch.Event) {
+		switch e.Kind {
+		case fetch.EventRetry:
+			retries.Add(1)
+		case fetch.EventThrottled:
+			throttled.Add(1)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+
+	// Ceiling: the same listing with ids only (HTTP + the emulator's
+	// rendering, no decoding into Arrow, no DuckDB).
+	t := time.Now()
+	ids, err := client.StreamSearchIDs(ctx, mirror.DefaultFilter)
+	if err != nil {
+		return fmt.Errorf("ceiling listing: %w", err)
+	}
+	ceiling := float64(len(ids)) / time.Since(t).Seconds()
+	fmt.Printf("ceiling (ids-only listing): %d nodes in %s = %.0f nodes/s\n", len(ids), time.Since(t).Round(time.Millisecond), ceiling)
+	if rateLimit > 0 {
+		theory := rateLimit * 200
+		fmt.Printf("ceiling (rate limit x page size): %.0f nodes/s\n", theory)
+		ceiling = min(ceiling, theory)
+	}
+	ids = nil
+	runtime.GC()
+	retries.Store(0)
+	throttled.Store(0)
+
+	// The SYNC, as a user runs it.
+	db, err := engine.Open(ctx, filepath.Join(dir, "ap.duckdb"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if memLimit != "" {
+		if _, err := db.Exec(ctx, "SET memory_limit = "+engine.Quote(memLimit)); err != nil {
+			return err
+		}
+	}
+	mirror.Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return client, nil })
+	sess := engine.NewSession(db)
+	rssBefore := peakRSS()
+	t = time.Now()
+	res, err := sess.Run(ctx, "SYNC")
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(t)
+	res.Rows.Release()
+	rss := peakRSS()
+	var n int64
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM nodes").Scan(&n); err != nil {
+		return err
+	}
+	rate := float64(n) / elapsed.Seconds()
+	fmt.Printf("SYNC: %d nodes in %s = %.0f nodes/s (%.0f%% of the ceiling); %s\n", n, elapsed.Round(time.Millisecond), rate, 100*rate/ceiling, res.Summary)
+	fmt.Printf("      retries %d, throttled %d, failed pages 0 (SYNC succeeded)\n", retries.Load(), throttled.Load())
+	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, runtime.GOMAXPROCS(0))
+
+	t = time.Now()
+	res, err = sess.Run(ctx, "SYNC")
+	if err != nil {
+		return err
+	}
+	res.Rows.Release()
+	fmt.Printf("second SYNC (no changes): %s; %s\n", time.Since(t).Round(time.Millisecond), res.Summary)
+
+	if breakdown {
+		return measureBreakdown(ctx, client, db)
+	}
+	return nil
+}
+
+// measureBreakdown streams the listing again into a scratch table, timing
+// the DuckDB inserts inside emit, and times the decoder alone on pages
+// fetched once.
+func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB) error {
+	if _, err := db.Exec(ctx, engine.CreateTableSQL(model.Table{Columns: model.NodeColumns}, "bench_stage")); err != nil {
+		return err
+	}
+	in, err := db.Ingester(ctx, "bench_stage", fetch.NodeSchema())
+	if err != nil {
+		return err
+	}
+	var insert time.Duration
+	t := time.Now()
+	stats, err := client.StreamSearch(ctx, mirror.DefaultFilter, "", func(b arrow.RecordBatch) error {
+		t := time.Now()
+		err := in.Insert(ctx, b)
+		insert += time.Since(t)
+		return err
+	})
+	if err != nil && !errors.Is(err, fetch.ErrListingChanged) {
+		return err
+	}
+	stream := time.Since(t)
+	fmt.Printf("breakdown: stream into staging %s (%d pages, %d batches): DuckDB insert %s (%.0f rows/s while inserting), the rest (HTTP, decode, waiting) %s\n",
+		stream.Round(time.Millisecond), stats.Pages, stats.Batches, insert.Round(time.Millisecond),
+		float64(in.Rows())/insert.Seconds(), (stream - insert).Round(time.Millisecond))
+
+	// Decode alone: 20 pages fetched once, decoded repeatedly on one core.
+	var bodies [][]byte
+	for off := 0; off < 20*200; off += 200 {
+		var body []byte
+		req := &fetch.Request{Path: "/search", Query: map[string][]string{
+			"filters": {mirror.DefaultFilter}, "limit": {"200"}, "offset": {strconv.Itoa(off)}}}
+		if err := client.Do(ctx, req, &body); err != nil {
+			return err
+		}
+		bodies = append(bodies, body)
+	}
+	var size int
+	for _, b := range bodies {
+		size += len(b)
+	}
+	d := fetch.NewNodeDecoder(nil, time.Now())
+	defer d.Release()
+	rows := 0
+	t = time.Now()
+	for round := 0; time.Since(t) < 2*time.Second; round++ {
+		for _, b := range bodies {
+			info, err := d.AppendPage(b)
+			if err != nil {
+				return err
+			}
+			rows += info.Appended
+			if d.Len() >= 8192 {
+				d.NewBatch().Release()
+			}
+		}
+	}
+	dec := time.Since(t)
+	fmt.Printf("breakdown: decode (JSON scan + Arrow build) %.0f nodes/s on one core (%.0f MB/s of JSON, %d bytes/node)\n",
+		float64(rows)/dec.Seconds(), float64(rows)*float64(size)/float64(len(bodies)*200)/dec.Seconds()/1e6, size/(len(bodies)*200))
+
+	// The swap: apply the staged rows to an empty table with the key.
+	if _, err := db.Exec(ctx, strings.Replace(engine.CreateTableSQL(model.Table{Columns: model.NodeColumns, Key: "id"}, "bench_keyed"), "IF NOT EXISTS ", "", 1)); err != nil {
+		return err
+	}
+	t = time.Now()
+	if _, err := db.Exec(ctx, "INSERT INTO bench_keyed SELECT * FROM bench_stage"); err != nil {
+		return err
+	}
+	fmt.Printf("breakdown: first-sync swap (INSERT into the keyed table) %s; verify (count, count distinct) ", time.Since(t).Round(time.Millisecond))
+	t = time.Now()
+	var rowsN, distinct int64
+	if err := db.QueryRow(ctx, "SELECT count(*), count(DISTINCT id) FROM bench_stage").Scan(&rowsN, &distinct); err != nil {
+		return err
+	}
+	fmt.Printf("%s\n", time.Since(t).Round(time.Millisecond))
+	return nil
+}
+
+// peakRSS returns the process's peak resident set (VmHWM) in bytes.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
