@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	bindings "github.com/duckdb/duckdb-go-bindings"
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/apsql/apsql/output"
 )
 
 // streamConn opens an in-memory DuckDB the way engine.Open does
@@ -289,5 +291,61 @@ func TestQueryArrowMaterializedFallback(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestQueryArrowOutputTypes renders one value of each DuckDB type through
+// output, from DuckDB's real Arrow export (types and metadata as DuckDB
+// produces them, not as a test builds them).
+func TestQueryArrowOutputTypes(t *testing.T) {
+	conn := streamConn(t)
+	rr, err := QueryArrow(t.Context(), conn, `SELECT 1::TINYINT a, 2::SMALLINT b, 3::HUGEINT c, 4::UBIGINT d,
+	-1.5::FLOAT f, 12.345::DECIMAL(5,3) g, 123456789012345678.9::DECIMAL(38,1) h, 0.1::DOUBLE dbl,
+	DATE '2019-07-06' i, TIME '18:22:00.25' j, TIMESTAMP '2019-07-06 18:22:00' k,
+	TIMESTAMPTZ '2019-07-06 18:22:00+02' l, TIMESTAMP_S '2019-07-06 18:22:01' m,
+	TIMESTAMP_MS '2019-07-06 18:22:00.123' n, TIMESTAMP_NS '2019-07-06 18:22:00.123456789' o,
+	INTERVAL '1 year 2 months 3 days 04:05:06' p, 'dead\xBE'::BLOB q,
+	'12345678-1234-5678-90ab-cdef12345678'::UUID s, '{"a":1}'::JSON t, ['a', NULL] u,
+	{'x': 1, 'y': 'z'} v, MAP {'k': 1} w, 'x'::ENUM('x', 'y') x, [1, 2]::INT[2] y, true z,
+	'infinity'::TIMESTAMP aa, 'infinity'::DATE ab, NULL::INT nul`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	var buf strings.Builder
+	if _, err := output.Write(t.Context(), &buf, rr, output.Options{Format: output.Line}); err != nil {
+		t.Fatal(err)
+	}
+	want := `    a = 1
+    b = 2
+    c = 3
+    d = 4
+    f = -1.5
+    g = 12.345
+    h = 123456789012345678.9
+  dbl = 0.1
+    i = 2019-07-06
+    j = 18:22:00.25
+    k = 2019-07-06 18:22:00
+    l = 2019-07-06 16:22:00+00
+    m = 2019-07-06 18:22:01
+    n = 2019-07-06 18:22:00.123
+    o = 2019-07-06 18:22:00.123456789
+    p = 1 year 2 months 3 days 04:05:06
+    q = dead\xBE
+    s = 12345678-1234-5678-90ab-cdef12345678
+    t = {"a":1}
+    u = [a, NULL]
+    v = {'x': 1, 'y': z}
+    w = {k=1}
+    x = x
+    y = [1, 2]
+    z = true
+   aa = infinity
+   ab = infinity
+  nul = NULL
+`
+	if got := buf.String(); got != want {
+		t.Errorf("DuckDB types rendered as\n%s\nwant\n%s", got, want)
 	}
 }
