@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // Config configures a Client. Only Cookies is required.
@@ -45,6 +47,12 @@ type Config struct {
 	// BatchRows is the number of rows per Arrow record batch; default 8192
 	// (what DuckDB's Arrow scan ingests best).
 	BatchRows int
+	// Allocator backs the record batches. Nil recycles the buffers of
+	// released batches (fastest; a value read from a batch, such as a
+	// string from (*array.String).Value, is then only valid until the
+	// batch is released: copy it or Retain the batch). Pass
+	// memory.DefaultAllocator to leave buffers to the garbage collector.
+	Allocator memory.Allocator
 	// MaxRetries is how often a request is re-sent; default 10.
 	MaxRetries int
 	// RequestTimeout bounds one attempt of a JSON request; default 2 min.

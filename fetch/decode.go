@@ -166,10 +166,11 @@ type NodeDecoder struct {
 }
 
 // NewNodeDecoder returns a decoder whose rows carry syncedAt. mem may be
-// nil (Go allocator). Call Release when done.
+// nil: an allocator that recycles the buffers of released batches. Call
+// Release when done.
 func NewNodeDecoder(mem memory.Allocator, syncedAt time.Time) *NodeDecoder {
 	if mem == nil {
-		mem = memory.DefaultAllocator
+		mem = nodeAllocator
 	}
 	d := &NodeDecoder{
 		rb:       array.NewRecordBuilder(mem, nodeSchema),

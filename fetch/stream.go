@@ -61,7 +61,8 @@ func searchQuery(filter, sort string) url.Values {
 //   - Pages are fetched concurrently and decoded on GOMAXPROCS goroutines;
 //     memory stays bounded whatever the library size.
 //   - emit is called from one goroutine at a time. The batch is released
-//     when emit returns: Retain it to keep it. An error from emit stops
+//     when emit returns: Retain it to keep it (and see Config.Allocator:
+//     by default its buffers are then reused). An error from emit stops
 //     the stream and is returned as is.
 //   - Each id is emitted once. When the server's count and the distinct
 //     ids disagree, or an id came twice, the error wraps ErrListingChanged
@@ -114,7 +115,7 @@ func (c *Client) streamNodes(ctx context.Context, l listing, filter string, emit
 	var dups atomic.Int64
 	decoders := make([]*NodeDecoder, consumers)
 	for i := range decoders {
-		d := NewNodeDecoder(nil, syncedAt)
+		d := NewNodeDecoder(c.cfg.Allocator, syncedAt)
 		d.Keep = func(id []byte) bool {
 			if ids.add(id) {
 				return true

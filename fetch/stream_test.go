@@ -65,7 +65,7 @@ func collect(t *testing.T, ids *[]string, batches *[]int64) func(arrow.RecordBat
 		}
 		col := b.Column(colID).(*array.String)
 		for i := range col.Len() {
-			*ids = append(*ids, col.Value(i))
+			*ids = append(*ids, strings.Clone(col.Value(i)))
 		}
 		*batches = append(*batches, b.NumRows())
 		return nil
