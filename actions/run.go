@@ -83,7 +83,7 @@ func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sq
 		for lo := 0; lo < len(outs); lo += 100 {
 			hi := min(lo+100, len(outs))
 			var b strings.Builder
-			b.WriteString(`INSERT INTO actions_log (seq, at, action, target, status, detail) VALUES `)
+			b.WriteString(`INSERT INTO actions_log VALUES `)
 			args := make([]any, 0, 6*(hi-lo))
 			for k, o := range outs[lo:hi] {
 				if k > 0 {

@@ -19,7 +19,7 @@ type item struct {
 	Size     int64
 	MD5      string
 	Ext      string
-	Type     string // contentType
+	Type     string    // contentType
 	Content  time.Time // contentDate, else createdDate; zero when unknown
 	ParentID string
 	Folder   string // the parent folder's name
