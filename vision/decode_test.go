@@ -1,8 +1,13 @@
 package vision
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"image"
 	"image/color"
+	"image/jpeg"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -97,6 +102,54 @@ func TestJPEGDecoders(t *testing.T) {
 	for i := range 3 {
 		if d := absDiff(fast.pix[i], slow.pix[i]); d > 3 {
 			t.Errorf("channel %d: turbo %d, Go %d", i, fast.pix[i], slow.pix[i])
+		}
+	}
+}
+
+// photo returns a w×h JPEG with smooth gradients and noise, like a photo.
+func photo(b *testing.B, w, h int) []byte {
+	b.Helper()
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	r := rand.New(rand.NewPCG(1, 2))
+	for y := range h {
+		for x := range w {
+			n := uint8(r.IntN(12))
+			m.SetRGBA(x, y, color.RGBA{uint8(x*255/w) + n, uint8(y*255/h) + n, uint8((x+y)*127/(w+h)) + n, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, m, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkDecode measures decoding plus preprocessing for edgenext_small
+// (256 px, crop_pct 0.95) of a thumbnail and of a 12-megapixel photo, with
+// each JPEG decoder.
+func BenchmarkDecode(b *testing.B) {
+	c := DefaultConfig()
+	c.InputSize, c.CropPct = []int{3, 256, 256}, 0.95
+	p := newPreprocessor(c)
+	for _, size := range [][2]int{{448, 336}, {4000, 3000}} {
+		data := photo(b, size[0], size[1])
+		for _, dec := range []string{"turbo", "go"} {
+			b.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], dec), func(b *testing.B) {
+				if dec == "turbo" && turboJPEG() == nil {
+					b.Skip("libturbojpeg not installed")
+				}
+				forceGoJPEG = dec == "go"
+				defer func() { forceGoJPEG = false }()
+				dst := make([]float32, p.tensorLen())
+				var tmp []float32
+				for b.Loop() {
+					img, err := decode(data, p.minDecodeSize)
+					if err != nil {
+						b.Fatal(err)
+					}
+					tmp = p.run(img, dst, tmp)
+				}
+			})
 		}
 	}
 }

@@ -78,6 +78,7 @@ func (p pipe) run(ctx context.Context, feed func(send func(*task) bool) error, s
 
 	for range p.workers {
 		g.Go(func() error {
+			lowerPriority()
 			var tmp []float32
 			for t := range work {
 				if ctx.Err() != nil {
