@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/apsql/apsql/emulator"
@@ -32,13 +33,22 @@ func main() {
 	}
 }
 
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func run(nodes, conc, limit, pages int) error {
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	s, err := emulator.New(emulator.Options{Nodes: nodes, Seed: 1})
 	if err != nil {
 		return err
 	}
-	build := time.Since(start)
+	build, buildCPU := time.Since(start), cpuTime()-cpu0
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -47,7 +57,7 @@ func run(nodes, conc, limit, pages int) error {
 		return err
 	}
 	defer s.Close()
-	fmt.Printf("library: %d nodes, built in %v, heap in use %d MiB\n", nodes, build.Round(time.Millisecond), ms.HeapInuse>>20)
+	fmt.Printf("library: %d nodes, built in %v (%v CPU), heap in use %d MiB\n", nodes, build.Round(time.Millisecond), buildCPU.Round(time.Millisecond), ms.HeapInuse>>20)
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, DisableCompression: true}}
 	cookies := s.Cookies()
@@ -81,7 +91,7 @@ func run(nodes, conc, limit, pages int) error {
 	var next, bytes atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conc)
-	t0 = time.Now()
+	t0, cpu0 = time.Now(), cpuTime()
 	for range conc {
 		wg.Add(1)
 		go func() {
@@ -105,11 +115,13 @@ func run(nodes, conc, limit, pages int) error {
 	if err := <-errs; err != nil {
 		return err
 	}
-	d := time.Since(t0)
+	d, cpu := time.Since(t0), cpuTime()-cpu0
 	rate := float64(pages) / d.Seconds()
 	fmt.Printf("first page (match list + sort + aggregations): %v\n", first.Round(time.Millisecond))
 	fmt.Printf("%d pages of %d in %v at concurrency %d: %.0f pages/s, %.0f nodes/s, %.0f MB/s\n",
 		pages, limit, d.Round(time.Millisecond), conc, rate, rate*float64(limit), float64(bytes.Load())/d.Seconds()/1e6)
+	fmt.Printf("CPU (server and client, one process): %v, %.0f µs per page; at %d cores that bounds the rate at %.0f pages/s\n",
+		cpu.Round(time.Millisecond), cpu.Seconds()/float64(pages)*1e6, runtime.NumCPU(), float64(runtime.NumCPU())*float64(pages)/cpu.Seconds())
 	fmt.Printf("ratio to SYNC's target of 333 pages/s: %.1fx\n", rate/333)
 	return nil
 }
