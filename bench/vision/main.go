@@ -25,11 +25,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apsql/apsql/vision"
@@ -65,15 +67,27 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
+	// Interrupted, stop measuring and still remove the images.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	check := func(err error) {
+		if err == nil && ctx.Err() == nil {
+			return
+		}
+		os.RemoveAll(dir)
+		if ctx.Err() != nil {
+			os.Exit(130)
+		}
+		log.Fatal(err)
+	}
 	in := filepath.Join(dir, "in")
 	var bytes int64
 	t0 := time.Now()
 	for i := range *n {
+		check(nil)
 		p := filepath.Join(in, fmt.Sprintf("img%05d.jpg", i))
 		if i >= *distinct {
-			if err := os.Link(filepath.Join(in, fmt.Sprintf("img%05d.jpg", i%*distinct)), p); err != nil {
-				log.Fatal(err)
-			}
+			check(os.Link(filepath.Join(in, fmt.Sprintf("img%05d.jpg", i%*distinct)), p))
 			continue
 		}
 		bytes += writeJPEG(p, w, h, uint64(i))
@@ -93,30 +107,42 @@ func main() {
 			opts.Workers = *workers
 		}
 		m, err := vision.LoadModel(*modelPath, opts)
-		if err != nil {
-			log.Fatal(err)
-		}
+		check(err)
 		cw, ch := m.InputSize()
-		if _, err := m.Classify(context.Background(), warmup(in, batch), opts); err != nil {
-			log.Fatal(err)
-		}
+		_, err = m.Classify(ctx, warmup(in, batch), opts)
+		check(err)
 		// The machine may be shared: alternate the two measurements and
 		// keep the best of each, since interference only slows things down.
-		var ceils, e2es []float64
+		var ceils, e2es, ceilCPU, e2eCPU []float64
 		var sum vision.Summary
 		for range *rounds {
-			ceils = append(ceils, ceiling(*modelPath, batch, cw, ch, *threads, *seconds))
-			sum, err = m.LabelDir(context.Background(), in, filepath.Join(dir, "out"), opts, nil)
-			if err != nil {
-				log.Fatal(err)
-			}
+			c0 := cpuTime()
+			rate, images := ceiling(ctx, *modelPath, batch, cw, ch, *threads, *seconds)
+			check(nil)
+			ceils = append(ceils, rate)
+			ceilCPU = append(ceilCPU, 1000*(cpuTime()-c0)/float64(images))
+			c0 = cpuTime()
+			sum, err = m.LabelDir(ctx, in, filepath.Join(dir, "out"), opts, nil)
+			check(err)
 			e2es = append(e2es, float64(sum.Files)/sum.Elapsed.Seconds())
+			e2eCPU = append(e2eCPU, 1000*(cpuTime()-c0)/float64(sum.Files))
 		}
 		m.Close()
 		ceil, e2e := slices.Max(ceils), slices.Max(e2es)
 		fmt.Printf("batch %2d: end-to-end %.2f images/s %s; inference-only %.2f images/s %s; ratio %.0f%% (%d files, %d labeled, %d skipped)\n",
 			batch, e2e, fmtAll(e2es), ceil, fmtAll(ceils), 100*e2e/ceil, sum.Files, sum.Labeled, sum.Skipped)
+		fmt.Printf("          CPU ms/image: end-to-end %s, inference-only %s (best ratio %.0f%%)\n",
+			fmtAll(e2eCPU), fmtAll(ceilCPU), 100*slices.Min(ceilCPU)/slices.Min(e2eCPU))
 	}
+}
+
+// cpuTime is the process's user+system CPU time in seconds.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func fmtAll(v []float64) string {
@@ -143,7 +169,7 @@ func warmup(in string, batch int) []vision.Image {
 
 // ceiling measures ONNX Runtime alone: a session with the same thread count
 // runs the model on one ready [batch,3,h,w] tensor for about secs seconds.
-func ceiling(path string, batch, w, h, threads int, secs float64) float64 {
+func ceiling(ctx context.Context, path string, batch, w, h, threads int, secs float64) (rate float64, images int) {
 	ins, outs, err := ort.GetInputOutputInfo(path)
 	if err != nil {
 		log.Fatal(err)
@@ -180,12 +206,11 @@ func ceiling(path string, batch, w, h, threads int, secs float64) float64 {
 	}
 	run() // warm up
 	start := time.Now()
-	images := 0
-	for time.Since(start).Seconds() < secs {
+	for time.Since(start).Seconds() < secs && ctx.Err() == nil {
 		run()
 		images += batch
 	}
-	return float64(images) / time.Since(start).Seconds()
+	return float64(images) / time.Since(start).Seconds(), images
 }
 
 // writeJPEG writes a photo-like w×h JPEG (smooth gradients, soft blobs and
