@@ -6,6 +6,8 @@ import (
 )
 
 // The grammar is the AST: participle reads it from the struct tags below.
+// Nodes that errors can point at carry their position (Pos, the first
+// token's); the pure precedence layers (Or, And, ValueOr, ValueAnd) do not.
 // Precedence comes from the layers, loosest first, as in Lucene:
 //
 //	OR  ⊃  AND  ⊃  NOT  ⊃  ( ... ) | field:operand
@@ -15,13 +17,11 @@ import (
 
 // Or is the loosest layer: one or more And joined by OR.
 type Or struct {
-	Pos lexer.Position
 	And []*And `parser:"@@ ( 'OR' @@ )*"`
 }
 
 // And is one or more Not joined by AND.
 type And struct {
-	Pos lexer.Position
 	Not []*Not `parser:"@@ ( 'AND' @@ )*"`
 }
 
@@ -54,13 +54,11 @@ type Operand struct {
 // ValueOr is the loosest layer inside a group: things:(plant AND beach OR moon)
 // means (plant AND beach) OR moon.
 type ValueOr struct {
-	Pos lexer.Position
 	And []*ValueAnd `parser:"@@ ( 'OR' @@ )*"`
 }
 
 // ValueAnd is one or more ValueNot joined by AND.
 type ValueAnd struct {
-	Pos lexer.Position
 	Not []*ValueNot `parser:"@@ ( 'AND' @@ )*"`
 }
 
@@ -72,9 +70,9 @@ type ValueNot struct {
 }
 
 // Range is a range query. '[' and ']' include their bound, '{' and '}'
-// exclude it (../shared/API.md §3.1); a nil bound is '*', unbounded.
+// exclude it (../shared/API.md §3.1); a nil bound is '*', unbounded. Its
+// position is its Operand's.
 type Range struct {
-	Pos           lexer.Position
 	LowInclusive  bool   `parser:"( @'[' | '{' )"`
 	Low           *Bound `parser:"( '*' | @@ )"`
 	High          *Bound `parser:"'TO' ( '*' | @@ )"`

@@ -42,7 +42,7 @@ type fastParser struct {
 // newFastParser sizes the slabs from the token counts: every node holds at
 // least one token of its own kind, so these are upper bounds.
 func newFastParser(src string, toks []token) *fastParser {
-	var words, fieldsN, parens, ops, rngs int
+	var words, fieldsN, parens, ors, rngs int
 	for i := range toks {
 		t := &toks[i]
 		switch t.typ {
@@ -51,7 +51,9 @@ func newFastParser(src string, toks []token) *fastParser {
 		case tokField:
 			fieldsN++
 		case tokKeyword:
-			ops++
+			if src[t.off] == 'O' {
+				ors++
+			}
 		case tokPunct:
 			switch src[t.off] {
 			case '(':
@@ -67,19 +69,19 @@ func newFastParser(src string, toks []token) *fastParser {
 		src:          src,
 		toks:         toks,
 		ors:          make([]Or, 0, groups),
-		ands:         make([]And, 0, groups+ops),
+		ands:         make([]And, 0, groups+ors),
 		nots:         make([]Not, 0, fieldsN+parens),
 		terms:        make([]Term, 0, fieldsN),
 		operands:     make([]Operand, 0, items),
 		valueOrs:     make([]ValueOr, 0, parens),
-		valueAnds:    make([]ValueAnd, 0, parens+ops),
+		valueAnds:    make([]ValueAnd, 0, parens+ors),
 		valueNots:    make([]ValueNot, 0, items),
 		ranges:       make([]Range, 0, rngs),
 		bounds:       make([]Bound, 0, 2*rngs),
 		values:       make([]Value, 0, words),
-		andPtrs:      make([]*And, 0, groups+ops),
+		andPtrs:      make([]*And, 0, groups+ors),
 		notPtrs:      make([]*Not, 0, fieldsN+parens),
-		valueAndPtrs: make([]*ValueAnd, 0, parens+ops),
+		valueAndPtrs: make([]*ValueAnd, 0, parens+ors),
 		valueNotPtrs: make([]*ValueNot, 0, items),
 	}
 }
@@ -126,7 +128,6 @@ func (p *fastParser) parse() *Or {
 
 func (p *fastParser) or() *Or {
 	o := alloc(&p.ors)
-	o.Pos = p.peek().pos()
 	var buf [8]*And
 	items := buf[:0]
 	for {
@@ -146,7 +147,6 @@ func (p *fastParser) or() *Or {
 
 func (p *fastParser) and() *And {
 	a := alloc(&p.ands)
-	a.Pos = p.peek().pos()
 	var buf [8]*Not
 	items := buf[:0]
 	for {
@@ -226,7 +226,6 @@ func (p *fastParser) operand() *Operand {
 
 func (p *fastParser) valueOr() *ValueOr {
 	o := alloc(&p.valueOrs)
-	o.Pos = p.peek().pos()
 	var buf [8]*ValueAnd
 	items := buf[:0]
 	for {
@@ -246,7 +245,6 @@ func (p *fastParser) valueOr() *ValueOr {
 
 func (p *fastParser) valueAnd() *ValueAnd {
 	a := alloc(&p.valueAnds)
-	a.Pos = p.peek().pos()
 	var buf [8]*ValueNot
 	items := buf[:0]
 	for {
@@ -271,7 +269,6 @@ func (p *fastParser) valueAnd() *ValueAnd {
 
 func (p *fastParser) rng() *Range {
 	r := alloc(&p.ranges)
-	r.Pos = p.peek().pos()
 	r.LowInclusive = p.is("[")
 	p.i++
 	var ok bool

@@ -20,7 +20,7 @@ import (
 // counts as false, as it does in Match.
 func (f *Filter) SQL() (where string, args []any) {
 	s := sqlWriter{args: make([]any, 0, f.terms+2)}
-	s.b.Grow(64 * f.terms)
+	s.b.Grow(80*f.terms + 32)
 	s.or(f.Root)
 	return s.b.String(), s.args
 }
