@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/apsql/apsql/fetch"
@@ -204,6 +205,49 @@ func (a api) children(ctx context.Context, id string) (ids map[string]bool, comp
 			return ids, false, nil
 		}
 	}
+}
+
+// findChild returns the JSON of parentID's AVAILABLE child named name
+// (case-insensitive, as the service compares names) of kind, or nil: it
+// tells a 409 whose body was lost which node holds the name.
+func (a api) findChild(ctx context.Context, parentID, name, kind string) ([]byte, error) {
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(parentID) + "/children", Query: url.Values{
+		"filters": {"kind:" + kind + ` AND name:"` + esc + `"`}, "limit": {"10"}}, Op: "GET /nodes/" + parentID + "/children by name"}, &page)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range page.Data {
+		var n remoteNode
+		if json.Unmarshal(raw, &n) == nil && strings.EqualFold(n.Name, name) && n.Status == "AVAILABLE" {
+			return raw, nil
+		}
+	}
+	return nil, nil
+}
+
+// conflictID returns the node that holds the name of a 409: the id in the
+// answer, or when the answer was cut, the one found by listing the parent.
+func (a api) conflictID(ctx context.Context, err error, parentID, name, kind string) (string, bool) {
+	var ae *fetch.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		return "", false
+	}
+	if ae.NodeID != "" {
+		return ae.NodeID, true
+	}
+	raw, ferr := a.findChild(ctx, parentID, name, kind)
+	if ferr != nil || raw == nil {
+		return "", false
+	}
+	var n remoteNode
+	if json.Unmarshal(raw, &n) != nil || n.ID == "" {
+		return "", false
+	}
+	return n.ID, true
 }
 
 // isStatus reports whether err is an *APIError with the given status.

@@ -141,8 +141,8 @@ func parseTemplate(src string) (template, error) {
 
 // expand returns the relative path (with '/' separators) of it under the
 // template: field values are cleaned of separators and '..', so only the
-// template's own '/' make directories; every component is capped in
-// length, and empty components are dropped.
+// template's own '/' make directories; every component is cleaned ("." and
+// ".." become "_") and capped in length, and empty ones are dropped.
 func (t template) expand(it item) string {
 	var b strings.Builder
 	for _, p := range t.parts {
@@ -154,7 +154,7 @@ func (t template) expand(it item) string {
 	}
 	var comps []string
 	for _, c := range strings.Split(b.String(), "/") {
-		if c == "" || c == "." {
+		if c == "" {
 			continue
 		}
 		comps = append(comps, cleanName(c))

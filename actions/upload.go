@@ -504,7 +504,10 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 	raw, err := (api{up.c}).createNode(context.WithoutCancel(ctx),
 		map[string]any{"kind": "FOLDER", "name": name, "parents": []string{parentID}},
 		func(context.Context, error) bool { return true })
-	var ae *fetch.APIError
+	conflict, isConflict := "", false
+	if err != nil {
+		conflict, isConflict = (api{up.c}).conflictID(ctx, err, parentID, name, "FOLDER")
+	}
 	switch {
 	case err == nil:
 		var n struct {
@@ -525,9 +528,9 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 			return err
 		})
 		return n.ID, o, nil
-	case errors.As(err, &ae) && ae.Status == http.StatusConflict && ae.NodeID != "":
-		o.ID, o.Status, o.Detail = ae.NodeID, StatusSkipped, "POST /nodes: 409, the folder exists; reused"
-		return ae.NodeID, o, nil
+	case isConflict:
+		o.ID, o.Status, o.Detail = conflict, StatusSkipped, "POST /nodes: 409, the folder exists; reused"
+		return conflict, o, nil
 	default:
 		o.Status, o.Detail = StatusFailed, "POST /nodes: "+err.Error()
 		return "", o, err
@@ -645,7 +648,10 @@ func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outco
 	var raw []byte
 	err := up.c.Do(context.WithoutCancel(ctx), req, &raw)
 	where := "/" + f.remote
-	var ae *fetch.APIError
+	conflict, isConflict := "", false
+	if err != nil && changed == nil {
+		conflict, isConflict = (api{up.c}).conflictID(ctx, err, parentID, f.name, "FILE")
+	}
 	switch {
 	case changed != nil:
 		o.Status, o.Detail = StatusFailed, changed.Error()+": not uploaded; run the statement again once the file is stable"
@@ -666,10 +672,10 @@ func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outco
 		}
 		o.Status, o.Detail = StatusOK, fmt.Sprintf("POST /cdproxy/nodes: uploaded to %s (%s)", where, humanBytes(f.size))
 		return o, raw
-	case errors.As(err, &ae) && ae.Status == http.StatusConflict && ae.NodeID != "":
-		o.ID = ae.NodeID
+	case isConflict:
+		o.ID = conflict
 		var existing []byte
-		gerr := up.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(ae.NodeID), Op: "GET /nodes/" + ae.NodeID}, &existing)
+		gerr := up.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(conflict), Op: "GET /nodes/" + conflict}, &existing)
 		var n remoteNode
 		if gerr == nil {
 			gerr = json.Unmarshal(existing, &n)

@@ -1,0 +1,246 @@
+package actions
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apsql/apsql/emulator"
+)
+
+// TestDownloadWithCutConnections: every file arrives, right, with no .part
+// left, though a quarter of the responses are cut mid-body; the re-run
+// downloads nothing.
+func TestDownloadWithCutConnections(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 60, Seed: 9}, 0)
+	// Bigger files than the synthetic ones, so that cuts land mid-body.
+	for i := range 8 {
+		data := []byte(strings.Repeat(fmt.Sprintf("content of file %d; ", i), 20000+i*997))
+		if _, err := e.srv.Upload("Uploads", fmt.Sprintf("big%d.jpg", i), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mirror()
+	e.srv.SetFaults(0, 0, 0.25, 0)
+	dir := filepath.Join(t.TempDir(), "out")
+	rows, sum := e.run(`DOWNLOAD WHERE kind = 'FILE' TO '` + dir + `' (CONCURRENCY 4)`)
+	want := e.count(`SELECT count(*) FROM nodes WHERE kind = 'FILE'`)
+	if st := byStatus(rows); len(st[StatusOK]) != want {
+		t.Fatalf("DOWNLOAD: %d ok of %d (%s); failed: %v", len(st[StatusOK]), want, sum, rows)
+	}
+	if e.srv.Stats().Resets == 0 {
+		t.Fatal("the emulator cut no connection; the test proves nothing")
+	}
+	resumed := 0
+	for _, r := range rows {
+		if strings.Contains(r.detail, "resumed") {
+			resumed++
+		}
+	}
+	if resumed == 0 {
+		t.Errorf("no download reports a resume")
+	}
+	checkDownloads(t, e, dir)
+
+	e.srv.SetFaults(0, 0, 0, 0)
+	e.rec.reset()
+	rows, _ = e.run(`DOWNLOAD WHERE kind = 'FILE' TO '` + dir + `' (CONCURRENCY 4)`)
+	if st := byStatus(rows); len(st[StatusSkipped]) != want || len(e.rec.reqs) != 0 {
+		t.Errorf("re-run: %d skipped of %d, %d requests; want all skipped and none sent", len(st[StatusSkipped]), want, len(e.rec.reqs))
+	}
+}
+
+// checkDownloads asserts that dir holds exactly the nodes' files under the
+// default naming, each with its md5, and no .part.
+func checkDownloads(t *testing.T, e *env, dir string) {
+	t.Helper()
+	rows, err := e.db.Query(t.Context(), `SELECT id, name, md5 FROM nodes WHERE kind = 'FILE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, name, sum string
+		if err := rows.Scan(&id, &name, &sum); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, cleanName(id+"_"+name)))
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+			continue
+		}
+		if got := md5.Sum(data); hex.EncodeToString(got[:]) != sum {
+			t.Errorf("%s: md5 %x, want %s", id, got, sum)
+		}
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if strings.HasSuffix(p, ".part") {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+// TestDownloadResumesPartFromEarlierRun: a .part kept by an interrupted run
+// is continued with a Range request; a wrong one is replaced.
+func TestDownloadResumesPartFromEarlierRun(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 10}, 0)
+	data := []byte(strings.Repeat("0123456789", 50000))
+	id, err := e.srv.Upload("", "resume.jpg", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	dir := t.TempDir()
+	cases := []struct {
+		name   string
+		prefix []byte
+		detail string
+	}{
+		{"good prefix", data[:123457], "md5 verified"},
+		{"wrong prefix", []byte(strings.Repeat("x", 1000)), "md5 verified"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			final := filepath.Join(dir, id+"_resume.jpg")
+			os.Remove(final)
+			if err := os.WriteFile(final+".part", c.prefix, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rows, _ := e.run(fmt.Sprintf(`DOWNLOAD '%s' TO '%s'`, id, dir))
+			if len(rows) != 1 || rows[0].status != StatusOK || !strings.Contains(rows[0].detail, c.detail) {
+				t.Fatalf("rows = %+v", rows)
+			}
+			got, err := os.ReadFile(final)
+			if err != nil || string(got) != string(data) {
+				t.Fatalf("the file differs from the node's content (%d bytes, err %v)", len(got), err)
+			}
+			if _, err := os.Stat(final + ".part"); !os.IsNotExist(err) {
+				t.Errorf(".part left behind")
+			}
+		})
+	}
+}
+
+// TestDownloadHostileNames: names from the service never put a file
+// outside the target directory, whatever the template.
+func TestDownloadHostileNames(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 11}, 0)
+	names := []string{"ok.jpg", "ünïcödé 写真.jpg", strings.Repeat("long", 100) + ".jpg", "tab\tnew\nline.jpg", "‮gpj.exe"}
+	for _, n := range names {
+		if _, err := e.srv.Upload("Hostile", n, []byte("bytes of "+n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mirror()
+	// Names the service would refuse can still reach the mirror (or a
+	// future service): plant them locally.
+	ids := e.ids(`SELECT id FROM nodes WHERE parentId = (SELECT parentId FROM nodes WHERE name = 'ok.jpg') ORDER BY id`)
+	hostile := []string{"../../escaped.jpg", "/etc/passwd", "..", ".", "a/../../b.jpg", `..\..\win.jpg`}
+	for i, h := range hostile {
+		if i < len(ids) {
+			e.exec(`UPDATE nodes SET name = ? WHERE id = ?`, h, ids[i])
+		}
+	}
+	e.exec(`UPDATE folders SET name = '../..'`) // {folder} too
+	base := t.TempDir()
+	dir := filepath.Join(base, "inside")
+	for k, naming := range []string{"{id}_{name}", "{name}", "{folder}/{name}", "{yyyy}/{mm}/{name}.{ext}"} {
+		to := filepath.Join(dir, fmt.Sprint(k))
+		rows, sum := e.run(fmt.Sprintf(`DOWNLOAD WHERE parentId = (SELECT parentId FROM nodes WHERE id = '%s') TO '%s' (NAMING '%s')`, ids[0], to, naming))
+		for _, r := range rows {
+			if r.status == StatusFailed && !strings.Contains(r.detail, "same file name") {
+				t.Errorf("NAMING %s: %+v (%s)", naming, r, sum)
+			}
+		}
+	}
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if p != base && (strings.HasPrefix(rel, "..") || filepath.IsAbs(rel)) {
+			t.Errorf("a file escaped the target directory: %s", p)
+		}
+		if len(d.Name()) > maxComponent+len(".part") {
+			t.Errorf("name of %d bytes: %s", len(d.Name()), d.Name())
+		}
+		for _, r := range d.Name() {
+			if r < 0x20 || r == 0x7f || r == '\u202e' {
+				t.Errorf("control character in %q", d.Name())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "escaped.jpg")); err == nil {
+		t.Error("../../escaped.jpg was written outside")
+	}
+}
+
+func TestCleanName(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"IMG_0001.JPG", "IMG_0001.JPG"},
+		{"../../etc/passwd", "__.._etc_passwd"},
+		{"..", "_"},
+		{".", "_"},
+		{"", "_"},
+		{"a/b\\c", "a_b_c"},
+		{"tab\there", "tab_here"},
+		{"nul\x00byte", "nul_byte"},
+		{"‮gpj.exe", "_gpj.exe"},
+		{"bad\xffutf8", "bad_utf8"},
+		{"写真.heic", "写真.heic"},
+		{"  spaced  ", "spaced"},
+		{"trailing.", "trailing"},
+		{`what?<>:"|*`, "what_______"},
+	}
+	for _, c := range cases {
+		if got := cleanName(c.in); got != c.want {
+			t.Errorf("cleanName(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	long := cleanName(strings.Repeat("写", 300) + ".jpg")
+	if len(long) > maxComponent || !strings.HasSuffix(long, ".jpg") || !strings.HasPrefix(long, "写") {
+		t.Errorf("cleanName(long) = %d bytes %q..., want at most %d, ending .jpg", len(long), long[:12], maxComponent)
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	it := item{ID: "ID1", Name: "../x/y.JPG", Ext: "jpg", Folder: "Pictures"}
+	cases := []struct {
+		tmpl, want, err string
+	}{
+		{"{id}_{name}", "ID1_.._x_y.JPG", ""},
+		{"{folder}/{name}", "Pictures/__x_y.JPG", ""},
+		{"{yyyy}/{mm}/{dd}/{id}.{ext}", "0000/00/00/ID1.jpg", ""},
+		{"{name}/../..", "", "'..'"},
+		{"/abs/{id}", "", "relative"},
+		{"{nope}", "", "unknown field"},
+		{"{yyyy}", "", "include {id} or {name}"},
+		{"{id", "", "unclosed"},
+	}
+	for _, c := range cases {
+		tp, err := parseTemplate(c.tmpl)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("parseTemplate(%q) error = %v, want one containing %q", c.tmpl, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseTemplate(%q): %v", c.tmpl, err)
+			continue
+		}
+		if got := tp.expand(it); got != c.want {
+			t.Errorf("expand(%q) = %q, want %q", c.tmpl, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,250 @@
+package actions
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apsql/apsql/emulator"
+	"github.com/apsql/apsql/engine"
+)
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUploadTreeTwice: a three-level tree keeps its shape, duplicates (in
+// the library, or twice in the tree) are skipped with why, and a second run
+// sends nothing.
+func TestUploadTreeTwice(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 20, Seed: 12}, 0)
+	inLib := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 1`)[0]
+	libBytes, _ := e.srv.Content(inLib)
+	root := filepath.Join(t.TempDir(), "tree")
+	writeFile(t, filepath.Join(root, "a.jpg"), "photo a")
+	writeFile(t, filepath.Join(root, "sub1", "b.jpg"), "photo b")
+	writeFile(t, filepath.Join(root, "sub1", "sub2", "c.jpg"), "photo c")
+	writeFile(t, filepath.Join(root, "sub1", "sub2", "copy of a.jpg"), "photo a")
+	writeFile(t, filepath.Join(root, "sub1", "known.jpg"), string(libBytes))
+	writeFile(t, filepath.Join(root, ".DS_Store"), "junk")
+
+	rows, sum := e.run(`UPLOAD '` + root + `' TO 'Backup/2024'`)
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.name] = r
+	}
+	for _, name := range []string{"tree/a.jpg", "tree/sub1/b.jpg", "tree/sub1/sub2/c.jpg"} {
+		if got[name].status != StatusOK {
+			t.Errorf("%s: %+v, want ok (%s)", name, got[name], sum)
+		}
+	}
+	if r := got["tree/sub1/sub2/copy of a.jpg"]; r.status != StatusSkipped || !strings.Contains(r.detail, "tree/a.jpg") {
+		t.Errorf("duplicate in the tree: %+v, want skipped naming tree/a.jpg", r)
+	}
+	if r := got["tree/sub1/known.jpg"]; r.status != StatusSkipped || r.id != inLib {
+		t.Errorf("file already in the library: %+v, want skipped with id %s", r, inLib)
+	}
+	if r := got["tree/.DS_Store"]; r.status != StatusSkipped {
+		t.Errorf("hidden file: %+v, want skipped", r)
+	}
+	folders := e.srv.State().Folders
+	for _, p := range []string{"Backup", "Backup/2024", "Backup/2024/tree", "Backup/2024/tree/sub1", "Backup/2024/tree/sub1/sub2"} {
+		if folders[p] == "" {
+			t.Errorf("the service has no folder %s", p)
+		}
+	}
+	c := got["tree/sub1/sub2/c.jpg"]
+	if n, ok := e.node(c.id); !ok || len(n.Parents) != 1 || n.Parents[0] != folders["Backup/2024/tree/sub1/sub2"] || n.Name != "c.jpg" {
+		t.Errorf("c.jpg on the service: %+v, want in Backup/2024/tree/sub1/sub2", n)
+	}
+	sumC := md5.Sum([]byte("photo c"))
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ? AND md5 = ?`, c.id, hex.EncodeToString(sumC[:])); n != 1 {
+		t.Errorf("the uploaded node is not in nodes")
+	}
+	if n := e.count(`SELECT count(*) FROM folders WHERE path = '/Backup/2024/tree/sub1/sub2'`); n != 1 {
+		t.Errorf("the new folder is not in folders")
+	}
+
+	e.rec.reset()
+	rows, sum = e.run(`UPLOAD '` + root + `' TO 'Backup/2024'`)
+	if st := byStatus(rows); len(st[StatusOK]) != 0 || len(st[StatusFailed]) != 0 || len(e.rec.reqs) != 0 {
+		t.Errorf("second run: %v, %d requests (%s); want nothing uploaded, nothing sent", st, len(e.rec.reqs), sum)
+	}
+}
+
+// TestUploadConflictsAndCuts: a name taken in the folder is skipped with the
+// existing id; a response cut after the upload landed is resolved by the
+// resend's 409, never by a second copy.
+func TestUploadConflictsAndCuts(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 13}, 0)
+	taken, err := e.srv.Upload("Dest/in", "taken.jpg", []byte("what the service has"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "in")
+	writeFile(t, filepath.Join(dir, "taken.jpg"), "something else")
+	for i := range 12 {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("f%02d.jpg", i)), strings.Repeat(fmt.Sprint(i), 40000))
+	}
+	e.srv.SetFaults(0, 0, 0.3, 0)
+	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false)`)
+	e.srv.SetFaults(0, 0, 0, 0)
+	for _, r := range rows {
+		switch {
+		case r.name == "in/taken.jpg":
+			if r.status != StatusSkipped || r.id != taken || !strings.Contains(r.detail, "different file") {
+				t.Errorf("taken.jpg: %+v, want skipped with id %s", r, taken)
+			}
+		case strings.HasPrefix(r.name, "in/f"):
+			if r.status != StatusOK {
+				t.Errorf("%s: %+v (%s)", r.name, r, sum)
+			}
+		}
+	}
+	if e.srv.Stats().Resets == 0 {
+		t.Fatal("no connection was cut; the test proves nothing")
+	}
+	for i := range 12 {
+		n, err := e.srv.CountNodes(fmt.Sprintf(`name:"f%02d.jpg"`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("f%02d.jpg is %d times on the service", i, n)
+		}
+	}
+}
+
+// TestUploadChangedFile: a file that changes between hashing and sending is
+// reported and never stored with another md5 than the one recorded.
+func TestUploadChangedFile(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 5, Seed: 14}, 0)
+	p := filepath.Join(t.TempDir(), "moving.jpg")
+	writeFile(t, p, "version one, 30 bytes long....")
+	files, _, err := walkUpload(p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashFiles(t.Context(), files, 1, engine.NoProgress.Start("", 0, ""))
+	writeFile(t, p, "version two, 30 bytes long....") // same size, other bytes
+	r, err := newRun(t.Context(), e.s, "UPLOAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := e.c.Root(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &uploader{c: e.c, r: r, bytes: engine.NoProgress.Start("", 0, "")}
+	o, raw := up.file(t.Context(), files[0], root.ID)
+	if o.Status != StatusFailed || !strings.Contains(o.Detail, "changed") || raw != nil {
+		t.Errorf("outcome %+v, want failed: changed", o)
+	}
+	if n, _ := e.srv.CountNodes(`name:"moving.jpg"`); n != 0 {
+		t.Errorf("the service stored the changed file (%d nodes)", n)
+	}
+}
+
+func TestCheckedFile(t *testing.T) {
+	hashed := "0123456789abcdef"
+	sum := md5.Sum([]byte(hashed))
+	cases := []struct {
+		name, now string
+		wantErr   bool
+	}{
+		{"unchanged", hashed, false},
+		{"same size, other bytes", "0123456789abcdeX", true},
+		{"shrank", "0123456789", true},
+		{"grew", hashed + "more", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "f")
+			writeFile(t, p, c.now)
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var failed error
+			cf := &checkedFile{f: f, h: md5.New(), size: int64(len(hashed)), want: hex.EncodeToString(sum[:]), failed: &failed}
+			defer cf.Close()
+			got, err := io.ReadAll(io.LimitReader(cf, 1<<20))
+			if c.wantErr {
+				if !errors.Is(err, errChanged) || failed == nil {
+					t.Fatalf("err = %v, want errChanged", err)
+				}
+				if len(got) >= len(hashed) {
+					t.Errorf("delivered all %d bytes of a changed file", len(got))
+				}
+				return
+			}
+			if err != nil || string(got) != hashed {
+				t.Errorf("read %q, %v; want the file", got, err)
+			}
+		})
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	known := []string{"NAMING", "CONCURRENCY", "OVERWRITE"}
+	cases := []struct {
+		name, in string
+		kind     targetKind
+		sql      string
+		ids      []string
+		to       string
+		opts     map[string]string
+		err      string
+	}{
+		{"where", `WHERE model = 'iPhone XS' AND size < 50000`, targetWhere, `model = 'iPhone XS' AND size < 50000`, nil, "", nil, ""},
+		{"where to options", `WHERE name = 'to TO x' AND x IN (1, 2) TO 'out' (NAMING '{id}', CONCURRENCY 3)`, targetWhere,
+			`name = 'to TO x' AND x IN (1, 2)`, nil, "out", map[string]string{"NAMING": "{id}", "CONCURRENCY": "3"}, ""},
+		{"where options only", `WHERE x IN (1) (OVERWRITE true)`, targetWhere, `x IN (1)`, nil, "", map[string]string{"OVERWRITE": "true"}, ""},
+		{"select", `(SELECT id FROM nodes ORDER BY size DESC LIMIT 10) TO 'd'`, targetSelect, `SELECT id FROM nodes ORDER BY size DESC LIMIT 10`, nil, "d", nil, ""},
+		{"ids", `'a', 'b''c'`, targetIDs, "", []string{"a", "b'c"}, "", nil, ""},
+		{"filter", `FILTER 'type:(VIDEOS) AND timeYear:(2019)'`, targetFilter, "", nil, "", nil, ""},
+		{"bad filter", `FILTER 'type:(VIDEOS'`, 0, "", nil, "", nil, "FILTER"},
+		{"empty", ``, 0, "", nil, "", nil, "missing target"},
+		{"no query", `(1, 2)`, 0, "", nil, "", nil, "id column"},
+		{"junk", `WHERE`, 0, "", nil, "", nil, "predicate"},
+		{"trailing", `'a' LIMIT 3`, 0, "", nil, "", nil, "unexpected"},
+		{"unknown option", `'a' (SPEED 3)`, 0, "", nil, "", nil, "unknown option"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := parseStatement(c.in, true, known)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("parseStatement(%q) error = %v, want one containing %q", c.in, err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseStatement(%q): %v", c.in, err)
+			}
+			if st.target.kind != c.kind || c.sql != "" && st.target.sql != c.sql || st.to != c.to {
+				t.Errorf("parseStatement(%q) = kind %d sql %q to %q, want kind %d sql %q to %q", c.in, st.target.kind, st.target.sql, st.to, c.kind, c.sql, c.to)
+			}
+			if strings.Join(st.target.ids, "|") != strings.Join(c.ids, "|") {
+				t.Errorf("ids = %q, want %q", st.target.ids, c.ids)
+			}
+			for k, v := range c.opts {
+				if st.opts[k] != v {
+					t.Errorf("option %s = %q, want %q", k, st.opts[k], v)
+				}
+			}
+		})
+	}
+}
