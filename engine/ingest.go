@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -154,4 +156,154 @@ func (d *DB) insertView(ctx context.Context, table, view string, rr array.Record
 		return err
 	})
 	return n, err
+}
+
+// Stream starts one INSERT into the table that consumes batches as they
+// are sent, and returns the stream to send them into. One statement for a
+// whole listing lets DuckDB write full row groups straight to the database
+// file instead of logging every batch in the WAL and checkpointing between
+// them (on a file database, ~10x faster than an INSERT per batch).
+//
+//   - Send hands a batch over and returns once DuckDB took it (the
+//     stream holds no more than that batch: memory stays bounded). It may be
+//     called from any goroutine, one call at a time.
+//   - Close ends the stream and waits for the INSERT: with cause nil the
+//     rows are committed; with an error the INSERT fails and nothing of it
+//     stays. Close must be called exactly once, also after a failed Send.
+//
+// The session's connection is busy until Close returns.
+func (in *Ingester) Stream(ctx context.Context) *IngestStream {
+	s := &IngestStream{
+		in:     in,
+		reader: &chanReader{schema: in.schema, ch: make(chan arrow.RecordBatch), done: make(chan struct{})},
+		result: make(chan error, 1),
+	}
+	s.reader.refs.Store(1)
+	go func() {
+		err := in.InsertReader(ctx, s.reader)
+		close(s.reader.done) // Send must not wait for a reader that has stopped
+		s.result <- err
+	}()
+	return s
+}
+
+// IngestStream is one running INSERT fed by Send; see Ingester.Stream.
+type IngestStream struct {
+	in     *Ingester
+	reader *chanReader
+	result chan error
+	closed bool
+}
+
+// errStreamEnded is what Send returns once the INSERT stopped; Close says why.
+var errStreamEnded = errors.New("the insert has stopped")
+
+// Send hands rec to the INSERT, retaining it until DuckDB releases it.
+func (s *IngestStream) Send(ctx context.Context, rec arrow.RecordBatch) error {
+	if !rec.Schema().Equal(s.in.schema) {
+		return fmt.Errorf("ingest into %s: a batch with another schema: %s", s.in.table, rec.Schema())
+	}
+	rec.Retain()
+	select {
+	case s.reader.ch <- rec:
+		return nil
+	case <-s.reader.done:
+		rec.Release()
+		return fmt.Errorf("ingest into %s: %w", s.in.table, errStreamEnded)
+	case <-ctx.Done():
+		rec.Release()
+		return context.Cause(ctx)
+	}
+}
+
+// Close ends the stream (failing the INSERT when cause is not nil) and
+// returns the INSERT's error.
+func (s *IngestStream) Close(cause error) error {
+	if s.closed {
+		return errors.New("ingest stream closed twice")
+	}
+	s.closed = true
+	s.reader.finish(cause)
+	err := <-s.result
+	if cause != nil {
+		return cause // the INSERT failed because of it
+	}
+	return err
+}
+
+// chanReader is an array.RecordReader over batches sent on a channel; it
+// ends when finish is called, with finish's error as Err.
+type chanReader struct {
+	refs   atomic.Int64
+	schema *arrow.Schema
+	ch     chan arrow.RecordBatch
+	done   chan struct{} // closed when the INSERT stopped reading
+	cur    arrow.RecordBatch
+	once   sync.Once
+	end    chan struct{}
+	err    error
+	mu     sync.Mutex
+}
+
+func (r *chanReader) endCh() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.end == nil {
+		r.end = make(chan struct{})
+	}
+	return r.end
+}
+
+// finish ends the reader after the batches already sent.
+func (r *chanReader) finish(err error) {
+	end := r.endCh()
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.err = err
+		r.mu.Unlock()
+		close(end)
+	})
+}
+
+func (r *chanReader) Retain() { r.refs.Add(1) }
+
+func (r *chanReader) Release() {
+	if r.refs.Add(-1) == 0 && r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+}
+
+func (r *chanReader) Schema() *arrow.Schema { return r.schema }
+
+func (r *chanReader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	select {
+	case rec := <-r.ch:
+		r.cur = rec
+		return true
+	case <-r.endCh():
+		// A Send racing with finish: take what was sent first.
+		select {
+		case rec := <-r.ch:
+			r.cur = rec
+			return true
+		default:
+		}
+		return false
+	}
+}
+
+func (r *chanReader) RecordBatch() arrow.RecordBatch { return r.cur }
+
+// Record is RecordBatch (arrow's deprecated name).
+func (r *chanReader) Record() arrow.RecordBatch { return r.cur }
+
+func (r *chanReader) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }

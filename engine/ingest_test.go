@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -322,6 +323,62 @@ func TestIngestFailuresLeaveNothing(t *testing.T) {
 	defer bad.Release()
 	if err := in.Insert(t.Context(), bad); err == nil || !strings.Contains(err.Error(), "another schema") {
 		t.Errorf("Insert of a batch with another schema: %v, want an error", err)
+	}
+}
+
+func TestIngestStream(t *testing.T) {
+	d := openTest(t)
+	nodesTable(t, d, "t")
+	tests := []struct {
+		name    string
+		batches int
+		cause   error
+		want    int // rows in t afterwards
+	}{
+		{"committed", 3, nil, 3 * 400},
+		{"empty", 0, nil, 3 * 400},
+		{"failed producer", 2, errors.New("fetch page 7: 503"), 3 * 400},
+	}
+	next := 0
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := d.Ingester(t.Context(), "t", nodeSchema())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := in.Stream(t.Context())
+			for range tt.batches {
+				rec := testBatch(next, next+400)
+				next += 400
+				err := s.Send(t.Context(), rec)
+				rec.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = s.Close(tt.cause)
+			if !errors.Is(err, tt.cause) {
+				t.Errorf("Close(%v) = %v", tt.cause, err)
+			}
+			var n int
+			d.QueryRow(t.Context(), "SELECT count(*) FROM t").Scan(&n)
+			if n != tt.want {
+				t.Errorf("t has %d rows, want %d", n, tt.want)
+			}
+			assertNoIngestViews(t, d)
+		})
+	}
+	// An INSERT that fails (a duplicate key) stops Send instead of blocking it.
+	in, _ := d.Ingester(t.Context(), "t", nodeSchema())
+	s := in.Stream(t.Context())
+	var sendErr error
+	for i := 0; i < 5 && sendErr == nil; i++ {
+		rec := testBatch(0, 400)
+		sendErr = s.Send(t.Context(), rec)
+		rec.Release()
+	}
+	if err := s.Close(nil); err == nil || !strings.Contains(err.Error(), "uplicate key") {
+		t.Errorf("Close after a duplicate key = %v, want the constraint error", err)
 	}
 }
 

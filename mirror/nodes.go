@@ -119,16 +119,22 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 	return inserted, updated, removed, err
 }
 
-// ingest returns an emit function that inserts batches into the staging
-// table and advances the progress line.
-func (st *staging) ingest(ctx context.Context, tr engine.Tracker) func(arrow.RecordBatch) error {
-	return func(b arrow.RecordBatch) error {
-		if err := st.in.Insert(ctx, b); err != nil {
+// load runs stream with an emit function that sends every batch into one
+// INSERT into the staging table (see engine.Ingester.Stream) and advances
+// the progress line. The INSERT commits only when stream succeeds.
+func (st *staging) load(ctx context.Context, tr engine.Tracker, stream func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)) (fetch.StreamStats, error) {
+	ins := st.in.Stream(ctx)
+	stats, err := stream(func(b arrow.RecordBatch) error {
+		if err := ins.Send(ctx, b); err != nil {
 			return err
 		}
 		tr.Add(b.NumRows())
 		return nil
+	})
+	if cerr := ins.Close(err); err == nil {
+		err = cerr
 	}
+	return stats, err
 }
 
 // errNotSnapshot marks a listing that was not a complete, verified copy.
@@ -146,7 +152,7 @@ func fullListing(ctx context.Context, s *engine.Session, table, label string, to
 			return nil, fetch.StreamStats{}, err
 		}
 		tr := s.Progress.Start(label, int64(total), "nodes")
-		stats, err := stream(st.ingest(ctx, tr))
+		stats, err := st.load(ctx, tr, stream)
 		tr.Done()
 		if err == nil {
 			err = st.verify(ctx, stats)
@@ -213,16 +219,22 @@ func syncNodesFilter(ctx context.Context, s *engine.Session, src source, filter 
 	}
 	defer st.drop()
 	tr := s.Progress.Start("sync nodes", int64(total), "nodes")
-	stats, err := src.StreamSearch(ctx, filter, "", st.ingest(ctx, tr))
+	changed := false
+	stats, err := st.load(ctx, tr, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		stats, err := src.StreamSearch(ctx, filter, "", emit)
+		// A listing that changed while paging still upserts what arrived:
+		// nothing is removed on its evidence.
+		if errors.Is(err, fetch.ErrListingChanged) {
+			s.Logf("sync nodes: %v", err)
+			changed, err = true, nil
+		}
+		return stats, err
+	})
 	tr.Done()
-	// A listing that changed while paging still upserts what arrived:
-	// nothing is removed on its evidence.
-	if err != nil && !errors.Is(err, fetch.ErrListingChanged) {
+	if err != nil {
 		return tableStats{}, err
 	}
-	if err != nil {
-		s.Logf("sync nodes: %v", err)
-	}
+	_ = changed
 	ins, upd, _, err := st.apply(ctx, false)
 	if err != nil {
 		return tableStats{}, err

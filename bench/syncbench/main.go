@@ -42,19 +42,20 @@ func main() {
 	rateLimit := flag.Float64("rate-limit", 0, "emulator requests per second (429 beyond)")
 	memLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the sync (e.g. 300MB); empty keeps DuckDB's default")
 	breakdown := flag.Bool("breakdown", true, "also measure decode and insert separately")
+	dbFile := flag.String("db", "", "database file (default: a file in a temporary folder; :memory: for none)")
 	flag.Parse()
 	if *role == "emulate" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
 		os.Exit(emulator.Main(ctx, flag.Args(), os.Stdout, os.Stderr))
 	}
-	if err := run(*nodes, *latency, *rateLimit, *memLimit, *breakdown); err != nil {
+	if err := run(*nodes, *latency, *rateLimit, *memLimit, *dbFile, *breakdown); err != nil {
 		fmt.Fprintln(os.Stderr, "syncbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nodes int, latency time.Duration, rateLimit float64, memLimit string, breakdown bool) error {
+func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile string, breakdown bool) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "syncbench")
 	if err != nil {
@@ -120,7 +121,10 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit string, b
 	throttled.Store(0)
 
 	// The SYNC, as a user runs it.
-	db, err := engine.Open(ctx, filepath.Join(dir, "ap.duckdb"))
+	if dbFile == "" {
+		dbFile = filepath.Join(dir, "ap.duckdb")
+	}
+	db, err := engine.Open(ctx, dbFile)
 	if err != nil {
 		return err
 	}
