@@ -3,14 +3,169 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/apsql/apsql/actions"
+	"github.com/apsql/apsql/emulator"
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
 )
 
-// registerFeatureFlags adds the flags of features that need the API, the
-// emulator or the actions (SPEC §1); each arrives with its feature.
-func registerFeatureFlags(fs *flag.FlagSet, cfg *config) {}
+// registerFeatureFlags adds the flags of the features that talk to the
+// service, the emulator and the actions (SPEC §1).
+func registerFeatureFlags(fs *flag.FlagSet, cfg *config) {
+	fs.StringVar(&cfg.cookies, "cookies", "", "cookies `FILE` (JSON, cookies.txt or a Cookie: header line); default $APSQL_COOKIES, else ~/.config/apsql/cookies")
+	fs.StringVar(&cfg.tld, "tld", "", "force the Amazon domain (`TLD`: com, ca, co.uk, de, co.jp, ...) instead of deriving it from the cookie names")
+	fs.StringVar(&cfg.endpoint, "endpoint", "", "send every request to this base `URL` instead of Amazon (the emulator, tests, proxies)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 16, "upper bound `N` on parallel API requests (adaptive below it)")
+	fs.StringVar(&cfg.cache, "cache", "", "also write every raw API response body to `DIR`")
+	fs.BoolVar(&cfg.yes, "yes", false, "answer yes to confirmations (needed for PURGE outside the interactive shell)")
+	fs.Var(demoFlag{&cfg.demo}, "demo", "open the shell on a built-in emulated library of `N` items (default 10000; no account needed)")
+}
 
-// setupFeatures registers apsql's own statements with the engine.
+// apiClient creates the API client on first use, so that local-only use
+// needs no cookies.
+type apiClient struct {
+	cfg     *config
+	logf    func(format string, args ...any)
+	mu      sync.Mutex
+	client  *fetch.Client
+	cookies fetch.Cookies
+}
+
+func (a *apiClient) get(ctx context.Context) (*fetch.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.client != nil {
+		return a.client, nil
+	}
+	if a.cookies.Len() == 0 {
+		path := a.cfg.cookies
+		if path == "" {
+			path = fetch.DefaultCookiesPath()
+		}
+		c, err := fetch.LoadCookies(path)
+		if err != nil {
+			return nil, err
+		}
+		a.cookies = c
+	}
+	if a.cfg.concurrency < 1 {
+		return nil, fmt.Errorf("--concurrency must be at least 1")
+	}
+	c, err := fetch.New(fetch.Config{
+		Cookies:        a.cookies,
+		TLD:            a.cfg.tld,
+		Endpoint:       a.cfg.endpoint,
+		MaxConcurrency: a.cfg.concurrency,
+		CacheDir:       a.cfg.cache,
+		Events:         a.event,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.client = c
+	return c, nil
+}
+
+// event logs retries and throttling with -v.
+func (a *apiClient) event(e fetch.Event) {
+	switch e.Kind {
+	case fetch.EventRetry, fetch.EventThrottled, fetch.EventWarning:
+		a.logf("%s", e)
+	case fetch.EventConcurrency:
+		a.logf("%s", e)
+	}
+}
+
+// setupFeatures starts the demo emulator if asked and registers apsql's own
+// statements and the dot commands that need the service.
 func setupFeatures(ctx context.Context, sh *shell) error {
-
+	cfg := sh.cfg
+	api := &apiClient{cfg: cfg, logf: sh.sess.Logf}
+	if cfg.demo > 0 {
+		if err := startDemo(sh, api); err != nil {
+			return err
+		}
+	}
+	sh.sess.Yes = cfg.yes
+	reg := sh.sess.DB.Commands()
+	mirror.Register(reg, api.get)
+	actions.Register(reg, api.get)
+	if err := mirror.RegisterSearch(sh.sess.DB, api.get); err != nil {
+		return fmt.Errorf("register search(): %w", err)
+	}
+	sh.dots.add(dotCommand{names: []string{".tree"}, args: "[PATH]", help: "the folder tree (SYNC FOLDERS first)", run: func(ctx context.Context, sh *shell, args []string) error {
+		path := ""
+		if len(args) > 0 {
+			path = args[0]
+		}
+		return mirror.Tree(ctx, sh.sess.DB, sh.out, path)
+	}})
+	sh.dots.add(dotCommand{names: []string{".usage"}, help: "storage usage from the service", run: func(ctx context.Context, sh *shell, args []string) error {
+		res, err := mirror.Usage(ctx, sh.sess, api.get)
+		if err != nil {
+			return err
+		}
+		return sh.print(ctx, "", res)
+	}})
+	sh.dots.add(dotCommand{names: []string{".account"}, help: "domain, region, cookie names (never values), owner id", run: func(ctx context.Context, sh *shell, args []string) error {
+		if _, err := api.get(ctx); err != nil {
+			return err
+		}
+		res, err := mirror.Account(ctx, api.get, api.cookies)
+		if err != nil {
+			return err
+		}
+		return sh.print(ctx, "", res)
+	}})
 	return nil
 }
+
+// startDemo serves an emulated library in this process and points the
+// client at it.
+func startDemo(sh *shell, api *apiClient) error {
+	n := sh.cfg.demo
+	if sh.cfg.endpoint != "" || sh.cfg.cookies != "" {
+		return usageError{"--demo runs its own emulated service: leave out --endpoint and --cookies"}
+	}
+	srv, err := emulator.New(emulator.Options{Nodes: n, Seed: 1})
+	if err != nil {
+		return fmt.Errorf("start the demo library: %w", err)
+	}
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("start the demo library: %w", err)
+	}
+	sh.cleanup = append(sh.cleanup, func() { srv.Close() })
+	cookies, err := fetch.NewCookies(srv.Cookies())
+	if err != nil {
+		return err
+	}
+	api.cookies = cookies
+	sh.cfg.endpoint = url
+	sh.banner = []string{
+		fmt.Sprintf("apsql demo: an emulated Amazon Photos library of %d items at %s (database %s).", n, url, sh.sess.DB.Path),
+		"Try:",
+		"  SYNC;",
+		"  SELECT model, count(*) AS n, round(sum(size) / 1e6) AS mb FROM photos GROUP BY ALL ORDER BY n DESC LIMIT 5;",
+		"  FIND 'type:(VIDEOS) AND timeYear:(2019)' LIMIT 5;",
+		".help lists everything; Ctrl-D leaves.",
+	}
+	return nil
+}
+
+// runEmulate is `apsql emulate`.
+func runEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return emulator.Main(ctx, args, stdout, stderr)
+}
+
+var _ engine.Progress = (*termProgress)(nil)

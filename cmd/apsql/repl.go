@@ -122,14 +122,19 @@ func (sh *shell) repl(ctx context.Context, stdin io.Reader) int {
 		buf.WriteString(rest)
 		entry.WriteString(rest)
 		for _, st := range stmts {
-			if err := sh.interactiveExec(ctx, st); errors.Is(err, errQuit) {
+			err := sh.interactiveExec(ctx, st)
+			if errors.Is(err, errQuit) {
 				return exitOK
+			}
+			if err != nil && sh.cfg.bail {
+				return exitFailed
 			}
 		}
 	}
 }
 
-// interactiveExec runs one statement with its own Ctrl-C context.
+// interactiveExec runs one statement with its own Ctrl-C context and
+// prints its error; it returns the error (nil when interrupted).
 func (sh *shell) interactiveExec(ctx context.Context, st engine.Stmt) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -139,10 +144,11 @@ func (sh *shell) interactiveExec(ctx context.Context, st engine.Stmt) error {
 		return err
 	case ctx.Err() != nil:
 		fmt.Fprintln(sh.stderr, "Interrupted")
+		return nil
 	default:
 		sh.printError("", err)
+		return err
 	}
-	return nil
 }
 
 // completer completes keywords, dot commands, table and column names.

@@ -167,6 +167,12 @@ func (sh *shell) statement(ctx context.Context, text string) error {
 	if err != nil {
 		return err
 	}
+	return sh.print(ctx, text, res)
+}
+
+// print writes a statement's result to the current output and its summary
+// to stderr.
+func (sh *shell) print(ctx context.Context, text string, res *engine.Result) error {
 	if res.Rows != nil {
 		defer res.Rows.Release()
 		if len(res.Rows.Schema().Fields()) > 0 && !isRowCount(text, res) {
