@@ -303,6 +303,31 @@ func TestInterruptedSyncKeepsMirror(t *testing.T) {
 	}
 }
 
+// TestInterruptedFirstSync: the first SYNC writes nodes straight in one
+// transaction; a 401 halfway leaves the table empty and usable.
+func TestInterruptedFirstSync(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 4000, Seed: 8, Latency: 5 * time.Millisecond})
+	var pages atomic.Int64
+	hook := func(ev fetch.Event) {
+		if ev.Kind == fetch.EventPage && pages.Add(1) == 5 {
+			e.srv.ExpireCookies()
+		}
+	}
+	e.hook.Store(&hook)
+	if _, err := e.sync(t, t.Context(), "SYNC"); !errors.Is(err, fetch.ErrUnauthorized) {
+		t.Fatalf("SYNC error = %v, want ErrUnauthorized", err)
+	}
+	e.hook.Store(nil)
+	if n := e.queryInt(t, "SELECT count(*) FROM nodes"); n != 0 {
+		t.Errorf("nodes has %d rows after an interrupted first SYNC, want 0", n)
+	}
+	e.srv.RenewCookies()
+	want, _ := e.srv.Count(DefaultFilter)
+	if got := e.mustSync(t, "SYNC")["nodes"]; got.inserted != int64(want) {
+		t.Errorf("SYNC after renewing the cookies = %+v, want %d inserted", got, want)
+	}
+}
+
 func TestSyncTrashPastListingCap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("lists 10,050 trashed nodes")

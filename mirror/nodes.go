@@ -191,6 +191,13 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	if err != nil {
 		return tableStats{}, err
 	}
+	var mirrored int64
+	if err := s.DB.QueryRow(ctx, "SELECT count(*) FROM nodes").Scan(&mirrored); err != nil {
+		return tableStats{}, err
+	}
+	if mirrored == 0 {
+		return firstSync(ctx, s, src, total)
+	}
 	st, stats, err := fullListing(ctx, s, "nodes", "sync nodes", total, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
 		return src.StreamSearch(ctx, DefaultFilter, "", emit)
 	})
@@ -204,6 +211,62 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	}
 	s.Logf("sync nodes: %d pages, %d retries, %d duplicates dropped, %s", stats.Pages, stats.Retries, stats.Duplicates, stats.Elapsed.Round(time.Millisecond))
 	return tableStats{table: "nodes", fetched: int64(stats.Fetched), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// firstSync fills an empty nodes table straight from the listing, inside
+// one transaction that commits only when the rows are exactly the server's
+// count (the primary key refuses a repeated id): half the writing of
+// staging and copying, with the same guarantee — an interrupted first SYNC
+// leaves the table empty.
+func firstSync(ctx context.Context, s *engine.Session, src source, total int) (tableStats, error) {
+	t0 := time.Now()
+	var last error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		stats, err := firstSyncAttempt(ctx, s, src, total)
+		if err == nil {
+			return tableStats{table: "nodes", fetched: int64(stats.Fetched), inserted: int64(stats.Fetched), seconds: time.Since(t0).Seconds()}, nil
+		}
+		if !errors.Is(err, fetch.ErrListingChanged) && !errors.Is(err, errNotSnapshot) {
+			return tableStats{}, err
+		}
+		last = err
+		s.Logf("sync nodes: attempt %d of %d: %v", attempt, maxAttempts, err)
+		total = stats.Count
+	}
+	return tableStats{}, fmt.Errorf("the library kept changing while it was listed (%d attempts; last: %v); run SYNC again once uploads and deletions have settled", maxAttempts, last)
+}
+
+func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total int) (stats fetch.StreamStats, err error) {
+	if _, err := s.DB.Exec(ctx, "BEGIN TRANSACTION"); err != nil {
+		return stats, err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = s.DB.Exec(context.Background(), "ROLLBACK")
+		}
+	}()
+	in, err := s.DB.Ingester(ctx, "nodes", fetch.NodeSchema())
+	if err != nil {
+		return stats, err
+	}
+	st := &staging{db: s.DB, in: in}
+	tr := s.Progress.Start("sync nodes", int64(total), "nodes")
+	stats, err = st.load(ctx, tr, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		return src.StreamSearch(ctx, DefaultFilter, "", emit)
+	})
+	tr.Done()
+	if err != nil {
+		return stats, err
+	}
+	var rows int64
+	if err := s.DB.QueryRow(ctx, "SELECT count(*) FROM nodes").Scan(&rows); err != nil {
+		return stats, err
+	}
+	if rows != int64(stats.Count) {
+		return stats, fmt.Errorf("%w: the server counted %d nodes, %d arrived", errNotSnapshot, stats.Count, rows)
+	}
+	_, err = s.DB.Exec(ctx, "COMMIT")
+	return stats, err
 }
 
 // syncNodesFilter upserts the nodes matching filter; nothing is removed.
