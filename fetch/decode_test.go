@@ -473,3 +473,43 @@ func BenchmarkDecodeEncodingJSON(b *testing.B) {
 	}
 	b.ReportMetric(float64(nodes)/b.Elapsed().Seconds(), "nodes/s")
 }
+
+func TestScanStringMatchesEncodingJSON(t *testing.T) {
+	alphabet := []string{"a", "b", `"`, `\`, "é", "\n", "/", "\u2028", "😀", " "}
+	rnd := uint64(12345)
+	next := func() uint64 { rnd ^= rnd << 13; rnd ^= rnd >> 7; rnd ^= rnd << 17; return rnd }
+	for n := range 2000 {
+		var sb strings.Builder
+		for range int(next() % 40) {
+			sb.WriteString(alphabet[next()%uint64(len(alphabet))])
+		}
+		enc, _ := json.Marshal(sb.String())
+		data := append(append([]byte(nil), enc...), `,"next":"x"}`...)
+		end, esc, err := scanString(data, 0)
+		if err != nil || end != len(enc) || esc != bytes.Contains(enc, []byte(`\`)) {
+			t.Fatalf("case %d: scanString(%s) = %d, %v, %v; want %d, %v", n, enc, end, esc, err, len(enc), bytes.Contains(enc, []byte(`\`)))
+		}
+		got, err := unescape(nil, enc[1:len(enc)-1])
+		if err != nil || string(got) != sb.String() {
+			t.Fatalf("case %d: unescape(%s) = %q, %v; want %q", n, enc, got, err, sb.String())
+		}
+	}
+}
+
+func FuzzDecodeNodes(f *testing.F) {
+	f.Add([]byte(`{"count":1,"data":[{"id":"a","name":"x\"y","contentProperties":{"image":{"width":3}}}]}`))
+	f.Add(readTestdata(f, "page.json"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec, _, err := DecodeNodes(body, testSyncedAt)
+		if err != nil {
+			return
+		}
+		defer rec.Release()
+		raw := rec.Column(colRaw).(*array.String)
+		for i := range raw.Len() {
+			if !json.Valid([]byte(raw.Value(i))) && json.Valid(body) {
+				t.Fatalf("raw %q of a valid page is not valid JSON", raw.Value(i))
+			}
+		}
+	})
+}

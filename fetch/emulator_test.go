@@ -336,18 +336,28 @@ func testFolders(t *testing.T, srv *emulator.Server, c *fetch.Client, root *fetc
 // BenchmarkStreamSearchEmulator streams a library from the emulator (in
 // this process, over loopback HTTP) through decode into Arrow batches, as
 // SYNC does minus the DuckDB insert. APSQL_BENCH_NODES sets the size
-// (default 100000). Reports nodes/s and the peak Go heap.
+// (default 100000); APSQL_BENCH_ENDPOINT and APSQL_BENCH_COOKIES point it
+// at an emulator in another process (apsql emulate --cookies-out FILE)
+// instead. Reports nodes/s and the peak Go heap.
 func BenchmarkStreamSearchEmulator(b *testing.B) {
-	n := 100000
-	if v := os.Getenv("APSQL_BENCH_NODES"); v != "" {
-		n, _ = strconv.Atoi(v)
+	endpoint := os.Getenv("APSQL_BENCH_ENDPOINT")
+	var cookies fetch.Cookies
+	var err error
+	if endpoint != "" {
+		cookies, err = fetch.LoadCookies(os.Getenv("APSQL_BENCH_COOKIES"))
+	} else {
+		n := 100000
+		if v := os.Getenv("APSQL_BENCH_NODES"); v != "" {
+			n, _ = strconv.Atoi(v)
+		}
+		srv := emulator.StartTest(b, emulator.Options{Nodes: n, Seed: 1})
+		endpoint = srv.URL()
+		cookies, err = fetch.NewCookies(srv.Cookies())
 	}
-	srv := emulator.StartTest(b, emulator.Options{Nodes: n, Seed: 1})
-	cookies, err := fetch.NewCookies(srv.Cookies())
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := fetch.New(fetch.Config{Cookies: cookies, Endpoint: srv.URL()})
+	c, err := fetch.New(fetch.Config{Cookies: cookies, Endpoint: endpoint})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -46,28 +47,39 @@ func skipWS(data []byte, i int) int {
 
 // scanString reads the string whose opening quote is at data[i]; it returns
 // the index after the closing quote and whether the string holds escapes.
+// A node has ~100 short strings: one pass that tests 8 bytes at a time for
+// '"' and '\\' (SWAR) beats two IndexByte calls per string.
 func scanString(data []byte, i int) (end int, escaped bool, err error) {
 	j := i + 1
-	for {
-		k := bytes.IndexByte(data[j:], '"')
-		if k < 0 {
-			return 0, false, errAt(i, "unterminated string")
-		}
-		q := j + k
-		// Count the backslashes before the quote: an odd number escapes it.
-		n := 0
-		for p := q - 1; p > i && data[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			if !escaped {
-				escaped = bytes.IndexByte(data[i+1:q], '\\') >= 0
+	for j < len(data) {
+		if j+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[j:])
+			if hasZeroByte(w^quotes)|hasZeroByte(w^backslashes) == 0 {
+				j += 8
+				continue
 			}
-			return q + 1, escaped, nil
 		}
-		escaped = true
-		j = q + 1
+		switch data[j] {
+		case '"':
+			return j + 1, escaped, nil
+		case '\\':
+			escaped = true
+			j += 2
+			continue
+		}
+		j++
 	}
+	return 0, false, errAt(i, "unterminated string")
+}
+
+const (
+	quotes      = 0x2222222222222222 // '"' in every byte
+	backslashes = 0x5c5c5c5c5c5c5c5c // '\\' in every byte
+)
+
+// hasZeroByte is non-zero when one of v's bytes is zero.
+func hasZeroByte(v uint64) uint64 {
+	return (v - 0x0101010101010101) & ^v & 0x8080808080808080
 }
 
 // skipValue returns the index after the JSON value starting at data[i].

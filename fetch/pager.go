@@ -30,6 +30,9 @@ type listing struct {
 	// capped listings (node dialect) stop at offset+limit ≤ 9999 and may
 	// answer nextToken; /search pages by offset up to count.
 	capped bool
+	// sized, when set, learns the listing's count from the first page
+	// before any page is consumed (to size the id set once).
+	sized func(count int)
 }
 
 func (l listing) request(offset, limit int, token string) *Request {
@@ -110,6 +113,9 @@ func (c *Client) pageAll(ctx context.Context, l listing, consumers int, consume 
 		return st, fmt.Errorf("%s: page at offset 0: %w", l.op, err)
 	}
 	st.count = max(env.Count, 0)
+	if l.sized != nil {
+		l.sized(st.count)
+	}
 	if l.capped && env.NextToken == "" && st.count > nodesCap {
 		putBuf(first)
 		return st, &overCapError{count: st.count}
@@ -257,6 +263,17 @@ type idSet struct {
 
 func newIDSet(hint int) *idSet {
 	return &idSet{compact: make(map[[16]byte]struct{}, hint), other: map[string]struct{}{}}
+}
+
+// size re-creates an empty set for about n ids, so that a large listing does
+// not rehash its way up to a million entries. It is a no-op once ids were
+// added, or past the hint (a wrong count costs growth, not correctness).
+func (s *idSet) size(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.compact)+len(s.other) == 0 && n > 0 {
+		s.compact = make(map[[16]byte]struct{}, min(n, 1<<24))
+	}
 }
 
 var strictB64 = base64.RawURLEncoding.Strict()

@@ -112,6 +112,7 @@ func (c *Client) streamNodes(ctx context.Context, l listing, filter string, emit
 
 	consumers := max(1, min(runtime.GOMAXPROCS(0), 4))
 	ids := newIDSet(0)
+	l.sized = ids.size
 	var dups atomic.Int64
 	decoders := make([]*NodeDecoder, consumers)
 	for i := range decoders {
@@ -206,6 +207,7 @@ func (c *Client) streamNodes(ctx context.Context, l listing, filter string, emit
 func (c *Client) StreamSearchIDs(ctx context.Context, filter string) ([]string, error) {
 	l := listing{op: "search ids", path: "/search", query: searchQuery(filter, "")}
 	ids := newIDSet(0)
+	l.sized = ids.size
 	var (
 		mu  sync.Mutex
 		out []string
