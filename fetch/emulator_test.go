@@ -230,6 +230,21 @@ func TestEmulatorSmallCalls(t *testing.T) {
 	}
 
 	t.Run("folders", func(t *testing.T) { testFolders(t, srv, c, root) })
+	t.Run("nodes", func(t *testing.T) {
+		var got []string
+		st, err := c.StreamNodes(ctx, "kind:FILE", idsOf(t, &got))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := srv.CountNodes("kind:FILE")
+		if len(got) != want || st.Count != want || st.Pages != (want+199)/200 {
+			t.Errorf("StreamNodes(kind:FILE) = %d ids, stats %+v; want %d", len(got), st, want)
+		}
+		kids, err := c.Children(ctx, root.ID, "")
+		if err != nil || len(kids) == 0 {
+			t.Errorf("Children(root) = %d nodes, %v", len(kids), err)
+		}
+	})
 
 	usage, err := c.Usage(ctx)
 	if err != nil {
