@@ -146,6 +146,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	dirs := map[string]bool{}
 	var dirsMu sync.Mutex
 	start := time.Now()
+	k := r.newSink(ctx, nil)
 	fatal := pool(ctx, conc, todo, func(d download) error {
 		o := dl.one(ctx, d)
 		r.requests.Add(int64(dl.take(d.it.ID)))
@@ -155,7 +156,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 			dirsMu.Unlock()
 		}
 		dl.files.Add(1)
-		if err := r.record(ctx, nil, o); err != nil {
+		if err := k.put(o, nil); err != nil {
 			return err
 		}
 		if strings.Contains(o.Detail, fetch.ErrUnauthorized.Error()) {
@@ -163,8 +164,11 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 		}
 		return nil
 	}, func(d download, why string) {
-		_ = r.record(ctx, nil, Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Detail: why})
+		_ = k.put(Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Detail: why}, nil)
 	})
+	if err := k.close(); err != nil && fatal == nil {
+		fatal = err
+	}
 	// The renames are durable once their directories are synced.
 	for d := range dirs {
 		syncDir(d)

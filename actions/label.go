@@ -57,8 +57,8 @@ const labelFlush = 256
 // thumbnail at a model's input size is a few tens of kilobytes.
 const maxThumbnail = 32 << 20
 
-// Label runs the LABEL statements of one shell. RegisterLabel creates it.
-type Label struct {
+// labeler runs the LABEL statements of one shell. RegisterLabel creates it.
+type labeler struct {
 	// client returns the session's API client; it is called only when
 	// LABEL target has thumbnails to fetch.
 	client func(ctx context.Context) (*fetch.Client, error)
@@ -69,7 +69,7 @@ type Label struct {
 // to fetch, so LABEL 'dir' INTO 'dir' and EXPLAIN LABEL work without
 // cookies.
 func RegisterLabel(reg *engine.Registry, client func(ctx context.Context) (*fetch.Client, error)) {
-	l := &Label{client: client}
+	l := &labeler{client: client}
 	if client == nil {
 		l.client = func(context.Context) (*fetch.Client, error) { return nil, errNoClient }
 	}
@@ -88,7 +88,7 @@ func RegisterLabel(reg *engine.Registry, client func(ctx context.Context) (*fetc
 
 // run dispatches on the statement's form: a string followed by INTO is
 // the directory form, anything else a target.
-func (l *Label) run(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+func (l *labeler) run(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
 	if isDirForm(rest) {
 		st, err := parseLabelDir(rest)
 		if err != nil {
@@ -493,7 +493,7 @@ type dirRow struct {
 }
 
 // runDir runs LABEL 'dir_in' INTO 'dir_out' USING 'model.onnx' [(options)].
-func (l *Label) runDir(ctx context.Context, s *engine.Session, st labelStmt, explain bool) (*engine.Result, error) {
+func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, explain bool) (*engine.Result, error) {
 	if fi, err := os.Stat(st.in); err != nil {
 		return nil, fmt.Errorf("label: input directory: %w", unwrapPath(err))
 	} else if !fi.IsDir() {
@@ -675,7 +675,7 @@ type thumbJob struct {
 // runNodes runs LABEL target USING 'model.onnx' [(options)]: the photos'
 // thumbnails are fetched at the model's input size, CONCURRENCY at a
 // time, while earlier ones are decoded and classified.
-func (l *Label) runNodes(ctx context.Context, s *engine.Session, st labelStmt, explain bool) (*engine.Result, error) {
+func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt, explain bool) (*engine.Result, error) {
 	m, err := loadLabelModel(st)
 	if err != nil {
 		return nil, err
@@ -734,6 +734,12 @@ func (l *Label) runNodes(ctx context.Context, s *engine.Session, st labelStmt, e
 		return nodesResult(r, rows, fmt.Sprintf("would fetch %s %s at %s, %d at a time, and classify them with %s (%s); nothing was sent or written",
 			thousands(int64(len(jobs))), plural(int64(len(jobs)), "thumbnail", "thumbnails"), viewBox, st.conc, m.Name(), vision.RuntimePath()), false), nil
 	}
+	var c *fetch.Client
+	if len(jobs) > 0 {
+		if c, err = l.client(ctx); err != nil {
+			return nil, err
+		}
+	}
 	sink := &labelSink{r: r, source: "node", model: m.Name()}
 	for _, o := range early {
 		if err := sink.add(ctx, o, "", nil); err != nil {
@@ -743,10 +749,6 @@ func (l *Label) runNodes(ctx context.Context, s *engine.Session, st labelStmt, e
 	start := time.Now()
 	var fetchErr error
 	if len(jobs) > 0 {
-		c, err := l.client(ctx)
-		if err != nil {
-			return nil, err
-		}
 		tr := s.Progress.Start("label", int64(len(jobs)), "images")
 		fetchErr = l.classifyThumbnails(ctx, c, m, st, jobs, viewBox, sink, tr, addRow)
 		tr.Done()
@@ -768,7 +770,7 @@ func (l *Label) runNodes(ctx context.Context, s *engine.Session, st labelStmt, e
 // classifies them as they arrive. Every job ends as exactly one outcome in
 // sink and one row through addRow, also when ctx ends. The error is for
 // the run as a whole: the model failing, or writing the results.
-func (l *Label) classifyThumbnails(parent context.Context, c *fetch.Client, m *vision.Model, st labelStmt, jobs []thumbJob,
+func (l *labeler) classifyThumbnails(parent context.Context, c *fetch.Client, m *vision.Model, st labelStmt, jobs []thumbJob,
 	viewBox string, sink *labelSink, tr engine.Tracker, addRow func(nodeRow)) error {
 	// ctx also ends when writing the results fails: nothing more is fetched.
 	ctx, cancel := context.WithCancel(parent)

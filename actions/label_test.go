@@ -303,6 +303,7 @@ func TestLabelDir(t *testing.T) {
 	}
 	stmt := fmt.Sprintf("LABEL %s INTO %s USING %s (THRESHOLD 0.5, TOPK 3)", sqlQuote(in), sqlQuote(out), sqlQuote(modelPath(t)))
 	rows, sum := labelRows(t, s, stmt)
+	t.Logf("summary: %s", sum)
 
 	want := map[string]struct{ label, status string }{
 		"r.png": {"red", "ok"}, "g.png": {"green", "ok"}, "b.png": {"blue", "ok"},
@@ -453,6 +454,7 @@ func TestLabelNodes(t *testing.T) {
 		t.Fatalf("the emulated library has %d photos and %d other nodes; the test wants both", len(photos), others)
 	}
 	rows, sum := labelRows(t, s, "LABEL WHERE true USING "+sqlQuote(modelPath(t))+" (THRESHOLD 0, CONCURRENCY 4)")
+	t.Logf("summary: %s", sum)
 	st := map[string]int{}
 	for _, r := range rows {
 		st[r["status"].(string)]++

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,6 +49,8 @@ type run struct {
 	seq      int64
 	outcomes []Outcome
 	counts   map[string]int
+	// ingesters insert node batches, one per table, made on first use.
+	ingesters map[string]*engine.Ingester
 
 	requests atomic.Int64 // requests sent (not counting retries)
 	start    time.Time
@@ -261,4 +264,125 @@ func priorUnknown(ctx context.Context, db *engine.DB, action string, ids []strin
 		}
 	}
 	return out, nil
+}
+
+// sink collects the outcomes of many small jobs (one per file) and writes
+// them in batches, so that a DOWNLOAD or UPLOAD of thousands of files does
+// not pay one transaction per file: a batch is written when it holds
+// sinkBatch outcomes or is sinkDelay old, and on close. Nodes handed with
+// an outcome (an upload's new node) go into nodes in the same flush, before
+// the outcome is journaled.
+type sink struct {
+	r      *run
+	apply  func(ids []string) func(context.Context, *sql.Tx) error
+	ctx    context.Context
+	ch     chan sinkEntry
+	done   chan struct{}
+	err    error // the first failed flush; read after done
+	failed atomic.Bool
+}
+
+type sinkEntry struct {
+	o   Outcome
+	raw []byte
+}
+
+const (
+	sinkBatch = 128
+	sinkDelay = 200 * time.Millisecond
+)
+
+// newSink starts the writer; close must be called. apply, when not nil,
+// returns the local tables' update for the ids of ok outcomes, run in the
+// transaction that journals them.
+func (r *run) newSink(ctx context.Context, apply func(ids []string) func(context.Context, *sql.Tx) error) *sink {
+	k := &sink{r: r, apply: apply, ctx: context.WithoutCancel(ctx), ch: make(chan sinkEntry, 16*sinkBatch), done: make(chan struct{})}
+	go k.loop()
+	return k
+}
+
+// put hands over one outcome (and the node JSON to put into nodes, or
+// nil). It returns the flush error once a flush has failed: the caller
+// should stop.
+func (k *sink) put(o Outcome, raw []byte) error {
+	k.ch <- sinkEntry{o, raw}
+	return k.failure()
+}
+
+// putAll hands over outcomes without node JSON.
+func (k *sink) putAll(outs ...Outcome) error {
+	for _, o := range outs {
+		k.ch <- sinkEntry{o: o}
+	}
+	return k.failure()
+}
+
+func (k *sink) failure() error {
+	if k.failed.Load() {
+		return errors.New("the journal could not be written; stopping")
+	}
+	return nil
+}
+
+// close writes what is left and returns the first error.
+func (k *sink) close() error {
+	close(k.ch)
+	<-k.done
+	return k.err
+}
+
+func (k *sink) loop() {
+	defer close(k.done)
+	var buf []sinkEntry
+	t := time.NewTimer(sinkDelay)
+	defer t.Stop()
+	flush := func() {
+		if len(buf) == 0 {
+			return
+		}
+		var raws [][]byte
+		var ok []string
+		outs := make([]Outcome, len(buf))
+		for i, e := range buf {
+			outs[i] = e.o
+			if e.raw != nil {
+				raws = append(raws, e.raw)
+			}
+			if e.o.Status == StatusOK && e.o.ID != "" {
+				ok = append(ok, e.o.ID)
+			}
+		}
+		var apply func(context.Context, *sql.Tx) error
+		if k.apply != nil {
+			apply = k.apply(ok)
+		}
+		if err := k.r.insertNodes(k.ctx, "nodes", raws...); err != nil {
+			for i := range outs {
+				if buf[i].raw != nil {
+					outs[i].Detail += "; adding it to nodes failed: " + err.Error() + " (run SYNC)"
+				}
+			}
+		}
+		if err := k.r.record(k.ctx, apply, outs...); err != nil && k.err == nil {
+			k.err = err
+			k.failed.Store(true)
+		}
+		buf = buf[:0]
+	}
+	for {
+		select {
+		case e, ok := <-k.ch:
+			if !ok {
+				flush()
+				return
+			}
+			buf = append(buf, e)
+			if len(buf) >= sinkBatch {
+				flush()
+			}
+		case <-t.C:
+			flush()
+			t.Reset(sinkDelay)
+		}
+	}
 }

@@ -120,24 +120,27 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		_, err := a.patchNode(ctx, ids[0], body, retry)
 		return nil, err
 	}
+	k := r.newSink(ctx, st.apply)
 	fatal := pool(ctx, x.workers, todo, func(it item) error {
 		res := guardedSend(context.WithoutCancel(ctx), []string{it.ID}, send, st.verify(a))
 		r.requests.Add(int64(res.requests))
 		tr.Add(1)
 		o := Outcome{ID: it.ID, Name: it.Name}
-		var ok []string
 		if d, done := res.ok[it.ID]; done {
-			o.Status, o.Detail, ok = StatusOK, joinDetail(req, d), []string{it.ID}
+			o.Status, o.Detail = StatusOK, joinDetail(req, d)
 		} else {
 			o.Status, o.Detail = StatusFailed, joinDetail(req, res.failed[it.ID])
 		}
-		if err := r.record(ctx, st.apply(ok), o); err != nil {
+		if err := k.put(o, nil); err != nil {
 			return err
 		}
 		return fatalOf(res.failed)
 	}, func(it item, why string) {
-		_ = r.record(ctx, nil, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why})
+		_ = k.put(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}, nil)
 	})
+	if err := k.close(); err != nil && fatal == nil {
+		fatal = err
+	}
 	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
 }
 
@@ -168,9 +171,16 @@ func (r *run) insertNodes(ctx context.Context, table string, raws ...[]byte) err
 	if _, err := r.s.DB.Exec(ctx, `DELETE FROM `+engine.Ident(table)+` WHERE id IN `+idList(ids)); err != nil {
 		return fmt.Errorf("update %s: %w", table, err)
 	}
-	in, err := r.s.DB.Ingester(ctx, table, fetch.NodeSchema())
-	if err != nil {
-		return err
+	if r.ingesters == nil {
+		r.ingesters = map[string]*engine.Ingester{}
+	}
+	in := r.ingesters[table]
+	if in == nil {
+		var err error
+		if in, err = r.s.DB.Ingester(ctx, table, fetch.NodeSchema()); err != nil {
+			return err
+		}
+		r.ingesters[table] = in
 	}
 	return in.Insert(ctx, rec)
 }

@@ -197,35 +197,39 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	for _, it := range todo {
 		names[it.ID] = it.Name
 	}
+	// Outcomes are journaled, and the local tables updated, in batches by
+	// a sink: workers go on to the next batch without waiting for DuckDB.
+	k := r.newSink(ctx, m.apply)
 	fatal := pool(ctx, x.workers, batches, func(b []item) error {
 		ids := make([]string, len(b))
-		for k, it := range b {
-			ids[k] = it.ID
+		for i, it := range b {
+			ids[i] = it.ID
 		}
 		res := guardedSend(context.WithoutCancel(ctx), ids, m.send(a), m.verify(a))
 		r.requests.Add(int64(res.requests))
-		var okIDs []string
 		outs := make([]Outcome, 0, len(ids))
 		for _, id := range ids {
 			if d, ok := res.ok[id]; ok {
-				okIDs = append(okIDs, id)
 				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusOK, Detail: joinDetail(m.request(), d)})
 			} else {
 				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(m.request(), res.failed[id])})
 			}
 		}
 		tr.Add(int64(len(ids)))
-		if err := r.record(ctx, m.apply(okIDs), outs...); err != nil {
+		if err := k.putAll(outs...); err != nil {
 			return err
 		}
 		return fatalOf(res.failed)
 	}, func(b []item, why string) {
 		outs := make([]Outcome, len(b))
-		for k, it := range b {
-			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}
+		for i, it := range b {
+			outs[i] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}
 		}
-		_ = r.record(ctx, nil, outs...)
+		_ = k.putAll(outs...)
 	})
+	if err := k.close(); err != nil && fatal == nil {
+		fatal = err
+	}
 	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
 }
 

@@ -157,19 +157,18 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 	up.bytes = bytesTr
 	start := time.Now()
 	if fatal == nil {
+		// New nodes go into nodes (and outcomes into the journal) in
+		// batches a fraction of a second apart, and before the statement
+		// returns, interrupted or not.
+		k := r.newSink(ctx, nil)
 		fatal = pool(ctx, conc, todo, func(f *upFile) error {
 			defer tracker.Add(1)
 			if err := folderErr[f.remote]; err != nil {
-				return r.record(ctx, nil, Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel,
-					Detail: "folder /" + f.remote + " could not be made: " + err.Error()})
+				return k.put(Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel,
+					Detail: "folder /" + f.remote + " could not be made: " + err.Error()}, nil)
 			}
 			o, raw := up.file(ctx, f, ids[f.remote])
-			if raw != nil {
-				if err := r.insertNodes(ctx, "nodes", raw); err != nil {
-					o.Detail += "; adding it to nodes failed: " + err.Error() + " (run SYNC)"
-				}
-			}
-			if err := r.record(ctx, nil, o); err != nil {
+			if err := k.put(o, raw); err != nil {
 				return err
 			}
 			if strings.Contains(o.Detail, fetch.ErrUnauthorized.Error()) {
@@ -177,8 +176,11 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 			}
 			return nil
 		}, func(f *upFile, why string) {
-			_ = r.record(ctx, nil, Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel, Detail: why})
+			_ = k.put(Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel, Detail: why}, nil)
 		})
+		if err := k.close(); err != nil && fatal == nil {
+			fatal = err
+		}
 	} else {
 		for _, f := range todo {
 			_ = r.record(ctx, nil, Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel, Detail: "not sent: " + fatal.Error()})
