@@ -77,7 +77,12 @@ func decode(data []byte, minSize func(w, h int) (int, int)) (img rgb, err error)
 	switch f {
 	case "jpeg":
 		if turbo := turboJPEG(); turbo != nil && !forceGoJPEG {
-			return turbo.decode(data, minSize)
+			img, err := turbo.decode(data, minSize)
+			if err == nil {
+				return img, nil
+			}
+			// Go's decoder handles a few files libjpeg-turbo refuses with
+			// RGB output (CMYK/YCCK); it gets a second try.
 		}
 		decodeFn, configFn = jpeg.Decode, jpeg.DecodeConfig
 	case "png":
