@@ -108,7 +108,18 @@ func (m *Model) LabelDir(ctx context.Context, in, out string, opts Options, emit
 		stop := errors.New("stop")
 		err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
-				return fmt.Errorf("label: walk %s: %w", path, err)
+				if path == in {
+					return fmt.Errorf("label: walk %s: %w", path, err)
+				}
+				// An unreadable file or folder is reported in its place,
+				// as skipped, and the walk goes on.
+				if !send(&task{ref: path, load: func() ([]byte, error) { return nil, err }}) {
+					return stop
+				}
+				if d != nil && d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
 			}
 			if d.IsDir() {
 				if a, err := filepath.Abs(path); err == nil && a == outAbs {

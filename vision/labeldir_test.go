@@ -313,3 +313,22 @@ func TestCleanName(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelDirUnreadableFolder(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads folders without permission")
+	}
+	m := loadColourModel(t)
+	in := makeImageDir(t)
+	locked := filepath.Join(in, "locked")
+	writeFile(t, locked, "x.png", encode(t, "png", 8, 8, color.NRGBA{255, 0, 0, 255}), mtime)
+	os.Chmod(locked, 0)
+	t.Cleanup(func() { os.Chmod(locked, 0o755) })
+	got, sum := runLabel(t, m, in, filepath.Join(t.TempDir(), "out"), DefaultOptions())
+	if r := got["locked"]; r.Status != StatusSkipped || !strings.Contains(r.Detail, "permission denied") {
+		t.Errorf("locked folder: %+v, want skipped, permission denied", r)
+	}
+	if sum.Labeled != 5 {
+		t.Errorf("labeled %d, want 5 (the walk goes on)", sum.Labeled)
+	}
+}
