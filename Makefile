@@ -8,9 +8,11 @@ BIN      := bin/apsql
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/apsql
 
-# The main job on the built-in emulated library: mirror it and query it.
+# The main job on the built-in emulated library: mirror it, query it, act on
+# a selection (outputs land in .demo/). For the interactive shell on the same
+# library: bin/apsql --demo
 demo: build
-	$(BIN) --demo
+	mkdir -p .demo && cd .demo && ../$(BIN) --demo -f ../examples/demo.sql
 
 # ONNX Runtime for LABEL (fetched from the onnxruntime-node npm package).
 onnxruntime:

@@ -187,9 +187,18 @@ func (sh *shell) help() {
 		fmt.Fprintf(w, "  %-24s %s\n", strings.Join(c.names, "|")+" "+c.args, c.help)
 	}
 	fmt.Fprintln(w, "\napsql statements (end each with ;):")
+	dryRuns := 0
 	for _, c := range sh.sess.DB.Commands().All() {
+		if len(c.Keywords) > 1 && c.Keywords[0] == "EXPLAIN" && c.Keywords[1] != "FIND" {
+			dryRuns++ // listed once below
+			continue
+		}
 		fmt.Fprintf(w, "  %s\n      %s\n", c.Syntax, c.Help)
 	}
-	fmt.Fprintln(w, "\nEverything else is DuckDB SQL, e.g. SELECT * FROM photos LIMIT 5;")
+	if dryRuns > 0 {
+		fmt.Fprintf(w, "  EXPLAIN <action>\n      dry run of any action above: the nodes or files and the requests it would send; nothing is sent\n")
+	}
+	fmt.Fprintln(w, "\nSELECT * FROM search('amazon filter') queries the service live, page by page.")
+	fmt.Fprintln(w, "Everything else is DuckDB SQL, e.g. SELECT * FROM photos LIMIT 5;")
 	fmt.Fprintln(w, "COPY (SELECT ...) TO 'out.parquet' (FORMAT parquet); exports results.")
 }

@@ -54,6 +54,10 @@ var volatile = []struct {
 	with string
 }{
 	{regexp.MustCompile(`Run Time: [0-9.]+s`), "Run Time: Xs"},
+	{regexp.MustCompile(`in [0-9.]+ ?s\b`), "in Xs"},
+	{regexp.MustCompile(`\([0-9.]+ ?s\)`), "(Xs)"},
+	{regexp.MustCompile(`at [0-9.]+ [kMG]?B/s`), "at X MB/s"},
+	{regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`), "http://127.0.0.1:PORT"},
 }
 
 func runScript(t *testing.T, file string) string {

@@ -1,0 +1,19 @@
+-- The main job on a library: mirror it, look at it, act on a selection.
+-- Run it on the built-in emulated library with: apsql --demo -f examples/demo.sql
+SYNC;
+SELECT category, count(*) AS items, round(sum(size) / 1e6, 1) AS mb
+  FROM nodes GROUP BY ALL ORDER BY items DESC;
+SELECT model, count(*) AS photos FROM photos WHERE model IS NOT NULL
+  GROUP BY ALL ORDER BY photos DESC, model LIMIT 5;
+SELECT year(contentDate) AS year, count(*) FILTER (WHERE category = 'img') AS photos,
+       count(*) FILTER (WHERE category = 'vid') AS videos
+  FROM nodes GROUP BY ALL ORDER BY year DESC LIMIT 5;
+SYNC FOLDERS;
+.tree
+FIND 'type:(VIDEOS) AND timeYear:(2019)' LIMIT 3;
+EXPLAIN FIND 'type:(VIDEOS) AND contentProperties.contentDate:["2015-01-01T00:00:00.000Z" TO *]';
+SELECT count(*) AS small_pngs FROM nodes WHERE extension = 'png' AND size < 20000;
+EXPLAIN TRASH (SELECT id FROM nodes WHERE extension = 'png' AND size < 20000 ORDER BY size LIMIT 5);
+DOWNLOAD (SELECT id FROM photos ORDER BY size DESC, id LIMIT 3) TO 'demo-media';
+COPY (SELECT * EXCLUDE (raw) FROM photos) TO 'demo-photos.parquet' (FORMAT parquet);
+SELECT count(*) AS rows_in_parquet FROM read_parquet('demo-photos.parquet');
