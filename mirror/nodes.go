@@ -282,14 +282,13 @@ func syncNodesFilter(ctx context.Context, s *engine.Session, src source, filter 
 	}
 	defer st.drop()
 	tr := s.Progress.Start("sync nodes", int64(total), "nodes")
-	changed := false
 	stats, err := st.load(ctx, tr, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
 		stats, err := src.StreamSearch(ctx, filter, "", emit)
 		// A listing that changed while paging still upserts what arrived:
 		// nothing is removed on its evidence.
 		if errors.Is(err, fetch.ErrListingChanged) {
 			s.Logf("sync nodes: %v", err)
-			changed, err = true, nil
+			err = nil
 		}
 		return stats, err
 	})
@@ -297,7 +296,6 @@ func syncNodesFilter(ctx context.Context, s *engine.Session, src source, filter 
 	if err != nil {
 		return tableStats{}, err
 	}
-	_ = changed
 	ins, upd, _, err := st.apply(ctx, false)
 	if err != nil {
 		return tableStats{}, err
