@@ -377,24 +377,76 @@ type labelRow struct {
 }
 
 // labelSink collects the outcomes of one LABEL run and writes them, with
-// their predictions, to labels and actions_log every labelFlush images. It
-// is safe for concurrent use.
+// their predictions, to labels and actions_log every labelFlush images, in
+// a goroutine of its own so that the database writes overlap fetching and
+// inference. It is safe for concurrent use; close ends it.
 type labelSink struct {
 	r      *run
 	source string // "file" or "node"
 	model  string
 
-	mu      sync.Mutex
-	outs    []Outcome  // not yet written
-	rows    []labelRow // not yet written
-	keys    []string   // files or nodes whose earlier rows are replaced
-	written int64      // labels rows written
-	err     error      // the first failed write
+	mu   sync.Mutex
+	outs []Outcome  // not yet handed to the writer
+	rows []labelRow // not yet handed to the writer
+	keys []string   // files or nodes whose earlier rows are replaced
+
+	queue     chan labelBatch // to the writer; two batches may wait
+	done      chan struct{}   // closed when the writer has finished
+	written   atomic.Int64    // labels rows written
+	closeOnce sync.Once
+	errMu     sync.Mutex
+	err       error // the first failed write
+}
+
+// labelBatch is one transaction's worth of outcomes and predictions.
+type labelBatch struct {
+	outs []Outcome
+	rows []labelRow
+	keys []string
+}
+
+func newLabelSink(r *run, source, model string) *labelSink {
+	k := &labelSink{r: r, source: source, model: model, queue: make(chan labelBatch, 2), done: make(chan struct{})}
+	go k.writer()
+	return k
+}
+
+// writer writes the batches in order; after a failed one it only drains
+// the queue.
+func (k *labelSink) writer() {
+	defer close(k.done)
+	for b := range k.queue {
+		if k.failed() != nil {
+			continue
+		}
+		apply := func(ctx context.Context, tx *sql.Tx) error {
+			return writeLabels(ctx, tx, k.source, k.model, b.keys, b.rows)
+		}
+		// record writes even when the statement is cancelled: what was
+		// labeled is kept.
+		if err := k.r.record(context.Background(), apply, b.outs...); err != nil {
+			k.errMu.Lock()
+			k.err = err
+			k.errMu.Unlock()
+			continue
+		}
+		k.written.Add(int64(len(b.rows)))
+	}
+}
+
+func (k *labelSink) failed() error {
+	k.errMu.Lock()
+	defer k.errMu.Unlock()
+	return k.err
 }
 
 // add queues one image's outcome and, when top is not empty, its
-// predictions; it writes the queue when it is full.
-func (k *labelSink) add(ctx context.Context, o Outcome, key string, top []vision.Prediction) error {
+// predictions; a full queue goes to the writer. The error is that of an
+// earlier failed write: the run should stop.
+func (k *labelSink) add(o Outcome, key string, top []vision.Prediction) error {
+	if err := k.failed(); err != nil {
+		return err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.outs = append(k.outs, o)
@@ -405,41 +457,37 @@ func (k *labelSink) add(ctx context.Context, o Outcome, key string, top []vision
 		}
 	}
 	if len(k.outs) >= labelFlush {
-		return k.flushLocked(ctx)
+		k.handOff()
 	}
 	return nil
 }
 
-// flush writes what is queued.
-func (k *labelSink) flush(ctx context.Context) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.flushLocked(ctx)
-}
-
-func (k *labelSink) flushLocked(ctx context.Context) error {
-	if k.err != nil {
-		return k.err
-	}
+// handOff gives what is queued to the writer (it waits while two batches
+// are pending: the database then sets the pace). k.mu is held.
+func (k *labelSink) handOff() {
 	if len(k.outs) == 0 {
-		return nil
+		return
 	}
-	rows, keys := k.rows, k.keys
-	apply := func(ctx context.Context, tx *sql.Tx) error {
-		return writeLabels(ctx, tx, k.source, k.model, keys, rows)
-	}
-	err := k.r.record(ctx, apply, k.outs...)
+	k.queue <- labelBatch{outs: k.outs, rows: k.rows, keys: k.keys}
 	k.outs, k.rows, k.keys = nil, nil, nil
-	if err != nil {
-		k.err = err
-		return err
-	}
-	k.written += int64(len(rows))
-	return nil
+}
+
+// close writes what is left, waits for the writer and returns the first
+// failed write. add must not be called after close; calling close again
+// returns the same error.
+func (k *labelSink) close() error {
+	k.closeOnce.Do(func() {
+		k.mu.Lock()
+		k.handOff()
+		close(k.queue)
+		k.mu.Unlock()
+		<-k.done
+	})
+	return k.failed()
 }
 
 // labelInsertRows is how many rows one INSERT into labels carries.
-const labelInsertRows = 200
+const labelInsertRows = 1000
 
 // writeLabels replaces the rows of keys (paths or ids, by source) for model
 // with rows.
@@ -455,30 +503,31 @@ func writeLabels(ctx context.Context, tx *sql.Tx, source, model string, keys []s
 			return fmt.Errorf("replace earlier labels: %w", err)
 		}
 	}
-	at := time.Now().UTC()
+	// Literal VALUES: DuckDB binds parameters of a many-row INSERT several
+	// times slower than it parses literals (BenchmarkLabelNodes).
+	at := engine.Quote(time.Now().UTC().Format("2006-01-02 15:04:05.999999")) + "::TIMESTAMP"
+	src, mdl := engine.Quote(source), engine.Quote(model)
+	var b strings.Builder
 	for lo := 0; lo < len(rows); lo += labelInsertRows {
 		hi := min(lo+labelInsertRows, len(rows))
-		var b strings.Builder
+		b.Reset()
 		b.WriteString(`INSERT INTO labels (source, path, id, rank, label, synset, classIndex, prob, model, labeledAt) VALUES `)
-		args := make([]any, 0, 10*(hi-lo))
 		for i, r := range rows[lo:hi] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			var path, id any
-			if source == "node" {
-				id = r.key
-			} else {
-				path = r.key
+			path, id := "NULL", engine.Quote(r.key)
+			if source != "node" {
+				path, id = id, path
 			}
-			var synset any
+			synset := "NULL"
 			if r.p.Synset != "" {
-				synset = r.p.Synset
+				synset = engine.Quote(r.p.Synset)
 			}
-			args = append(args, source, path, id, r.p.Rank, r.p.Name, synset, r.p.Index, r.p.Prob, model, at)
+			fmt.Fprintf(&b, "(%s, %s, %s, %d, %s, %s, %d, %s, %s, %s)", src, path, id, r.p.Rank, engine.Quote(r.p.Name), synset,
+				r.p.Index, strconv.FormatFloat(r.p.Prob, 'g', -1, 64), mdl, at)
 		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, b.String()); err != nil {
 			return fmt.Errorf("write labels: %w", err)
 		}
 	}
@@ -492,7 +541,10 @@ type dirRow struct {
 	status, detail string
 }
 
-// runDir runs LABEL 'dir_in' INTO 'dir_out' USING 'model.onnx' [(options)].
+// runDir runs LABEL 'dir_in' INTO 'dir_out' USING 'model.onnx' [(options)]
+// through vision.LabelDir. Result rows show paths as walked (dir_in joined
+// with the file's relative path); labels.path and the journal hold the
+// absolute path, so that runs from other directories replace the same rows.
 func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, explain bool) (*engine.Result, error) {
 	if fi, err := os.Stat(st.in); err != nil {
 		return nil, fmt.Errorf("label: input directory: %w", unwrapPath(err))
@@ -526,7 +578,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 	if err != nil {
 		return nil, err
 	}
-	sink := &labelSink{r: r, source: "file", model: m.Name()}
+	sink := newLabelSink(r, "file", m.Name())
 	tr := s.Progress.Start("label", int64(len(files)), "images")
 	defer tr.Done()
 	var rows []dirRow
@@ -550,19 +602,22 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 		}
 		rows = append(rows, dirRow{path: fr.Path, label: fr.Label, prob: fr.Prob, status: fr.Status, detail: detail})
 		if werr == nil {
-			if werr = sink.add(ctx, Outcome{Name: fr.Path, Status: fr.Status, Detail: detail, Target: abs}, abs, fr.Top); werr != nil {
+			if werr = sink.add(Outcome{Name: fr.Path, Status: fr.Status, Detail: detail, Target: abs}, abs, fr.Top); werr != nil {
 				cancel()
 			}
 		}
 	})
-	if werr == nil {
-		werr = sink.flush(ctx)
+	if cerr := sink.close(); werr == nil {
+		werr = cerr
 	}
 	if werr != nil {
 		return nil, fmt.Errorf("label: %w", werr)
 	}
 	interrupted := ctx.Err() != nil && errors.Is(err, ctx.Err())
 	if err != nil && !interrupted {
+		if !strings.HasPrefix(err.Error(), "label: ") {
+			err = fmt.Errorf("label: %w", err)
+		}
 		if sum.Files == 0 {
 			return nil, err
 		}
@@ -588,7 +643,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 	if sum.Removed > 0 {
 		fmt.Fprintf(&line, " (%s earlier %s removed first)", thousands(int64(sum.Removed)), plural(int64(sum.Removed), "copy", "copies"))
 	}
-	fmt.Fprintf(&line, " in %s; %s rows into labels (model %s)", rate(sum.Files, sum.Elapsed), thousands(sink.written), m.Name())
+	fmt.Fprintf(&line, " in %s; %s rows into labels (model %s)", rate(sum.Files, sum.Elapsed), thousands(sink.written.Load()), m.Name())
 	return &engine.Result{Rows: b.Reader(), Summary: line.String()}, nil
 }
 
@@ -740,9 +795,10 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 			return nil, err
 		}
 	}
-	sink := &labelSink{r: r, source: "node", model: m.Name()}
+	sink := newLabelSink(r, "node", m.Name())
+	defer sink.close()
 	for _, o := range early {
-		if err := sink.add(ctx, o, "", nil); err != nil {
+		if err := sink.add(o, "", nil); err != nil {
 			return nil, fmt.Errorf("label: %w", err)
 		}
 	}
@@ -753,7 +809,7 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 		fetchErr = l.classifyThumbnails(ctx, c, m, st, jobs, viewBox, sink, tr, addRow)
 		tr.Done()
 	}
-	if err := sink.flush(ctx); err != nil {
+	if err := sink.close(); err != nil {
 		return nil, fmt.Errorf("label: %w", err)
 	}
 	interrupted := ctx.Err() != nil
@@ -762,7 +818,7 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 	}
 	n := len(jobs)
 	extra := fmt.Sprintf("%s %s classified in %s; %s rows into labels (model %s)",
-		thousands(int64(n)), plural(int64(n), "thumbnail", "thumbnails"), rate(n, time.Since(start)), thousands(sink.written), m.Name())
+		thousands(int64(n)), plural(int64(n), "thumbnail", "thumbnails"), rate(n, time.Since(start)), thousands(sink.written.Load()), m.Name())
 	return nodesResult(r, rows, extra, interrupted), nil
 }
 
@@ -788,7 +844,7 @@ func (l *labeler) classifyThumbnails(parent context.Context, c *fetch.Client, m 
 		}
 		tr.Add(1)
 		addRow(nodeRow{ord: j.ord, o: o, label: label, prob: prob})
-		if err := sink.add(ctx, o, j.it.ID, top); err != nil {
+		if err := sink.add(o, j.it.ID, top); err != nil {
 			writeMu.Lock()
 			if writeErr == nil {
 				writeErr = err

@@ -15,8 +15,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/apsql/apsql/emulator"
@@ -758,4 +761,110 @@ func TestLabelMissingRuntime(t *testing.T) {
 	if !strings.Contains(line, vision.InstallCommand) || !strings.HasPrefix(line, "label: onnx runtime library not found") {
 		t.Errorf("error %q: want it to start with the problem and name %s", line, vision.InstallCommand)
 	}
+}
+
+// BenchmarkLabelNodes measures LABEL target end to end (thumbnails from
+// the emulator on loopback, classification, labels rows) against a
+// ceiling measured in the same run: the slower of fetching the same
+// thumbnails alone and vision.Classify on them in memory. With the tiny
+// test model the run is bound by the HTTP requests and the labels rows.
+//
+//	go test -tags duckdb_arrow -run '^$' -bench LabelNodes -benchtime 3x ./actions/
+func BenchmarkLabelNodes(b *testing.B) {
+	if os.Getenv("APSQL_SKIP_NATIVE") == "1" {
+		b.Skip("APSQL_SKIP_NATIVE=1")
+	}
+	if err := vision.InitRuntime(""); err != nil {
+		b.Fatalf("%v (run %s)", err, vision.InstallCommand)
+	}
+	ctx := b.Context()
+	srv := emulator.StartTest(b, emulator.Options{Nodes: 1000, Seed: 3})
+	cookies, err := fetch.NewCookies(srv.Cookies())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := fetch.New(fetch.Config{Cookies: cookies, Endpoint: srv.URL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := engine.Open(ctx, engine.Memory)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	in, err := db.Ingester(ctx, "nodes", fetch.NodeSchema())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.StreamSearch(ctx, "type:(PHOTOS)", "", func(rb arrow.RecordBatch) error { return in.Insert(ctx, rb) }); err != nil {
+		b.Fatal(err)
+	}
+	RegisterLabel(db.Commands(), func(context.Context) (*fetch.Client, error) { return c, nil })
+	s := engine.NewSession(db)
+	var photos int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM nodes`).Scan(&photos); err != nil {
+		b.Fatal(err)
+	}
+	model, err := filepath.Abs(colourModel)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// The ceiling: classification alone, thumbnails in memory.
+	m, err := vision.LoadModel(model, vision.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	rows, err := db.Query(ctx, `SELECT id FROM nodes`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var imgs []vision.Image
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		imgs = append(imgs, vision.Image{ID: id})
+	}
+	rows.Close()
+	// Fetch-only ceiling: the thumbnails, defaultConcurrency at a time.
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range defaultConcurrency {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(imgs); i = int(next.Add(1)) - 1 {
+				if err := c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(imgs[i].ID),
+					Query: url.Values{"ownerId": {srv.OwnerID()}, "viewBox": {"16,16"}}}, &imgs[i].Data); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fetchRate := float64(len(imgs)) / time.Since(start).Seconds()
+	// Classify-only ceiling: the same thumbnails in memory.
+	start = time.Now()
+	if _, err := m.Classify(ctx, imgs, vision.DefaultOptions()); err != nil {
+		b.Fatal(err)
+	}
+	classifyRate := float64(len(imgs)) / time.Since(start).Seconds()
+	ceiling := min(fetchRate, classifyRate)
+
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := s.Run(ctx, "LABEL WHERE true USING "+engine.Quote(model))
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Rows.Release()
+	}
+	rate := float64(photos*b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "images/s")
+	b.ReportMetric(fetchRate, "fetch-only-images/s")
+	b.ReportMetric(classifyRate, "classify-only-images/s")
+	b.ReportMetric(rate/ceiling, "ratio-to-slower-stage")
 }
