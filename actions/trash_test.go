@@ -234,3 +234,37 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+func TestConfirmation(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 30, Seed: 15}, 0)
+	ids := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3`)
+	list := fmt.Sprintf(`'%s', '%s', '%s'`, ids[0], ids[1], ids[2])
+	var asked []string
+	answer := false
+	e.s.Interactive = true
+	e.s.Confirm = func(q string) bool { asked = append(asked, q); return answer }
+
+	rows, sum := e.run(`TRASH ` + list)
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "trash 3 items (") || !strings.HasSuffix(asked[0], "B)?") {
+		t.Fatalf("asked %q, want 'trash 3 items (SIZE)?'", asked)
+	}
+	if len(e.rec.reqs) != 0 || !strings.Contains(sum, "not confirmed") || byStatus(rows)[StatusSkipped] == nil {
+		t.Errorf("declined TRASH: %d requests, summary %q; want nothing sent", len(e.rec.reqs), sum)
+	}
+	answer = true
+	rows, _ = e.run(`TRASH ` + list)
+	if len(byStatus(rows)[StatusOK]) != 3 {
+		t.Errorf("confirmed TRASH: %+v", rows)
+	}
+	asked = nil
+	rows, _ = e.run(`PURGE ` + list)
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "purge 3 items") || len(byStatus(rows)[StatusOK]) != 3 {
+		t.Errorf("PURGE asked %q, rows %+v; want one question and 3 ok", asked, rows)
+	}
+	// Batch mode: TRASH goes ahead without asking.
+	e.s.Interactive, e.s.Confirm, asked = false, nil, nil
+	rows, _ = e.run(fmt.Sprintf(`TRASH '%s'`, e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 1`)[0]))
+	if len(byStatus(rows)[StatusOK]) != 1 {
+		t.Errorf("batch TRASH: %+v", rows)
+	}
+}
