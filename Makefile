@@ -11,7 +11,7 @@ build:
 # The main job on the built-in emulated library: mirror it, query it, act on
 # a selection (outputs land in .demo/). For the interactive shell on the same
 # library: bin/apsql --demo
-demo: build
+demo: build onnxruntime
 	mkdir -p .demo && cd .demo && ../$(BIN) --demo -f ../examples/demo.sql
 
 # ONNX Runtime for LABEL (fetched from the onnxruntime-node npm package).

@@ -17,3 +17,9 @@ EXPLAIN TRASH (SELECT id FROM nodes WHERE extension = 'png' AND size < 20000 ORD
 DOWNLOAD (SELECT id FROM photos ORDER BY size DESC, id LIMIT 3) TO 'demo-media';
 COPY (SELECT * EXCLUDE (raw) FROM photos) TO 'demo-photos.parquet' (FORMAT parquet);
 SELECT count(*) AS rows_in_parquet FROM read_parquet('demo-photos.parquet');
+-- Label 200 photos from their thumbnails with a tiny colour classifier
+-- (testdata/label: averages the colour; bring a real model with scripts/export_timm.py).
+.output label-results.txt
+LABEL (SELECT id FROM photos ORDER BY id LIMIT 200) USING '../testdata/label/colours.onnx' (TOPK 1, THRESHOLD 0);
+.output
+SELECT label, count(*) AS photos FROM nodes JOIN labels USING (id) WHERE rank = 1 GROUP BY ALL ORDER BY photos DESC;

@@ -98,6 +98,7 @@ func setupFeatures(ctx context.Context, sh *shell) error {
 	reg := sh.sess.DB.Commands()
 	mirror.Register(reg, api.get)
 	actions.Register(reg, api.get)
+	actions.RegisterLabel(reg, api.get)
 	if err := mirror.RegisterSearch(sh.sess.DB, api.get); err != nil {
 		return fmt.Errorf("register search(): %w", err)
 	}
