@@ -123,6 +123,15 @@ func openError(path string, err error) error {
 	return fmt.Errorf("open database %s: %w", path, err)
 }
 
+// SetMemoryLimit bounds the memory DuckDB's buffer manager uses ("256MB",
+// "2GB"); beyond it DuckDB spills to a temporary folder beside the database.
+func (d *DB) SetMemoryLimit(ctx context.Context, limit string) error {
+	if _, err := d.conn.ExecContext(ctx, "SET memory_limit = "+Quote(limit)); err != nil {
+		return fmt.Errorf("memory limit %q: %w; give a size such as 512MB or 2GB", limit, err)
+	}
+	return nil
+}
+
 // Close releases the connection and the database.
 func (d *DB) Close() error {
 	var errs []error

@@ -21,6 +21,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,6 +37,9 @@ import (
 	"github.com/apsql/apsql/model"
 )
 
+// profile is the -cpuprofile file ("" for none).
+var profile string
+
 func main() {
 	role := flag.String("role", "sync", "sync (default: start the emulator and measure) or emulate (serve; used by sync)")
 	nodes := flag.Int("nodes", 100000, "library size")
@@ -42,12 +47,18 @@ func main() {
 	rateLimit := flag.Float64("rate-limit", 0, "emulator requests per second (429 beyond)")
 	memLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the sync (e.g. 300MB); empty keeps DuckDB's default")
 	breakdown := flag.Bool("breakdown", true, "also measure decode and insert separately")
+	goMemLimit := flag.Int64("go-memory-limit", 0, "Go soft memory limit of the sync process in MiB (0: the Go default), as apsql sets it")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the sync process (the first SYNC) to `FILE`")
 	dbFile := flag.String("db", "", "database file (default: a file in a temporary folder; :memory: for none)")
 	flag.Parse()
 	if *role == "emulate" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
 		os.Exit(emulator.Main(ctx, flag.Args(), os.Stdout, os.Stderr))
+	}
+	profile = *cpuProfile
+	if *goMemLimit > 0 {
+		debug.SetMemoryLimit(*goMemLimit << 20)
 	}
 	if err := run(*nodes, *latency, *rateLimit, *memLimit, *dbFile, *breakdown); err != nil {
 		fmt.Fprintln(os.Stderr, "syncbench:", err)
@@ -116,7 +127,13 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 		ceiling = min(ceiling, theory)
 	}
 	ids = nil
-	runtime.GC()
+	// Give the ceiling listing's memory back and restart the peak (VmHWM)
+	// from here, so that the peak RSS below is the SYNC's, as in a fresh
+	// apsql process.
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		fmt.Fprintf(os.Stderr, "syncbench: cannot reset the peak RSS (%v); it includes the ceiling listing\n", err)
+	}
 	retries.Store(0)
 	throttled.Store(0)
 
@@ -137,8 +154,21 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	mirror.Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return client, nil })
 	sess := engine.NewSession(db)
 	rssBefore := peakRSS()
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	goPeak := sampleGoMemory()
 	t = time.Now()
 	res, err := sess.Run(ctx, "SYNC")
+	pprof.StopCPUProfile()
+	goPeakBytes := goPeak()
 	if err != nil {
 		return err
 	}
@@ -152,7 +182,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	rate := float64(n) / elapsed.Seconds()
 	fmt.Printf("SYNC: %d nodes in %s = %.0f nodes/s (%.0f%% of the ceiling); %s\n", n, elapsed.Round(time.Millisecond), rate, 100*rate/ceiling, res.Summary)
 	fmt.Printf("      retries %d, throttled %d, failed pages 0 (SYNC succeeded)\n", retries.Load(), throttled.Load())
-	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, runtime.GOMAXPROCS(0))
+	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB; Go runtime's share at its peak: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, goPeakBytes>>20, runtime.GOMAXPROCS(0))
 
 	t = time.Now()
 	res, err = sess.Run(ctx, "SYNC")
@@ -246,6 +276,37 @@ func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB) 
 	}
 	fmt.Printf("%s\n", time.Since(t).Round(time.Millisecond))
 	return nil
+}
+
+// sampleGoMemory samples the memory the Go runtime holds from the OS
+// (Sys minus HeapReleased) every 50 ms; the returned function stops the
+// sampling and returns the largest value seen.
+func sampleGoMemory() func() uint64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if v := ms.Sys - ms.HeapReleased; v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-done
+		return peak.Load()
+	}
 }
 
 // peakRSS returns the process's peak resident set (VmHWM) in bytes.

@@ -48,7 +48,8 @@ func (t *dotTable) names() []string {
 }
 
 func (t *dotTable) run(ctx context.Context, sh *shell, line string) error {
-	fields := strings.Fields(line)
+	// ".timer on;" is forgiven: people end everything with a semicolon.
+	fields := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ";"))
 	c, ok := t.lookup(fields[0])
 	if !ok {
 		return fmt.Errorf("unknown command %s; .help lists the commands", fields[0])

@@ -31,7 +31,8 @@ type config struct {
 	endpoint    string
 	concurrency int
 	cache       string
-	demo        int // 0: no demo
+	demo        int    // 0: no demo
+	memoryLimit string // DuckDB memory_limit ("" keeps DuckDB's default)
 }
 
 // demoFlag is --demo or --demo=N.
@@ -63,6 +64,14 @@ func (d demoFlag) Set(s string) error {
 
 const defaultDemoNodes = 10000
 
+// defaultMemoryLimit keeps a SYNC of a million nodes near half a gigabyte
+// (BENCHMARKS.md); DuckDB spills to disk beyond it.
+const defaultMemoryLimit = "256MB"
+
+// goMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT is
+// set: the decoders' buffers are reused rather than left to grow.
+const goMemoryLimit = 192 << 20
+
 type multiFlag struct{ vals *[]string }
 
 func (m multiFlag) String() string     { return "" }
@@ -93,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.quiet, "q", false, "quieter: no progress bars")
 	fs.BoolVar(&cfg.verbose, "v", false, "more log detail on stderr")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.StringVar(&cfg.memoryLimit, "memory-limit", defaultMemoryLimit, "DuckDB's memory `LIMIT` (e.g. 2GB; \"\" for DuckDB's default of 80% of RAM); a larger one makes SYNC of a big library faster")
 	registerFeatureFlags(fs, cfg)
 	fs.Usage = func() {}
 	// Flags may come before or after DBFILE (apsql ap.duckdb -c '...').

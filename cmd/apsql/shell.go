@@ -43,6 +43,12 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 		return exitFailed
 	}
 	defer db.Close()
+	if cfg.memoryLimit != "" {
+		if err := db.SetMemoryLimit(ctx, cfg.memoryLimit); err != nil {
+			fmt.Fprintf(stderr, "apsql: --memory-limit: %v\n", err)
+			return exitUsage
+		}
+	}
 	sh := &shell{
 		cfg:    cfg,
 		sess:   engine.NewSession(db),
