@@ -383,25 +383,30 @@ func TestLimiterAdapts(t *testing.T) {
 	if l.current() != 8 {
 		t.Errorf("after one round of throttles limit = %d, want 8", l.current())
 	}
-	// A throttle of a request sent after the cut halves again.
+	// A throttle of a request sent after the cut, out of slow start,
+	// steps down by a quarter.
 	l.release(take(), outcomeThrottled)
-	if l.current() != 4 {
-		t.Errorf("after a second throttle limit = %d, want 4", l.current())
+	if l.current() != 6 {
+		t.Errorf("after a second throttle limit = %d, want 6", l.current())
 	}
-	// Congestion avoidance: +1 per round of clean answers.
-	for range 4 {
+	// Congestion avoidance: +1 per avoidRounds rounds of clean answers.
+	for range avoidRounds*6 - 1 {
 		l.release(take(), outcomeClean)
 	}
-	if l.current() != 5 {
-		t.Errorf("after a clean round limit = %d, want 5", l.current())
+	if l.current() != 6 {
+		t.Errorf("one answer short of %d clean rounds, limit = %d, want 6", avoidRounds, l.current())
+	}
+	l.release(take(), outcomeClean)
+	if l.current() != 7 {
+		t.Errorf("after %d clean rounds limit = %d, want 7", avoidRounds, l.current())
 	}
 	// Failures neither grow nor shrink.
 	l.release(take(), outcomeFailed)
-	if l.current() != 5 {
-		t.Errorf("after a failure limit = %d, want 5", l.current())
+	if l.current() != 7 {
+		t.Errorf("after a failure limit = %d, want 7", l.current())
 	}
-	if len(changes) == 0 || changes[len(changes)-1] != 5 {
-		t.Errorf("concurrency events = %v, want the last to be 5", changes)
+	if len(changes) == 0 || changes[len(changes)-1] != 7 {
+		t.Errorf("concurrency events = %v, want the last to be 7", changes)
 	}
 }
 

@@ -89,6 +89,12 @@ type limiter struct {
 	notify   func(int)
 }
 
+// avoidRounds is how many rounds of clean answers (limit answers each)
+// congestion avoidance waits before it adds one: a rate limiter (429)
+// refills at a fixed pace, so probing it every round costs a throttled
+// request — and its Retry-After — about every second.
+const avoidRounds = 4
+
 // startConcurrency is the limit before any answer arrived.
 const startConcurrency = 4
 
@@ -128,18 +134,26 @@ func (l *limiter) release(ticket uint64, o outcome) {
 		if l.slow {
 			l.limit++
 			l.clean = 0
-		} else if l.clean >= l.limit {
+		} else if l.clean >= avoidRounds*l.limit {
 			l.limit++
 			l.clean = 0
 		}
 		l.limit = min(l.limit, l.max)
 	case outcomeThrottled:
-		l.slow = false
 		if ticket > l.cutSeq {
-			l.limit = max(1, l.limit/2)
+			if l.slow {
+				// Slow start overshoots by up to twice: halve.
+				l.limit = max(1, l.limit/2)
+			} else {
+				// Near a rate limit already: step down gently, so that
+				// the rate oscillates just under the limit instead of
+				// swinging between it and half of it.
+				l.limit = max(1, min(l.limit-1, l.limit*3/4))
+			}
 			l.cutSeq = l.seq
 			l.clean = 0
 		}
+		l.slow = false
 	}
 	changed := l.limit != old
 	n := l.limit
