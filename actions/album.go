@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,7 +245,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned", Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
 		}
 		return r.result(false, fmt.Sprintf("would send %d %s (%s) for %s %s; nothing was sent", nb,
-			plural(int64(nb), "request", "requests"), req, thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
+			plural(int64(nb), "request", "requests"), req, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
 	}
 	if len(todo) == 0 {
 		return r.result(false, ""), nil

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"hash"
 	"io"
 	"net/http"
@@ -123,10 +124,10 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 			n++
 			bytes += d.it.Size
 			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: "planned",
-				Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, humanBytes(d.it.Size))})
+				Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, output.Bytes(d.it.Size))})
 		}
 		return r.result(false, fmt.Sprintf("would download %s %s (%s) into %s with %d at a time; nothing was sent",
-			thousands(n), plural(n, "file", "files"), humanBytes(bytes), dir, conc)), nil
+			output.Thousands(n), plural(n, "file", "files"), output.Bytes(bytes), dir, conc)), nil
 	}
 	if len(todo) == 0 {
 		return r.result(false, ""), nil
@@ -175,9 +176,9 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	}
 	secs := time.Since(start).Seconds()
 	got := dl.got()
-	extra := fmt.Sprintf("%s downloaded into %s", humanBytes(got), dir)
+	extra := fmt.Sprintf("%s downloaded into %s", output.Bytes(got), dir)
 	if secs > 0 && got > 0 {
-		extra += fmt.Sprintf(" at %s/s", humanBytes(int64(float64(got)/secs)))
+		extra += fmt.Sprintf(" at %s/s", output.Bytes(int64(float64(got)/secs)))
 	}
 	if f := fatalSummary(fatal); f != "" {
 		extra += "; " + f
@@ -287,9 +288,9 @@ func (dl *downloader) one(ctx context.Context, d download) Outcome {
 		return o
 	}
 	o.Status = StatusOK
-	o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s, md5 verified)", d.rel, humanBytes(n))
+	o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s, md5 verified)", d.rel, output.Bytes(n))
 	if d.it.MD5 == "" {
-		o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s; the node has no md5 to verify against)", d.rel, humanBytes(n))
+		o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s; the node has no md5 to verify against)", d.rel, output.Bytes(n))
 	}
 	if resumes > 0 {
 		o.Detail += fmt.Sprintf("; resumed %d %s", resumes, plural(int64(resumes), "time", "times"))

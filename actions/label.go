@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"io/fs"
 	"math"
 	"net/url"
@@ -571,7 +572,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 			empty = "ACCUMULATE keeps what dir_out holds"
 		}
 		return &engine.Result{Rows: b.Reader(), Summary: fmt.Sprintf("explain label: would classify %s %s under %s with model %s (%dx%d, %s) into %s; %s; nothing was copied or written",
-			thousands(int64(len(files))), plural(int64(len(files)), "file", "files"), st.in, m.Name(), w, h, vision.RuntimePath(), st.out, empty)}, nil
+			output.Thousands(int64(len(files))), plural(int64(len(files)), "file", "files"), st.in, m.Name(), w, h, vision.RuntimePath(), st.out, empty)}, nil
 	}
 
 	r, err := newRun(ctx, s, "LABEL")
@@ -637,13 +638,13 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 		line.WriteString(" interrupted")
 	}
 	fmt.Fprintf(&line, ": %s %s: %s labeled, %s unlabeled, %s skipped, %s failed",
-		thousands(int64(sum.Files)), plural(int64(sum.Files), "file", "files"),
-		thousands(int64(sum.Labeled)), thousands(int64(sum.Unlabeled)), thousands(int64(sum.Skipped)), thousands(int64(sum.Failed)))
+		output.Thousands(int64(sum.Files)), plural(int64(sum.Files), "file", "files"),
+		output.Thousands(int64(sum.Labeled)), output.Thousands(int64(sum.Unlabeled)), output.Thousands(int64(sum.Skipped)), output.Thousands(int64(sum.Failed)))
 	fmt.Fprintf(&line, " into %s", st.out)
 	if sum.Removed > 0 {
-		fmt.Fprintf(&line, " (%s earlier %s removed first)", thousands(int64(sum.Removed)), plural(int64(sum.Removed), "copy", "copies"))
+		fmt.Fprintf(&line, " (%s earlier %s removed first)", output.Thousands(int64(sum.Removed)), plural(int64(sum.Removed), "copy", "copies"))
 	}
-	fmt.Fprintf(&line, " in %s; %s rows into labels (model %s)", rate(sum.Files, sum.Elapsed), thousands(sink.written.Load()), m.Name())
+	fmt.Fprintf(&line, " in %s; %s rows into labels (model %s)", rate(sum.Files, sum.Elapsed), output.Thousands(sink.written.Load()), m.Name())
 	return &engine.Result{Rows: b.Reader(), Summary: line.String()}, nil
 }
 
@@ -787,7 +788,7 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 			addRow(nodeRow{ord: j.ord, o: o})
 		}
 		return nodesResult(r, rows, fmt.Sprintf("would fetch %s %s at %s, %d at a time, and classify them with %s (%s); nothing was sent or written",
-			thousands(int64(len(jobs))), plural(int64(len(jobs)), "thumbnail", "thumbnails"), viewBox, st.conc, m.Name(), vision.RuntimePath()), false), nil
+			output.Thousands(int64(len(jobs))), plural(int64(len(jobs)), "thumbnail", "thumbnails"), viewBox, st.conc, m.Name(), vision.RuntimePath()), false), nil
 	}
 	var c *fetch.Client
 	if len(jobs) > 0 {
@@ -818,7 +819,7 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 	}
 	n := len(jobs)
 	extra := fmt.Sprintf("%s %s classified in %s; %s rows into labels (model %s)",
-		thousands(int64(n)), plural(int64(n), "thumbnail", "thumbnails"), rate(n, time.Since(start)), thousands(sink.written.Load()), m.Name())
+		output.Thousands(int64(n)), plural(int64(n), "thumbnail", "thumbnails"), rate(n, time.Since(start)), output.Thousands(sink.written.Load()), m.Name())
 	return nodesResult(r, rows, extra, interrupted), nil
 }
 
@@ -959,7 +960,7 @@ func fetchThumbnail(ctx context.Context, c *fetch.Client, it item, viewBox strin
 		return nil, errors.New("empty thumbnail")
 	}
 	if len(data) > maxThumbnail {
-		return nil, fmt.Errorf("thumbnail of %s is larger than %s", humanBytes(int64(len(data))), humanBytes(maxThumbnail))
+		return nil, fmt.Errorf("thumbnail of %s is larger than %s", output.Bytes(int64(len(data))), output.Bytes(maxThumbnail))
 	}
 	return data, nil
 }

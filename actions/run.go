@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,13 +168,13 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		parts := []string{}
 		for _, st := range []string{StatusOK, StatusSkipped, StatusFailed} {
 			if n := r.counts[st]; n > 0 {
-				parts = append(parts, thousands(int64(n))+" "+st)
+				parts = append(parts, output.Thousands(int64(n))+" "+st)
 			}
 		}
 		s.WriteString(strings.Join(parts, ", "))
 	}
 	if n := r.requests.Load(); n > 0 {
-		fmt.Fprintf(&s, " in %s %s", thousands(n), plural(n, "request", "requests"))
+		fmt.Fprintf(&s, " in %s %s", output.Thousands(n), plural(n, "request", "requests"))
 	}
 	fmt.Fprintf(&s, " (%.1f s)", time.Since(r.start).Seconds())
 	if extra != "" {
@@ -183,40 +184,6 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		s.WriteString("; re-run the statement to retry what failed (details in actions_log)")
 	}
 	return &engine.Result{Rows: b.Reader(), Summary: s.String()}
-}
-
-// thousands formats n with comma separators: 1,234.
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-// humanBytes formats a size in decimal units: 3.2 GB.
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
 }
 
 func plural(n int64, one, many string) string {

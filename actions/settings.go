@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"time"
 
 	"github.com/apsql/apsql/engine"
@@ -100,7 +101,7 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned", Detail: req})
 		}
 		return r.result(false, fmt.Sprintf("would send %s %s (%s); nothing was sent",
-			thousands(int64(len(todo))), plural(int64(len(todo)), "request", "requests"), req)), nil
+			output.Thousands(int64(len(todo))), plural(int64(len(todo)), "request", "requests"), req)), nil
 	}
 	if len(todo) == 0 {
 		return r.result(false, ""), nil

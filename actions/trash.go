@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"strings"
 
 	"github.com/apsql/apsql/engine"
@@ -154,18 +155,18 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 				Detail: fmt.Sprintf("%s batch %d of %d", m.request(), k/batchSize+1, nb)})
 		}
 		return r.result(false, fmt.Sprintf("would send %d %s of up to %d ids (%s) for %s %s (%s); nothing was sent",
-			nb, plural(int64(nb), "request", "requests"), batchSize, m.request(), thousands(int64(len(todo))),
-			plural(int64(len(todo)), "node", "nodes"), humanBytes(size))), nil
+			nb, plural(int64(nb), "request", "requests"), batchSize, m.request(), output.Thousands(int64(len(todo))),
+			plural(int64(len(todo)), "node", "nodes"), output.Bytes(size))), nil
 	}
 	if len(todo) == 0 {
 		return r.result(false, ""), nil
 	}
 	// Confirmation: interactive TRASH, and PURGE always (SPEC §2.3).
 	if m.action == "PURGE" || m.action == "TRASH" && s.Interactive && !s.Yes {
-		q := fmt.Sprintf("%s %s %s (%s)?", m.verb, thousands(int64(len(todo))), plural(int64(len(todo)), "item", "items"), humanBytes(size))
+		q := fmt.Sprintf("%s %s %s (%s)?", m.verb, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "item", "items"), output.Bytes(size))
 		if !s.Yes && s.Confirm == nil {
 			return nil, fmt.Errorf("%s of %s %s (%s) needs confirmation: run it interactively or pass --yes",
-				m.verb, thousands(int64(len(todo))), plural(int64(len(todo)), "item", "items"), humanBytes(size))
+				m.verb, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "item", "items"), output.Bytes(size))
 		}
 		yes, err := s.Confirmed(q, "--yes")
 		if err != nil {

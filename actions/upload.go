@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"hash"
 	"io"
 	"io/fs"
@@ -120,17 +121,17 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 	folders := neededFolders(todo)
 	hashNote := ""
 	if hashSecs > 0 && hashed > 0 {
-		hashNote = fmt.Sprintf("hashed %s at %s/s", humanBytes(hashed), humanBytes(int64(float64(hashed)/hashSecs)))
+		hashNote = fmt.Sprintf("hashed %s at %s/s", output.Bytes(hashed), output.Bytes(int64(float64(hashed)/hashSecs)))
 	}
 	if explain {
 		var bytes int64
 		for _, f := range todo {
 			bytes += f.size
 			r.add(Outcome{Name: f.rel, Status: "planned", Target: f.rel,
-				Detail: fmt.Sprintf("POST /cdproxy/nodes into /%s (%s)", f.remote, humanBytes(f.size))})
+				Detail: fmt.Sprintf("POST /cdproxy/nodes into /%s (%s)", f.remote, output.Bytes(f.size))})
 		}
 		return r.result(false, fmt.Sprintf("would upload %s %s (%s) and create up to %d %s (existing ones are reused); %s; nothing was sent",
-			thousands(int64(len(todo))), plural(int64(len(todo)), "file", "files"), humanBytes(bytes),
+			output.Thousands(int64(len(todo))), plural(int64(len(todo)), "file", "files"), output.Bytes(bytes),
 			len(folders), plural(int64(len(folders)), "folder", "folders"), hashNote)), nil
 	}
 	// The journal gets the read failures and the duplicates too.
@@ -189,7 +190,7 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 	extra := hashNote
 	if secs := time.Since(start).Seconds(); secs > 0 {
 		n := r.count(StatusOK)
-		extra += fmt.Sprintf("; uploaded %s at %.1f files/s", humanBytes(up.sent()), float64(n)/secs)
+		extra += fmt.Sprintf("; uploaded %s at %.1f files/s", output.Bytes(up.sent()), float64(n)/secs)
 	}
 	if f := fatalSummary(fatal); f != "" {
 		extra += "; " + f
@@ -672,7 +673,7 @@ func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outco
 			o.Status, o.Detail = StatusFailed, fmt.Sprintf("uploaded to %s, but the service stored md5 %s for a file with md5 %s: check it, and TRASH it if it is wrong", where, n.ContentProperties.MD5, f.md5)
 			return o, raw
 		}
-		o.Status, o.Detail = StatusOK, fmt.Sprintf("POST /cdproxy/nodes: uploaded to %s (%s)", where, humanBytes(f.size))
+		o.Status, o.Detail = StatusOK, fmt.Sprintf("POST /cdproxy/nodes: uploaded to %s (%s)", where, output.Bytes(f.size))
 		return o, raw
 	case isConflict:
 		o.ID = conflict
@@ -685,7 +686,7 @@ func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outco
 		same := gerr == nil && strings.EqualFold(n.ContentProperties.MD5, f.md5)
 		switch {
 		case resent && same:
-			o.Status, o.Detail = StatusOK, fmt.Sprintf("POST /cdproxy/nodes: uploaded to %s (%s); the answer was lost and the resend found it (409)", where, humanBytes(f.size))
+			o.Status, o.Detail = StatusOK, fmt.Sprintf("POST /cdproxy/nodes: uploaded to %s (%s); the answer was lost and the resend found it (409)", where, output.Bytes(f.size))
 		case same:
 			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a file named %s with the same content is already in %s (409)", engine.Quote(f.name), where)
 		case gerr != nil:

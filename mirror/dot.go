@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"io"
 	"sort"
 	"strings"
@@ -124,28 +125,14 @@ func Usage(ctx context.Context, s *engine.Session, client ClientFunc) (*engine.R
 		if err := rows.Scan(&typ, &tc, &tb, &bc, &bb); err != nil {
 			return nil, err
 		}
-		b.Append(typ, tc, humanBytes(tb), bc, humanBytes(bb))
+		b.Append(typ, tc, output.Bytes(tb), bc, output.Bytes(bb))
 		items += tc
 		bytes += tb
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return &engine.Result{Rows: b.Reader(), Summary: fmt.Sprintf("usage: %s items, %s", thousands(items), humanBytes(bytes))}, nil
-}
-
-// humanBytes formats a size with binary units: 1536 → "1.5 KiB".
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return &engine.Result{Rows: b.Reader(), Summary: fmt.Sprintf("usage: %s items, %s", output.Thousands(items), output.Bytes(bytes))}, nil
 }
 
 // Account describes the session: domain, region, endpoint, which cookies

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/apsql/apsql/output"
 	"strings"
 	"time"
 
@@ -133,7 +134,7 @@ type tableStats struct {
 }
 
 func (t tableStats) summary() string {
-	return fmt.Sprintf("%s %s fetched (+%s ~%s -%s)", t.table, thousands(t.fetched), thousands(t.inserted), thousands(t.updated), thousands(t.removed))
+	return fmt.Sprintf("%s %s fetched (+%s ~%s -%s)", t.table, output.Thousands(t.fetched), output.Thousands(t.inserted), output.Thousands(t.updated), output.Thousands(t.removed))
 }
 
 // run executes a SYNC job part by part. A part that fails stops the job;
@@ -220,21 +221,3 @@ func tableOf(part string) string {
 }
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
-
-// thousands formats n with comma separators: 1234567 → "1,234,567".
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
