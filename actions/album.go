@@ -107,7 +107,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 		if album != "" {
 			r.add(Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "album exists; not created again"})
 		} else {
-			r.add(Outcome{Name: name, Status: "planned", Detail: `POST /nodes {"kind":"VISUAL_COLLECTION"}`})
+			r.add(Outcome{Name: name, Status: statusPlanned, Detail: `POST /nodes {"kind":"VISUAL_COLLECTION"}`})
 		}
 		if st == nil {
 			return r.result(false, "nothing was sent"), nil
@@ -204,6 +204,7 @@ func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, 
 	if err != nil {
 		return nil, err
 	}
+	r.orderBy(items)
 	return x.albumMembers(ctx, s, r, album, name, op, items, explain)
 }
 
@@ -242,7 +243,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 	nb := (len(todo) + batchSize - 1) / batchSize
 	if explain {
 		for k, it := range todo {
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned", Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
 		}
 		return r.result(false, fmt.Sprintf("would send %d %s (%s) for %s %s; nothing was sent", nb,
 			plural(int64(nb), "request", "requests"), req, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
@@ -375,7 +376,7 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 	}
 	req := `PATCH /nodes/{id} {"name": ...}`
 	if explain {
-		r.add(Outcome{ID: album, Name: old, Status: "planned", Detail: req + " to " + engine.Quote(name)})
+		r.add(Outcome{ID: album, Name: old, Status: statusPlanned, Detail: req + " to " + engine.Quote(name)})
 		return r.result(false, "would send 1 request; nothing was sent"), nil
 	}
 	if old == name {

@@ -86,6 +86,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	if err != nil {
 		return nil, err
 	}
+	r.orderBy(items)
 	var todo []download
 	taken := map[string]string{} // path → id
 	var total int64
@@ -123,7 +124,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 			}
 			n++
 			bytes += d.it.Size
-			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: "planned",
+			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
 				Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, output.Bytes(d.it.Size))})
 		}
 		return r.result(false, fmt.Sprintf("would download %s %s (%s) into %s with %d at a time; nothing was sent",

@@ -565,7 +565,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 	if explain {
 		b := resultset.New(dirColumns...)
 		for _, f := range files {
-			b.Append(f, nil, nil, "planned", fmt.Sprintf("classify at %dx%d; copy into %s/<%s>/", w, h, st.out, st.opts.Naming))
+			b.Append(f, nil, nil, statusPlanned, fmt.Sprintf("classify at %dx%d; copy into %s/<%s>/", w, h, st.out, st.opts.Naming))
 		}
 		empty := "dir_out is first emptied of the files earlier runs wrote"
 		if st.opts.Accumulate {
@@ -749,6 +749,7 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 	if err != nil {
 		return nil, err
 	}
+	r.orderBy(items)
 	w, h := m.InputSize()
 	viewBox := strconv.Itoa(w) + "," + strconv.Itoa(h)
 	var mu sync.Mutex
@@ -783,7 +784,7 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 	if explain {
 		r.add(early...)
 		for _, j := range jobs {
-			o := Outcome{ID: j.it.ID, Name: j.it.Name, Status: "planned",
+			o := Outcome{ID: j.it.ID, Name: j.it.Name, Status: statusPlanned,
 				Detail: fmt.Sprintf("GET /v1/thumbnail/{id}?viewBox=%s → classify with %s", viewBox, m.Name())}
 			addRow(nodeRow{ord: j.ord, o: o})
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/apsql/apsql/output"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,9 @@ const (
 	StatusOK      = "ok"
 	StatusSkipped = "skipped"
 	StatusFailed  = "failed"
+
+	// statusPlanned is an EXPLAIN row: what would be sent.
+	statusPlanned = "planned"
 )
 
 // unknownOutcome starts the detail of a failure whose effect on the service
@@ -55,6 +59,17 @@ type run struct {
 
 	requests atomic.Int64 // requests sent (not counting retries)
 	start    time.Time
+	// order, when set, is each id's place in the target: concurrent work
+	// finishes in any order, the result rows come in the target's.
+	order map[string]int
+}
+
+// orderBy makes the result rows follow items' order.
+func (r *run) orderBy(items []item) {
+	r.order = make(map[string]int, len(items))
+	for i, it := range items {
+		r.order[it.ID] = i
+	}
 }
 
 // newRun starts the journal of one statement.
@@ -148,6 +163,15 @@ var rowsColumns = []resultset.Column{
 func (r *run) result(interrupted bool, extra string) *engine.Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.order != nil {
+		rank := func(o Outcome) int {
+			if i, ok := r.order[o.ID]; ok {
+				return i
+			}
+			return len(r.order)
+		}
+		sort.SliceStable(r.outcomes, func(i, j int) bool { return rank(r.outcomes[i]) < rank(r.outcomes[j]) })
+	}
 	b := resultset.New(rowsColumns...)
 	for _, o := range r.outcomes {
 		var id any
@@ -166,7 +190,7 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		s.WriteString("the target selects nothing; nothing to do")
 	} else {
 		parts := []string{}
-		for _, st := range []string{StatusOK, StatusSkipped, StatusFailed} {
+		for _, st := range []string{StatusOK, StatusSkipped, StatusFailed, statusPlanned} {
 			if n := r.counts[st]; n > 0 {
 				parts = append(parts, output.Thousands(int64(n))+" "+st)
 			}
@@ -183,7 +207,11 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 	if r.counts[StatusFailed] > 0 && !strings.HasPrefix(r.action, "EXPLAIN") {
 		s.WriteString("; re-run the statement to retry what failed (details in actions_log)")
 	}
-	return &engine.Result{Rows: b.Reader(), Summary: s.String()}
+	res := &engine.Result{Rows: b.Reader(), Summary: s.String()}
+	if !strings.HasPrefix(r.action, "EXPLAIN") {
+		res.Failed = r.counts[StatusFailed]
+	}
+	return res
 }
 
 func plural(n int64, one, many string) string {

@@ -82,6 +82,7 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	if err != nil {
 		return nil, err
 	}
+	r.orderBy(items)
 	req := fmt.Sprintf(`PATCH /nodes/{id} {"settings":{"%s":%t}}`, st.key, st.value)
 	var todo []item
 	for _, it := range items {
@@ -98,7 +99,7 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	}
 	if explain {
 		for _, it := range todo {
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned", Detail: req})
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: req})
 		}
 		return r.result(false, fmt.Sprintf("would send %s %s (%s); nothing was sent",
 			output.Thousands(int64(len(todo))), plural(int64(len(todo)), "request", "requests"), req)), nil

@@ -120,6 +120,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	if err != nil {
 		return nil, err
 	}
+	r.orderBy(items)
 	// Sort the target into what is sent and what is not.
 	var todo []item
 	var notInTrash []string
@@ -151,7 +152,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	nb := (len(todo) + batchSize - 1) / batchSize
 	if explain {
 		for k, it := range todo {
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: "planned",
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned,
 				Detail: fmt.Sprintf("%s batch %d of %d", m.request(), k/batchSize+1, nb)})
 		}
 		return r.result(false, fmt.Sprintf("would send %d %s of up to %d ids (%s) for %s %s (%s); nothing was sent",

@@ -127,7 +127,7 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 		var bytes int64
 		for _, f := range todo {
 			bytes += f.size
-			r.add(Outcome{Name: f.rel, Status: "planned", Target: f.rel,
+			r.add(Outcome{Name: f.rel, Status: statusPlanned, Target: f.rel,
 				Detail: fmt.Sprintf("POST /cdproxy/nodes into /%s (%s)", f.remote, output.Bytes(f.size))})
 		}
 		return r.result(false, fmt.Sprintf("would upload %s %s (%s) and create up to %d %s (existing ones are reused); %s; nothing was sent",

@@ -17,6 +17,10 @@ type Result struct {
 	Rows array.RecordReader
 	// Summary is one line for stderr after the rows ("trash: 12 ok, 1 failed"), or "".
 	Summary string
+	// Failed counts the rows of an action that failed: the statement's
+	// rows are printed, and then it counts as failed (exit status 1 in a
+	// script).
+	Failed int
 }
 
 // Command is one of apsql's own statements. It is recognised by its leading

@@ -199,7 +199,17 @@ func (sh *shell) print(ctx context.Context, text string, res *engine.Result) err
 	if res.Summary != "" {
 		fmt.Fprintln(sh.stderr, res.Summary)
 	}
+	if res.Failed > 0 {
+		return fmt.Errorf("%s %s failed (see the rows above and actions_log); re-run the statement to retry", output.Thousands(int64(res.Failed)), plural(res.Failed, "item", "items"))
+	}
 	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // isRowCount reports whether res is only the affected-row count that DuckDB

@@ -16,7 +16,7 @@ TRASH (SELECT id FROM pick);
 RESTORE (SELECT id FROM pick);
 SELECT count(*) AS back_in_nodes FROM nodes WHERE id IN (SELECT id FROM pick);
 SELECT action, status, count(*) AS n FROM actions_log GROUP BY ALL ORDER BY ALL;
-DOWNLOAD (SELECT id FROM pick) TO '$TMP/media' (NAMING '{id}.{ext}', CONCURRENCY 1);
+DOWNLOAD (SELECT id FROM pick) TO '$TMP/media' (NAMING '{id}.{ext}');
 SELECT count(*) AS files FROM glob('$TMP/media/*');
 DOWNLOAD (SELECT id FROM pick) TO '$TMP/media' (NAMING '{id}.{ext}', CONCURRENCY 1);
 PURGE (SELECT id FROM pick);
