@@ -1,6 +1,8 @@
 // Package actions runs apsql's action statements against the service:
 // TRASH, RESTORE, PURGE, FAVORITE, UNFAVORITE, HIDE, UNHIDE, CREATE ALBUM,
-// ALBUM ADD/REMOVE, RENAME ALBUM, DOWNLOAD and UPLOAD, and EXPLAIN of each
+// ALBUM ADD/REMOVE, RENAME ALBUM, DOWNLOAD, UPLOAD and LABEL (a folder of
+// images into label folders, or photos of the library from their
+// thumbnails into the labels table, with vision), and EXPLAIN of each
 // (SPEC §2.3).
 //
 // Every action follows the same path:
