@@ -24,6 +24,11 @@ const DefaultPath = "ap.duckdb"
 // Memory is the name of an in-memory database.
 const Memory = ":memory:"
 
+// ErrBadPath marks a database path that cannot work as given (a
+// directory, a missing or unwritable folder): bad usage rather than a
+// failure.
+var ErrBadPath = errors.New("bad database path")
+
 // DB is an open apsql database with one pinned connection. It is not safe
 // for concurrent statements: a session runs one statement at a time.
 type DB struct {
@@ -72,7 +77,7 @@ func checkPath(path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():
-		return fmt.Errorf("open database %s: it is a directory; give a file name such as %s", path, filepath.Join(path, DefaultPath))
+		return fmt.Errorf("open database %s: it is a directory; give a file name such as %s%w", path, filepath.Join(path, DefaultPath), quiet(ErrBadPath))
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
@@ -81,19 +86,28 @@ func checkPath(path string) error {
 	dir := filepath.Dir(path)
 	di, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("open database %s: folder %s does not exist; create it or choose another path", path, dir)
+		return fmt.Errorf("open database %s: folder %s does not exist; create it or choose another path%w", path, dir, quiet(ErrBadPath))
 	}
 	if !di.IsDir() {
-		return fmt.Errorf("open database %s: %s is not a folder", path, dir)
+		return fmt.Errorf("open database %s: %s is not a folder%w", path, dir, quiet(ErrBadPath))
 	}
 	probe, err := os.CreateTemp(dir, ".apsql-probe-*")
 	if err != nil {
-		return fmt.Errorf("open database %s: cannot create files in %s (%v); choose a writable location with --db", path, dir, unwrapPathError(err))
+		return fmt.Errorf("open database %s: cannot create files in %s (%v); choose a writable location with --db%w", path, dir, unwrapPathError(err), quiet(ErrBadPath))
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 	return nil
 }
+
+// quiet wraps err so that it can be matched with errors.Is but adds no
+// text to the message it is formatted into with %w.
+func quiet(err error) error { return silent{err} }
+
+type silent struct{ err error }
+
+func (s silent) Error() string { return "" }
+func (s silent) Unwrap() error { return s.err }
 
 func unwrapPathError(err error) error {
 	var pe *os.PathError

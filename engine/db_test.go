@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,16 +106,20 @@ func TestOpenErrors(t *testing.T) {
 	junk := filepath.Join(dir, "junk.duckdb")
 	os.WriteFile(junk, []byte(strings.Repeat("not a database ", 1000)), 0o644)
 
-	tests := []struct{ name, path, want string }{
-		{"directory", dir, "it is a directory"},
-		{"missing folder", filepath.Join(dir, "nope", "ap.duckdb"), "does not exist"},
-		{"newer schema", newer, "written by a newer apsql"},
-		{"not a database", junk, "not a DuckDB database"},
+	type tc struct {
+		name, path, want string
+		badPath          bool // bad usage (errors.Is ErrBadPath), not a failure
+	}
+	tests := []tc{
+		{"directory", dir, "it is a directory", true},
+		{"missing folder", filepath.Join(dir, "nope", "ap.duckdb"), "does not exist", true},
+		{"newer schema", newer, "written by a newer apsql", false},
+		{"not a database", junk, "not a DuckDB database", false},
 	}
 	if os.Geteuid() != 0 {
 		ro := filepath.Join(dir, "ro")
 		os.Mkdir(ro, 0o555)
-		tests = append(tests, struct{ name, path, want string }{"unwritable", filepath.Join(ro, "ap.duckdb"), "cannot create files"})
+		tests = append(tests, tc{"unwritable", filepath.Join(ro, "ap.duckdb"), "cannot create files", true})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +130,9 @@ func TestOpenErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("Open(%s) error = %q, want one line containing %q", tt.path, err, tt.want)
+			}
+			if got := errors.Is(err, ErrBadPath); got != tt.badPath {
+				t.Errorf("errors.Is(Open(%s), ErrBadPath) = %v, want %v", tt.path, got, tt.badPath)
 			}
 		})
 	}

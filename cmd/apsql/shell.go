@@ -39,7 +39,10 @@ type shell struct {
 func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) int {
 	db, err := engine.Open(ctx, cfg.db)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+		fmt.Fprintf(stderr, "apsql: %v\n", err)
+		if errors.Is(err, engine.ErrBadPath) {
+			return exitUsage
+		}
 		return exitFailed
 	}
 	defer db.Close()
