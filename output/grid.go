@@ -12,7 +12,8 @@ type gridStyle struct {
 	top, sep, bottom [4]string
 	vert             string
 	ellipsis         string
-	markdown         bool // markdown separator line, no top or bottom border, no cutting, no footer
+	gap              string // one column wide: stands for the columns left out
+	markdown         bool   // markdown separator line, no top or bottom border, no cutting, no footer
 }
 
 var (
@@ -22,6 +23,7 @@ var (
 		bottom:   [4]string{"└", "─", "┴", "┘"},
 		vert:     "│",
 		ellipsis: "…",
+		gap:      "…",
 	}
 	asciiStyle = gridStyle{
 		top:      [4]string{"+", "-", "+", "+"},
@@ -29,6 +31,7 @@ var (
 		bottom:   [4]string{"+", "-", "+", "+"},
 		vert:     "|",
 		ellipsis: "...",
+		gap:      ".",
 	}
 	markdownStyle = gridStyle{vert: "|", markdown: true}
 )
@@ -54,6 +57,11 @@ type grid struct {
 	sampled int64
 	limit   int64
 	widths  []int // nil until the sample has been measured
+	// show lists the columns printed, in order; when a table is too wide
+	// for the terminal, middle columns are left out and a "…" column
+	// stands at position gap of show (-1: every column is shown).
+	show []int
+	gap  int
 
 	columns
 	text, cut []byte
@@ -127,7 +135,12 @@ func (g *grid) fix() error {
 			}
 		}
 	}
+	g.show, g.gap = make([]int, len(g.names)), -1
+	for j := range g.show {
+		g.show[j] = j
+	}
 	if g.o.Width > 0 && !g.style.markdown {
+		g.choose(g.o.Width)
 		g.fit(g.o.Width)
 	}
 	g.border(g.style.top)
@@ -150,18 +163,91 @@ func (g *grid) fix() error {
 	return g.err
 }
 
-// fit narrows the widest text columns, one column at a time, until the
-// table fits in width terminal columns or every text column is down to
+// maxFitWidth is what a text column may keep when a table must leave
+// columns out to fit the terminal: the columns shown get at most this.
+const maxFitWidth = 24
+
+// selectWidth is the width text columns count with while choosing which
+// columns a too-wide table shows.
+const selectWidth = 12
+
+// gapWidth is the room the "…" column takes: " … " and its border.
+const gapWidth = 4
+
+// choose leaves out middle columns when even with every text column at
+// maxFitWidth the table is wider than width, as DuckDB's own shell does:
+// it keeps columns from both ends, alternately, while they fit, and puts a
+// "…" column where the others were.
+func (g *grid) choose(width int) {
+	capped := func(j int) int {
+		if g.right[j] {
+			return g.widths[j]
+		}
+		return min(g.widths[j], maxFitWidth)
+	}
+	total := 1
+	for j := range g.widths {
+		total += capped(j) + 3
+	}
+	if total <= width {
+		return
+	}
+	// Columns are chosen at selectWidth, then widened to maxFitWidth and
+	// narrowed again by fit: more columns, each still readable.
+	sel := func(j int) int {
+		if g.right[j] {
+			return g.widths[j]
+		}
+		return min(g.widths[j], selectWidth)
+	}
+	var left, right []int
+	total = 1 + gapWidth
+	for l, r := 0, len(g.widths)-1; l <= r; {
+		j := l
+		if len(right) < len(left) {
+			j = r
+		}
+		if total+sel(j)+3 > width && len(left)+len(right) > 0 {
+			break
+		}
+		total += sel(j) + 3
+		if j == l {
+			left = append(left, j)
+			l++
+		} else {
+			right = append(right, j)
+			r--
+		}
+	}
+	if len(left)+len(right) == len(g.widths) {
+		return
+	}
+	g.show = g.show[:0]
+	g.show = append(g.show, left...)
+	g.gap = len(left)
+	for k := len(right) - 1; k >= 0; k-- {
+		g.show = append(g.show, right[k])
+	}
+	for _, j := range g.show {
+		g.widths[j] = capped(j)
+	}
+}
+
+// fit narrows the widest shown text columns, one column at a time, until
+// the table fits in width terminal columns or every text column is down to
 // minCutWidth. Numeric columns keep their width.
 func (g *grid) fit(width int) {
 	total := 1
-	for _, w := range g.widths {
-		total += w + 3
+	for _, j := range g.show {
+		total += g.widths[j] + 3
+	}
+	if g.gap >= 0 {
+		total += gapWidth
 	}
 	for total > width {
 		widest := -1
-		for j, w := range g.widths {
-			if !g.right[j] && w > minCutWidth && (widest < 0 || w > g.widths[widest]) {
+		for _, j := range g.show {
+			if w := g.widths[j]; !g.right[j] && w > minCutWidth && (widest < 0 || w > g.widths[widest]) {
 				widest = j
 			}
 		}
@@ -172,6 +258,9 @@ func (g *grid) fit(width int) {
 		total--
 	}
 }
+
+// hidden is how many columns the table leaves out.
+func (g *grid) hidden() int { return len(g.names) - len(g.show) }
 
 // cell returns the display text of row i of column j (a header when i is
 // -1) in g.text: NULL text, escaped control characters.
@@ -203,7 +292,10 @@ func (g *grid) rows(rec arrow.RecordBatch) error {
 	g.build(cellBuilder{}, rec)
 	for i := range int(rec.NumRows()) {
 		g.buf = append(g.buf, g.style.vert...)
-		for j := range g.cells {
+		for k, j := range g.show {
+			if k == g.gap {
+				g.gapCell()
+			}
 			align := alignLeft
 			if g.right[j] {
 				align = alignRight
@@ -252,6 +344,14 @@ func (g *grid) pad(text []byte, width int, align alignment) {
 	g.spaces(right + 1)
 }
 
+// gapCell is the "…" cell that stands for the columns left out.
+func (g *grid) gapCell() {
+	g.buf = append(g.buf, ' ')
+	g.buf = append(g.buf, g.style.gap...)
+	g.buf = append(g.buf, ' ')
+	g.buf = append(g.buf, g.style.vert...)
+}
+
 func (g *grid) spaces(n int) {
 	for ; n > 0; n-- {
 		g.buf = append(g.buf, ' ')
@@ -264,8 +364,11 @@ func (g *grid) header() {
 	if g.style.markdown {
 		align = alignLeft
 	}
-	for j, name := range g.names {
-		g.pad(g.cell(-1, j, []byte(name)), g.widths[j], align)
+	for k, j := range g.show {
+		if k == g.gap {
+			g.gapCell()
+		}
+		g.pad(g.cell(-1, j, []byte(g.names[j])), g.widths[j], align)
 		g.buf = append(g.buf, g.style.vert...)
 	}
 	g.buf = append(g.buf, '\n')
@@ -277,11 +380,17 @@ func (g *grid) border(piece [4]string) {
 		return
 	}
 	g.buf = append(g.buf, piece[0]...)
-	for j, w := range g.widths {
-		if j > 0 {
+	for k, j := range g.show {
+		if k > 0 {
 			g.buf = append(g.buf, piece[2]...)
 		}
-		for range w + 2 {
+		if k == g.gap {
+			for range 3 {
+				g.buf = append(g.buf, piece[1]...)
+			}
+			g.buf = append(g.buf, piece[2]...)
+		}
+		for range g.widths[j] + 2 {
 			g.buf = append(g.buf, piece[1]...)
 		}
 	}
@@ -292,7 +401,8 @@ func (g *grid) border(piece [4]string) {
 // markdownRule is the |---|--:| line, right-aligning numeric columns.
 func (g *grid) markdownRule() {
 	g.buf = append(g.buf, '|')
-	for j, w := range g.widths {
+	for _, j := range g.show {
+		w := g.widths[j]
 		for range w + 1 {
 			g.buf = append(g.buf, '-')
 		}
@@ -317,10 +427,18 @@ func (g *grid) end(rows int64) error {
 		g.buf = append(g.buf, '(')
 		g.buf = strconv.AppendInt(g.buf, rows, 10)
 		if rows == 1 {
-			g.buf = append(g.buf, " row)\n"...)
+			g.buf = append(g.buf, " row"...)
 		} else {
-			g.buf = append(g.buf, " rows)\n"...)
+			g.buf = append(g.buf, " rows"...)
 		}
+		if n := g.hidden(); n > 0 {
+			g.buf = append(g.buf, ", "...)
+			g.buf = strconv.AppendInt(g.buf, int64(len(g.names)), 10)
+			g.buf = append(g.buf, " columns, "...)
+			g.buf = strconv.AppendInt(g.buf, int64(len(g.show)), 10)
+			g.buf = append(g.buf, " shown; .mode line shows them all"...)
+		}
+		g.buf = append(g.buf, ")\n"...)
 	}
 	return g.flush()
 }
