@@ -38,6 +38,7 @@ type DB struct {
 	db        *sql.DB
 	conn      *sql.Conn
 	cmds      *Registry
+	tempDir   string // spill folder of an in-memory database, removed by Close
 }
 
 // Open opens (creating if needed) the database at path (Memory or "" for an
@@ -65,6 +66,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	d := &DB{Path: path, connector: connector, db: db, conn: conn, cmds: NewRegistry()}
 	registerBuiltins(d.cmds)
+	if path == Memory {
+		// An in-memory database spills to ./.tmp by default: litter in the
+		// user's folder. Use a private folder in the system's temp instead.
+		if d.tempDir, err = os.MkdirTemp("", "apsql-spill-"); err == nil {
+			_, err = conn.ExecContext(ctx, "SET temp_directory = "+Quote(d.tempDir))
+		}
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("open an in-memory database: spill folder: %w", err)
+		}
+	}
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -157,6 +169,9 @@ func (d *DB) Close() error {
 	}
 	if d.connector != nil {
 		errs = append(errs, d.connector.Close())
+	}
+	if d.tempDir != "" {
+		errs = append(errs, os.RemoveAll(d.tempDir))
 	}
 	return errors.Join(errs...)
 }

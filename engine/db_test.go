@@ -137,3 +137,25 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMemorySpillFolder: an in-memory database spills into a private
+// folder that Close removes, never into ./.tmp.
+func TestMemorySpillFolder(t *testing.T) {
+	d, err := Open(t.Context(), Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dir string
+	if err := d.QueryRow(t.Context(), "SELECT current_setting('temp_directory')").Scan(&dir); err != nil {
+		t.Fatal(err)
+	}
+	if dir != d.tempDir || dir == "" || dir == ".tmp" {
+		t.Fatalf("temp_directory = %q, want the private folder %q", dir, d.tempDir)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("spill folder %s still exists after Close (%v)", dir, err)
+	}
+}
