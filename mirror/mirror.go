@@ -145,42 +145,30 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 	for _, p := range job.parts {
 		t0 := time.Now()
 		var (
-			st  []tableStats
+			st  tableStats
 			err error
 		)
 		switch p {
 		case "nodes":
-			var one tableStats
 			if job.filter == "" {
-				one, err = syncNodesFull(ctx, s, svc)
+				st, err = syncNodesFull(ctx, s, svc)
 			} else {
-				one, err = syncNodesFilter(ctx, s, svc, job.filter)
+				st, err = syncNodesFilter(ctx, s, svc, job.filter)
 			}
-			st = []tableStats{one}
 		case "new":
-			var one tableStats
-			one, err = syncNew(ctx, s, svc)
-			st = []tableStats{one}
+			st, err = syncNew(ctx, s, svc)
 		case "folders":
-			var one tableStats
-			one, err = syncFolders(ctx, s, svc)
-			st = []tableStats{one}
+			st, err = syncFolders(ctx, s, svc)
 		case "trash":
-			var one tableStats
-			one, err = syncTrash(ctx, s, svc)
-			st = []tableStats{one}
+			st, err = syncTrash(ctx, s, svc)
 		case "aggregations":
-			var one tableStats
-			one, err = syncAggregations(ctx, s, svc)
-			st = []tableStats{one}
+			st, err = syncAggregations(ctx, s, svc)
 		case "tags":
-			var one tableStats
-			one, err = syncTags(ctx, s, svc, job.category)
-			st = []tableStats{one}
+			st, err = syncTags(ctx, s, svc, job.category)
 		case "usage":
-			var one tableStats
-			one, err = syncUsage(ctx, s, svc)
-			st = []tableStats{one}
+			st, err = syncUsage(ctx, s, svc)
+		default:
+			err = fmt.Errorf("unknown part %q", p)
 		}
 		if err != nil {
 			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
@@ -188,12 +176,10 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			}
 			return nil, fmt.Errorf("SYNC %s: %w; the %s table keeps its previous contents", strings.ToUpper(p), err, tableOf(p))
 		}
-		for i := range st {
-			if st[i].seconds == 0 {
-				st[i].seconds = time.Since(t0).Seconds()
-			}
+		if st.seconds == 0 {
+			st.seconds = time.Since(t0).Seconds()
 		}
-		done = append(done, st...)
+		done = append(done, st)
 	}
 	b := resultset.New(
 		resultset.Col("table", resultset.String),
