@@ -10,6 +10,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,7 +40,16 @@ type DB struct {
 	conn      *sql.Conn
 	cmds      *Registry
 	tempDir   string // spill folder of an in-memory database, removed by Close
+	zstd      bool   // the storage has zstd for strings (CreateTableSQL)
 }
+
+// StorageVersion is the DuckDB storage version of the database files apsql
+// creates. DuckDB writes the oldest format it can by default (v1.0.0),
+// which lacks zstd for strings and the newer string compression: a 1M-node
+// SYNC spends ~40% more time in DuckDB and the file is twice the size
+// (bench/results/sync.md). Such a file opens in DuckDB 1.5 or later (the
+// version apsql embeds); files created before keep their format.
+const StorageVersion = "v1.5.0"
 
 // Open opens (creating if needed) the database at path (Memory or "" for an
 // in-memory one), migrates its schema to the current version and pins one
@@ -53,6 +63,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	} else if err := checkPath(path); err != nil {
 		return nil, err
 	}
+	dsn += "?storage_compatibility_version=" + StorageVersion
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, openError(path, err)
@@ -77,6 +88,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("open an in-memory database: spill folder: %w", err)
 		}
 	}
+	if d.zstd, err = d.hasZstd(ctx); err != nil {
+		d.Close()
+		return nil, openError(path, err)
+	}
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -84,8 +99,37 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
+// hasZstd reports whether the database's storage version (v1.0.0+ for a
+// file written by an older apsql, StorageVersion for a new one) has zstd
+// compression for strings, which came with v1.2.0.
+func (d *DB) hasZstd(ctx context.Context) (bool, error) {
+	var v sql.NullString
+	err := d.conn.QueryRowContext(ctx, `SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()`).Scan(&v)
+	if err != nil {
+		return false, fmt.Errorf("read storage version: %w", err)
+	}
+	if !v.Valid { // an in-memory database: no storage format
+		return false, nil
+	}
+	return storageAtLeast(v.String, 1, 2), nil
+}
+
+// storageAtLeast reports whether a storage version tag ("v1.5.0+") is at
+// least major.minor.
+func storageAtLeast(tag string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(tag, "v"), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
 // checkPath catches the mistakes DuckDB reports obscurely.
 func checkPath(path string) error {
+	if _, err := url.Parse(path); err != nil || strings.Contains(path, "?") {
+		// The driver parses the path as a URL and reads options after '?'.
+		return fmt.Errorf("open database %s: apsql cannot open a file whose path contains '?' or a '%%' not followed by two hex digits; rename it or choose another path%w", path, quiet(ErrBadPath))
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && fi.IsDir():

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/apsql/apsql/model"
 )
@@ -115,6 +118,8 @@ func TestOpenErrors(t *testing.T) {
 		{"missing folder", filepath.Join(dir, "nope", "ap.duckdb"), "does not exist", true},
 		{"newer schema", newer, "written by a newer apsql", false},
 		{"not a database", junk, "not a DuckDB database", false},
+		{"question mark", filepath.Join(dir, "a?b.duckdb"), "contains '?'", true},
+		{"bad percent", filepath.Join(dir, "a%zz.duckdb"), "'%' not followed", true},
 	}
 	if os.Geteuid() != 0 {
 		ro := filepath.Join(dir, "ro")
@@ -135,6 +140,81 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("errors.Is(Open(%s), ErrBadPath) = %v, want %v", tt.path, got, tt.badPath)
 			}
 		})
+	}
+}
+
+// TestStorageVersion: a new file is written with StorageVersion and its
+// JSON columns with zstd; a file in DuckDB's old default format (v1.0.0,
+// as apsql wrote before) still opens, and its tables get no zstd, which
+// that format would silently ignore.
+func TestStorageVersion(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	compression := func(d *DB, col string) string {
+		t.Helper()
+		if _, err := d.Exec(ctx, `INSERT INTO nodes (id, raw) SELECT i::VARCHAR, '{"n":' || i || '}' FROM range(3000) t(i)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Exec(ctx, "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+		var c string
+		q := `SELECT string_agg(DISTINCT compression, ',') FROM pragma_storage_info('nodes') WHERE column_name = ? AND segment_type <> 'VALIDITY'`
+		if err := d.QueryRow(ctx, q, col).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	d, err := Open(ctx, filepath.Join(dir, "new.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tag string
+	if err := d.QueryRow(ctx, `SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()`).Scan(&tag); err != nil {
+		t.Fatal(err)
+	}
+	if tag != StorageVersion+"+" {
+		t.Errorf("storage version of a new file = %q, want %q", tag, StorageVersion+"+")
+	}
+	if got := compression(d, "raw"); got != "ZSTD" {
+		t.Errorf("raw compression in a new file = %q, want ZSTD", got)
+	}
+	d.Close()
+
+	// A file created by plain DuckDB defaults (storage v1.0.0).
+	old := filepath.Join(dir, "old.duckdb")
+	c, err := duckdb.NewConnector(old, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	if _, err := db.Exec("CREATE TABLE x (i INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	c.Close()
+	d, err = Open(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.zstd {
+		t.Error("a v1.0.0 file was taken to have zstd")
+	}
+	if got := compression(d, "raw"); got == "ZSTD" || got == "Uncompressed" {
+		t.Errorf("raw compression in an old file = %q, want DuckDB's default string compression", got)
+	}
+}
+
+func TestStorageAtLeast(t *testing.T) {
+	for _, tt := range []struct {
+		tag  string
+		want bool
+	}{{"v1.5.0+", true}, {"v1.2.0+", true}, {"v1.1.3+", false}, {"v1.0.0+", false}, {"v2.0.0", true}, {"", false}, {"junk", false}} {
+		if got := storageAtLeast(tt.tag, 1, 2); got != tt.want {
+			t.Errorf("storageAtLeast(%q, 1, 2) = %v, want %v", tt.tag, got, tt.want)
+		}
 	}
 }
 

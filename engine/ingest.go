@@ -133,6 +133,7 @@ func (in *Ingester) InsertReader(ctx context.Context, rr array.RecordReader) err
 // it into table, then drops the view and releases the stream, whatever
 // happened.
 func (d *DB) insertView(ctx context.Context, table, view string, rr array.RecordReader) (n int64, err error) {
+	defer d.oneThread()()
 	err = d.Raw(func(c *duckdb.Conn) error {
 		ar, err := duckdb.NewArrowFromConn(c)
 		if err != nil {
@@ -156,6 +157,28 @@ func (d *DB) insertView(ctx context.Context, table, view string, rr array.Record
 		return err
 	})
 	return n, err
+}
+
+// oneThread sets DuckDB's threads to 1 for an Arrow insert and returns the
+// function that puts the previous setting back.
+//
+// Why: the Arrow scan is one stream, so one DuckDB thread runs the insert
+// and blocks in the stream's callback while the producer decodes the next
+// batch. With more threads, the thread that waits for the query's result
+// finds no task to run and spins on the scheduler's queue, taking a whole
+// core from the producer: a 1M-node SYNC on 2 cores went from 23 s to 17 s
+// with one thread (bench/results/sync.md). threads is a database-wide
+// setting; the session's connection is the only one that runs statements.
+func (d *DB) oneThread() (restore func()) {
+	ctx := context.Background()
+	var prev int64
+	if err := d.conn.QueryRowContext(ctx, "SELECT current_setting('threads')::BIGINT").Scan(&prev); err != nil || prev <= 1 {
+		return func() {}
+	}
+	if _, err := d.conn.ExecContext(ctx, "SET threads = 1"); err != nil {
+		return func() {}
+	}
+	return func() { _, _ = d.conn.ExecContext(ctx, fmt.Sprintf("SET threads = %d", prev)) }
 }
 
 // Stream starts one INSERT into the table that consumes batches as they

@@ -120,7 +120,7 @@ func testBatch(lo, hi int) arrow.RecordBatch {
 func nodesTable(t *testing.T, d *DB, name string) {
 	t.Helper()
 	tb, _ := model.Lookup("nodes")
-	if _, err := d.Exec(t.Context(), CreateTableSQL(tb, name)); err != nil {
+	if _, err := d.Exec(t.Context(), d.CreateTableSQL(tb, name)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -245,7 +245,7 @@ func TestIngestReaderAndSchemaQualified(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb, _ := model.Lookup("nodes")
-	if _, err := d.Exec(ctx, strings.Replace(CreateTableSQL(tb, "t"), `"t"`, `staging."t"`, 1)); err != nil {
+	if _, err := d.Exec(ctx, strings.Replace(d.CreateTableSQL(tb, "t"), `"t"`, `staging."t"`, 1)); err != nil {
 		t.Fatal(err)
 	}
 	in, err := d.Ingester(ctx, "staging.t", nodeSchema())
@@ -329,6 +329,17 @@ func TestIngestFailuresLeaveNothing(t *testing.T) {
 func TestIngestStream(t *testing.T) {
 	d := openTest(t)
 	nodesTable(t, d, "t")
+	// The insert runs on one DuckDB thread (oneThread) and puts the user's
+	// setting back afterwards, whatever happened.
+	if _, err := d.Exec(t.Context(), "SET threads = 3"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		var n int
+		if err := d.QueryRow(t.Context(), "SELECT current_setting('threads')").Scan(&n); err != nil || n != 3 {
+			t.Errorf("threads after the inserts = %d (%v), want 3 as set before", n, err)
+		}
+	}()
 	tests := []struct {
 		name    string
 		batches int
@@ -396,7 +407,7 @@ func BenchmarkIngest(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		name := fmt.Sprintf("t%d", i)
-		if _, err := d.Exec(b.Context(), CreateTableSQL(model.Table{Columns: tb.Columns}, name)); err != nil {
+		if _, err := d.Exec(b.Context(), d.CreateTableSQL(model.Table{Columns: tb.Columns}, name)); err != nil {
 			b.Fatal(err)
 		}
 		in, err := d.Ingester(b.Context(), name, nodeSchema())

@@ -16,11 +16,11 @@ import (
 // columns or tables as a new migration, never by editing an old one.
 const SchemaVersion = 1
 
-var migrations = []func(ctx context.Context, tx *sql.Tx) error{
+var migrations = []func(ctx context.Context, d *DB, tx *sql.Tx) error{
 	// 0 → 1: the tables and views of SPEC §4.
-	func(ctx context.Context, tx *sql.Tx) error {
+	func(ctx context.Context, d *DB, tx *sql.Tx) error {
 		for _, t := range model.Tables {
-			if _, err := tx.ExecContext(ctx, CreateTableSQL(t, t.Name)); err != nil {
+			if _, err := tx.ExecContext(ctx, d.CreateTableSQL(t, t.Name)); err != nil {
 				return fmt.Errorf("create table %s: %w", t.Name, err)
 			}
 		}
@@ -42,8 +42,21 @@ func createViews(ctx context.Context, tx *sql.Tx) error {
 }
 
 // CreateTableSQL returns the CREATE TABLE statement of t under the name name
-// (a staging table of the same shape takes another name).
-func CreateTableSQL(t model.Table, name string) string {
+// (a staging table of the same shape takes another name), for this
+// database: JSON columns are stored with zstd where its storage has it.
+func (d *DB) CreateTableSQL(t model.Table, name string) string {
+	return CreateTableSQL(t, name, d.zstd)
+}
+
+// CreateTableSQL returns the CREATE TABLE statement of t under the name
+// name. With zstd, JSON columns (raw, searchData) are stored with zstd
+// compression: they are long documents read rarely and never filtered on
+// their bytes, and DuckDB's default string compression spends most of a
+// SYNC's insert time on them (dictionary analysis, FSST) to end 5x larger
+// (bench/results/sync.md). zstd needs a database written with storage
+// version v1.2.0 or later (see StorageVersion); elsewhere DuckDB would
+// silently store the column uncompressed.
+func CreateTableSQL(t model.Table, name string, zstd bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", Ident(name))
 	for i, c := range t.Columns {
@@ -51,6 +64,9 @@ func CreateTableSQL(t model.Table, name string) string {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "%s %s", Ident(c.Name), c.Type)
+		if zstd && c.Type == model.JSON {
+			b.WriteString(" USING COMPRESSION zstd")
+		}
 		if t.Key == c.Name {
 			b.WriteString(" PRIMARY KEY")
 		}
@@ -83,7 +99,7 @@ func (d *DB) migrate(ctx context.Context) error {
 	}
 	for ; v < SchemaVersion; v++ {
 		err := d.Tx(ctx, func(tx *sql.Tx) error {
-			if err := migrations[v](ctx, tx); err != nil {
+			if err := migrations[v](ctx, d, tx); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO apsql_meta VALUES ('schema_version', ?)`, fmt.Sprint(v+1))

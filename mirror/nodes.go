@@ -45,7 +45,7 @@ func newStaging(ctx context.Context, db *engine.DB, table string) (*staging, err
 	}
 	// CreateTableSQL writes CREATE TABLE IF NOT EXISTS "name" (...): the
 	// same columns and types as the mirror table, without its key.
-	ddl := engine.CreateTableSQL(model.Table{Columns: model.NodeColumns}, table)
+	ddl := db.CreateTableSQL(model.Table{Columns: model.NodeColumns}, table)
 	qualified := stagingSchema + "." + engine.Ident(table)
 	ddl = strings.Replace(ddl, "CREATE TABLE IF NOT EXISTS "+engine.Ident(table), "CREATE OR REPLACE TABLE "+qualified, 1)
 	if _, err := db.Exec(ctx, ddl); err != nil {

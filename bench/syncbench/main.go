@@ -202,7 +202,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 // the DuckDB inserts inside emit, and times the decoder alone on pages
 // fetched once.
 func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB) error {
-	if _, err := db.Exec(ctx, engine.CreateTableSQL(model.Table{Columns: model.NodeColumns}, "bench_stage")); err != nil {
+	if _, err := db.Exec(ctx, db.CreateTableSQL(model.Table{Columns: model.NodeColumns}, "bench_stage")); err != nil {
 		return err
 	}
 	in, err := db.Ingester(ctx, "bench_stage", fetch.NodeSchema())
@@ -261,7 +261,7 @@ func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB) 
 		float64(rows)/dec.Seconds(), float64(rows)*float64(size)/float64(len(bodies)*200)/dec.Seconds()/1e6, size/(len(bodies)*200))
 
 	// The swap: apply the staged rows to an empty table with the key.
-	if _, err := db.Exec(ctx, strings.Replace(engine.CreateTableSQL(model.Table{Columns: model.NodeColumns, Key: "id"}, "bench_keyed"), "IF NOT EXISTS ", "", 1)); err != nil {
+	if _, err := db.Exec(ctx, strings.Replace(db.CreateTableSQL(model.Table{Columns: model.NodeColumns, Key: "id"}, "bench_keyed"), "IF NOT EXISTS ", "", 1)); err != nil {
 		return err
 	}
 	t = time.Now()
