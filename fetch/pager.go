@@ -3,7 +3,6 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -249,62 +248,4 @@ func (c *Client) pageTokens(ctx context.Context, l listing, token string, st *pa
 		token = env.NextToken
 	}
 	return nil
-}
-
-// idSet de-duplicates node ids. Amazon's ids are 22 characters of
-// URL-safe base64 (16 bytes, API.md §2.1): those are kept as [16]byte
-// (a 1M-node library costs ~30 MB, not ~100 MB of strings); others as
-// strings.
-type idSet struct {
-	mu      sync.Mutex
-	compact map[[16]byte]struct{}
-	other   map[string]struct{}
-}
-
-func newIDSet(hint int) *idSet {
-	return &idSet{compact: make(map[[16]byte]struct{}, hint), other: map[string]struct{}{}}
-}
-
-// size re-creates an empty set for about n ids, so that a large listing does
-// not rehash its way up to a million entries. It is a no-op once ids were
-// added, or past the hint (a wrong count costs growth, not correctness).
-func (s *idSet) size(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.compact)+len(s.other) == 0 && n > 0 {
-		s.compact = make(map[[16]byte]struct{}, min(n, 1<<24))
-	}
-}
-
-var strictB64 = base64.RawURLEncoding.Strict()
-
-// add reports whether id is new, and records it.
-func (s *idSet) add(id []byte) bool {
-	var k [16]byte
-	compact := false
-	if len(id) == 22 {
-		if n, err := strictB64.Decode(k[:], id); err == nil && n == 16 {
-			compact = true
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if compact {
-		if _, ok := s.compact[k]; ok {
-			return false
-		}
-		s.compact[k] = struct{}{}
-		return true
-	}
-	if _, ok := s.other[string(id)]; ok {
-		return false
-	}
-	s.other[string(id)] = struct{}{}
-	return true
-}
-
-func (s *idSet) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.compact) + len(s.other)
 }
