@@ -152,7 +152,7 @@ func TestStorageVersion(t *testing.T) {
 	dir := t.TempDir()
 	compression := func(d *DB, col string) string {
 		t.Helper()
-		if _, err := d.Exec(ctx, `INSERT INTO nodes (id, raw) SELECT i::VARCHAR, '{"n":' || i || '}' FROM range(3000) t(i)`); err != nil {
+		if _, err := d.Exec(ctx, `INSERT INTO nodes (id, raw) SELECT i::VARCHAR, '{"createdBy":"Amazon Photos app ' || (i % 10) || '"}' FROM range(3000) t(i)`); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.Exec(ctx, "CHECKPOINT"); err != nil {

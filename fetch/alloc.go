@@ -9,7 +9,7 @@ import (
 
 // poolAllocator is an Arrow allocator that recycles large buffers by
 // power-of-two size class. A sync streams ~2 KB per node through builders
-// of ~8,192 rows: without reuse every batch allocates ~16 MB of fresh
+// of 2,048 rows: without reuse every batch allocates ~4 MB of fresh
 // memory that the kernel must fault in and the GC must reclaim, which cost
 // more than decoding itself. Buffers come back when the last reference to a
 // batch is released (Free), so a consumer that retains batches simply keeps
