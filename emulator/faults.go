@@ -85,8 +85,10 @@ func (f *faults) decide(now time.Time) decision {
 // serveThenReset runs the handler into a buffer, then sends the status, the
 // headers (with the full Content-Length) and half of the body, and cuts the
 // connection: the client sees an unexpected EOF mid-body. An empty body is
-// cut before the status line.
-func (s *Server) serveThenReset(w *recorder, r *http.Request, h http.HandlerFunc) {
+// cut before the status line. record counts the answer before the cut: the
+// client retries as soon as it sees the EOF, and may finish its whole
+// listing before this handler's goroutine runs again.
+func (s *Server) serveThenReset(w *recorder, r *http.Request, h http.HandlerFunc, record func()) {
 	buf := &bufferWriter{header: w.Header()}
 	h(buf, r)
 	body := buf.body.Bytes()
@@ -99,6 +101,7 @@ func (s *Server) serveThenReset(w *recorder, r *http.Request, h http.HandlerFunc
 	} else {
 		w.status = buf.status
 	}
+	record()
 	conn, rw, err := rc.Hijack()
 	if err != nil {
 		// HTTP/2 or a test recorder: abort the stream instead.

@@ -330,7 +330,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // serve wraps an endpoint handler with fault injection, auth and statistics.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a area, h http.HandlerFunc) {
 	rec := &recorder{ResponseWriter: w}
-	defer func() { s.stats.record(pattern, rec.status) }()
+	recorded := false
+	record := func() {
+		if !recorded {
+			recorded = true
+			s.stats.record(pattern, rec.status)
+		}
+	}
+	defer record()
 	var d decision
 	if a != areaAdmin {
 		d = s.faults.decide(time.Now())
@@ -367,7 +374,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a
 	}
 	if d.reset {
 		s.stats.fault(&s.stats.resets)
-		s.serveThenReset(rec, r, h)
+		s.serveThenReset(rec, r, h, record)
 		return
 	}
 	h(rec, r)

@@ -79,8 +79,10 @@ var nodeSchema = func() *arrow.Schema {
 // microseconds, UTC, without a time zone (DuckDB's TIMESTAMP).
 func arrowType(t model.Type) arrow.DataType {
 	switch t {
-	case model.Varchar, model.JSON:
+	case model.Varchar:
 		return arrow.BinaryTypes.String
+	case model.JSON:
+		return NewJSONType()
 	case model.VarcharList:
 		return arrow.ListOf(arrow.BinaryTypes.String)
 	case model.BigInt:
@@ -181,6 +183,8 @@ func NewNodeDecoder(mem memory.Allocator, syncedAt time.Time) *NodeDecoder {
 		switch b := d.rb.Field(i).(type) {
 		case *array.StringBuilder:
 			d.str[i] = b
+		case *array.ExtensionBuilder: // raw: JSONType over utf8
+			d.str[i] = b.Builder.(*array.StringBuilder)
 		case *array.TimestampBuilder:
 			d.ts[i] = b
 		case *array.Int64Builder:

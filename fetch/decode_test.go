@@ -33,7 +33,7 @@ func TestNodeSchemaFollowsModel(t *testing.T) {
 		t.Fatalf("NodeSchema has %d fields, want %d", got, want)
 	}
 	wantTypes := map[model.Type]string{
-		model.Varchar: "utf8", model.JSON: "utf8", model.VarcharList: "list<item: utf8, nullable>",
+		model.Varchar: "utf8", model.JSON: "extension_type<storage=utf8>", model.VarcharList: "list<item: utf8, nullable>",
 		model.BigInt: "int64", model.Integer: "int32", model.Double: "float64", model.Boolean: "bool",
 		model.Timestamp: "timestamp[us]",
 	}
@@ -44,6 +44,9 @@ func TestNodeSchemaFollowsModel(t *testing.T) {
 		}
 		if got := f.Type.String(); got != wantTypes[c.Type] {
 			t.Errorf("field %s type = %s, want %s", c.Name, got, wantTypes[c.Type])
+		}
+		if et, ok := f.Type.(arrow.ExtensionType); ok && et.ExtensionName() != "arrow.json" {
+			t.Errorf("field %s is extension %q, want arrow.json", c.Name, et.ExtensionName())
 		}
 		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone != "" {
 			t.Errorf("field %s has time zone %q, want none (DuckDB TIMESTAMP holding UTC)", c.Name, ts.TimeZone)
@@ -60,6 +63,8 @@ func value(rec arrow.RecordBatch, name string, r int) any {
 	}
 	switch a := col.(type) {
 	case *array.String:
+		return a.Value(r)
+	case *JSONArray:
 		return a.Value(r)
 	case *array.Int64:
 		return a.Value(r)
@@ -505,7 +510,7 @@ func FuzzDecodeNodes(f *testing.F) {
 			return
 		}
 		defer rec.Release()
-		raw := rec.Column(colRaw).(*array.String)
+		raw := rec.Column(colRaw).(*JSONArray)
 		for i := range raw.Len() {
 			if !json.Valid([]byte(raw.Value(i))) && json.Valid(body) {
 				t.Fatalf("raw %q of a valid page is not valid JSON", raw.Value(i))

@@ -158,9 +158,10 @@ func TestFullSyncUnderFaults(t *testing.T) {
 			t.Fatalf("emulator lost node %s", id)
 		}
 		var node struct {
-			Name    string `json:"name"`
-			Version int64  `json:"version"`
-			CP      struct {
+			Name      string `json:"name"`
+			Version   int64  `json:"version"`
+			CreatedBy string `json:"createdBy"`
+			CP        struct {
 				Size      int64  `json:"size"`
 				MD5       string `json:"md5"`
 				Extension string `json:"extension"`
@@ -177,6 +178,14 @@ func TestFullSyncUnderFaults(t *testing.T) {
 		if name != node.Name || md5 != node.CP.MD5 || size != node.CP.Size || version != node.Version || category != filetypes.Category(node.CP.Extension) {
 			t.Errorf("node %s = (%s, %s, %d, v%d, %s), want (%s, %s, %d, v%d, %s)", id, name, md5, size, version, category,
 				node.Name, node.CP.MD5, node.CP.Size, node.Version, filetypes.Category(node.CP.Extension))
+		}
+		// raw arrives as Arrow's JSON extension type: DuckDB stores it as JSON.
+		var rawType, createdBy string
+		if err := e.db.QueryRow(t.Context(), `SELECT typeof(raw), raw->>'createdBy' FROM nodes WHERE id = ?`, id).Scan(&rawType, &createdBy); err != nil {
+			t.Fatalf("node %s raw: %v", id, err)
+		}
+		if rawType != "JSON" || createdBy != node.CreatedBy || createdBy == "" {
+			t.Errorf("node %s raw: type %s, createdBy %q, want JSON and %q", id, rawType, createdBy, node.CreatedBy)
 		}
 	}
 	if n := e.queryInt(t, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'apsql_sync'"); n != 0 {

@@ -184,6 +184,8 @@ func arrowValue(a arrow.Array, i int) any {
 	switch a := a.(type) {
 	case *array.String:
 		return a.Value(i)
+	case array.ExtensionArray: // raw: fetch.JSONArray over strings
+		return arrowValue(a.Storage(), i)
 	case *array.Int64:
 		return a.Value(i)
 	case *array.Int32:
