@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -166,7 +167,9 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	}
 	goPeak := sampleGoMemory()
 	t = time.Now()
+	cpu0 := cpuTime()
 	res, err := sess.Run(ctx, "SYNC")
+	cpu := cpuTime() - cpu0
 	pprof.StopCPUProfile()
 	goPeakBytes := goPeak()
 	if err != nil {
@@ -182,6 +185,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	rate := float64(n) / elapsed.Seconds()
 	fmt.Printf("SYNC: %d nodes in %s = %.0f nodes/s (%.0f%% of the ceiling); %s\n", n, elapsed.Round(time.Millisecond), rate, 100*rate/ceiling, res.Summary)
 	fmt.Printf("      retries %d, throttled %d, failed pages 0 (SYNC succeeded)\n", retries.Load(), throttled.Load())
+	fmt.Printf("      CPU time of the sync process (user+system, all threads): %.1f s = %.2f cores busy on average\n", cpu.Seconds(), cpu.Seconds()/elapsed.Seconds())
 	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB; Go runtime's share at its peak: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, goPeakBytes>>20, runtime.GOMAXPROCS(0))
 
 	t = time.Now()
@@ -310,6 +314,16 @@ func sampleGoMemory() func() uint64 {
 }
 
 // peakRSS returns the process's peak resident set (VmHWM) in bytes.
+// cpuTime is the user+system CPU time of this process, all threads (the
+// emulator runs in a child process and is not counted).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func peakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
