@@ -313,7 +313,6 @@ func sampleGoMemory() func() uint64 {
 	}
 }
 
-// peakRSS returns the process's peak resident set (VmHWM) in bytes.
 // cpuTime is the user+system CPU time of this process, all threads (the
 // emulator runs in a child process and is not counted).
 func cpuTime() time.Duration {
@@ -324,6 +323,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// peakRSS returns the process's peak resident set (VmHWM) in bytes.
 func peakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
