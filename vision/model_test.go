@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -237,6 +238,36 @@ func TestConfigLookupOrder(t *testing.T) {
 	}
 	if err := DefaultConfig().merge(cfg).validate("net.json"); err != nil {
 		t.Errorf("timm config rejected: %v", err)
+	}
+}
+
+// TestExportTimmConfig reads the config that scripts/export_timm.py wrote
+// for edgenext_small on a GPU machine (torch 2.11, timm 1.0.29; its --check
+// found ONNX Runtime within 8.6e-7 of PyTorch): the file the script writes
+// beside NAME.onnx must be found, valid, and say what timm says.
+func TestExportTimmConfig(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "label", "export", "edgenext_small.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "edgenext_small.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, found, err := readConfig(filepath.Join(dir, "edgenext_small.onnx"))
+	if err != nil || filepath.Base(found) != "edgenext_small.json" {
+		t.Fatalf("readConfig = %v from %q, want edgenext_small.json", err, found)
+	}
+	cfg = DefaultConfig().merge(cfg)
+	if err := cfg.validate(found); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Model: "edgenext_small", InputSize: []int{3, 256, 256}, Interpolation: "bicubic", CropPct: 0.95, CropMode: "center",
+		Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.229, 0.224, 0.225}, Output: "logits",
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("config = %+v, want %+v", cfg, want)
 	}
 }
 
