@@ -29,6 +29,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&opts.ResetRate, "reset-rate", 0, "fraction of responses whose connection is cut mid-body")
 	fs.StringVar(&opts.Region, "region", "main", `cookie names issued: "main" (amazon.com) or a country code ("uk", "ca", ...)`)
 	fs.BoolVar(&opts.State, "state", false, "serve GET /_emulator/state and the other test hooks")
+	fs.BoolVar(&opts.NextToken, "next-token", false, "answer nextToken on /nodes, /children and /trash, and page past 9999 by startToken")
+	fs.DurationVar(&opts.TokenTTL, "token-ttl", defaultTokenTTL, "how long after a listing's first page its startTokens are accepted")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: apsql emulate [flags]")
 		fmt.Fprintln(stderr, "Serve an emulated Amazon Photos library; prints its base URL first.")
@@ -48,6 +50,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts.Nodes = -1 // an explicit 0 means an empty library here
 	}
 	if err := checkFaults(opts.FailRate, opts.ResetRate, opts.RateLimit); err != nil {
+		fmt.Fprintf(stderr, "apsql emulate: %v\n", err)
+		return 2
+	}
+	if err := checkTokenTTL(opts.TokenTTL); err != nil {
 		fmt.Fprintf(stderr, "apsql emulate: %v\n", err)
 		return 2
 	}

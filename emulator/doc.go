@@ -24,6 +24,15 @@
 //   - Default orders: /search contentProperties.contentDate DESC, /trash
 //     modifiedDate DESC, /nodes and children creation order. Every explicit
 //     sort breaks ties by id, so paging is stable.
+//   - Paging is by offset; with Options.NextToken (--next-token) /nodes,
+//     children and /trash also answer "nextToken" while items remain (never
+//     /search). startToken=T continues there; offset and the 9999 cap do
+//     not apply, limit does. T is signed and bound to path, filter and sort:
+//     another listing's or an altered T is 400 "Invalid startToken". Every T
+//     of a listing expires TokenTTL (--token-ttl, 10m) after its first page:
+//     400 {"logref","message":"Next token is expired"}. A page by offset
+//     starts a new listing, so a client resumes below the cap by offset.
+//     Without NextToken, startToken is ignored, as before.
 //   - Usage counts AVAILABLE files only (trash and purged are excluded), so
 //     usage matches what a search and a nodes listing show. Photos are
 //     billable 0 bytes (Prime's unlimited photo storage).

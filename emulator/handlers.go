@@ -73,8 +73,10 @@ func (s *Server) writeMutationError(w http.ResponseWriter, err error) {
 	}
 }
 
-// paging reads offset and limit; capped applies the 9999 rule.
-func (s *Server) paging(w http.ResponseWriter, q url.Values, capped bool) (offset, limit int, ok bool) {
+// paging reads offset and limit; capped applies the 9999 rule. A page
+// continued by startToken (byToken) takes its offset from the token, so the
+// offset parameter and the cap do not apply to it.
+func (s *Server) paging(w http.ResponseWriter, q url.Values, capped, byToken bool) (offset, limit int, ok bool) {
 	limit, offset = maxLimit, 0
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -84,7 +86,7 @@ func (s *Server) paging(w http.ResponseWriter, q url.Values, capped bool) (offse
 		}
 		limit = n
 	}
-	if v := q.Get("offset"); v != "" {
+	if v := q.Get("offset"); v != "" && !byToken {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			s.writeError(w, http.StatusBadRequest, "Invalid offset: "+v)
@@ -96,7 +98,7 @@ func (s *Server) paging(w http.ResponseWriter, q url.Values, capped bool) (offse
 		s.writeError(w, http.StatusBadRequest, msgLimit)
 		return 0, 0, false
 	}
-	if capped && offset+limit > maxOffsetLimit {
+	if capped && !byToken && offset > maxOffsetLimit-limit { // offset+limit could overflow
 		s.writeError(w, http.StatusBadRequest, msgOffsetCap)
 		return 0, 0, false
 	}
@@ -110,13 +112,24 @@ func filterDetail(err error) string { return strings.TrimPrefix(err.Error(), "fi
 type listing struct {
 	offset, limit int
 	res           *queryResult
+
+	// id and start are set where nextToken is answered (Options.NextToken,
+	// capped listings): the listing's identity and the Unix ms of its first
+	// page, both sealed into the token. id is "" elsewhere.
+	id    string
+	start int64
 }
 
 // list parses paging, filter and sort and returns the cached listing. On
 // success the caller holds s.lib.mu for reading and must RUnlock.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, sc scope, parent int32, def []sortKey, capped bool) (listing, bool) {
 	q := r.URL.Query()
-	offset, limit, ok := s.paging(w, q, capped)
+	tokens := capped && s.opts.NextToken
+	tok := ""
+	if tokens {
+		tok = q.Get("startToken")
+	}
+	offset, limit, ok := s.paging(w, q, capped, tok != "")
 	if !ok {
 		return listing{}, false
 	}
@@ -144,9 +157,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, sc scope, parent i
 	if f != nil {
 		fc = f.String()
 	}
+	sortID := canonOr(canon, def)
+	lst := listing{offset: offset, limit: limit}
+	if tokens && !s.startPage(w, &lst, listID(r.URL.Path, fc, sortID), tok) {
+		return listing{}, false
+	}
 	s.lib.mu.RLock()
-	res := s.cache.get(s.lib, queryKey{scope: sc, parent: parent, filter: fc, sort: canonOr(canon, def)}, f, keys)
-	return listing{offset: offset, limit: limit, res: res}, true
+	lst.res = s.cache.get(s.lib, queryKey{scope: sc, parent: parent, filter: fc, sort: sortID}, f, keys)
+	return lst, true
 }
 
 func canonOr(canon string, def []sortKey) string {
@@ -225,7 +243,8 @@ func (s *Server) handleAggregation(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, append(b, '}'))
 }
 
-// GET /nodes: node dialect over every live node, offset+limit ≤ 9999.
+// GET /nodes: node dialect over every live node, offset+limit ≤ 9999
+// unless continued by startToken.
 func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
 	lst, ok := s.list(w, r, scopeNodes, 0, nil, true)
 	if !ok {
@@ -234,11 +253,14 @@ func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
 	s.writeList(w, r, lst)
 }
 
+// writeList answers a capped listing: count, data and, where tokens are
+// on and items remain, nextToken.
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, lst listing) {
 	bp := getBuf()
 	defer putBuf(bp)
 	b := append((*bp)[:0], '{')
 	b = s.appendPage(b, r, lst)
+	b = s.appendNextToken(b, lst)
 	b = append(b, '}')
 	s.lib.mu.RUnlock()
 	*bp = b
@@ -262,7 +284,8 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request) {
 	s.writeList(w, r, lst)
 }
 
-// GET /trash: trashed nodes, newest change first, offset+limit ≤ 9999.
+// GET /trash: trashed nodes, newest change first, offset+limit ≤ 9999
+// unless continued by startToken.
 func (s *Server) handleTrashList(w http.ResponseWriter, r *http.Request) {
 	lst, ok := s.list(w, r, scopeTrash, 0, trashDefault, true)
 	if !ok {

@@ -233,6 +233,7 @@ func TestMainCommand(t *testing.T) {
 		{"unknown flag", []string{"--bogus"}, 2},
 		{"bad fail rate", []string{"--fail-rate", "1.5"}, 2},
 		{"bad region", []string{"--region", "nowhere"}, 2},
+		{"negative token TTL", []string{"--token-ttl", "-1s"}, 2},
 		{"extra argument", []string{"x"}, 2},
 	}
 	for _, tt := range tests {

@@ -39,6 +39,16 @@ type Options struct {
 	// Now is "today" for the synthetic dates (default: today, 00:00 UTC,
 	// so a seed gives the same library all day).
 	Now time.Time
+
+	// NextToken answers "nextToken" on /nodes, /nodes/{id}/children and
+	// /trash while items remain, and continues a listing at startToken past
+	// the 9999 offset cap. API.md §7 #1 leaves it open whether the service
+	// still does, so it is off by default and clients must page by offset.
+	NextToken bool
+	// TokenTTL is how long after a listing's first page its tokens are
+	// accepted; later ones get 400 "Next token is expired" (default 10
+	// minutes, API.md §1.5).
+	TokenTTL time.Duration
 }
 
 // Server is an emulated Amazon Photos service. Its methods are safe for
@@ -87,6 +97,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if err := checkFaults(opts.FailRate, opts.ResetRate, opts.RateLimit); err != nil {
 		return nil, err
+	}
+	if err := checkTokenTTL(opts.TokenTTL); err != nil {
+		return nil, err
+	}
+	if opts.TokenTTL == 0 {
+		opts.TokenTTL = defaultTokenTTL
 	}
 	tpl, err := sharedTemplates()
 	if err != nil {
