@@ -68,6 +68,9 @@ type Server struct {
 	expired     atomic.Bool
 	secret      [16]byte
 	logref      atomic.Uint64
+	// tokensBefore (Unix ms): tokens of listings started before it are
+	// expired (ExpireTokens).
+	tokensBefore atomic.Int64
 
 	mu   sync.Mutex
 	srv  *http.Server

@@ -116,12 +116,22 @@ func (s *Server) startPage(w http.ResponseWriter, lst *listing, id, tok string) 
 	case !ok:
 		s.writeError(w, http.StatusBadRequest, msgBadToken)
 		return false
-	case time.Since(time.UnixMilli(t.start)) > s.opts.TokenTTL:
+	case time.Since(time.UnixMilli(t.start)) > s.opts.TokenTTL || t.start < s.tokensBefore.Load():
 		s.writeExpired(w)
 		return false
 	}
 	lst.offset, lst.start = t.offset, t.start
 	return true
+}
+
+// ExpireTokens makes every paging token issued so far expired, as if
+// TokenTTL had passed: tests use it to expire a listing at a chosen page
+// instead of racing a clock. Listings started after it returns are valid.
+func (s *Server) ExpireTokens() {
+	next := time.Now().UnixMilli() + 1
+	s.tokensBefore.Store(next)
+	// A listing started in this millisecond would carry a start before next.
+	time.Sleep(time.Until(time.UnixMilli(next)))
 }
 
 // appendNextToken appends `,"nextToken":"…"` when lst answers tokens and

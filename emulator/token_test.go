@@ -228,3 +228,18 @@ func TestTokenTTLOption(t *testing.T) {
 		t.Errorf("default TokenTTL = %v, want %v", s.opts.TokenTTL, defaultTokenTTL)
 	}
 }
+
+// TestExpireTokens: the hook expires the tokens issued so far, not those
+// of a listing started afterwards.
+func TestExpireTokens(t *testing.T) {
+	s, c := startSmall(t, Options{Nodes: 300, NextToken: true})
+	const path = "/drive/v1/nodes"
+	var old, fresh tokenPage
+	c.get(path+"?limit=10", 200, &old)
+	s.ExpireTokens()
+	c.get(path+"?limit=10", 200, &fresh)
+	if b := c.get(withQuery(path, "limit", "10", "startToken", *old.NextToken), 400, nil); !expiredBody.Match(b) {
+		t.Errorf("token issued before ExpireTokens: body %s, want the expired body", b)
+	}
+	c.get(withQuery(path, "limit", "10", "startToken", *fresh.NextToken), 200, nil)
+}

@@ -205,6 +205,71 @@ func TestEmulatorTrashPastCap(t *testing.T) {
 	}
 }
 
+// TestEmulatorTokenPaging: a /nodes listing of more than 9999 nodes paged
+// by nextToken arrives complete and exactly once, also when its tokens
+// expire mid-listing (400 "Next token is expired", API.md §1.6): below the
+// offset cap it resumes by offset, past it it walks the listing again and
+// skips what it had; when every token expires it gives up with a clear
+// error instead of looping.
+func TestEmulatorTokenPaging(t *testing.T) {
+	const nodes, filter = 10500, "kind:FILE AND status:AVAILABLE"
+	// The same library (same seed) without tokens is listed by offset,
+	// split by modifiedDate past the cap: what every case must return.
+	_, plain := newEmulated(t, emulator.Options{Nodes: nodes, Seed: 5}, nil)
+	var want []string
+	if st, err := plain.StreamNodes(t.Context(), filter, idsOf(t, &want)); err != nil || st.Count <= 9999 {
+		t.Fatalf("plain listing: %v (stats %+v), want more than 9999 nodes", err, st)
+	}
+	tests := []struct {
+		name     string
+		ttl      time.Duration
+		expireAt int // tokens expire once the page at this offset arrived (-1: never)
+		restarts bool
+		wantErr  string
+	}{
+		{"tokens past the cap", 0, -1, false, ""},
+		{"expired below the cap: resumes by offset", 0, 1000, true, ""},
+		{"expired past the cap: walks the listing again", 0, 9800, true, ""},
+		{"every token expires: gives up past the cap", time.Nanosecond, -1, true, "expired 4 times in a row"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var srv *emulator.Server
+			var restarts atomic.Int64
+			expired := false
+			srv, c := newEmulated(t, emulator.Options{Nodes: nodes, Seed: 5, NextToken: true, TokenTTL: tt.ttl}, func(cfg *fetch.Config) {
+				cfg.Events = func(e fetch.Event) {
+					switch {
+					case e.Kind == fetch.EventRetry && e.Status == 400:
+						restarts.Add(1)
+					case e.Kind == fetch.EventPage && tt.expireAt >= 0 && e.Offset >= tt.expireAt && !expired:
+						expired = true // token pages come one at a time
+						srv.ExpireTokens()
+					}
+				}
+			})
+			var got []string
+			st, err := c.StreamNodes(t.Context(), filter, idsOf(t, &got))
+			if got := restarts.Load() > 0; got != tt.restarts {
+				t.Errorf("restarts after an expired token: %d, want some: %v", restarts.Load(), tt.restarts)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "Next token is expired") {
+					t.Fatalf("StreamNodes error = %v, want one containing %q and Amazon's message", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("StreamNodes: %v (stats %+v)", err, st)
+			}
+			if st.Slices != 0 || !st.Complete() {
+				t.Errorf("stats %+v, want one complete listing by tokens (no modifiedDate slices)", st)
+			}
+			sameSet(t, got, want)
+		})
+	}
+}
+
 // trashIDs is what the emulator holds in trash (the trashed nodes plus
 // any the emulator's synthetic library starts with).
 func trashIDs(srv *emulator.Server) ([]string, error) {

@@ -3,9 +3,12 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -221,14 +224,53 @@ func (c *Client) pageAll(ctx context.Context, l listing, consumers int, consume 
 	return st, err
 }
 
-// pageTokens follows nextToken/startToken sequentially.
+// maxTokenRestarts bounds how often in a row, without a page consumed in
+// between, a listing recovers from an expired paging token.
+const maxTokenRestarts = 3
+
+// pageTokens follows nextToken/startToken sequentially. A token expires
+// (400 "Next token is expired", ~10 minutes after the listing started,
+// API.md §5): the listing then resumes where it stopped, by offset while
+// that is under the 9999 cap (the page answers a fresh token), otherwise
+// by walking the listing again from the start and skipping the pages
+// already consumed.
 func (c *Client) pageTokens(ctx context.Context, l listing, token string, st *pageStats, consume pageFunc) error {
-	for token != "" {
-		body, err := c.fetchBody(ctx, l.request(st.items, pageLimit, token))
+	restarts := 0
+	byOffset := false // the next request goes by offset: resuming after an expired token
+	offset, skip := 0, 0
+	for token != "" || byOffset {
+		body, err := c.fetchBody(ctx, l.request(offset, pageLimit, token))
 		if err != nil {
-			return fmt.Errorf("%s: page %d (startToken): %w", l.op, st.pages+1, err)
+			if token == "" || !tokenExpired(err) {
+				return fmt.Errorf("%s: page %d: %w", l.op, st.pages+1, err)
+			}
+			if restarts++; restarts > maxTokenRestarts {
+				return fmt.Errorf("%s: the paging tokens expired %d times in a row: the listing is too slow to get past page %d within their lifetime (a slow connection?); run it again: %w", l.op, maxTokenRestarts+1, st.pages, err)
+			}
+			if n, ok := ctx.Value(retryCounterKey{}).(*atomic.Int64); ok {
+				n.Add(1)
+			}
+			c.event(Event{Kind: EventRetry, Op: l.op, Attempt: restarts, Status: http.StatusBadRequest, Err: err})
+			token, byOffset, offset, skip = "", true, st.items, 0
+			if st.items+pageLimit > nodesCap {
+				offset, skip = 0, st.items // walk again from the start
+			}
+			continue
 		}
+		byOffset = false
 		env, err := peekEnvelope(body.Bytes())
+		if err == nil && skip > 0 && env.Items <= skip {
+			// A page consumed before the token expired: pass over it.
+			skip -= env.Items
+			offset += env.Items
+			token = env.NextToken
+			putBuf(body)
+			if env.Items == 0 || token == "" {
+				return fmt.Errorf("%s: the listing ended early when it was walked again after an expired token: %w", l.op, ErrListingChanged)
+			}
+			continue
+		}
+		skip = 0 // a page across the resume point is consumed whole: its repeated ids are dropped as duplicates
 		if err == nil {
 			var info PageInfo
 			info, err = consume(0, body.Bytes())
@@ -236,6 +278,8 @@ func (c *Client) pageTokens(ctx context.Context, l listing, token string, st *pa
 				c.event(Event{Kind: EventPage, Op: l.op, Items: info.Items, Offset: st.items, Total: st.count})
 				st.pages++
 				st.items += info.Items
+				offset = st.items
+				restarts = 0 // progress: only expiries in a row give up
 				if info.Items == 0 {
 					env.NextToken = ""
 				}
@@ -248,4 +292,10 @@ func (c *Client) pageTokens(ctx context.Context, l listing, token string, st *pa
 		token = env.NextToken
 	}
 	return nil
+}
+
+// tokenExpired reports Amazon's 400 "Next token is expired".
+func tokenExpired(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(strings.ToLower(ae.Message), "token is expired")
 }
