@@ -356,6 +356,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a
 			s.stats.record(pattern, rec.status)
 		}
 	}
+	// Counted when the status is written, before the body: a client can
+	// read a whole answer (and a test read the stats) before this
+	// goroutine returns from the handler.
+	rec.onStatus = record
 	defer record()
 	var d decision
 	if a != areaAdmin {
@@ -464,20 +468,26 @@ func (s *Server) writeLogref(w http.ResponseWriter, status int, msg, code, nodeI
 // recorder remembers the status written, for statistics.
 type recorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func() // called once the status is known, before it is sent
+}
+
+func (r *recorder) setStatus(code int) {
+	if r.status == 0 {
+		r.status = code
+		if r.onStatus != nil {
+			r.onStatus()
+		}
+	}
 }
 
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
+	r.setStatus(code)
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.setStatus(http.StatusOK)
 	return r.ResponseWriter.Write(b)
 }
 
