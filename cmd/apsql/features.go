@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 
@@ -140,6 +143,7 @@ func startDemo(sh *shell, api *apiClient) error {
 	if err != nil {
 		return fmt.Errorf("start the demo library: %w", err)
 	}
+	raiseMemoryLimitBy(liveHeap())
 	url, err := srv.Start("127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("start the demo library: %w", err)
@@ -160,6 +164,24 @@ func startDemo(sh *shell, api *apiClient) error {
 		".help lists everything; Ctrl-D leaves.",
 	}
 	return nil
+}
+
+// liveHeap is the Go heap in use after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// raiseMemoryLimitBy lifts the Go soft memory limit, where one is set, by
+// n bytes: the in-process demo library lives beside the shell's own
+// buffers, and a large one (--demo=1000000 holds ~170 MiB) would otherwise
+// keep the GC running without pause.
+func raiseMemoryLimitBy(n int64) {
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		debug.SetMemoryLimit(limit + n)
+	}
 }
 
 // runEmulate is `apsql emulate`.
