@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image/color"
@@ -311,5 +312,20 @@ func TestChoose(t *testing.T) {
 	}
 	if _, err := CompilePattern("(unclosed"); err == nil || !strings.Contains(err.Error(), "(unclosed") {
 		t.Errorf("CompilePattern(bad) = %v, want an error naming the pattern", err)
+	}
+}
+
+// TestCommittedColourModel: testdata/label/colours.onnx, which the LABEL
+// tests outside this package load, is byte for byte what onnxgen writes
+// for the spec its README gives (the generator is internal to vision).
+func TestCommittedColourModel(t *testing.T) {
+	got, err := os.ReadFile(filepath.Join("..", "testdata", "label", "colours.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := colourSpec
+	spec.Scale = 3
+	if want := spec.Model(); !bytes.Equal(got, want) {
+		t.Errorf("testdata/label/colours.onnx (%d bytes) differs from onnxgen's model for its README's spec (%d bytes); rewrite it with that spec's Model()", len(got), len(want))
 	}
 }
