@@ -9,8 +9,9 @@
 // Everything hangs off one base URL (SPEC §1 --endpoint):
 //
 //   - metadata: BASE/drive/v1/... (search, nodes, trash, account, bulk purge)
-//   - uploads and content: BASE/cdproxy/nodes, BASE/cdproxy/nodes/{id}/content,
-//     BASE/cdproxy/templink/{token} (the target of contentRedirection)
+//   - uploads and content: BASE/cdproxy/nodes, BASE/v2/upload,
+//     BASE/cdproxy/nodes/{id}/content, BASE/cdproxy/templink/{token} (the
+//     target of contentRedirection)
 //   - thumbnails: BASE/v1/thumbnail/{id}?ownerId=...&viewBox=W[,H]
 //   - test hooks (only with Options.State): BASE/_emulator/state and friends
 //
@@ -55,6 +56,37 @@
 //     (API.md §5.3: "uploads can fail ... and still complete").
 //   - Node JSON carries no things, people or location: those are reachable
 //     only through search filters and aggregations, as on the real service.
+//   - Uploads: POST /cdproxy/nodes answers 409 NAME_ALREADY_EXISTS (C1
+//     body) for a name taken in the folder, case-insensitively. POST
+//     /v2/upload (query name, parentNodeId, fileSize, contentDate,
+//     conflictResolution; header x-amzn-file-md5) answers 201 and the node
+//     as /nodes shows it; fileSize, when sent, must equal the body length and
+//     the header the body's md5 (400 otherwise); an unknown parent is 404, a
+//     parent that is not an available folder 400, as on cdproxy. Its errors
+//     use the v2 body {"message","errorCode","timeStamp","requestId"}, a 409
+//     adding "errorDetails":{"conflictNodeIds":[id]}. Inferred: a 409
+//     CONTENT_ALREADY_EXISTS for bytes (md5) an AVAILABLE file already holds,
+//     whatever the name and conflictResolution (RUST always sends RENAME and
+//     reads a 409 as "already uploaded"); a taken name is 409
+//     NAME_ALREADY_EXISTS, or with conflictResolution=RENAME becomes
+//     "name (1).ext", the first free number, as a restore does; 201 rather
+//     than 200; the errorCode strings and the ISO timeStamp. Uploaded images
+//     carry image.resolutionUnit, which RUST's ResponseUpload requires.
+//   - Live Photos (inferred rule): a synthetic JPEG or HEIC from an iPhone
+//     (make Apple) captured since 2015-09-25 is Live when a hash of its id
+//     picks it, about one in ten; its childAssetTypeInfo is
+//     [{"assetType":"LIVE_VIDEO"}]. Its /children lists one kind ASSET node,
+//     named after it with .MOV, assetProperties.assetType LIVE_VIDEO,
+//     contentProperties extension "qt", video/quicktime, parents [photo],
+//     parentMap {"FILE":[photo]}; its status, dates, version and createdBy
+//     follow the photo's (trashed with it, gone once it is purged). The child
+//     is derived on demand from the photo (id: the photo id's bytes XOR a
+//     constant), so seeds give the libraries they gave before. It can be
+//     fetched by id (GET /nodes/{id}, V2 only), downloaded (contentRedirection,
+//     content, templink) and filtered in /children (kind:ASSET), but is not
+//     a FILE: /search, /nodes, /trash, usage, State and aggregations never
+//     see it, and it cannot be renamed, trashed or purged on its own (404).
+//     It has no thumbnail.
 //   - Synthetic content is a small real JPEG (also for .heic nodes), PNG, or
 //     MP4/QuickTime box stream, followed by a per-node trailer after the
 //     image's end marker; size and md5 in the node describe exactly the bytes

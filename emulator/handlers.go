@@ -267,11 +267,12 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, lst listing) 
 	writeJSON(w, http.StatusOK, b)
 }
 
-// GET /nodes/{id}/children: a folder's children or an album's members.
+// GET /nodes/{id}/children: a folder's children, an album's members, or
+// a Live Photo's video (kind ASSET).
 func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.lib.mu.RLock()
-	i, ok := s.lib.lookup(id)
+	i, ok := s.lib.lookupAny(id)
 	s.lib.mu.RUnlock()
 	if !ok {
 		s.writeNotFound(w, id, false)
@@ -294,8 +295,12 @@ func (s *Server) handleTrashList(w http.ResponseWriter, r *http.Request) {
 	s.writeList(w, r, lst)
 }
 
-// needsV2 reports whether operations on node i require resourceVersion=V2.
+// needsV2 reports whether operations on node i require resourceVersion=V2
+// (Live Photo children do, like their photos).
 func (l *library) needsV2(i int32) bool {
+	if isAsset(i) {
+		return true
+	}
 	k := l.nodes[i].kind
 	return k == kindAlbum || (k == kindFile && l.mediaType(i) != typeNone)
 }
@@ -305,7 +310,7 @@ func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	l := s.lib
 	l.mu.RLock()
-	i, ok := l.lookup(id)
+	i, ok := l.lookupAny(id)
 	if !ok || (l.needsV2(i) && !hasV2(r, "")) {
 		l.mu.RUnlock()
 		s.writeNotFound(w, id, ok)

@@ -17,6 +17,8 @@ const (
 
 var kindNames = [...]string{kindFile: "FILE", kindFolder: "FOLDER", kindAlbum: "VISUAL_COLLECTION"}
 
+// Live Photo children (kind ASSET) are not nodes of the library: see live.go.
+
 // status is a node's status (API.md §2.6). Purged nodes stay in the slice so
 // indices remain valid, but are gone from every listing and lookup.
 type status uint8
@@ -54,6 +56,7 @@ const (
 	flagFavorite  uint8 = 1 << iota
 	flagHidden          // settings.hidden
 	flagRecursive       // trashed because an ancestor folder was trashed
+	flagLive            // a Live Photo still (liveRule, set at generation)
 )
 
 // node is one node of the library, kept small (about 130 bytes) so that a
@@ -127,6 +130,8 @@ type library struct {
 	secret [16]byte
 	// rng draws the ids of nodes created at run time.
 	rng *rand.Rand
+	// tpl holds the content templates (Live Photo children derive from them).
+	tpl *templates
 }
 
 // lookup returns the index of a live (not purged) node.

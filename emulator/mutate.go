@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -269,11 +270,64 @@ func (l *library) albumEdit(a int32, add bool, members []int32, now int64) error
 
 // upload stores a new file under folder p.
 func (l *library) upload(p int32, name string, data []byte, contentDate, now int64) (int32, error) {
+	return l.store(p, name, data, md5.Sum(data), contentDate, now)
+}
+
+// checkUploadTarget checks a new file's name and that p is an available folder.
+func (l *library) checkUploadTarget(p int32, name string) error {
 	if err := checkName(name); err != nil {
-		return 0, err
+		return err
 	}
 	if l.nodes[p].kind != kindFolder || l.nodes[p].status != statusAvailable {
-		return 0, fmt.Errorf("%w: parent %s is not an available folder", ErrBadKind, l.nodes[p].id)
+		return fmt.Errorf("%w: parent %s is not an available folder", ErrBadKind, l.nodes[p].id)
+	}
+	return nil
+}
+
+// duplicateError is a v2 upload of content (same md5) the library holds.
+type duplicateError struct {
+	md5, nodeID string
+}
+
+func (e *duplicateError) Error() string {
+	return fmt.Sprintf("A node with the same content (md5 %s) already exists, conflicting NodeId: %s", e.md5, e.nodeID)
+}
+
+func (e *duplicateError) Unwrap() error { return ErrConflict }
+
+// sameContent returns an AVAILABLE file whose md5 is sum (a scan: a
+// million nodes take about a millisecond, and uploads are rare).
+func (l *library) sameContent(sum [16]byte) (int32, bool) {
+	for i := range l.nodes {
+		n := &l.nodes[i]
+		if n.md5 == sum && n.kind == kindFile && n.status == statusAvailable {
+			return int32(i), true
+		}
+	}
+	return 0, false
+}
+
+// uploadV2 stores a new file under folder p as POST /v2/upload does: the
+// same checks as upload, but content the library already holds is a
+// conflict whatever the name, and with rename a taken name becomes
+// "name (1).ext" (the first free number) instead of a conflict.
+func (l *library) uploadV2(p int32, name string, data []byte, sum [16]byte, contentDate, now int64, rename bool) (int32, error) {
+	if err := l.checkUploadTarget(p, name); err != nil {
+		return 0, err
+	}
+	if d, ok := l.sameContent(sum); ok {
+		return 0, &duplicateError{md5: hex.EncodeToString(sum[:]), nodeID: l.nodes[d].id}
+	}
+	if _, taken := l.conflict(p, name); taken && rename {
+		name = l.freeName(p, name)
+	}
+	return l.store(p, name, data, sum, contentDate, now)
+}
+
+// store checks and stores a new file under folder p; sum is md5(data).
+func (l *library) store(p int32, name string, data []byte, sum [16]byte, contentDate, now int64) (int32, error) {
+	if err := l.checkUploadTarget(p, name); err != nil {
+		return 0, err
 	}
 	if err := l.checkConflict(p, name, -1); err != nil {
 		return 0, err
@@ -289,7 +343,7 @@ func (l *library) upload(p int32, name string, data []byte, contentDate, now int
 		contentDate = now
 	}
 	i := l.add(node{id: l.newNodeID(), name: name, kind: kindFile, parent: p, created: now, modified: now,
-		content: contentDate, size: int64(len(data)), md5: md5.Sum(data), format: fmtUpload, by: byWeb, version: 1})
+		content: contentDate, size: int64(len(data)), md5: sum, format: fmtUpload, by: byWeb, version: 1})
 	l.extra[i] = e
 	return i, nil
 }

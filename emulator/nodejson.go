@@ -228,8 +228,12 @@ type renderOpts struct {
 	tempLink string // when non-empty, "tempLink" = tempLink + token
 }
 
-// appendNode appends node i's JSON. The caller holds l.mu (read).
+// appendNode appends node i's JSON (i may be a Live Photo child, see
+// assetBit). The caller holds l.mu (read).
 func (l *library) appendNode(b []byte, i int32, o renderOpts) []byte {
+	if isAsset(i) {
+		return l.appendAsset(b, i&^assetBit, o)
+	}
 	n := &l.nodes[i]
 	b = append(b, `{"id":"`...)
 	b = append(b, n.id...)
@@ -279,7 +283,11 @@ func (l *library) appendNode(b []byte, i int32, o renderOpts) []byte {
 		b = append(b, `,"description":`...)
 		b = appendString(b, e.description)
 	}
-	b = append(b, `,"keywords":[],"transforms":[],"subKinds":[],"accessRuleIds":[],"groupPermissions":[],"childAssetTypeInfo":[],"isRoot":`...)
+	b = append(b, `,"keywords":[],"transforms":[],"subKinds":[],"accessRuleIds":[],"groupPermissions":[],"childAssetTypeInfo":[`...)
+	if l.isLive(i) {
+		b = append(b, `{"assetType":"`+assetType+`"}`...)
+	}
+	b = append(b, `],"isRoot":`...)
 	b = appendBool(b, i == l.root)
 	b = append(b, `,"isShared":false,"restricted":false,"protectedFolder":false`...)
 	if n.status == statusTrash {
@@ -368,7 +376,9 @@ func (l *library) appendContent(b []byte, i int32) []byte {
 		b = append(b, '}')
 	case n.format == fmtUpload:
 		if w, h, ok := l.imageDims(i); ok {
-			b = append(b, `,"image":{"width":`...)
+			// resolutionUnit: RUST's ResponseUpload requires it of an
+			// uploaded image (API.md §1.4 C2); the value is inferred.
+			b = append(b, `,"image":{"resolutionUnit":"Pixels/Inch","width":`...)
 			b = strconv.AppendInt(b, int64(w), 10)
 			b = append(b, `,"height":`...)
 			b = strconv.AppendInt(b, int64(h), 10)

@@ -120,17 +120,24 @@ func (l *library) run(k queryKey, f *filterlang.Filter, keys []sortKey) []int32 
 	var cand []int32
 	switch k.scope {
 	case scopeChildren:
-		if l.nodes[k.parent].kind == kindAlbum {
+		switch {
+		case isAsset(k.parent): // a Live Photo child has no children
+		case l.nodes[k.parent].kind == kindAlbum:
 			for _, m := range l.albums[k.parent] {
 				if l.nodes[m].status != statusPurged {
 					cand = append(cand, m)
 				}
 			}
-			break
-		}
-		for i := range l.nodes {
-			if l.nodes[i].parent == k.parent && l.nodes[i].status != statusPurged {
-				cand = append(cand, int32(i))
+		case l.nodes[k.parent].kind == kindFile:
+			// A file's only child is its Live Photo video, if any.
+			if l.isLive(k.parent) {
+				cand = append(cand, k.parent|assetBit)
+			}
+		default:
+			for i := range l.nodes {
+				if l.nodes[i].parent == k.parent && l.nodes[i].status != statusPurged {
+					cand = append(cand, int32(i))
+				}
 			}
 		}
 	default:
@@ -152,6 +159,7 @@ func (l *library) run(k queryKey, f *filterlang.Filter, keys []sortKey) []int32 
 		cand = out
 	}
 	switch {
+	case len(cand) < 2: // nothing to sort (and a lone Live Photo child has no node to sort by)
 	case len(keys) == 1 && keys[0].field.int64Key():
 		l.sortByInt(cand, keys[0])
 	case len(keys) > 0:
@@ -246,6 +254,9 @@ func boolVals(v bool) []string {
 // not be modified.
 func (d *docView) Values(field string) []string {
 	l, i := d.l, d.i
+	if isAsset(i) {
+		return l.assetValues(i&^assetBit, field)
+	}
 	n := &l.nodes[i]
 	file := n.kind == kindFile
 	switch field {

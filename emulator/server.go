@@ -289,7 +289,7 @@ type area uint8
 
 const (
 	areaMeta    area = iota // /drive/v1
-	areaContent             // /cdproxy
+	areaContent             // /cdproxy and /v2/upload (the content host)
 	areaThumb               // /v1/thumbnail
 	areaOpen                // no auth: templinks (faults apply)
 	areaAdmin               // /_emulator: no auth, no faults
@@ -325,6 +325,7 @@ func (s *Server) routes() {
 	add("PATCH "+v1+"/trash", areaMeta, s.handleTrash)
 	add("POST "+v1+"/bulk/nodes/purge", areaMeta, s.handlePurge)
 	add("POST /cdproxy/nodes", areaContent, s.handleUpload)
+	add("POST /v2/upload", areaContent, s.handleUploadV2)
 	add("GET /cdproxy/nodes/{id}/content", areaContent, s.handleContent)
 	add("GET /cdproxy/templink/{token}", areaOpen, s.handleTemplink)
 	add("GET /v1/thumbnail/{id}", areaThumb, s.handleThumbnail)

@@ -226,23 +226,25 @@ func (s *Server) Version() uint64 {
 	return s.lib.version
 }
 
-// Node returns a live node's JSON as the service sends it.
+// Node returns a live node's (or a Live Photo child's) JSON as the service
+// sends it.
 func (s *Server) Node(id string) (json.RawMessage, bool) {
 	s.lib.mu.RLock()
 	defer s.lib.mu.RUnlock()
-	i, ok := s.lib.lookup(id)
+	i, ok := s.lib.lookupAny(id)
 	if !ok {
 		return nil, false
 	}
 	return s.lib.appendNode(nil, i, renderOpts{}), true
 }
 
-// Content returns a file's bytes, exactly what a download serves.
+// Content returns a file's (or a Live Photo child's) bytes, exactly what a
+// download serves.
 func (s *Server) Content(id string) ([]byte, bool) {
 	s.lib.mu.RLock()
 	defer s.lib.mu.RUnlock()
-	i, ok := s.lib.lookup(id)
-	if !ok || s.lib.nodes[i].kind != kindFile {
+	i, ok := s.lib.lookupAny(id)
+	if !ok || !s.lib.hasContent(i) {
 		return nil, false
 	}
 	return s.content(i), true

@@ -100,6 +100,7 @@ func buildLibrary(opts Options, tpl *templates) (*library, error) {
 		albums: make(map[int32][]int32),
 		extra:  make(map[int32]*extra),
 		names:  make(map[int32]map[string]int32),
+		tpl:    tpl,
 	}
 	g.nodes = l.nodes
 	g.first, g.nfiles = nfixed, opts.Nodes
@@ -158,6 +159,7 @@ func buildLibrary(opts Options, tpl *templates) (*library, error) {
 			n.id = newID(rand.New(rand.NewPCG(g.seed^salt<<56, uint64(i))))
 			if n.kind == kindFile {
 				n.md5 = s.sum(tpl.template(n.format, n.tmpl), n.format, n.id)
+				markLive(n)
 			}
 		}
 	}
@@ -230,6 +232,7 @@ func (g *genCtx) genChunk(lo, hi int, s *summer) {
 		t := g.tpl.template(n.format, n.tmpl)
 		n.size = int64(len(t.data) + trailerLen(n.format, n.id))
 		n.md5 = s.sum(t, n.format, n.id)
+		markLive(n)
 	}
 }
 

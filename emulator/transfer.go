@@ -2,6 +2,9 @@ package emulator
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -20,9 +23,13 @@ import (
 // Content: downloads (contentRedirection → templink, cdproxy content),
 // uploads (cdproxy) and thumbnails.
 
-// content builds a file's bytes. The caller holds l.mu.
+// content builds a file's (or a Live Photo child's) bytes. The caller
+// holds l.mu.
 func (s *Server) content(i int32) []byte {
 	l := s.lib
+	if isAsset(i) {
+		return l.assetContent(i &^ assetBit)
+	}
 	n := &l.nodes[i]
 	if n.format == fmtUpload {
 		return l.extra[i].data
@@ -40,8 +47,8 @@ func (s *Server) handleRedirect(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	l := s.lib
 	l.mu.RLock()
-	i, ok := l.lookup(id)
-	ok = ok && l.nodes[i].kind == kindFile
+	i, ok := l.lookupAny(id)
+	ok = ok && l.hasContent(i)
 	l.mu.RUnlock()
 	if !ok || (q.Has("ownerId") && q.Get("ownerId") != l.owner) {
 		s.writeNotFound(w, id, false)
@@ -82,15 +89,24 @@ func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, id string) {
 	l := s.lib
 	l.mu.RLock()
-	i, ok := l.lookup(id)
-	if !ok || l.nodes[i].kind != kindFile {
+	i, ok := l.lookupAny(id)
+	if !ok || !l.hasContent(i) {
 		l.mu.RUnlock()
 		s.writeNotFound(w, id, false)
 		return
 	}
-	n := &l.nodes[i]
-	data, name, modified, md5 := s.content(i), n.name, n.modified, n.md5
-	ct := l.contentType(i)
+	data := s.content(i)
+	var name, ct string
+	var modified int64
+	var md5 [16]byte
+	if isAsset(i) {
+		p := i &^ assetBit
+		a := l.asset(p)
+		name, modified, md5, ct = a.name, l.nodes[p].modified, a.md5, assetMIME
+	} else {
+		n := &l.nodes[i]
+		name, modified, md5, ct = n.name, n.modified, n.md5, l.contentType(i)
+	}
 	l.mu.RUnlock()
 	h := w.Header()
 	h.Set("Content-Type", ct)
@@ -173,6 +189,129 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, l.appendNode(nil, i, renderOpts{}))
+}
+
+// POST /v2/upload?conflictResolution=RENAME&fileSize=N&name=...&parentNodeId=...&contentDate=...
+// with header x-amzn-file-md5 and the raw file as body (API.md §1.4 C2): 201
+// node. The checks and statuses are cdproxy's; errors come in the v2 body
+// (writeV2Error), a conflict with errorDetails.conflictNodeIds.
+func (s *Server) handleUploadV2(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	bad := func(msg string) { s.writeV2Error(w, http.StatusBadRequest, msg, "INVALID_PARAMETER", "") }
+	name := q.Get("name")
+	if name == "" {
+		bad("Missing required parameter name")
+		return
+	}
+	rename := false
+	switch cr := q.Get("conflictResolution"); cr {
+	case "":
+	case "RENAME":
+		rename = true
+	default:
+		bad("Invalid conflictResolution " + cr + ": want RENAME")
+		return
+	}
+	var contentDate int64
+	if v := q.Get("contentDate"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			bad("Invalid contentDate " + v)
+			return
+		}
+		contentDate = t.UnixMilli()
+	}
+	size := int64(-1)
+	if v := q.Get("fileSize"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			bad("Invalid fileSize " + v)
+			return
+		}
+		size = n
+	}
+	if size > maxUploadBytes {
+		s.writeV2Error(w, http.StatusRequestEntityTooLarge, "File too large", "FILE_TOO_LARGE", "")
+		return
+	}
+	sumHex := strings.ToLower(strings.TrimSpace(r.Header.Get("x-amzn-file-md5")))
+	var want [16]byte
+	if sumHex == "" {
+		bad("Missing required header x-amzn-file-md5")
+		return
+	}
+	if len(sumHex) != 2*len(want) {
+		bad("Invalid x-amzn-file-md5 " + sumHex + ": want 32 hex digits")
+		return
+	}
+	if _, err := hex.Decode(want[:], []byte(sumHex)); err != nil {
+		bad("Invalid x-amzn-file-md5 " + sumHex + ": want 32 hex digits")
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxUploadBytes+1))
+	if err != nil {
+		bad("Could not read the upload: " + err.Error())
+		return
+	}
+	if len(data) > maxUploadBytes {
+		s.writeV2Error(w, http.StatusRequestEntityTooLarge, "File too large", "FILE_TOO_LARGE", "")
+		return
+	}
+	if size >= 0 && int64(len(data)) != size {
+		bad(fmt.Sprintf("fileSize %d does not match the %d bytes received", size, len(data)))
+		return
+	}
+	sum := md5.Sum(data)
+	if sum != want {
+		bad("x-amzn-file-md5 " + sumHex + " does not match the md5 of the bytes received, " + hex.EncodeToString(sum[:]))
+		return
+	}
+	l := s.lib
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.root
+	if pid := q.Get("parentNodeId"); pid != "" {
+		var ok bool
+		if p, ok = l.lookup(pid); !ok {
+			s.writeV2Error(w, http.StatusNotFound, "Node "+pid+" not found", "NODE_NOT_FOUND", "")
+			return
+		}
+	}
+	i, err := l.uploadV2(p, name, data, sum, contentDate, s.nowMS(), rename)
+	var de *duplicateError
+	var ce *conflictError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusCreated, l.appendNode(nil, i, renderOpts{}))
+	case errors.As(err, &de):
+		s.writeV2Error(w, http.StatusConflict, de.Error(), "CONTENT_ALREADY_EXISTS", de.nodeID)
+	case errors.As(err, &ce):
+		s.writeV2Error(w, http.StatusConflict, ce.Error(), "NAME_ALREADY_EXISTS", ce.nodeID)
+	default:
+		bad(err.Error())
+	}
+}
+
+// writeV2Error writes the error body of /v2/upload (API.md §1.6, RUST
+// ResponseUploadFail): {"message","errorCode","timeStamp","requestId"},
+// plus "errorDetails":{"conflictNodeIds":[conflictID]} on a conflict.
+// The errorCode values and the timeStamp format are inferred.
+func (s *Server) writeV2Error(w http.ResponseWriter, status int, msg, code, conflictID string) {
+	b := []byte(`{"message":`)
+	b = appendString(b, msg)
+	b = append(b, `,"errorCode":`...)
+	b = appendString(b, code)
+	b = append(b, `,"timeStamp":`...)
+	b = appendDate(b, s.nowMS())
+	b = append(b, `,"requestId":"`...)
+	b = append(b, s.newLogref()...)
+	b = append(b, '"')
+	if conflictID != "" {
+		b = append(b, `,"errorDetails":{"conflictNodeIds":[`...)
+		b = appendString(b, conflictID)
+		b = append(b, `]}`...)
+	}
+	writeJSON(w, status, append(b, '}'))
 }
 
 // GET /v1/thumbnail/{id}?ownerId=...&viewBox=W[,H]: a JPEG of the image
