@@ -108,7 +108,7 @@ func (d *DB) hasZstd(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read storage version: %w", err)
 	}
-	if !v.Valid { // an in-memory database: no storage format
+	if !v.Valid { // no tag: a catalog that does not say its format
 		return false, nil
 	}
 	return storageAtLeast(v.String, 1, 2), nil
