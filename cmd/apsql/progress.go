@@ -34,7 +34,11 @@ func (p *termProgress) Start(label string, total int64, unit string) engine.Trac
 	if unit == "bytes" {
 		opts = append(opts, progressbar.OptionShowBytes(true))
 	}
-	return &bar{b: progressbar.NewOptions64(total, opts...)}
+	b := progressbar.NewOptions64(total, opts...)
+	// Start the clock now: the bar otherwise starts it at the first Add,
+	// and its first frame shows that batch at millions of items a second.
+	_ = b.RenderBlank()
+	return &bar{b: b}
 }
 
 type bar struct {
