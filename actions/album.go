@@ -85,17 +85,13 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 	} else if !a0.Done() {
 		return nil, fmt.Errorf("create album: unexpected %q after the name; write CREATE ALBUM 'name' [FROM target]", clip(a0.Rest(), 20))
 	}
-	action := "CREATE ALBUM"
-	if explain {
-		action = "EXPLAIN " + action
-	}
 	var items []item
 	if st != nil {
 		if items, err = resolve(ctx, s.DB, st.target, "nodes"); err != nil {
 			return nil, fmt.Errorf("create album: %w", err)
 		}
 	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, "CREATE ALBUM", explain)
 	if err != nil {
 		return nil, err
 	}
@@ -196,11 +192,7 @@ func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, 
 	if err != nil {
 		return nil, fmt.Errorf("album %s: %w", engine.Quote(name), err)
 	}
-	action := "ALBUM " + strings.ToUpper(op)
-	if explain {
-		action = "EXPLAIN " + action
-	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, "ALBUM "+strings.ToUpper(op), explain)
 	if err != nil {
 		return nil, err
 	}
@@ -355,11 +347,7 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 	if strings.TrimSpace(name) == "" {
 		return nil, errors.New("rename album: the new name is empty")
 	}
-	action := "RENAME ALBUM"
-	if explain {
-		action = "EXPLAIN " + action
-	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, "RENAME ALBUM", explain)
 	if err != nil {
 		return nil, err
 	}

@@ -78,11 +78,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
-	action := "DOWNLOAD"
-	if explain {
-		action = "EXPLAIN DOWNLOAD"
-	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, "DOWNLOAD", explain)
 	if err != nil {
 		return nil, err
 	}

@@ -144,7 +144,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 			output.Thousands(int64(len(files))), plural(int64(len(files)), "file", "files"), st.in, m.Name(), w, h, vision.RuntimePath(), st.out, empty)}, nil
 	}
 
-	r, err := newRun(ctx, s, "LABEL")
+	r, err := newRun(ctx, s, "LABEL", false)
 	if err != nil {
 		return nil, err
 	}
@@ -310,11 +310,7 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 	if err != nil {
 		return nil, fmt.Errorf("label: %w", err)
 	}
-	action := "LABEL"
-	if explain {
-		action = "EXPLAIN LABEL"
-	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, "LABEL", explain)
 	if err != nil {
 		return nil, err
 	}

@@ -72,8 +72,12 @@ func (r *run) orderBy(items []item) {
 	}
 }
 
-// newRun starts the journal of one statement.
-func newRun(ctx context.Context, s *engine.Session, action string) (*run, error) {
+// newRun starts the journal of one statement; with explain its action
+// is journaled as "EXPLAIN action".
+func newRun(ctx context.Context, s *engine.Session, action string, explain bool) (*run, error) {
+	if explain {
+		action = "EXPLAIN " + action
+	}
 	r := &run{s: s, action: action, counts: map[string]int{}, start: time.Now()}
 	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM actions_log`).Scan(&r.seq); err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)

@@ -74,11 +74,7 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}
-	action := st.action
-	if explain {
-		action = "EXPLAIN " + action
-	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, st.action, explain)
 	if err != nil {
 		return nil, err
 	}

@@ -112,11 +112,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.verb, err)
 	}
-	action := m.action
-	if explain {
-		action = "EXPLAIN " + action
-	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, m.action, explain)
 	if err != nil {
 		return nil, err
 	}

@@ -63,11 +63,7 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
 	}
-	action := "UPLOAD"
-	if explain {
-		action = "EXPLAIN UPLOAD"
-	}
-	r, err := newRun(ctx, s, action)
+	r, err := newRun(ctx, s, "UPLOAD", explain)
 	if err != nil {
 		return nil, err
 	}

@@ -139,7 +139,7 @@ func TestUploadChangedFile(t *testing.T) {
 	}
 	hashFiles(t.Context(), files, 1, engine.NoProgress.Start("", 0, ""))
 	writeFile(t, p, "version two, 30 bytes long....") // same size, other bytes
-	r, err := newRun(t.Context(), e.s, "UPLOAD")
+	r, err := newRun(t.Context(), e.s, "UPLOAD", false)
 	if err != nil {
 		t.Fatal(err)
 	}
