@@ -236,14 +236,15 @@ func idList(ids []string) string {
 
 // priorUnknown returns the ids whose latest journal entry for action is a
 // failure of unknown outcome: their state must be read back before they
-// are sent again.
+// are sent again. The marker may follow the request a detail names
+// ("PATCH /trash (op add): outcome unknown: ...").
 func priorUnknown(ctx context.Context, db *engine.DB, action string, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for lo := 0; lo < len(ids); lo += 1000 {
 		hi := min(lo+1000, len(ids))
 		q := fmt.Sprintf(`SELECT target FROM (
   SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
-  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND status = 'failed' AND starts_with(detail, ?)`, idList(ids[lo:hi]))
+  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND status = 'failed' AND contains(detail, ?)`, idList(ids[lo:hi]))
 		rows, err := db.Query(ctx, q, action, unknownOutcome)
 		if err != nil {
 			return nil, fmt.Errorf("read actions_log: %w", err)
