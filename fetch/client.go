@@ -85,6 +85,11 @@ type Client struct {
 	authCtx    context.Context
 	authCancel context.CancelFunc
 
+	// reached is set once any answer came back from the server: until
+	// then a connection that cannot be opened is most likely a wrong
+	// --endpoint or no network, and is not retried for a minute.
+	reached atomic.Bool
+
 	cacheSeq atomic.Int64
 	ownerMu  sync.Mutex
 	ownerID  string
@@ -427,6 +432,9 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		if attempt > c.cfg.MaxRetries {
 			return nil, nil, fmt.Errorf("%s: gave up after %d attempts: %w", op, attempt, err)
 		}
+		if attempt > firstContactRetries && !c.reached.Load() && dialFailed(err) {
+			return nil, nil, fmt.Errorf("cannot connect to %s (%d attempts, and no answer from it yet): check the network, or --endpoint: %w", hostOf(rawURL), attempt, err)
+		}
 		if retryAfter > maxRetryAfter {
 			return nil, nil, fmt.Errorf("%s: the server asks to wait %s before retrying; try again later: %w", op, retryAfter.Round(time.Second), err)
 		}
@@ -499,6 +507,9 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 		hr.Header.Set("Accept", "application/json")
 	}
 	resp, err := c.hc.Do(hr)
+	if err == nil {
+		c.reached.Store(true)
+	}
 	if err != nil {
 		// Never echo the URL's host as a DNS failure without the fix.
 		return nil, nil, describeNetError(hr.URL.Hostname(), fmt.Errorf("%s: %w", op, unwrapURLError(err)))

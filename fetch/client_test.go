@@ -291,6 +291,45 @@ func TestUnknownHostIsClearError(t *testing.T) {
 	}
 }
 
+// TestUnreachableFailsFast: a server that was never reached (nothing
+// listens at --endpoint) fails after a few quick tries with a message that
+// names the fix, not after a minute of backoff; one that answered before
+// and then goes away is retried as usual (a blip in the network).
+func TestUnreachableFailsFast(t *testing.T) {
+	srv, _ := scripted(t, answer{status: 200, body: `{}`})
+	url := srv.URL
+	srv.Close() // nothing listens there any more: connection refused
+
+	rec := &recorder{}
+	c, err := New(Config{Cookies: cookiesFor(t, "main"), Endpoint: url, MaxRetries: 10, Sleep: rec.sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Do(t.Context(), &Request{Path: "/account/info"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot connect to "+strings.TrimPrefix(url, "http://")) || !strings.Contains(err.Error(), "--endpoint") {
+		t.Errorf("Do = %v, want 'cannot connect' naming the host and --endpoint", err)
+	}
+	if len(rec.sleeps) != firstContactRetries {
+		t.Errorf("slept %d times before giving up, want %d", len(rec.sleeps), firstContactRetries)
+	}
+
+	// Reached once, then gone: the full retry policy applies.
+	srv2, _ := scripted(t, answer{status: 200, body: `{}`})
+	rec = &recorder{}
+	c, err = New(Config{Cookies: cookiesFor(t, "main"), Endpoint: srv2.URL, MaxRetries: 5, Sleep: rec.sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(t.Context(), &Request{Path: "/account/info"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv2.Close()
+	err = c.Do(t.Context(), &Request{Path: "/account/info"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "gave up after 6 attempts") || len(rec.sleeps) != 5 {
+		t.Errorf("after an answer: Do = %v with %d sleeps, want 'gave up after 6 attempts' and 5", err, len(rec.sleeps))
+	}
+}
+
 func TestCacheDirWritesBodies(t *testing.T) {
 	srv, _ := scripted(t, answer{status: 200, body: `{"count":0,"data":[]}`})
 	dir := t.TempDir()

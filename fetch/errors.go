@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -203,6 +204,26 @@ func netRetryable(err error) bool {
 	}
 	var oe *net.OpError
 	return errors.As(err, &oe)
+}
+
+// firstContactRetries is how often a connection that cannot be opened is
+// retried before the client has had any answer from the server.
+const firstContactRetries = 2
+
+// dialFailed reports whether err is a failure to open a connection
+// (refused, unreachable, timed out while connecting), as opposed to one
+// that broke after the request was sent.
+func dialFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// hostOf returns the host:port of rawURL, or rawURL itself.
+func hostOf(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return rawURL
 }
 
 // describeNetError turns a transport error into a message naming the fix.

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/apsql/apsql/actions"
 	"github.com/apsql/apsql/emulator"
@@ -35,8 +36,15 @@ func registerFeatureFlags(fs *flag.FlagSet, cfg *config) {
 // apiClient creates the API client on first use, so that local-only use
 // needs no cookies.
 type apiClient struct {
-	cfg     *config
-	logf    func(format string, args ...any)
+	cfg  *config
+	logf func(format string, args ...any)
+	// warn, when set (neither -q nor -v), gets a line about a request
+	// that keeps failing, so that a long wait is never silent.
+	warn     io.Writer
+	clearTTY bool // warn is a terminal that may hold a progress bar
+	warnMu   sync.Mutex
+	lastWarn time.Time
+
 	mu      sync.Mutex
 	client  *fetch.Client
 	cookies fetch.Cookies
@@ -77,13 +85,35 @@ func (a *apiClient) get(ctx context.Context) (*fetch.Client, error) {
 	return c, nil
 }
 
-// event logs retries and throttling with -v.
+// warnAfter is the retry of one request from which a user without -v
+// hears of it; warnEvery spaces those lines out.
+const (
+	warnAfter = 3
+	warnEvery = 10 * time.Second
+)
+
+// event logs retries and throttling with -v. Without -v, a request that
+// has failed warnAfter times in a row (the network or the service is in
+// trouble) gets a line on stderr, at most one per warnEvery.
 func (a *apiClient) event(e fetch.Event) {
 	switch e.Kind {
 	case fetch.EventRetry, fetch.EventThrottled, fetch.EventWarning:
 		a.logf("%s", e)
 	case fetch.EventConcurrency:
 		a.logf("%s", e)
+	}
+	if a.warn == nil || e.Kind != fetch.EventRetry || e.Attempt < warnAfter {
+		return
+	}
+	a.warnMu.Lock()
+	defer a.warnMu.Unlock()
+	if now := time.Now(); now.Sub(a.lastWarn) >= warnEvery {
+		a.lastWarn = now
+		clear := ""
+		if a.clearTTY {
+			clear = "\r\033[K" // over the progress bar, which redraws below
+		}
+		fmt.Fprintf(a.warn, "%sapsql: %s; still retrying (-v shows every retry)\n", clear, e)
 	}
 }
 
@@ -92,6 +122,9 @@ func (a *apiClient) event(e fetch.Event) {
 func setupFeatures(ctx context.Context, sh *shell) error {
 	cfg := sh.cfg
 	api := &apiClient{cfg: cfg, logf: sh.sess.Logf}
+	if !cfg.quiet && !cfg.verbose {
+		api.warn, api.clearTTY = sh.stderr, isTerminal(sh.stderr)
+	}
 	if cfg.demo > 0 {
 		if err := startDemo(sh, api); err != nil {
 			return err
