@@ -42,6 +42,10 @@ type remoteNode struct {
 		MD5  string `json:"md5"`
 		Size int64  `json:"size"`
 	} `json:"contentProperties"`
+	// AssetProperties is set on kind ASSET children (a Live Photo's video).
+	AssetProperties struct {
+		AssetType string `json:"assetType"`
+	} `json:"assetProperties"`
 }
 
 // errNodeGone is returned by getNode for a node the service does not know

@@ -45,7 +45,7 @@ type download struct {
 
 // runDownload runs DOWNLOAD target [TO 'dir'] [(NAMING, CONCURRENCY, OVERWRITE)].
 func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	st, err := parseStatement(rest, true, []string{"NAMING", "CONCURRENCY", "OVERWRITE"})
+	st, err := parseStatement(rest, true, []string{"NAMING", "CONCURRENCY", "OVERWRITE", "LIVE_VIDEO"})
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
@@ -71,6 +71,12 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	overwrite := false
 	if v, ok := st.opts["OVERWRITE"]; ok {
 		if overwrite, err = engine.ParseBool("OVERWRITE", v); err != nil {
+			return nil, fmt.Errorf("download: %w", err)
+		}
+	}
+	live := false
+	if v, ok := st.opts["LIVE_VIDEO"]; ok {
+		if live, err = engine.ParseBool("LIVE_VIDEO", v); err != nil {
 			return nil, fmt.Errorf("download: %w", err)
 		}
 	}
@@ -111,6 +117,16 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 		todo = append(todo, download{it: it, path: path, rel: rel})
 		total += it.Size
 	}
+	var stills map[string]bool
+	if live {
+		ids := make([]string, len(todo))
+		for i, d := range todo {
+			ids[i] = d.it.ID
+		}
+		if stills, err = liveStills(ctx, s.DB, ids); err != nil {
+			return nil, fmt.Errorf("download: %w", err)
+		}
+	}
 	if explain {
 		var n, bytes int64
 		for _, d := range todo {
@@ -123,18 +139,45 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
 				Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, output.Bytes(d.it.Size))})
 		}
-		return r.result(false, fmt.Sprintf("would download %s %s (%s) into %s with %d at a time; nothing was sent",
-			output.Thousands(n), plural(n, "file", "files"), output.Bytes(bytes), dir, conc)), nil
+		for _, d := range todo {
+			if stills[d.it.ID] {
+				rel := liveRel(d.rel, ".MOV")
+				r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
+					Detail: fmt.Sprintf("its Live Photo video: GET /nodes/{id}/children (kind:ASSET), then GET /nodes/{video}/contentRedirection → %s (or its own extension)", rel)})
+			}
+		}
+		extra := ""
+		if n := len(stills); n > 0 {
+			extra = fmt.Sprintf(", and the videos of %s Live %s", output.Thousands(int64(n)), plural(int64(n), "Photo", "Photos"))
+		}
+		return r.result(false, fmt.Sprintf("would download %s %s (%s)%s into %s with %d at a time; nothing was sent",
+			output.Thousands(n), plural(n, "file", "files"), output.Bytes(bytes), extra, dir, conc)), nil
 	}
 	if len(todo) == 0 {
 		return r.result(false, ""), nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("download: create the target directory: %w", err)
-	}
 	c, err := x.client(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if len(stills) > 0 {
+		tr := s.Progress.Start("live videos", int64(len(stills)), "photos")
+		more, failed, fatal := addLiveVideos(ctx, api{c}, dir, todo, stills, conc, taken, tr, &r.requests)
+		tr.Done()
+		if err := r.record(ctx, nil, failed...); err != nil {
+			return nil, err
+		}
+		if fatal != nil || ctx.Err() != nil {
+			return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+		}
+		for _, d := range more {
+			r.order[d.it.ID] = r.order[d.it.ParentID] + 1 // each video right after its still
+			todo = append(todo, d)
+			total += d.it.Size
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("download: create the target directory: %w", err)
 	}
 	dl := &downloader{c: c, overwrite: overwrite,
 		files: s.Progress.Start("download", int64(len(todo)), "files"),

@@ -244,3 +244,84 @@ func TestTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadLiveVideos: with (LIVE_VIDEO true) each Live Photo's video
+// lands next to its still (same name, its own extension), verified against
+// its md5; stills that are not Live get nothing more; EXPLAIN lists and
+// sends nothing; the re-run skips all; without the option no video comes.
+func TestDownloadLiveVideos(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 400, Seed: 12}, 0)
+	live := e.ids(`SELECT id FROM nodes WHERE contains(CAST(raw->'childAssetTypeInfo' AS VARCHAR), 'LIVE_VIDEO') ORDER BY id`)
+	if len(live) < 2 {
+		t.Fatalf("the library has %d Live Photos; the test needs some", len(live))
+	}
+	target := `WHERE make = 'Apple' AND category = 'img'`
+	stills := e.count(`SELECT count(*) FROM nodes ` + target)
+	t.Logf("%d stills, %d Live Photos", stills, len(live))
+	dir := filepath.Join(t.TempDir(), "out")
+	naming := `(LIVE_VIDEO true)`
+
+	before := e.srv.Stats().Requests
+	rows, sum := e.run(`EXPLAIN DOWNLOAD ` + target + ` TO '` + dir + `' ` + naming)
+	if !strings.Contains(sum, fmt.Sprintf("the videos of %d Live Photos", len(live))) || len(rows) != stills+len(live) {
+		t.Errorf("EXPLAIN: %d rows (want %d), summary %q", len(rows), stills+len(live), sum)
+	}
+	if got := e.srv.Stats().Requests; got != before {
+		t.Errorf("EXPLAIN sent %d requests", got-before)
+	}
+
+	rows, sum = e.run(`DOWNLOAD ` + target + ` TO '` + dir + `' ` + naming)
+	st := byStatus(rows)
+	if len(st[StatusOK]) != stills+len(live) || len(rows) != stills+len(live) {
+		t.Fatalf("DOWNLOAD: %d ok, %d rows; want %d stills and %d videos (%s)", len(st[StatusOK]), len(rows), stills, len(live), sum)
+	}
+	for _, id := range live {
+		n, _ := e.node(id)
+		videos, err := (api{e.c}).liveVideos(t.Context(), id)
+		if err != nil || len(videos) != 1 {
+			t.Fatalf("%s: %d videos, %v", id, len(videos), err)
+		}
+		v := videos[0]
+		still := cleanName(id + "_" + n.Name) // the default NAMING, {id}_{name}
+		path := filepath.Join(dir, strings.TrimSuffix(still, filepath.Ext(still))+filepath.Ext(v.Name))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("the video of %s: %v", id, err)
+			continue
+		}
+		if got := md5.Sum(data); hex.EncodeToString(got[:]) != v.ContentProperties.MD5 || int64(len(data)) != v.ContentProperties.Size {
+			t.Errorf("%s: %d bytes md5 %x, want %d %s", path, len(data), got, v.ContentProperties.Size, v.ContentProperties.MD5)
+		}
+	}
+	var movs int
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.EqualFold(filepath.Ext(p), ".mov") {
+			movs++
+		}
+		return nil
+	})
+	if movs != len(live) {
+		t.Errorf("%d .MOV files in the target, want %d (one per Live Photo)", movs, len(live))
+	}
+	if n := e.count(`SELECT count(*) FROM actions_log WHERE action = 'DOWNLOAD' AND status = 'ok'`); n != stills+len(live) {
+		t.Errorf("journal: %d ok, want %d", n, stills+len(live))
+	}
+
+	e.rec.reset()
+	rows, _ = e.run(`DOWNLOAD ` + target + ` TO '` + dir + `' ` + naming)
+	if st := byStatus(rows); len(st[StatusSkipped]) != stills+len(live) {
+		t.Errorf("re-run: %d skipped of %d", len(st[StatusSkipped]), stills+len(live))
+	}
+	if n := len(e.rec.matching("GET", "/contentRedirection")); n != 0 {
+		t.Errorf("re-run downloaded %d files again", n)
+	}
+
+	other := filepath.Join(t.TempDir(), "plain")
+	rows, _ = e.run(`DOWNLOAD ` + target + ` TO '` + other + `'`)
+	if len(rows) != stills {
+		t.Errorf("without LIVE_VIDEO: %d rows, want the %d stills only", len(rows), stills)
+	}
+	if _, _, err := e.try(t.Context(), `DOWNLOAD `+target+` TO '`+other+`' (LIVE_VIDEO maybe)`); err == nil || !strings.Contains(err.Error(), "LIVE_VIDEO") {
+		t.Errorf("LIVE_VIDEO maybe: err = %v, want one naming the option", err)
+	}
+}

@@ -72,8 +72,8 @@ func (x *Actions) table() []struct {
 		{[]string{"CREATE", "ALBUM"}, "CREATE ALBUM 'name' [FROM target]", "create an album, optionally holding target", x.runCreateAlbum},
 		{[]string{"ALBUM"}, "ALBUM 'name' ADD|REMOVE target", "add nodes to an album or remove them", x.runAlbum},
 		{[]string{"RENAME", "ALBUM"}, "RENAME ALBUM 'old' TO 'new'", "rename an album", x.runRenameAlbum},
-		{[]string{"DOWNLOAD"}, "DOWNLOAD target [TO 'dir'] [(NAMING '{id}_{name}', CONCURRENCY n, OVERWRITE false)]",
-			"download files, verified against md5, written atomically; present and correct files are skipped", x.runDownload},
+		{[]string{"DOWNLOAD"}, "DOWNLOAD target [TO 'dir'] [(NAMING '{id}_{name}', CONCURRENCY n, OVERWRITE false, LIVE_VIDEO false)]",
+			"download files, verified against md5, written atomically; present and correct files are skipped; LIVE_VIDEO true adds each Live Photo's video next to it", x.runDownload},
 		{[]string{"UPLOAD"}, "UPLOAD 'path' [TO 'remote/folder'] [(DEDUP true, CONCURRENCY n)]",
 			"upload a file or a tree, recreating folders; skips files whose md5 is already in the library", x.runUpload},
 	}

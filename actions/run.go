@@ -60,7 +60,9 @@ type run struct {
 	requests atomic.Int64 // requests sent (not counting retries)
 	start    time.Time
 	// order, when set, is each id's place in the target: concurrent work
-	// finishes in any order, the result rows come in the target's.
+	// finishes in any order, the result rows come in the target's. Places
+	// are even; an odd one follows the node before it (a Live Photo's
+	// video after its still).
 	order map[string]int
 }
 
@@ -68,7 +70,7 @@ type run struct {
 func (r *run) orderBy(items []item) {
 	r.order = make(map[string]int, len(items))
 	for i, it := range items {
-		r.order[it.ID] = i
+		r.order[it.ID] = 2 * i
 	}
 }
 
@@ -172,7 +174,7 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 			if i, ok := r.order[o.ID]; ok {
 				return i
 			}
-			return len(r.order)
+			return 2 * len(r.order)
 		}
 		sort.SliceStable(r.outcomes, func(i, j int) bool { return rank(r.outcomes[i]) < rank(r.outcomes[j]) })
 	}
