@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/apsql/apsql/output"
 	"hash"
 	"io"
 	"io/fs"
@@ -18,10 +17,15 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/apsql/apsql/output"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -431,6 +435,9 @@ type uploader struct {
 	c     *fetch.Client
 	r     *run
 	bytes engine.Tracker
+	// v2 is set once POST /cdproxy/nodes answered 403 (some accounts get
+	// "Not Registered" there, API.md §7 #2): the rest goes to /v2/upload.
+	v2 atomic.Bool
 
 	mu    sync.Mutex
 	total int64
@@ -610,41 +617,69 @@ func (c *checkedFile) Close() error { return c.f.Close() }
 
 // file uploads one file into the folder parentID. It returns the outcome
 // and, when the service holds the file (new, or found by a 409), its node
-// JSON for the nodes table.
+// JSON for the nodes table. It sends to POST /cdproxy/nodes (API.md §1.4
+// C1) and, once that was refused with 403, to POST /v2/upload (C2).
 func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outcome, []byte) {
-	o := Outcome{Name: f.rel, Target: f.rel}
+	if up.v2.Load() {
+		o, raw, _ := up.fileVia(ctx, f, parentID, true)
+		return o, raw
+	}
+	o, raw, forbidden := up.fileVia(ctx, f, parentID, false)
+	if forbidden {
+		up.v2.Store(true)
+		why := o.Detail
+		o, raw, _ = up.fileVia(ctx, f, parentID, true)
+		o.Detail += " (after " + why + ")"
+	}
+	return o, raw
+}
+
+// fileVia is file through one endpoint: /v2/upload when v2 is set.
+func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 bool) (o Outcome, raw []byte, forbidden bool) {
+	o = Outcome{Name: f.rel, Target: f.rel}
 	var changed error
 	resent := false
-	req := &fetch.Request{
+	ep, req := "POST /cdproxy/nodes", &fetch.Request{
 		Method: http.MethodPost,
 		Host:   fetch.HostContent,
 		Path:   "/cdproxy/nodes",
 		Query:  url.Values{"name": {f.name}, "kind": {"FILE"}, "parentNodeId": {parentID}},
-		Body: func() (io.ReadCloser, error) {
-			if f.size == 0 {
-				return http.NoBody, nil
-			}
-			fh, err := os.Open(f.abs)
-			if err != nil {
-				return nil, err
-			}
-			return &checkedFile{f: fh, h: md5.New(), size: f.size, want: f.md5, failed: &changed, tr: up.bytes}, nil
-		},
-		ContentLength: f.size,
-		ContentType:   "application/octet-stream",
-		// A resend cannot make a second copy: if the first request landed,
-		// the name is taken and the service answers 409 with its id.
-		Retry: func(context.Context, error) bool {
-			if changed != nil {
-				return false
-			}
-			resent = true
-			return true
-		},
-		Op: "POST /cdproxy/nodes " + f.name,
 	}
+	if v2 {
+		// No conflictResolution: RENAME would store a second copy as
+		// "name (1).ext" where a resend of a landed upload must find the
+		// first (409).
+		ep, req = "POST /v2/upload", &fetch.Request{
+			Method: http.MethodPost,
+			Host:   fetch.HostContent,
+			Path:   "/v2/upload",
+			Query:  url.Values{"name": {f.name}, "parentNodeId": {parentID}, "fileSize": {strconv.FormatInt(f.size, 10)}},
+			Header: http.Header{"x-amzn-file-md5": {f.md5}},
+		}
+	}
+	req.Body = func() (io.ReadCloser, error) {
+		if f.size == 0 {
+			return http.NoBody, nil
+		}
+		fh, err := os.Open(f.abs)
+		if err != nil {
+			return nil, err
+		}
+		return &checkedFile{f: fh, h: md5.New(), size: f.size, want: f.md5, failed: &changed, tr: up.bytes}, nil
+	}
+	req.ContentLength = f.size
+	req.ContentType = "application/octet-stream"
+	// A resend cannot make a second copy: if the first request landed, the
+	// name is taken and the service answers 409 with its id.
+	req.Retry = func(context.Context, error) bool {
+		if changed != nil {
+			return false
+		}
+		resent = true
+		return true
+	}
+	req.Op = ep + " " + f.name
 	up.r.requests.Add(1)
-	var raw []byte
 	err := up.c.Do(context.WithoutCancel(ctx), req, &raw)
 	where := "/" + f.remote
 	conflict, isConflict := "", false
@@ -654,12 +689,12 @@ func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outco
 	switch {
 	case changed != nil:
 		o.Status, o.Detail = StatusFailed, changed.Error()+": not uploaded; run the statement again once the file is stable"
-		return o, nil
+		return o, nil, false
 	case err == nil:
 		var n remoteNode
 		if jerr := json.Unmarshal(raw, &n); jerr != nil || n.ID == "" {
-			o.Status, o.Detail = StatusFailed, fmt.Sprintf("POST /cdproxy/nodes: %s: the answer has no node id: %s", unknownOutcome, clip(string(raw), 60))
-			return o, nil
+			o.Status, o.Detail = StatusFailed, fmt.Sprintf("%s: %s: the answer has no node id: %s", ep, unknownOutcome, clip(string(raw), 60))
+			return o, nil, false
 		}
 		up.mu.Lock()
 		up.total += f.size
@@ -667,10 +702,10 @@ func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outco
 		o.ID = n.ID
 		if n.ContentProperties.MD5 != "" && !strings.EqualFold(n.ContentProperties.MD5, f.md5) {
 			o.Status, o.Detail = StatusFailed, fmt.Sprintf("uploaded to %s, but the service stored md5 %s for a file with md5 %s: check it, and TRASH it if it is wrong", where, n.ContentProperties.MD5, f.md5)
-			return o, raw
+			return o, raw, false
 		}
-		o.Status, o.Detail = StatusOK, fmt.Sprintf("POST /cdproxy/nodes: uploaded to %s (%s)", where, output.Bytes(f.size))
-		return o, raw
+		o.Status, o.Detail = StatusOK, fmt.Sprintf("%s: uploaded to %s (%s)", ep, where, output.Bytes(f.size))
+		return o, raw, false
 	case isConflict:
 		o.ID = conflict
 		var existing []byte
@@ -680,26 +715,33 @@ func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outco
 			gerr = json.Unmarshal(existing, &n)
 		}
 		same := gerr == nil && strings.EqualFold(n.ContentProperties.MD5, f.md5)
+		// /v2/upload also refuses content that a file elsewhere holds.
+		elsewhere := gerr == nil && (!strings.EqualFold(n.Name, f.name) || !slices.Contains(n.Parents, parentID))
 		switch {
+		case same && elsewhere:
+			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("the same content is already in the library as %s (%s answered 409): not uploaded again", engine.Quote(n.Name), ep)
 		case resent && same:
-			o.Status, o.Detail = StatusOK, fmt.Sprintf("POST /cdproxy/nodes: uploaded to %s (%s); the answer was lost and the resend found it (409)", where, output.Bytes(f.size))
+			o.Status, o.Detail = StatusOK, fmt.Sprintf("%s: uploaded to %s (%s); the answer was lost and the resend found it (409)", ep, where, output.Bytes(f.size))
 		case same:
 			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a file named %s with the same content is already in %s (409)", engine.Quote(f.name), where)
 		case gerr != nil:
 			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a file named %s is already in %s (409); reading it failed: %v", engine.Quote(f.name), where, gerr)
-			return o, nil
+			return o, nil, false
 		default:
 			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a different file named %s is already in %s (409): rename the local file to upload it", engine.Quote(f.name), where)
 		}
 		if n.Kind != "FILE" || n.Status != "AVAILABLE" {
-			return o, nil
+			return o, nil, false
 		}
-		return o, existing
+		return o, existing, false
 	default:
-		o.Status, o.Detail = StatusFailed, "POST /cdproxy/nodes: "+err.Error()
+		o.Status, o.Detail = StatusFailed, ep+": "+err.Error()
+		if !v2 && isStatus(err, http.StatusForbidden) {
+			return o, nil, true
+		}
 		if !refusedForSure(err) {
 			o.Detail += " (if it landed, the re-run finds it by its name and md5)"
 		}
-		return o, nil
+		return o, nil, false
 	}
 }

@@ -127,6 +127,54 @@ func TestUploadConflictsAndCuts(t *testing.T) {
 	}
 }
 
+// TestUploadNotRegisteredUsesV2: where POST /cdproxy/nodes answers 403
+// "Not Registered" (some accounts, API.md §7 #2), the first file is sent
+// again to /v2/upload and the rest go there directly; cut answers are
+// settled by the resend's 409, never by a second copy; content the library
+// already holds under another name is skipped (DEDUP false) with where it
+// is.
+func TestUploadNotRegisteredUsesV2(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 14, UploadNotRegistered: true}, 0)
+	held, err := e.srv.Upload("Elsewhere", "original.jpg", []byte("bytes the library holds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "in")
+	writeFile(t, filepath.Join(dir, "copy.jpg"), "bytes the library holds")
+	const n = 10
+	for i := range n {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("v%02d.jpg", i)), strings.Repeat(fmt.Sprint(i), 30000))
+	}
+	e.srv.SetFaults(0, 0, 0.3, 0)
+	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false, CONCURRENCY 1)`)
+	e.srv.SetFaults(0, 0, 0, 0)
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.name] = r
+	}
+	if r := got["in/copy.jpg"]; r.status != StatusSkipped || r.id != held || !strings.Contains(r.detail, "original.jpg") {
+		t.Errorf("copy.jpg: %+v, want skipped naming original.jpg (%s)", r, held)
+	}
+	for i := range n {
+		name := fmt.Sprintf("v%02d.jpg", i)
+		if r := got["in/"+name]; r.status != StatusOK || !strings.Contains(r.detail, "POST /v2/upload") {
+			t.Errorf("%s: %+v, want ok through /v2/upload (%s)", name, r, sum)
+		}
+		if k, err := e.srv.CountNodes(`name:"` + name + `"`); err != nil || k != 1 {
+			t.Errorf("%s is %d times on the service (%v)", name, k, err)
+		}
+	}
+	if k := len(e.rec.matching("POST", "/cdproxy/nodes")); k != 1 {
+		t.Errorf("%d POST /cdproxy/nodes; want 1, then /v2/upload only", k)
+	}
+	if e.srv.Stats().Resets == 0 {
+		t.Fatal("no connection was cut; the test proves nothing")
+	}
+	if k := e.count(`SELECT count(*) FROM nodes WHERE name LIKE 'v__.jpg'`); k != n {
+		t.Errorf("local nodes holds %d of the %d uploads", k, n)
+	}
+}
+
 // TestUploadChangedFile: a file that changes between hashing and sending is
 // reported and never stored with another md5 than the one recorded.
 func TestUploadChangedFile(t *testing.T) {

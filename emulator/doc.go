@@ -57,7 +57,9 @@
 //   - Node JSON carries no things, people or location: those are reachable
 //     only through search filters and aggregations, as on the real service.
 //   - Uploads: POST /cdproxy/nodes answers 409 NAME_ALREADY_EXISTS (C1
-//     body) for a name taken in the folder, case-insensitively. POST
+//     body) for a name taken in the folder, case-insensitively. With
+//     Options.UploadNotRegistered it answers every upload 403 "Not
+//     Registered", as SYNC saw for some accounts (API.md §7 #2). POST
 //     /v2/upload (query name, parentNodeId, fileSize, contentDate,
 //     conflictResolution; header x-amzn-file-md5) answers 201 and the node
 //     as /nodes shows it; fileSize, when sent, must equal the body length and

@@ -49,6 +49,11 @@ type Options struct {
 	// accepted; later ones get 400 "Next token is expired" (default 10
 	// minutes, API.md §1.5).
 	TokenTTL time.Duration
+
+	// UploadNotRegistered answers POST /cdproxy/nodes with 403 {"message":
+	// "Not Registered"}, as SYNC saw for some accounts (API.md §1.4 C1,
+	// §7 #2); /v2/upload still works.
+	UploadNotRegistered bool
 }
 
 // Server is an emulated Amazon Photos service. Its methods are safe for

@@ -144,6 +144,10 @@ func contentDisposition(name string) string {
 // POST /cdproxy/nodes?name=...&kind=FILE&parentNodeId=...: the raw body is
 // the file (API.md §1.4 C1). 201 node, or 409 NAME_ALREADY_EXISTS.
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	if s.opts.UploadNotRegistered {
+		s.writeError(w, http.StatusForbidden, "Not Registered")
+		return
+	}
 	q := r.URL.Query()
 	name := q.Get("name")
 	if k := q.Get("kind"); k != "" && k != "FILE" {
