@@ -15,6 +15,9 @@ EXPLAIN FIND 'type:(VIDEOS) AND contentProperties.contentDate:["2015-01-01T00:00
 SELECT count(*) AS small_pngs FROM nodes WHERE extension = 'png' AND size < 20000;
 EXPLAIN TRASH (SELECT id FROM nodes WHERE extension = 'png' AND size < 20000 ORDER BY size LIMIT 5);
 DOWNLOAD (SELECT id FROM photos ORDER BY size DESC, id LIMIT 3) TO 'demo-media';
+-- Two Live Photos: each still and, next to it, its video.
+DOWNLOAD (SELECT id FROM photos WHERE contains(CAST(raw->'childAssetTypeInfo' AS VARCHAR), 'LIVE_VIDEO')
+  ORDER BY id LIMIT 2) TO 'demo-live' (LIVE_VIDEO true);
 COPY (SELECT * EXCLUDE (raw) FROM photos) TO 'demo-photos.parquet' (FORMAT parquet);
 SELECT count(*) AS rows_in_parquet FROM read_parquet('demo-photos.parquet');
 -- Label 200 photos from their thumbnails with a tiny colour classifier
