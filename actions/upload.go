@@ -700,6 +700,12 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 		up.total += f.size
 		up.mu.Unlock()
 		o.ID = n.ID
+		if n.Name != "" && (!strings.EqualFold(n.Name, f.name) || !slices.Contains(n.Parents, parentID)) && strings.EqualFold(n.ContentProperties.MD5, f.md5) {
+			// The service kept the file it already had (cdproxy's silent
+			// dedup): nothing new was stored.
+			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("%s: the service already holds this content as %s and stored nothing new", ep, engine.Quote(n.Name))
+			return o, raw, false
+		}
 		if n.ContentProperties.MD5 != "" && !strings.EqualFold(n.ContentProperties.MD5, f.md5) {
 			o.Status, o.Detail = StatusFailed, fmt.Sprintf("uploaded to %s, but the service stored md5 %s for a file with md5 %s: check it, and TRASH it if it is wrong", where, n.ContentProperties.MD5, f.md5)
 			return o, raw, false

@@ -175,6 +175,34 @@ func TestUploadNotRegisteredUsesV2(t *testing.T) {
 	}
 }
 
+// TestUploadSilentDedup: where the service keeps the file it already has
+// for the same bytes (cdproxy's silent dedup), the result says so instead
+// of claiming an upload.
+func TestUploadSilentDedup(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 15, UploadDedup: true}, 0)
+	held, err := e.srv.Upload("Elsewhere", "original.jpg", []byte("bytes the library holds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "in")
+	writeFile(t, filepath.Join(dir, "copy.jpg"), "bytes the library holds")
+	writeFile(t, filepath.Join(dir, "new.jpg"), "bytes nobody has")
+	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false)`)
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.name] = r
+	}
+	if r := got["in/copy.jpg"]; r.status != StatusSkipped || r.id != held || !strings.Contains(r.detail, "original.jpg") {
+		t.Errorf("copy.jpg: %+v, want skipped naming original.jpg (%s)", r, held)
+	}
+	if r := got["in/new.jpg"]; r.status != StatusOK {
+		t.Errorf("new.jpg: %+v, want ok (%s)", r, sum)
+	}
+	if k, err := e.srv.CountNodes(`name:"copy.jpg"`); err != nil || k != 0 {
+		t.Errorf("copy.jpg is %d times on the service (%v), want 0", k, err)
+	}
+}
+
 // TestUploadChangedFile: a file that changes between hashing and sending is
 // reported and never stored with another md5 than the one recorded.
 func TestUploadChangedFile(t *testing.T) {

@@ -59,7 +59,10 @@
 //   - Uploads: POST /cdproxy/nodes answers 409 NAME_ALREADY_EXISTS (C1
 //     body) for a name taken in the folder, case-insensitively. With
 //     Options.UploadNotRegistered it answers every upload 403 "Not
-//     Registered", as SYNC saw for some accounts (API.md §7 #2). POST
+//     Registered", as SYNC saw for some accounts (API.md §7 #2). With
+//     Options.UploadDedup, bytes an AVAILABLE file already holds are not
+//     stored again: the answer is 201 with that file's node (SYNC: "silently
+//     deduplicated"; the exact answer is inferred). POST
 //     /v2/upload (query name, parentNodeId, fileSize, contentDate,
 //     conflictResolution; header x-amzn-file-md5) answers 201 and the node
 //     as /nodes shows it; fileSize, when sent, must equal the body length and

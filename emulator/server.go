@@ -54,6 +54,12 @@ type Options struct {
 	// "Not Registered"}, as SYNC saw for some accounts (API.md §1.4 C1,
 	// §7 #2); /v2/upload still works.
 	UploadNotRegistered bool
+	// UploadDedup makes POST /cdproxy/nodes of bytes that an AVAILABLE file
+	// already holds answer 201 with that file's node and store nothing:
+	// "re-uploading the same bytes is silently deduplicated" (SYNC, API.md
+	// §1.4 C1; the exact answer is inferred). A name taken in the folder is
+	// still 409.
+	UploadDedup bool
 }
 
 // Server is an emulated Amazon Photos service. Its methods are safe for

@@ -187,6 +187,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.opts.UploadDedup {
+		if err := l.checkUploadTarget(p, name); err != nil {
+			s.writeMutationError(w, err)
+			return
+		}
+		if d, ok := l.sameContent(md5.Sum(data)); ok {
+			writeJSON(w, http.StatusCreated, l.appendNode(nil, d, renderOpts{}))
+			return
+		}
+	}
 	i, err := l.upload(p, name, data, contentDate, s.nowMS())
 	if err != nil {
 		s.writeMutationError(w, err)
