@@ -270,7 +270,9 @@ func refusedForSure(err error) bool {
 	if !errors.As(err, &ae) {
 		return false
 	}
-	return ae.Status >= 400 && ae.Status < 500
+	// 408 is not a refusal: an upload answered 408 may still complete
+	// (API.md §1.6).
+	return ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusRequestTimeout
 }
 
 // sortedKeys returns the keys of m in order.

@@ -57,7 +57,8 @@ type Config struct {
 	Allocator memory.Allocator
 	// MaxRetries is how often a request is re-sent; default 10.
 	MaxRetries int
-	// RequestTimeout bounds one attempt of a JSON request; default 2 min.
+	// RequestTimeout bounds one attempt of a request; default 2 min. A raw
+	// body (an upload) adds its size at minUploadRate (32 KiB/s).
 	RequestTimeout time.Duration
 
 	// Sleep replaces the backoff wait (tests); it must return early with
@@ -459,11 +460,25 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 	}
 }
 
+// minUploadRate is the slowest upload that requestTimeout still waits for:
+// a raw body adds its size at this rate to Config.RequestTimeout, so that
+// a large file on a slow line is not cut off while it is being sent.
+const minUploadRate = 32 << 10 // bytes per second
+
+// requestTimeout bounds one attempt of req.
+func (c *Client) requestTimeout(req *Request) time.Duration {
+	d := c.cfg.RequestTimeout
+	if req.Body != nil && req.ContentLength > 0 {
+		d += time.Duration(req.ContentLength/minUploadRate+1) * time.Second
+	}
+	return d
+}
+
 // attempt sends the request once.
 func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op string, readBody bool) (*http.Response, *bytes.Buffer, error) {
 	var cancel context.CancelFunc = func() {}
 	if readBody {
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, c.requestTimeout(req))
 	}
 	defer func() {
 		if cancel != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,7 @@ func TestRetryPolicy(t *testing.T) {
 					t.Errorf("throttled events = %d, want 1", rec.count(EventThrottled))
 				}
 			}},
+		{name: "408 retried", answers: []answer{{status: 408}, ok}, wantCalls: 2},
 		{name: "500 502 503 504 retried", answers: []answer{{status: 500, body: `{"message":"Internal failure"}`}, {status: 502}, {status: 503}, {status: 504}, ok}, wantCalls: 5,
 			check: func(t *testing.T, rec *recorder, _ error) {
 				if len(rec.sleeps) != 4 {
@@ -288,6 +290,116 @@ func TestUnknownHostIsClearError(t *testing.T) {
 	}
 	if err := c.Do(t.Context(), &Request{Method: "POST", Host: HostContent, Path: "/cdproxy/nodes"}, nil); !errors.Is(err, errNoUploadHost) {
 		t.Errorf("upload in unknown region = %v, want errNoUploadHost", err)
+	}
+}
+
+// slowBody yields n bytes, one per delay.
+type slowBody struct {
+	n     int
+	delay time.Duration
+}
+
+func (r *slowBody) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.delay)
+	r.n--
+	p[0] = 'x'
+	return 1, nil
+}
+
+// TestUploadOutlastsRequestTimeout: an upload whose body takes longer to
+// send than RequestTimeout (a big file on a slow line) is not cut off at
+// it, while a JSON request still is.
+func TestUploadOutlastsRequestTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			time.Sleep(600 * time.Millisecond)
+		}
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(w, `{"id":"n","size":%d}`, len(b))
+	}))
+	defer srv.Close()
+	c, _ := newTestClient(t, srv.URL, func(cfg *Config) {
+		cfg.RequestTimeout = 300 * time.Millisecond // stands for the 2 min default
+		cfg.MaxRetries = 1
+	})
+	sends := 0
+	req := &Request{Method: "POST", Host: HostContent, Path: "/cdproxy/nodes",
+		Body: func() (io.ReadCloser, error) {
+			sends++
+			return io.NopCloser(&slowBody{n: 10, delay: 60 * time.Millisecond}), nil
+		},
+		ContentLength: 10, ContentType: "application/octet-stream",
+		Retry: func(context.Context, error) bool { return true }}
+	var out []byte
+	if err := c.Do(t.Context(), req, &out); err != nil || sends != 1 {
+		t.Errorf("a 600 ms upload with RequestTimeout 300 ms: %v after %d sends, want success at once", err, sends)
+	}
+	if err := c.Do(t.Context(), &Request{Path: "/account/info"}, nil); err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Errorf("a 600 ms JSON answer with RequestTimeout 300 ms: %v, want a timeout", err)
+	}
+}
+
+// TestChildrenChangedListing: a folder trashed between two pages shifts
+// its siblings by one offset, so one of them is never listed; Children
+// says so (ErrListingChanged) instead of returning the listing short, and
+// Folders lists that folder again.
+func TestChildrenChangedListing(t *testing.T) {
+	var mu sync.Mutex
+	var ids []string
+	for i := range 250 {
+		ids = append(ids, fmt.Sprintf("folder%03d", i))
+	}
+	shrinkOnce := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		mu.Lock()
+		defer mu.Unlock()
+		if q.Get("filters") == "isRoot:true" {
+			fmt.Fprint(w, `{"count":1,"data":[{"id":"root","name":"","kind":"FOLDER","status":"AVAILABLE","isRoot":true}]}`)
+			return
+		}
+		var list []string
+		if strings.Contains(r.URL.Path, "/root/") {
+			list = ids
+		}
+		off, _ := strconv.Atoi(q.Get("offset"))
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		var b strings.Builder
+		fmt.Fprintf(&b, `{"count":%d,"data":[`, len(list))
+		for i := off; i < min(off+limit, len(list)); i++ {
+			if i > off {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":%q,"name":%q,"kind":"FOLDER","status":"AVAILABLE"}`, list[i], list[i])
+		}
+		b.WriteString(`]}`)
+		if off == 0 && list != nil && shrinkOnce {
+			shrinkOnce = false
+			ids = ids[1:] // folder000 is trashed after the first page was served
+		}
+		fmt.Fprint(w, b.String())
+	}))
+	defer srv.Close()
+	c, _ := newTestClient(t, srv.URL, nil)
+	_, err := c.Children(t.Context(), "root", "kind:FOLDER")
+	if !errors.Is(err, ErrListingChanged) {
+		t.Fatalf("Children over a listing that shrank between pages: %v, want ErrListingChanged", err)
+	}
+	shrinkOnce = true
+	ids = append([]string{"folderXXX"}, ids...)
+	folders, err := c.Folders(t.Context())
+	got := map[string]bool{}
+	for _, f := range folders {
+		got[f.ID] = true
+	}
+	if err != nil || len(folders) != 1+249 || !got["folder200"] || got["folderXXX"] {
+		t.Errorf("Folders = %d folders (folder200: %v), %v; want the root and the 249 left (listed again)", len(folders), got["folder200"], err)
 	}
 }
 

@@ -129,7 +129,9 @@ type PageInfo struct {
 //   - nested objects keep what has no column ("contentProperties":
 //     {"version":1,"image":{"colorSpace":"sRGB",...}}); contentProperties
 //     and settings disappear when nothing is left, image and video stay as
-//     {} so that width/height say where they came from (image first);
+//     {} so that width/height say where they came from: the image's when
+//     the node has an image object (the video's then stay in raw), else
+//     the video's;
 //   - a value of an unexpected type (a number where a string belongs, a
 //     date that does not parse) stays in raw and the column is NULL;
 //     a JSON null is a NULL column.
@@ -703,7 +705,7 @@ func (d *NodeDecoder) contentProperties(o *rawObj, data []byte, ks, ke, v int) (
 		}
 	}
 	if vid[1] != 0 {
-		if err := d.video(&in, data, vid[0], vid[1], vid[2]); err != nil {
+		if err := d.video(&in, data, vid[0], vid[1], vid[2], img[1] != 0); err != nil {
 			return 0, err
 		}
 	}
@@ -755,17 +757,20 @@ func (d *NodeDecoder) image(o *rawObj, data []byte, ks, ke, v int) error {
 	return err
 }
 
-func (d *NodeDecoder) video(o *rawObj, data []byte, ks, ke, v int) error {
+// video decodes contentProperties.video. Its width and height fill the
+// columns only when the node has no image object (hasImage): otherwise
+// they stay in raw, so that a rebuild puts them back where they were.
+func (d *NodeDecoder) video(o *rawObj, data []byte, ks, ke, v int, hasImage bool) error {
 	mark := d.openNested(o, data, ks, ke)
 	var in rawObj
 	_, err := eachMember(data, v, func(key []byte, ks, ke, v int) (int, error) {
 		switch string(key) {
 		case "width":
-			if !d.row[colWidth].set { // the image's width wins
+			if !hasImage {
 				return d.fieldCell(&in, &d.row[colWidth], model.Integer, data, ks, ke, v)
 			}
 		case "height":
-			if !d.row[colHeight].set {
+			if !hasImage {
 				return d.fieldCell(&in, &d.row[colHeight], model.Integer, data, ks, ke, v)
 			}
 		case "duration":

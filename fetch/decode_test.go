@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -517,4 +518,45 @@ func FuzzDecodeNodes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeBigIntegers: 19-digit integers arrive exactly, and values past
+// int64 stay in raw instead of wrapping around.
+func TestDecodeBigIntegers(t *testing.T) {
+	body := []byte(`{"count":4,"data":[{"id":"a","version":1234567890123456789},{"id":"b","version":9223372036854775807},` +
+		`{"id":"c","version":-9223372036854775808},{"id":"d","version":9223372036854775808}]}`)
+	rec, _, err := DecodeNodes(body, testSyncedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	for r, want := range []any{int64(1234567890123456789), int64(math.MaxInt64), int64(math.MinInt64), nil} {
+		if got := value(rec, "version", r); got != want {
+			t.Errorf("row %d: version = %v, want %v", r, got, want)
+		}
+	}
+	if raw := value(rec, "raw", 3).(string); !strings.Contains(raw, "9223372036854775808") {
+		t.Errorf("a version past int64 is lost: raw = %s", raw)
+	}
+}
+
+// TestDecodeWidthWithEmptyImage: a node with an image object that has no
+// width takes none from its video (which keeps it), so the row rebuilds
+// the node exactly.
+func TestDecodeWidthWithEmptyImage(t *testing.T) {
+	node := `{"id":"a","contentProperties":{"image":{"orientation":"1"},"video":{"width":1920,"height":1080,"duration":3.5}}}`
+	rec, _, err := DecodeNodes([]byte(`{"count":1,"data":[`+node+`]}`), testSyncedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	got := rebuild(t, rec, 0)
+	var want map[string]any
+	if err := json.Unmarshal([]byte(node), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		t.Errorf("rebuilt %s\nwant    %s", g, node)
+	}
 }

@@ -85,6 +85,8 @@ func (e *APIError) IsInvalidFilter() bool {
 // retryableStatus is the one list of statuses retried by the policy.
 func retryableStatus(code int) bool {
 	switch code {
+	case http.StatusRequestTimeout: // 408: transient (RCL retries it); an upload may still complete
+		return true
 	case http.StatusTooManyRequests: // 429: "Rate exceeded" / "Concurrent Access on same node"; honour Retry-After
 		return true
 	case http.StatusInternalServerError: // 500: "Internal failure", transient

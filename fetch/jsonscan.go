@@ -260,12 +260,15 @@ func parseInt(b []byte) (int64, bool) {
 	return n, true
 }
 
+// parseIntSlow parses what parseInt's fast path does not: 19-digit and
+// longer integers exactly, and integral floats (3.0, 1e3) within int64.
 func parseIntSlow(b []byte) (int64, bool) {
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		return n, true
+	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f != math.Trunc(f) || f > math.MaxInt64 || f < math.MinInt64 {
-		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			return n, true
-		}
+	// -2^63 is exact in a float64 and fits; 2^63 does not.
+	if err != nil || f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63) {
 		return 0, false
 	}
 	return int64(f), true

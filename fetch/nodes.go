@@ -147,12 +147,16 @@ func (c *Client) Children(ctx context.Context, parentID, filter string) ([]Node,
 }
 
 // listJSON collects a capped listing's nodes with encoding/json (small
-// listings), de-duplicated by id.
+// listings), de-duplicated by id. Like StreamSearch it checks the result:
+// when the server's count and the distinct ids disagree, or an id came
+// twice (offsets shifted under the paging), the error wraps
+// ErrListingChanged, with the nodes that did arrive.
 func (c *Client) listJSON(ctx context.Context, l listing, filter string) ([]Node, error) {
 	var (
 		mu   sync.Mutex
 		out  []Node
 		seen = map[string]bool{}
+		dups int
 	)
 	consume := func(_ int, body []byte) (PageInfo, error) {
 		var p nodePage
@@ -162,16 +166,28 @@ func (c *Client) listJSON(ctx context.Context, l listing, filter string) ([]Node
 		mu.Lock()
 		defer mu.Unlock()
 		for _, n := range p.Data {
-			if !seen[n.ID] {
-				seen[n.ID] = true
-				out = append(out, n)
+			if seen[n.ID] {
+				dups++
+				continue
 			}
+			seen[n.ID] = true
+			out = append(out, n)
 		}
 		return PageInfo{Count: p.Count, Items: len(p.Data), Appended: len(p.Data), NextToken: p.NextToken}, nil
 	}
-	_, _, err := c.listSplit(ctx, l, filter, 1, consume)
-	return out, err
+	st, _, err := c.listSplit(ctx, l, filter, 1, consume)
+	if err != nil {
+		return out, err
+	}
+	if dups > 0 || len(out) != st.count || st.countChanged {
+		return out, StreamStats{Count: st.count, Fetched: len(out), Duplicates: dups}.changedError(l.op)
+	}
+	return out, nil
 }
+
+// listAttempts is how often Folders lists one folder's children again
+// when the listing changed under its paging.
+const listAttempts = 3
 
 // Folder is one row of the folders table.
 type Folder struct {
@@ -205,12 +221,18 @@ func (c *Client) Folders(ctx context.Context) ([]Folder, error) {
 		g, gctx := errgroup.WithContext(ctx)
 		for i, f := range level {
 			g.Go(func() error {
-				kids, err := c.Children(gctx, f.ID, "kind:FOLDER")
-				if err != nil {
-					return fmt.Errorf("folders: list %s: %w", f.Path, err)
+				var err error
+				for range listAttempts {
+					var kids []Node
+					if kids, err = c.Children(gctx, f.ID, "kind:FOLDER"); err == nil {
+						children[i] = kids
+						return nil
+					}
+					if !errors.Is(err, ErrListingChanged) {
+						break
+					}
 				}
-				children[i] = kids
-				return nil
+				return fmt.Errorf("folders: list %s: %w", f.Path, err)
 			})
 		}
 		if err := g.Wait(); err != nil {
