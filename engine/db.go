@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -41,6 +42,9 @@ type DB struct {
 	cmds      *Registry
 	tempDir   string // spill folder of an in-memory database, removed by Close
 	zstd      bool   // the storage has zstd for strings (CreateTableSQL)
+	// threadsOwed is the threads setting an Arrow insert could not put
+	// back (its transaction had failed); RestoreSettings applies it.
+	threadsOwed atomic.Int64
 }
 
 // StorageVersion is the DuckDB storage version of the database files apsql

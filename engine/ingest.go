@@ -175,10 +175,32 @@ func (d *DB) oneThread() (restore func()) {
 	if err := d.conn.QueryRowContext(ctx, "SELECT current_setting('threads')::BIGINT").Scan(&prev); err != nil || prev <= 1 {
 		return func() {}
 	}
+	if owed := d.threadsOwed.Load(); owed > 0 {
+		prev = owed // threads is 1 only because an earlier restore failed
+	}
 	if _, err := d.conn.ExecContext(ctx, "SET threads = 1"); err != nil {
 		return func() {}
 	}
-	return func() { _, _ = d.conn.ExecContext(ctx, fmt.Sprintf("SET threads = %d", prev)) }
+	return func() {
+		if _, err := d.conn.ExecContext(ctx, fmt.Sprintf("SET threads = %d", prev)); err != nil {
+			// Inside a transaction that the failed insert aborted, SET
+			// fails too: owe it until the transaction has ended.
+			d.threadsOwed.Store(prev)
+		}
+	}
+}
+
+// RestoreSettings puts back a setting that an Arrow insert changed and
+// could not restore because its transaction had failed (threads). Call it
+// after a ROLLBACK; Session.Run calls it around every statement.
+func (d *DB) RestoreSettings() {
+	prev := d.threadsOwed.Load()
+	if prev <= 0 {
+		return
+	}
+	if _, err := d.conn.ExecContext(context.Background(), fmt.Sprintf("SET threads = %d", prev)); err == nil {
+		d.threadsOwed.CompareAndSwap(prev, 0)
+	}
 }
 
 // Stream starts one INSERT into the table that consumes batches as they

@@ -161,6 +161,8 @@ func NewSession(d *DB) *Session {
 
 // Run executes one statement: one of apsql's own commands, or DuckDB SQL.
 func (s *Session) Run(ctx context.Context, stmt string) (*Result, error) {
+	s.DB.RestoreSettings()
+	defer s.DB.RestoreSettings()
 	if c, ok := s.DB.cmds.Lookup(stmt); ok {
 		res, err := c.Run(ctx, s, AfterKeywords(stmt, len(c.Keywords)))
 		if err != nil {

@@ -322,6 +322,7 @@ func TestInterruptedFirstSync(t *testing.T) {
 			e.srv.ExpireCookies()
 		}
 	}
+	threads := e.queryInt(t, "SELECT current_setting('threads')::BIGINT")
 	e.hook.Store(&hook)
 	if _, err := e.sync(t, t.Context(), "SYNC"); !errors.Is(err, fetch.ErrUnauthorized) {
 		t.Fatalf("SYNC error = %v, want ErrUnauthorized", err)
@@ -329,6 +330,11 @@ func TestInterruptedFirstSync(t *testing.T) {
 	e.hook.Store(nil)
 	if n := e.queryInt(t, "SELECT count(*) FROM nodes"); n != 0 {
 		t.Errorf("nodes has %d rows after an interrupted first SYNC, want 0", n)
+	}
+	// The insert ran with one DuckDB thread inside the aborted transaction:
+	// the setting must still come back.
+	if got := e.queryInt(t, "SELECT current_setting('threads')::BIGINT"); got != threads {
+		t.Errorf("threads = %d after an interrupted first SYNC, want %d as before", got, threads)
 	}
 	e.srv.RenewCookies()
 	want, _ := e.srv.Count(DefaultFilter)

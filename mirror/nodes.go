@@ -243,6 +243,7 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 	defer func() {
 		if err != nil {
 			_, _ = s.DB.Exec(context.Background(), "ROLLBACK")
+			s.DB.RestoreSettings()
 		}
 	}()
 	in, err := s.DB.Ingester(ctx, "nodes", fetch.NodeSchema())
