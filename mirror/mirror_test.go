@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -251,6 +252,46 @@ func TestSyncChanges(t *testing.T) {
 	}
 	if total, want := e.queryInt(t, "SELECT count(*) FROM nodes"), int64(len(ids)-3+2); total != want {
 		t.Errorf("nodes has %d rows, want %d", total, want)
+	}
+}
+
+// TestSyncNewAfterPartialUpsert: a node that entered the mirror without a
+// complete listing (here SYNC NODES FILTER; UPLOAD and CREATE ALBUM do the
+// same) does not make SYNC NEW stop before the uploads that came before
+// it.
+func TestSyncNewAfterPartialUpsert(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 500, Seed: 3})
+	e.mustSync(t, "SYNC")
+	ids, _ := e.srv.IDs(DefaultFilter)
+	jpeg, _ := e.srv.Content(ids[0])
+	for i := range 250 { // another device uploads 250 photos
+		if _, err := e.srv.Upload("Pictures/Phone", fmt.Sprintf("phone%03d.jpg", i), append(append([]byte{}, jpeg...), byte(i), byte(i>>8), 'p')); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	mine, err := e.srv.Upload("Pictures/Web", "mine.jpg", append(append([]byte{}, jpeg...), 'm'))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.SetFavorite(mine, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.mustSync(t, `SYNC NODES FILTER 'favorite:(true)'`)["nodes"]; got.inserted != 1 {
+		t.Fatalf("SYNC NODES FILTER favorite:(true) = %+v, want the newest upload inserted", got)
+	}
+	want, _ := e.srv.Count(DefaultFilter)
+	got := e.mustSync(t, "SYNC NEW")["nodes"]
+	if have := e.queryInt(t, "SELECT count(*) FROM nodes"); have != int64(want) || got.inserted != 250 {
+		t.Errorf("SYNC NEW = %+v: the mirror has %d nodes, the service %d", got, have, want)
+	}
+	// Nothing new: one page, nothing inserted.
+	e.srv.ResetStats()
+	if got := e.mustSync(t, "SYNC NEW")["nodes"]; got.inserted != 0 || got.updated != 0 {
+		t.Errorf("second SYNC NEW = %+v, want no change", got)
+	}
+	if pages := e.srv.Stats().Count("GET /drive/v1/search", 0); pages > 1 {
+		t.Errorf("second SYNC NEW sent %d searches, want 1", pages)
 	}
 }
 

@@ -36,6 +36,29 @@ type staging struct {
 	name  string // qualified and quoted
 	table string // the mirror table it replaces: nodes or trash
 	in    *engine.Ingester
+	// mark, when set, runs in apply's transaction with the rows' source
+	// (the staging table) as its argument: it records what SYNC NEW needs.
+	mark func(src string) string
+}
+
+// sinceKey is the apsql_meta key of SYNC NEW's stopping point: the newest
+// createdDate up to which a complete listing (a full SYNC, or a SYNC NEW
+// that ran to its end) mirrored every photo and video. Nodes that enter
+// the mirror otherwise (UPLOAD, CREATE ALBUM, SYNC NODES FILTER) do not
+// move it: a later SYNC NEW still fetches what came before them.
+const sinceKey = "sync_new_since"
+
+// markSince returns the statement that sets sinceKey to the newest
+// createdDate of src; with raise, only when that is newer than the mark.
+func markSince(raise bool) func(src string) string {
+	return func(src string) string {
+		cond := ""
+		if raise {
+			cond = ` AND max("createdDate") > coalesce((SELECT CAST(value AS TIMESTAMP) FROM apsql_meta WHERE key = '` + sinceKey + `'), TIMESTAMP '0001-01-01')`
+		}
+		return `INSERT OR REPLACE INTO apsql_meta SELECT '` + sinceKey + `', CAST(max("createdDate") AS VARCHAR) FROM ` + src +
+			` WHERE "createdDate" IS NOT NULL HAVING count(*) > 0` + cond
+	}
 }
 
 // newStaging (re)creates the staging table of table.
@@ -112,6 +135,11 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 			q := fmt.Sprintf(`INSERT INTO %s SELECT s.* FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE n.id = s.id)`, tbl, src, tbl)
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("insert into %s: %w", st.table, err)
+			}
+		}
+		if st.mark != nil {
+			if _, err := tx.ExecContext(ctx, st.mark(src)); err != nil {
+				return fmt.Errorf("record the SYNC NEW mark: %w", err)
 			}
 		}
 		return nil
@@ -205,6 +233,7 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 		return tableStats{}, err
 	}
 	defer st.drop()
+	st.mark = markSince(false)
 	ins, upd, rem, err := st.apply(ctx, true)
 	if err != nil {
 		return tableStats{}, err
@@ -266,6 +295,9 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 	if rows != int64(stats.Count) {
 		return stats, fmt.Errorf("%w: the server counted %d nodes, %d arrived", errNotSnapshot, stats.Count, rows)
 	}
+	if _, err = s.DB.Exec(ctx, markSince(false)("nodes")); err != nil {
+		return stats, fmt.Errorf("record the SYNC NEW mark: %w", err)
+	}
 	_, err = s.DB.Exec(ctx, "COMMIT")
 	return stats, err
 }
@@ -308,23 +340,29 @@ func syncNodesFilter(ctx context.Context, s *engine.Session, src source, filter 
 const newestSort = "['createdDate DESC']"
 
 // syncNew fetches nodes newest-first by createdDate, page by page, until a
-// page reaches back past the newest createdDate already mirrored, and
-// upserts them. On an empty mirror it is a full SYNC of the nodes.
+// page reaches back past the mark of the last complete listing (sinceKey;
+// in a mirror from before the mark, the newest createdDate mirrored), and
+// upserts them; having run to its end, it raises the mark. On an empty
+// mirror it is a full SYNC of the nodes.
 func syncNew(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
 	t0 := time.Now()
-	var newest sql.NullTime
-	if err := s.DB.QueryRow(ctx, `SELECT max("createdDate") FROM nodes`).Scan(&newest); err != nil {
+	var newest, mark sql.NullTime
+	if err := s.DB.QueryRow(ctx, `SELECT max("createdDate"), (SELECT CAST(value AS TIMESTAMP) FROM apsql_meta WHERE key = ?) FROM nodes`, sinceKey).Scan(&newest, &mark); err != nil {
 		return tableStats{}, err
 	}
 	if !newest.Valid {
 		return syncNodesFull(ctx, s, src)
 	}
 	since := newest.Time.UnixMicro()
+	if mark.Valid {
+		since = mark.Time.UnixMicro()
+	}
 	st, err := newStaging(ctx, s.DB, "nodes")
 	if err != nil {
 		return tableStats{}, err
 	}
 	defer st.drop()
+	st.mark = markSince(true)
 	tr := s.Progress.Start("sync new", -1, "nodes")
 	defer tr.Done()
 	col := fetch.NodeSchema().FieldIndices("createdDate")[0]
