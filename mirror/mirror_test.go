@@ -442,6 +442,10 @@ func TestSearchFunction(t *testing.T) {
 	if n := e.srv.Stats().Count("GET /drive/v1/search", 0); n != 1 {
 		t.Errorf("search() with LIMIT 5 sent %d requests, want 1", n)
 	}
+	// Newest upload first, as in the web app, across pages.
+	if n := e.queryInt(t, `SELECT count(*) FROM (SELECT "createdDate" < lead("createdDate") OVER () AS wrong FROM (SELECT "createdDate" FROM search('type:(PHOTOS)') LIMIT 450)) WHERE wrong`); n != 0 {
+		t.Errorf("search() rows are not newest first: %d out of order", n)
+	}
 	// It composes: the live listing equals the mirror once synced.
 	e.mustSync(t, "SYNC NODES FILTER 'type:(VIDEOS)'")
 	if n := e.queryInt(t, "SELECT count(*) FROM (SELECT * EXCLUDE (syncedAt, raw, parents) FROM search('type:(VIDEOS)') EXCEPT SELECT * EXCLUDE (syncedAt, raw, parents) FROM nodes)"); n != 0 {

@@ -16,7 +16,8 @@ import (
 
 // RegisterSearch registers the table function search('filter') on db's
 // connection: a live query of the service that returns the columns of the
-// nodes table, fetching pages only as the query consumes rows, so
+// nodes table, newest upload (createdDate) first as in the web app,
+// fetching pages only as the query consumes rows, so
 // SELECT ... FROM search('...') LIMIT 10 sends one request. The filter is
 // checked locally first (a syntax error shows its position without a
 // request). raw comes back as VARCHAR (duckdb-go's table functions cannot
@@ -123,7 +124,7 @@ func (s *searchSource) next() (bool, error) {
 		if s.done {
 			return false, nil
 		}
-		rec, info, err := searchPage(s.ctx, s.src, s.filter, "", s.offset, pageLimit, s.syncedAt)
+		rec, info, err := searchPage(s.ctx, s.src, s.filter, newestSort, s.offset, pageLimit, s.syncedAt)
 		if err != nil {
 			return false, err
 		}

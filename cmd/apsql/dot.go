@@ -199,7 +199,7 @@ func (sh *shell) help() {
 	if dryRuns > 0 {
 		fmt.Fprintf(w, "  EXPLAIN <action>\n      dry run of any action above: the nodes or files and the requests it would send; nothing is sent\n")
 	}
-	fmt.Fprintln(w, "\nSELECT * FROM search('amazon filter') queries the service live, page by page.")
+	fmt.Fprintln(w, "\nSELECT * FROM search('amazon filter') queries the service live, page by page, newest upload first.")
 	fmt.Fprintln(w, "Everything else is DuckDB SQL, e.g. SELECT * FROM photos LIMIT 5;")
 	fmt.Fprintln(w, "COPY (SELECT ...) TO 'out.parquet' (FORMAT parquet); exports results.")
 }
