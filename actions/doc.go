@@ -28,7 +28,7 @@
 // Ctrl-C (the statement's context) stops the scheduling of new requests;
 // metadata requests and uploads in flight finish, and their outcome is
 // journaled, so the result says exactly what was done. Downloads stop at
-// once and keep their NAME.part, which the next run resumes.
+// once and keep their hidden .NAME.part, which the next run resumes.
 //
 // The package never draws on the terminal: it reports progress through the
 // session's Progress and asks confirmations through Session.Confirmed.

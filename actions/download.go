@@ -141,7 +141,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 		}
 		for _, d := range todo {
 			if stills[d.it.ID] {
-				rel := liveRel(d.rel, ".MOV")
+				rel := liveRel(d.rel, ".MOV", "")
 				r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
 					Detail: fmt.Sprintf("its Live Photo video: GET /nodes/{id}/children (kind:ASSET), then GET /nodes/{video}/contentRedirection → %s (or its own extension)", rel)})
 			}
@@ -168,6 +168,24 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 			return nil, err
 		}
 		if fatal != nil || ctx.Err() != nil {
+			// Nothing was downloaded: every target says so.
+			why := "not sent: stopped while listing Live Photo videos"
+			if fatal != nil {
+				why += ": " + fatal.Error()
+			}
+			listed := map[string]bool{}
+			for _, o := range failed {
+				listed[o.ID] = true
+			}
+			var outs []Outcome
+			for _, d := range todo {
+				if !listed[d.it.ID] {
+					outs = append(outs, Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Detail: why})
+				}
+			}
+			if err := r.record(ctx, nil, outs...); err != nil {
+				return nil, err
+			}
 			return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
 		}
 		for _, d := range more {
@@ -323,8 +341,8 @@ func (dl *downloader) one(ctx context.Context, d download) Outcome {
 		o.Status, o.Detail = StatusFailed, "GET /nodes/{id}/contentRedirection: "+err.Error()
 		return o
 	}
-	if err := os.Rename(d.path+".part", d.path); err != nil {
-		o.Status, o.Detail = StatusFailed, "rename the verified "+d.rel+".part: "+err.Error()
+	if err := os.Rename(partPath(d.path), d.path); err != nil {
+		o.Status, o.Detail = StatusFailed, "rename the verified "+filepath.Base(partPath(d.path))+" to "+d.rel+": "+err.Error()
 		return o
 	}
 	o.Status = StatusOK
@@ -338,13 +356,20 @@ func (dl *downloader) one(ctx context.Context, d download) Outcome {
 	return o
 }
 
-// fetch downloads d into d.path+".part": an existing .part (from an
+// partPath is where the file for path is downloaded before it is
+// verified: ".NAME.part" beside it. No node's file name starts with a dot
+// (cleanName), so it is never another node's file.
+func partPath(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".part")
+}
+
+// fetch downloads d into partPath(d.path): an existing .part (from an
 // interrupted run) is resumed, a connection cut mid-body resumes with a
 // Range request, and the whole file is checked against the node's size and
 // md5 and synced to disk before fetch returns. A .part whose content turns
 // out wrong is removed, and downloaded once more from the start.
 func (dl *downloader) fetch(ctx context.Context, d download) (n int64, resumes int, err error) {
-	part := d.path + ".part"
+	part := partPath(d.path)
 	for attempt := 0; ; attempt++ {
 		n, resumes, resumed, err := dl.fetchOnce(ctx, d, part)
 		var bad *badContentError
@@ -420,7 +445,7 @@ func (dl *downloader) fetchOnce(ctx context.Context, d download, part string) (h
 				return have, resumes, resumed, e
 			}
 		case ctx.Err() != nil:
-			return have, resumes, resumed, fmt.Errorf("interrupted; %s.part is kept and the next run resumes it", filepath.Base(d.path))
+			return have, resumes, resumed, fmt.Errorf("interrupted; %s is kept and the next run resumes it", filepath.Base(partPath(d.path)))
 		case !resumable(err):
 			return have, resumes, resumed, err
 		}
@@ -443,7 +468,7 @@ func (dl *downloader) fetchOnce(ctx context.Context, d download, part string) (h
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return have, resumes, resumed, fmt.Errorf("sync %s.part: %w", filepath.Base(d.path), err)
+		return have, resumes, resumed, fmt.Errorf("sync %s: %w", filepath.Base(partPath(d.path)), err)
 	}
 	return have, resumes, resumed, f.Close()
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apsql/apsql/emulator"
@@ -109,7 +111,7 @@ func TestDownloadResumesPartFromEarlierRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			final := filepath.Join(dir, id+"_resume.jpg")
 			os.Remove(final)
-			if err := os.WriteFile(final+".part", c.prefix, 0o644); err != nil {
+			if err := os.WriteFile(partPath(final), c.prefix, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			rows, _ := e.run(fmt.Sprintf(`DOWNLOAD '%s' TO '%s'`, id, dir))
@@ -120,7 +122,7 @@ func TestDownloadResumesPartFromEarlierRun(t *testing.T) {
 			if err != nil || string(got) != string(data) {
 				t.Fatalf("the file differs from the node's content (%d bytes, err %v)", len(got), err)
 			}
-			if _, err := os.Stat(final + ".part"); !os.IsNotExist(err) {
+			if _, err := os.Stat(partPath(final)); !os.IsNotExist(err) {
 				t.Errorf(".part left behind")
 			}
 		})
@@ -167,7 +169,7 @@ func TestDownloadHostileNames(t *testing.T) {
 		if p != base && (strings.HasPrefix(rel, "..") || filepath.IsAbs(rel)) {
 			t.Errorf("a file escaped the target directory: %s", p)
 		}
-		if len(d.Name()) > maxComponent+len(".part") {
+		if len(d.Name()) > maxComponent+len("..part") {
 			t.Errorf("name of %d bytes: %s", len(d.Name()), d.Name())
 		}
 		for _, r := range d.Name() {
@@ -324,4 +326,79 @@ func TestDownloadLiveVideos(t *testing.T) {
 	if _, _, err := e.try(t.Context(), `DOWNLOAD `+target+` TO '`+other+`' (LIVE_VIDEO maybe)`); err == nil || !strings.Contains(err.Error(), "LIVE_VIDEO") {
 		t.Errorf("LIVE_VIDEO maybe: err = %v, want one naming the option", err)
 	}
+}
+
+func TestLiveRel(t *testing.T) {
+	for _, c := range []struct{ rel, name, id, want string }{
+		{"2024/x_IMG_0534.HEIC", "IMG_0534.MOV", "", "2024/x_IMG_0534.MOV"},
+		{"x_IMG_0534.HEIC", "noext", "", "x_IMG_0534.MOV"},
+		{"x_IMG_0534.HEIC", "IMG_0534.MOV", "vid1", "x_IMG_0534_vid1.MOV"},
+		{"x_IMG_0534.HEIC", "IMG_0534.MOV", "vid/2", "x_IMG_0534_vid_2.MOV"},
+	} {
+		if got := liveRel(c.rel, c.name, c.id); got != c.want {
+			t.Errorf("liveRel(%q, %q, %q) = %q, want %q", c.rel, c.name, c.id, got, c.want)
+		}
+	}
+}
+
+// TestDownloadLiveVideos401: a 401 while the Live Photo videos are listed
+// stops the statement, and every target still gets its row and journal
+// entry (nothing was downloaded).
+func TestDownloadLiveVideos401(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 400, Seed: 12}, 0)
+	target := `WHERE make = 'Apple' AND category = 'img'`
+	stills := e.count(`SELECT count(*) FROM nodes ` + target)
+	var once atomic.Bool
+	e.rec.before = func(r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/children") && once.CompareAndSwap(false, true) {
+			e.srv.ExpireCookies()
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	rows, sum := e.run(`DOWNLOAD ` + target + ` TO '` + dir + `' (LIVE_VIDEO true, CONCURRENCY 1)`)
+	if st := byStatus(rows); len(rows) != stills || len(st[StatusFailed]) != stills {
+		t.Errorf("%d rows (%d failed) for %d targets after a 401; want one failed row each (%s)", len(rows), len(st[StatusFailed]), stills, sum)
+	}
+	if n := e.count(`SELECT count(*) FROM actions_log WHERE action = 'DOWNLOAD' AND status = 'failed'`); n != stills {
+		t.Errorf("journal: %d failed entries, want %d", n, stills)
+	}
+	if n := len(e.rec.matching("GET", "/contentRedirection")); n != 0 {
+		t.Errorf("%d downloads after the 401", n)
+	}
+}
+
+// TestDownloadPartNeverAnotherFile: a node named like another's partial
+// file ("a.jpg.part" beside "a.jpg") is never taken for it: both arrive,
+// in one run or two.
+func TestDownloadPartNeverAnotherFile(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 30, Seed: 9}, 0)
+	ids := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' AND md5 <> '' ORDER BY size DESC, id LIMIT 2`)
+	a, b := ids[1], ids[0]
+	if err := e.srv.Rename(a, "a.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Rename(b, "a.jpg.part"); err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	dir := t.TempDir()
+	verify := func(when string) {
+		t.Helper()
+		for id, name := range map[string]string{a: "a.jpg", b: "a.jpg.part"} {
+			want, _ := e.srv.Content(id)
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil || string(got) != string(want) {
+				t.Errorf("%s: %s holds %d bytes (%v), want node %s's %d", when, name, len(got), err, id, len(want))
+			}
+		}
+	}
+	e.run(`DOWNLOAD '` + b + `' TO '` + dir + `' (NAMING '{name}')`)
+	e.run(`DOWNLOAD '` + a + `' TO '` + dir + `' (NAMING '{name}')`)
+	verify("two runs")
+	dir = t.TempDir()
+	rows, sum := e.run(`DOWNLOAD '` + b + `', '` + a + `' TO '` + dir + `' (NAMING '{name}')`)
+	if st := byStatus(rows); len(st[StatusOK]) != 2 {
+		t.Errorf("one run: %v (%s)", rows, sum)
+	}
+	verify("one run")
 }

@@ -68,13 +68,18 @@ func (a api) liveVideos(ctx context.Context, id string) ([]remoteNode, error) {
 }
 
 // liveRel is where the video of the still downloaded to rel goes: rel with
-// the video's extension (.MOV when its name has none).
-func liveRel(rel, videoName string) string {
+// the video's extension (.MOV when its name has none); with videoID (a
+// still with several videos), that id before the extension.
+func liveRel(rel, videoName, videoID string) string {
 	ext := filepath.Ext(videoName)
 	if ext == "" {
 		ext = ".MOV"
 	}
-	return strings.TrimSuffix(rel, filepath.Ext(rel)) + ext
+	stem := strings.TrimSuffix(rel, filepath.Ext(rel))
+	if videoID != "" {
+		stem += "_" + cleanName(videoID)
+	}
+	return stem + ext
 }
 
 // addLiveVideos lists the videos of the Live Photo stills among todo
@@ -110,10 +115,11 @@ func addLiveVideos(ctx context.Context, a api, dir string, todo []download, stil
 			return nil
 		}
 		for _, v := range videos {
-			rel := liveRel(d.rel, v.Name)
+			id := ""
 			if len(videos) > 1 {
-				rel = liveRel(d.rel, "_"+v.ID+filepath.Ext(v.Name))
+				id = v.ID
 			}
+			rel := liveRel(d.rel, v.Name, id)
 			path, err := localPath(dir, rel)
 			if err != nil {
 				fail(Outcome{ID: v.ID, Name: v.Name, Target: v.ID, Status: StatusFailed, Detail: err.Error()})
