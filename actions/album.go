@@ -118,6 +118,30 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 			return nil, err
 		}
 		a := api{c}
+		// Not in the mirror is not proof: the album may come from another
+		// device, or from an earlier run whose answer was lost.
+		found, verr := a.remoteAlbum(ctx, name)
+		if verr != nil {
+			return nil, fmt.Errorf("create album: could not check whether %s already exists on the service: %w; nothing was sent", engine.Quote(name), verr)
+		}
+		if found != nil {
+			var n remoteNode
+			if err := json.Unmarshal(found, &n); err != nil || n.ID == "" {
+				return nil, fmt.Errorf("create album: the service lists %s without an id: %s", engine.Quote(name), clip(string(found), 80))
+			}
+			album = n.ID
+			if err := r.insertNodes(ctx, "nodes", found); err != nil {
+				return nil, fmt.Errorf("create album: %w; run SYNC", err)
+			}
+			_ = r.record(ctx, nil, Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "album exists on the service (not yet in the mirror); not created again", Target: album})
+		}
+	}
+	if album == "" {
+		c, err := x.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a := api{c}
 		var found []byte
 		var verr error
 		retry := func(ctx context.Context, err error) bool {
@@ -129,6 +153,11 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 		}
 		r.requests.Add(1)
 		raw, err := a.createNode(context.WithoutCancel(ctx), map[string]any{"kind": "VISUAL_COLLECTION", "name": name}, retry)
+		if err != nil && found == nil && verr == nil && !refusedForSure(err) {
+			// Retries ran out, or the error was not retried: read back
+			// once more before saying anything.
+			found, verr = a.remoteAlbum(context.WithoutCancel(ctx), name)
+		}
 		detail := `POST /nodes {"kind":"VISUAL_COLLECTION"}`
 		if err != nil && found != nil {
 			raw, detail = found, detail+": confirmed by reading the album back after: "+err.Error()
@@ -208,12 +237,13 @@ func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, 
 func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, album, name, op string, items []item, explain bool) (*engine.Result, error) {
 	req := "PATCH /nodes/{album}/children (op " + op + ")"
 	var members map[string]bool
+	complete := false // members lists the whole album (not cut at 9999)
 	if album != "" && !explain { // EXPLAIN sends nothing, not even reads
 		c, err := x.client(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if members, _, err = (api{c}).children(ctx, album); err != nil {
+		if members, complete, err = (api{c}).children(ctx, album); err != nil {
 			return nil, fmt.Errorf("album %s: list its members: %w", engine.Quote(name), err)
 		}
 	}
@@ -224,7 +254,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
 		case op == "add" && members[it.ID]:
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in the album"})
-		case op == "remove" && !members[it.ID] && members != nil:
+		case op == "remove" && !members[it.ID] && members != nil && complete:
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not in the album"})
 		case op == "add" && !strings.HasPrefix(it.Type, "image/") && !strings.HasPrefix(it.Type, "video/"):
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a photo or video: albums hold only those"})
@@ -249,9 +279,14 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 	}
 	a := api{c}
 	verify := func(ctx context.Context, ids []string) (map[string]bool, error) {
-		now, _, err := a.children(ctx, album)
+		now, complete, err := a.children(ctx, album)
 		if err != nil {
 			return nil, err
+		}
+		if !complete {
+			// Past the service's 9999 listing cap a member may simply not
+			// be listed: nothing can be concluded either way.
+			return nil, fmt.Errorf("the album lists only its first %d members, so membership cannot be read back", len(now))
 		}
 		done := map[string]bool{}
 		for _, id := range ids {

@@ -2,7 +2,10 @@ package actions
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/apsql/apsql/emulator"
@@ -120,5 +123,88 @@ func TestAlbumsEndToEnd(t *testing.T) {
 	}
 	if _, _, err := e.try(t.Context(), `ALBUM 'No such album' ADD '`+photos[0]+`'`); err == nil || !strings.Contains(err.Error(), "CREATE ALBUM") {
 		t.Errorf("ADD to a missing album: err = %v, want one naming CREATE ALBUM", err)
+	}
+}
+
+// rtFunc is an http.RoundTripper made of a function.
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestCreateAlbumRerunAfterLostAnswer: an album created by a run whose
+// answer was lost (and whose read-back failed) is found by the re-run on
+// the service, not created a second time; so is one made on another
+// device and not yet mirrored.
+func TestCreateAlbumRerunAfterLostAnswer(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 20, Seed: 3}, 1)
+	next := e.rec.next
+	var broken atomic.Bool
+	broken.Store(true)
+	e.rec.next = rtFunc(func(r *http.Request) (*http.Response, error) {
+		if broken.Load() {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/nodes") {
+				if resp, err := next.RoundTrip(r); err == nil { // it lands; the answer is lost
+					resp.Body.Close()
+				}
+				return nil, syscall.ECONNRESET
+			}
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/nodes") && strings.Contains(r.URL.RawQuery, "VISUAL_COLLECTION") {
+				if posted := len(e.rec.matching("POST", "/nodes")); posted > 0 {
+					return nil, syscall.ECONNRESET // the read-back fails too
+				}
+			}
+		}
+		return next.RoundTrip(r)
+	})
+	rows, sum := e.run(`CREATE ALBUM 'Trip'`)
+	if len(rows) != 1 || rows[0].status != StatusFailed || !strings.Contains(rows[0].detail, unknownOutcome) {
+		t.Fatalf("run 1: %+v (%s), want one failed row of unknown outcome", rows, sum)
+	}
+	broken.Store(false)
+	rows, sum = e.run(`CREATE ALBUM 'Trip'`)
+	if len(rows) != 1 || rows[0].status != StatusSkipped || !strings.Contains(rows[0].detail, "exists on the service") {
+		t.Errorf("run 2: %+v (%s), want skipped: exists on the service", rows, sum)
+	}
+	if n, err := e.srv.CountNodes(`kind:VISUAL_COLLECTION AND name:"Trip"`); err != nil || n != 1 {
+		t.Errorf("the service holds %d albums named Trip (%v), want 1", n, err)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE kind = 'VISUAL_COLLECTION' AND name = 'Trip'`); n != 1 {
+		t.Errorf("the mirror holds %d albums named Trip, want 1", n)
+	}
+
+	// Made elsewhere, not mirrored: found too.
+	if _, err := e.srv.CreateAlbum("Elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ = e.run(`CREATE ALBUM 'Elsewhere'`)
+	if n, _ := e.srv.CountNodes(`kind:VISUAL_COLLECTION AND name:"Elsewhere"`); n != 1 || rows[0].status != StatusSkipped {
+		t.Errorf("album made elsewhere: %+v; the service holds %d", rows, n)
+	}
+}
+
+// TestAlbumRemovePastListingCap: an album with more members than the
+// service lists (9999) has no member reported "not in the album" on the
+// evidence of a cut listing; every one is removed.
+func TestAlbumRemovePastListingCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 10,100-member album; run without -short")
+	}
+	e := setup(t, emulator.Options{Nodes: 11200, Seed: 21}, 0)
+	q := `SELECT id FROM nodes WHERE kind = 'FILE' AND (width > 0 OR contentType LIKE 'video/%') ORDER BY id LIMIT 10100`
+	ids := e.ids(q)
+	if len(ids) < 10050 {
+		t.Fatalf("only %d photos and videos", len(ids))
+	}
+	album, err := e.srv.CreateAlbum("Big", ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	rows, sum := e.run(`ALBUM 'Big' REMOVE (` + q + `)`)
+	if st := byStatus(rows); len(st[StatusOK]) != len(ids) {
+		t.Errorf("REMOVE: %d ok, %d skipped, %d failed of %d (%s)", len(st[StatusOK]), len(st[StatusSkipped]), len(st[StatusFailed]), len(ids), sum)
+	}
+	if left, _, err := (api{e.c}).children(t.Context(), album); err != nil || len(left) != 0 {
+		t.Errorf("the album still lists %d members (%v)", len(left), err)
 	}
 }

@@ -136,14 +136,14 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 			size += it.Size
 		}
 	}
-	if len(notInTrash) > 0 {
+	if n := len(notInTrash); n > 0 {
 		more := ""
-		if len(notInTrash) > 10 {
-			more = fmt.Sprintf(" and %d more", len(notInTrash)-10)
+		if n > 10 {
+			more = fmt.Sprintf(" and %d more", n-10)
 			notInTrash = notInTrash[:10]
 		}
 		return nil, fmt.Errorf("purge: %d %s not in the trash, nothing was purged: %s%s; TRASH them first (PURGE only deletes nodes already in trash)",
-			len(notInTrash), plural(int64(len(notInTrash)), "node is", "nodes are"), strings.Join(notInTrash, ", "), more)
+			n, plural(int64(n), "node is", "nodes are"), strings.Join(notInTrash, ", "), more)
 	}
 	nb := (len(todo) + batchSize - 1) / batchSize
 	if explain {

@@ -280,3 +280,15 @@ func TestConfirmation(t *testing.T) {
 		t.Errorf("batch TRASH: %+v", rows)
 	}
 }
+
+// TestPurgeNotInTrashCounts: the refusal counts every node not in the
+// trash, though it lists only the first ten.
+func TestPurgeNotInTrashCounts(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40, Seed: 2}, 0)
+	ids := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 15`)
+	e.s.Yes = true
+	_, _, err := e.try(t.Context(), `PURGE '`+strings.Join(ids, `', '`)+`'`)
+	if err == nil || !strings.Contains(err.Error(), "15 nodes are not in the trash") || !strings.Contains(err.Error(), "and 5 more") {
+		t.Errorf("PURGE of 15 nodes not in trash: %v", err)
+	}
+}

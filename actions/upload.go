@@ -535,8 +535,20 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 		})
 		return n.ID, o, nil
 	case isConflict:
-		o.ID, o.Status, o.Detail = conflict, StatusSkipped, "POST /nodes: 409, the folder exists; reused"
-		return conflict, o, nil
+		// The name may be held by a file: only a folder can be reused.
+		n, gerr := (api{up.c}).getNode(ctx, conflict)
+		switch {
+		case gerr != nil:
+			err = fmt.Errorf("POST /nodes: 409, the name is taken by %s, which could not be read: %w", conflict, gerr)
+		case n.Kind != "FOLDER":
+			err = fmt.Errorf("POST /nodes: 409, the name %s in its parent folder is taken by a %s (%s), not a folder: rename one of them, or UPLOAD ... TO another folder",
+				engine.Quote(name), strings.ToLower(n.Kind), conflict)
+		default:
+			o.ID, o.Status, o.Detail = conflict, StatusSkipped, "POST /nodes: 409, the folder exists; reused"
+			return conflict, o, nil
+		}
+		o.ID, o.Status, o.Detail = conflict, StatusFailed, err.Error()
+		return "", o, err
 	default:
 		o.Status, o.Detail = StatusFailed, "POST /nodes: "+err.Error()
 		return "", o, err

@@ -324,3 +324,30 @@ func TestParseTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadFolderNameHeldByFile: a remote file holding the name of a
+// folder to create is not "reused" as that folder: the folder fails with
+// a message naming the conflict, and its files are not sent.
+func TestUploadFolderNameHeldByFile(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 13}, 0)
+	file, err := e.srv.Upload("", "trip", []byte("not a folder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "trip")
+	writeFile(t, filepath.Join(dir, "a.txt"), "hello")
+	rows, sum := e.run(`UPLOAD '` + dir + `'`)
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.name] = r
+	}
+	if r := got["/trip/"]; r.status != StatusFailed || !strings.Contains(r.detail, "not a folder") || !strings.Contains(r.detail, file) {
+		t.Errorf("folder row: %+v, want failed naming the file %s (%s)", r, file, sum)
+	}
+	if r := got["trip/a.txt"]; r.status != StatusFailed {
+		t.Errorf("a.txt: %+v, want failed", r)
+	}
+	if n := len(e.rec.matching("POST", "/cdproxy/nodes")); n != 0 {
+		t.Errorf("%d uploads into a file", n)
+	}
+}
