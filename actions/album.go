@@ -237,7 +237,7 @@ func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, 
 func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, album, name, op string, items []item, explain bool) (*engine.Result, error) {
 	req := "PATCH /nodes/{album}/children (op " + op + ")"
 	var members map[string]bool
-	complete := false // members lists the whole album (not cut at 9999)
+	complete := false            // members lists the whole album (not cut at 9999)
 	if album != "" && !explain { // EXPLAIN sends nothing, not even reads
 		c, err := x.client(ctx)
 		if err != nil {
