@@ -452,6 +452,10 @@ func TestSearchFunction(t *testing.T) {
 		t.Errorf("%d rows of search() differ from the mirrored nodes", n)
 	}
 
+	// A NULL filter is an error, not a crash of the process.
+	if _, err := e.db.Query(t.Context(), "SELECT * FROM search(NULL)"); err == nil || !strings.Contains(err.Error(), "not NULL") {
+		t.Errorf("search(NULL): %v, want an error naming NULL", err)
+	}
 	_, err = e.db.Query(t.Context(), "SELECT * FROM search('type:(PHOTOS')")
 	if err == nil || !strings.Contains(err.Error(), "filter") {
 		t.Errorf("search() with a broken filter: %v, want a filter error", err)

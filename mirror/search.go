@@ -31,12 +31,12 @@ func RegisterSearch(db *engine.DB, client ClientFunc) error {
 	if err != nil {
 		return err
 	}
-	return duckdb.RegisterTableUDF(db.Conn(), "search", duckdb.ChunkTableFunction{
+	err = duckdb.RegisterTableUDF(db.Conn(), searchUDF, duckdb.ChunkTableFunction{
 		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{varchar}},
 		BindArgumentsContext: func(ctx context.Context, _ map[string]any, args ...any) (duckdb.ChunkTableSource, error) {
 			filter, ok := args[0].(string)
-			if !ok {
-				return nil, fmt.Errorf("search(filter): the filter must be a string such as 'type:(PHOTOS)'")
+			if !ok || filter == searchNull {
+				return nil, fmt.Errorf("search(filter): the filter must be a string such as 'type:(PHOTOS)', not NULL")
 			}
 			if filter == "" {
 				filter = DefaultFilter
@@ -51,7 +51,23 @@ func RegisterSearch(db *engine.DB, client ClientFunc) error {
 			return &searchSource{ctx: ctx, src: newService(c), filter: filter, cols: cols, syncedAt: time.Now()}, nil
 		},
 	})
+	if err != nil {
+		return err
+	}
+	// duckdb-go aborts the process when a table function's VARCHAR
+	// argument is NULL (it reads the string without a NULL check): users
+	// call search() through a macro that never passes one.
+	_, err = db.Exec(context.Background(), fmt.Sprintf(`CREATE OR REPLACE TEMP MACRO search(filter) AS TABLE SELECT * FROM %s(coalesce(CAST(filter AS VARCHAR), %s))`,
+		searchUDF, engine.Quote(searchNull)))
+	return err
 }
+
+// searchUDF is the table function behind the search() macro; searchNull
+// stands for a NULL filter.
+const (
+	searchUDF  = "apsql_search_live"
+	searchNull = "(apsql: NULL filter)"
+)
 
 // searchColumns are the nodes columns as table-function columns.
 func searchColumns() ([]duckdb.ColumnInfo, error) {

@@ -35,3 +35,24 @@ func TestRetryWarning(t *testing.T) {
 	quiet := &apiClient{cfg: &config{}, logf: func(string, ...any) {}}
 	quiet.event(retry(warnAfter + 5)) // warn is nil with -q or -v: must not panic or print
 }
+
+// TestCommandLineEdges: several -c join safely (a trailing -- comment does
+// not eat the next statement), and bad usage found while setting up exits
+// 2, as SPEC §1 says.
+func TestCommandLineEdges(t *testing.T) {
+	for _, c := range []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{":memory:", "--format", "csv", "-c", "SELECT 1 AS a -- note", "-c", "SELECT 2 AS b"}, 0, "a\n1\nb\n2\n", ""},
+		{[]string{"--demo=100", "--cookies", "x", "-c", "SELECT 1"}, 2, "", "--demo runs its own emulated service"},
+		{[]string{":memory:", "--concurrency", "0", "-c", "SELECT 1"}, 2, "", "--concurrency 0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), c.args, strings.NewReader(""), &stdout, &stderr)
+		if code != c.code || stdout.String() != c.out || !strings.Contains(stderr.String(), c.err) {
+			t.Errorf("apsql %s: exit %d, stdout %q, stderr %q; want %d, %q, %q", strings.Join(c.args, " "), code, stdout.String(), stderr.String(), c.code, c.out, c.err)
+		}
+	}
+}

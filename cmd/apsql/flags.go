@@ -140,6 +140,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.file != "" && len(cfg.commands) > 0 {
 		return nil, usageError{"-c and -f cannot be used together"}
 	}
+	if cfg.concurrency < 1 {
+		return nil, usageError{fmt.Sprintf("--concurrency %d: give at least 1 (the default, 16, adapts below it)", cfg.concurrency)}
+	}
 	if cfg.db == "" {
 		cfg.db = engine.DefaultPath
 		if cfg.demo > 0 {

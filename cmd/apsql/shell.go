@@ -70,12 +70,17 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 	}
 	if err := setupFeatures(ctx, sh); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
 		return exitFailed
 	}
 
 	switch {
 	case len(cfg.commands) > 0:
-		return sh.batch(ctx, "-c", strings.Join(cfg.commands, ";\n"))
+		// The newline before ';' ends a trailing -- comment of a -c.
+		return sh.batch(ctx, "-c", strings.Join(cfg.commands, "\n;\n"))
 	case cfg.file != "":
 		src, err := os.ReadFile(cfg.file)
 		if err != nil {
@@ -216,10 +221,24 @@ func plural(n int, one, many string) string {
 }
 
 // isRowCount reports whether res is only the affected-row count that DuckDB
-// returns for INSERT, UPDATE, DELETE, COPY and DDL; like DuckDB's own CLI,
-// the shell does not print it.
+// returns for INSERT, UPDATE, DELETE, COPY and DDL, or the "Success" marker
+// of SET, BEGIN, COMMIT, CHECKPOINT, LOAD and the like; like DuckDB's own
+// CLI, the shell does not print them (a CSV or JSON output stays one
+// document).
 func isRowCount(text string, res *engine.Result) bool {
 	f := res.Rows.Schema().Fields()
+	if len(f) == 1 && f[0].Name == "Success" {
+		switch kw := engine.Keywords(text, 1); {
+		case len(kw) == 0:
+			return false
+		default:
+			switch kw[0] {
+			case "SELECT", "WITH", "FROM", "VALUES", "TABLE", "PIVOT", "UNPIVOT", "SHOW", "DESCRIBE", "SUMMARIZE", "EXPLAIN", "CALL":
+				return false // a query that happens to name its column Success
+			}
+			return true
+		}
+	}
 	if len(f) != 1 || f[0].Name != "Count" {
 		return false
 	}
