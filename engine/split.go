@@ -52,8 +52,11 @@ func (s *splitter) run() ([]Stmt, string) {
 				s.lineComment()
 				continue
 			case c == '/' && s.peek(1) == '*':
+				from := s.i
 				if !s.blockComment() {
-					return out, ""
+					// Unterminated: the REPL must read on (a comment over
+					// several lines), so it is rest, not nothing.
+					return out, s.src[from:]
 				}
 				continue
 			case c == ';':

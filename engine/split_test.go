@@ -31,6 +31,8 @@ func TestSplit(t *testing.T) {
 		{"parameter is not a tag", "SELECT $1; SELECT 2;", []Stmt{{Text: "SELECT $1", Line: 1}, {Text: "SELECT 2", Line: 1}}, ""},
 		{"unterminated string", "SELECT 'abc;", nil, "SELECT 'abc;"},
 		{"unterminated comment", "SELECT /* ;", nil, "SELECT /* ;"},
+		{"unterminated comment before a statement", "SELECT 1; /* a comment\nthat", []Stmt{{Text: "SELECT 1", Line: 1}}, "/* a comment\nthat"},
+		{"comment over lines, then a statement", "/* a comment\nthat spans */ SELECT 42;", []Stmt{{Text: "SELECT 42", Line: 2}}, ""},
 		{"dot command", ".mode csv\nSELECT 1;", []Stmt{{Text: ".mode csv", Line: 1, Dot: true}, {Text: "SELECT 1", Line: 2}}, ""},
 		{"dot command at end without newline", ".tables", nil, ".tables"},
 		{"dot not at statement start", "SELECT 1\n.5;", []Stmt{{Text: "SELECT 1\n.5", Line: 1}}, ""},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -49,12 +50,60 @@ func (t *dotTable) names() []string {
 
 func (t *dotTable) run(ctx context.Context, sh *shell, line string) error {
 	// ".timer on;" is forgiven: people end everything with a semicolon.
-	fields := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ";"))
+	fields, err := dotArgs(strings.TrimSuffix(strings.TrimSpace(line), ";"))
+	if err != nil {
+		return err
+	}
 	c, ok := t.lookup(fields[0])
 	if !ok {
 		return fmt.Errorf("unknown command %s; .help lists the commands", fields[0])
 	}
 	return c.run(ctx, sh, fields[1:])
+}
+
+// errTooDeep stops .read nested past maxReadDepth.
+type errTooDeep struct{ msg string }
+
+func (e errTooDeep) Error() string { return e.msg }
+
+// dotArgs splits a dot command line into words, as sqlite3 does: a word in
+// '...' or "..." may hold spaces, and a doubled quote inside stands for
+// one ('it”s').
+func dotArgs(line string) ([]string, error) {
+	var out []string
+	for i := 0; i < len(line); {
+		switch c := line[i]; {
+		case c == ' ' || c == '\t':
+			i++
+		case c == '\'' || c == '"':
+			var b strings.Builder
+			j := i + 1
+			for ; j < len(line); j++ {
+				if line[j] == c {
+					if j+1 < len(line) && line[j+1] == c {
+						b.WriteByte(c)
+						j++
+						continue
+					}
+					break
+				}
+				b.WriteByte(line[j])
+			}
+			if j >= len(line) {
+				return nil, fmt.Errorf("unterminated %c in %s: close the quote", c, line)
+			}
+			out = append(out, b.String())
+			i = j + 1
+		default:
+			j := i
+			for j < len(line) && line[j] != ' ' && line[j] != '\t' {
+				j++
+			}
+			out = append(out, line[i:j])
+			i = j
+		}
+	}
+	return out, nil
 }
 
 func onOff(name string, args []string) (bool, error) {
@@ -143,6 +192,11 @@ func newDotTable() *dotTable {
 		if len(args) != 1 {
 			return fmt.Errorf("usage: .read FILE")
 		}
+		if sh.readDepth >= maxReadDepth {
+			return errTooDeep{fmt.Sprintf(".read %s: nested %d deep; does a file read itself?", args[0], maxReadDepth)}
+		}
+		sh.readDepth++
+		defer func() { sh.readDepth-- }()
 		src, err := os.ReadFile(args[0])
 		if err != nil {
 			return fmt.Errorf(".read: %w", err)
@@ -154,8 +208,9 @@ func newDotTable() *dotTable {
 		}
 		for _, st := range stmts {
 			if err := sh.exec(ctx, st); err != nil {
-				if err == errQuit {
-					return err
+				var deep errTooDeep
+				if err == errQuit || errors.As(err, &deep) {
+					return err // not wrapped once per level
 				}
 				return fmt.Errorf("%s:%d: %w", args[0], st.Line, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -139,11 +140,8 @@ func setupFeatures(ctx context.Context, sh *shell) error {
 		return fmt.Errorf("register search(): %w", err)
 	}
 	sh.dots.add(dotCommand{names: []string{".tree"}, args: "[PATH]", help: "the folder tree (SYNC FOLDERS first)", run: func(ctx context.Context, sh *shell, args []string) error {
-		path := ""
-		if len(args) > 0 {
-			path = args[0]
-		}
-		return mirror.Tree(ctx, sh.sess.DB, sh.out, path)
+		// A path may be quoted or not: .tree My Photos, .tree 'My Photos'.
+		return mirror.Tree(ctx, sh.sess.DB, sh.out, strings.Join(args, " "))
 	}})
 	sh.dots.add(dotCommand{names: []string{".usage"}, help: "storage usage from the service", run: func(ctx context.Context, sh *shell, args []string) error {
 		res, err := mirror.Usage(ctx, sh.sess, api.get)

@@ -34,7 +34,12 @@ type shell struct {
 	cleanup []func()
 	// banner is printed when the interactive shell starts.
 	banner []string
+	// readDepth counts the .read commands being run, one inside another.
+	readDepth int
 }
+
+// maxReadDepth bounds .read inside .read (sqlite3 stops at 25 too).
+const maxReadDepth = 25
 
 func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) int {
 	db, err := engine.Open(ctx, cfg.db)
