@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -161,14 +162,59 @@ func queryStreaming(ctx context.Context, c *duckdb.Conn, query string, args []an
 		types[i] = bindings.ColumnLogicalType(&r.res, i)
 	}
 	schema, ed := bindings.NewArrowSchema(r.opts, types, names)
+	marks := make([]string, n)
 	for i := range types {
+		marks[i] = typeMark(types[i])
 		bindings.DestroyLogicalType(&types[i])
 	}
 	if err := streamErrorData(ed); err != nil {
 		return nil, fmt.Errorf("arrow schema of the result: %w", err)
 	}
-	r.schema = schema
+	r.schema, r.out = schema, markedSchema(schema, marks)
 	return r, nil
+}
+
+// ExtUHugeInt marks, in a result field's metadata, a UHUGEINT column:
+// DuckDB sends it as a Decimal128 whose 128 bits are to be read unsigned
+// (values from 2^127 up would print negative).
+const ExtUHugeInt = "apsql.uhugeint"
+
+// typeMark is the extension name a result column of type lt gets in its
+// field metadata, so that the output renders it as DuckDB means it: JSON
+// embedded as JSON (DuckDB exports it as a plain string), UHUGEINT
+// unsigned. "" for the rest.
+func typeMark(lt bindings.LogicalType) string {
+	if bindings.LogicalTypeGetAlias(lt) == "JSON" {
+		return "arrow.json"
+	}
+	if bindings.GetTypeId(lt) == bindings.TypeUHugeInt {
+		return ExtUHugeInt
+	}
+	return ""
+}
+
+// markedSchema is schema with marks[i] as the extension name of field i,
+// or schema itself when nothing is marked.
+func markedSchema(schema *arrow.Schema, marks []string) *arrow.Schema {
+	fields := slices.Clone(schema.Fields())
+	changed := false
+	for i, m := range marks {
+		if m == "" || i >= len(fields) {
+			continue
+		}
+		if _, ok := fields[i].Metadata.GetValue("ARROW:extension:name"); ok {
+			continue
+		}
+		keys := append(fields[i].Metadata.Keys(), "ARROW:extension:name")
+		vals := append(fields[i].Metadata.Values(), m)
+		fields[i].Metadata = arrow.NewMetadata(keys, vals)
+		changed = true
+	}
+	if !changed {
+		return schema
+	}
+	md := schema.Metadata()
+	return arrow.NewSchema(fields, &md)
 }
 
 // streamArgs turns QueryArrow's arguments into the driver's form, as
@@ -204,7 +250,8 @@ var _ array.RecordReader = (*streamReader)(nil)
 type streamReader struct {
 	refs   atomic.Int64
 	ctx    context.Context
-	schema *arrow.Schema
+	schema *arrow.Schema // as DuckDB converts the chunks
+	out    *arrow.Schema // schema with typeMark in the field metadata
 
 	stmt    *duckdb.Stmt
 	conn    bindings.Connection
@@ -278,7 +325,7 @@ func (r *streamReader) finish() {
 }
 
 // Schema is the result's Arrow schema.
-func (r *streamReader) Schema() *arrow.Schema { return r.schema }
+func (r *streamReader) Schema() *arrow.Schema { return r.out }
 
 // Next fetches the next chunk from DuckDB and converts it to a record
 // batch. It returns false at the end of the result or on an error (Err).
@@ -314,6 +361,11 @@ func (r *streamReader) Next() bool {
 		r.err = fmt.Errorf("convert a result chunk to arrow: %w", err)
 		r.finish()
 		return false
+	}
+	if r.out != r.schema {
+		marked := array.NewRecordBatch(r.out, rec.Columns(), rec.NumRows())
+		rec.Release()
+		rec = marked
 	}
 	r.cur = rec
 	return true

@@ -42,6 +42,8 @@ const (
 	extJSON    = "arrow.json"
 	extUUID    = "arrow.uuid"
 	extOpaque  = "arrow.opaque"
+	// extUHugeInt is engine.ExtUHugeInt: a Decimal128 to read unsigned.
+	extUHugeInt = "apsql.uhugeint"
 )
 
 // cellBuilder builds cells in one of two dialects: text (csv, tsv, table,
@@ -106,6 +108,13 @@ func (cb cellBuilder) column(arr arrow.Array, md arrow.Metadata) (cell, kind) {
 		scale := a.DataType().(*arrow.Decimal64Type).Scale
 		return func(b []byte, i int) []byte { return appendDecimal64(b, int64(a.Value(i)), scale) }, kindNumber
 	case *array.Decimal128:
+		if ext == extUHugeInt { // the 128 bits are unsigned
+			return func(b []byte, i int) []byte {
+				n := a.Value(i)
+				u := new(big.Int).Lsh(new(big.Int).SetUint64(uint64(n.HighBits())), 64)
+				return u.Or(u, new(big.Int).SetUint64(n.LowBits())).Append(b, 10)
+			}, kindNumber
+		}
 		scale := a.DataType().(*arrow.Decimal128Type).Scale
 		return func(b []byte, i int) []byte { return appendDecimal128(b, a.Value(i), scale) }, kindNumber
 	case *array.Decimal256:
