@@ -48,3 +48,17 @@ func TestArgsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestFindArgsLimit(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`'type:(PHOTOS)' LIMIT -1`, "LIMIT -1: a count of rows is 0 or more"},
+		{`'type:(PHOTOS)' LIMIT x`, "LIMIT wants a count of rows"},
+	} {
+		if _, _, err := findArgs(c.in, true); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("findArgs(%s) = %v, want %q", c.in, err, c.want)
+		}
+	}
+	if _, n, err := findArgs(`'type:(PHOTOS)' LIMIT 0`, true); err != nil || n != 0 {
+		t.Errorf("LIMIT 0: %d, %v", n, err)
+	}
+}

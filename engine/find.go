@@ -60,8 +60,11 @@ func findArgs(rest string, limit bool) (*filterlang.Filter, int64, error) {
 	}
 	n := int64(-1)
 	if limit && a.Keyword("LIMIT") {
-		if n, err = a.Int(); err != nil || n < 0 {
-			return nil, 0, fmt.Errorf("LIMIT wants a count of rows: %v", err)
+		if n, err = a.Int(); err != nil {
+			return nil, 0, fmt.Errorf("LIMIT wants a count of rows: %w", err)
+		}
+		if n < 0 {
+			return nil, 0, fmt.Errorf("LIMIT %d: a count of rows is 0 or more", n)
 		}
 	}
 	if !a.Done() {
