@@ -550,6 +550,73 @@ func TestTrashFolderSubtree(t *testing.T) {
 	}
 }
 
+// TestPurgeFolderKeepsRestoredChild: a file restored on its own from a
+// trashed folder is AVAILABLE, and purging the folder does not take it
+// (a node not in trash is never purged).
+func TestPurgeFolderKeepsRestoredChild(t *testing.T) {
+	s, c := startSmall(t, Options{Nodes: 50})
+	dir, err := s.MkdirAll("Kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.Upload("Kept", "x.txt", []byte("keep me"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TrashIDs(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RestoreIDs(x); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := c.do("POST", "/drive/v1/bulk/nodes/purge", map[string]any{"nodeIds": []string{dir}, "resourceVersion": "V2"})
+	if resp.StatusCode != 200 || string(b) != `{"errorMap":{}}` {
+		t.Fatalf("purge of the folder = %d %s", resp.StatusCode, b)
+	}
+	var n jnode
+	mustJSON(t, mustNode(t, s, x), &n)
+	if n.Status != "AVAILABLE" {
+		t.Errorf("the restored child has status %s after its folder was purged", n.Status)
+	}
+}
+
+// TestPhotoKindsNeedV2: without resourceVersion=V2 the photo kinds are not
+// found (API.md §1.2) on every node operation, not only GET /nodes/{id}.
+func TestPhotoKindsNeedV2(t *testing.T) {
+	s, c := startSmall(t, Options{Nodes: 60})
+	ids, _ := s.IDs("type:(PHOTOS)")
+	album, err := s.CreateAlbum("A", ids[:2]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.get("/drive/v1/nodes/"+album+"/children", 404, nil)
+	if !strings.Contains(string(b), "ResourceVersion V1") {
+		t.Errorf("album children without V2: %s", b)
+	}
+	c.get("/drive/v1/nodes/"+album+"/children?"+v2, 200, nil)
+	for _, req := range []struct{ path, method string }{{"/drive/v1/trash", "PATCH"}, {"/drive/v1/bulk/nodes/purge", "POST"}} {
+		body := map[string]any{"op": "add", "value": ids[2:3], "nodeIds": ids[2:3]}
+		resp, b := c.do(req.method, req.path, body)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"`+ids[2]+`":404`) {
+			t.Errorf("%s %s of a photo without V2 = %d %s, want its id 404 in errorMap", req.method, req.path, resp.StatusCode, b)
+		}
+	}
+	var n jnode
+	mustJSON(t, mustNode(t, s, ids[2]), &n)
+	if n.Status != "AVAILABLE" {
+		t.Errorf("a V1 PATCH /trash changed the photo: %s", n.Status)
+	}
+}
+
+func TestDeleteNodeIsForbidden(t *testing.T) {
+	s, c := startSmall(t, Options{Nodes: 20})
+	ids, _ := s.IDs("type:(PHOTOS)")
+	resp, b := c.do("DELETE", "/drive/v1/nodes/"+ids[0]+"?"+v2, nil)
+	if resp.StatusCode != http.StatusForbidden || string(b) != `{"message":"Insufficient permissions granted for operation: purgeNode"}` {
+		t.Errorf("DELETE /nodes/{id} = %d %s, want API.md's 403", resp.StatusCode, b)
+	}
+}
+
 func TestAccount(t *testing.T) {
 	s, c := startSmall(t, Options{Nodes: 300})
 	var usage map[string]json.RawMessage

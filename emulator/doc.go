@@ -39,11 +39,17 @@
 //     billable 0 bytes (Prime's unlimited photo storage).
 //   - PATCH /trash and POST /bulk/nodes/purge answer 200 {"errorMap":{id:status}}
 //     (404 unknown id, 409 purge of a node not in trash); the other ids of the
-//     batch are applied. Trashing a folder trashes its subtree.
+//     batch are applied. Trashing a folder trashes its subtree; purging it
+//     purges what of the subtree is still in trash (a child restored on its
+//     own stays). DELETE /nodes/{id} is 403 "Insufficient permissions granted
+//     for operation: purgeNode".
 //   - resourceVersion=V2 (query or JSON body) is required where API.md §1.2
-//     says so: node operations on files and albums answer 404 "Node not found
-//     for ResourceVersion V1" without it, and album creation answers 400
-//     "Invalid Kind VISUAL_COLLECTION".
+//     says so: every node operation on photo kinds and albums (GET, PATCH,
+//     /children, PATCH /trash and purge, where the id is 404 in errorMap,
+//     contentRedirection) answers 404 "Node not found for ResourceVersion
+//     V1" without it, and album creation answers 400 "Invalid Kind
+//     VISUAL_COLLECTION". contentRedirection also needs ownerId (400
+//     without, like thumbnails).
 //   - Auth: the cookies of Server.Cookies (session-id, ubid-<r>, at-<r>) must
 //     all be present with the issued values; an x-amzn-sessionid header, when
 //     sent, must equal session-id. Failures are 401 "No Auth Method Provided"

@@ -273,9 +273,10 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.lib.mu.RLock()
 	i, ok := s.lib.lookupAny(id)
+	v1 := ok && s.lib.needsV2(i) && !hasV2(r, "")
 	s.lib.mu.RUnlock()
-	if !ok {
-		s.writeNotFound(w, id, false)
+	if !ok || v1 {
+		s.writeNotFound(w, id, v1)
 		return
 	}
 	lst, ok := s.list(w, r, scopeChildren, i, nil, true)
@@ -533,10 +534,11 @@ func (s *Server) handleTrash(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	now := s.nowMS()
 	errs := map[string]int{}
+	v2 := hasV2(r, body.ResourceVersion)
 	for _, id := range body.Value {
 		i, ok := l.lookup(id)
 		switch {
-		case !ok:
+		case !ok || (!v2 && l.needsV2(i)): // photo kinds need V2 (API.md §1.2)
 			errs[id] = http.StatusNotFound
 		case body.Op == "add":
 			l.trash(i, now, false)
@@ -550,7 +552,8 @@ func (s *Server) handleTrash(w http.ResponseWriter, r *http.Request) {
 
 // purgeBody is POST /bulk/nodes/purge.
 type purgeBody struct {
-	NodeIDs []string `json:"nodeIds"`
+	NodeIDs         []string `json:"nodeIds"`
+	ResourceVersion string   `json:"resourceVersion"`
 }
 
 // POST /bulk/nodes/purge: {"nodeIds":[≤50 ids]}; only nodes in trash.
@@ -566,9 +569,10 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	l := s.lib
 	l.mu.Lock()
 	errs := map[string]int{}
+	v2 := hasV2(r, body.ResourceVersion)
 	for _, id := range body.NodeIDs {
 		i, ok := l.lookup(id)
-		if !ok {
+		if !ok || (!v2 && l.needsV2(i)) { // photo kinds need V2 (API.md §1.2)
 			errs[id] = http.StatusNotFound
 			continue
 		}

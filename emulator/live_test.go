@@ -135,7 +135,7 @@ func TestLivePhotos(t *testing.T) {
 	if hex.EncodeToString(sum[:]) != cp.MD5 || int64(len(body)) != cp.Size || !bytes.Equal(body[4:12], []byte("ftypqt  ")) {
 		t.Errorf("child content: %d bytes md5 %x, node says %d %s", len(body), sum, cp.Size, cp.MD5)
 	}
-	resp, _ := c.do("GET", "/drive/v1/nodes/"+a.ID+"/contentRedirection?"+q("querySuffix", "?download=true", "ownerId", s.OwnerID()), nil)
+	resp, _ := c.do("GET", "/drive/v1/nodes/"+a.ID+"/contentRedirection?"+q("querySuffix", "?download=true", "ownerId", s.OwnerID(), "resourceVersion", "V2"), nil)
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("contentRedirection of the child = %d", resp.StatusCode)
 	}

@@ -169,7 +169,11 @@ func (l *library) purgeTree(i int32) {
 	l.version++
 	if n.kind == kindFolder {
 		for _, c := range l.children(i) {
-			l.purgeTree(c)
+			// A child restored on its own is AVAILABLE under the trashed
+			// folder: purging the folder must not take it.
+			if l.nodes[c].status == statusTrash {
+				l.purgeTree(c)
+			}
 		}
 	}
 }

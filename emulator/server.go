@@ -327,6 +327,11 @@ func (s *Server) routes() {
 	add("POST "+v1+"/nodes", areaMeta, s.handleCreate)
 	add("GET "+v1+"/nodes/{id}", areaMeta, s.handleNode)
 	add("PATCH "+v1+"/nodes/{id}", areaMeta, s.handlePatch)
+	// The web API cannot delete a node outright: trash, then purge
+	// (API.md §1.3 #26, §1.6).
+	add("DELETE "+v1+"/nodes/{id}", areaMeta, func(w http.ResponseWriter, _ *http.Request) {
+		s.writeError(w, http.StatusForbidden, "Insufficient permissions granted for operation: purgeNode")
+	})
 	add("GET "+v1+"/nodes/{id}/children", areaMeta, s.handleChildren)
 	add("PATCH "+v1+"/nodes/{id}/children", areaMeta, s.handleAlbumChildren)
 	add("PUT "+v1+"/nodes/{id}/children/{child}", areaMeta, s.handleAlbumLink)

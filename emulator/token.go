@@ -142,7 +142,7 @@ func (s *Server) appendNextToken(b []byte, lst listing) []byte {
 		return b
 	}
 	next := lst.offset + min(lst.limit, count-lst.offset)
-	if next >= count {
+	if next >= count || next == lst.offset { // limit=0 pages nothing: no token that never advances
 		return b
 	}
 	b = append(b, `,"nextToken":"`...)

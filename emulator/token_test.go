@@ -123,6 +123,7 @@ func TestNextTokenOff(t *testing.T) {
 		{"trash without the option", off, "/drive/v1/trash?limit=1"},
 		{"search never", on, "/drive/v1/search?limit=10"},
 		{"last page", on, "/drive/v1/nodes?" + q("offset", "290", "limit", "200")},
+		{"limit 0 (a count)", on, "/drive/v1/nodes?limit=0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

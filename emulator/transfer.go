@@ -45,13 +45,18 @@ func (s *Server) content(i int32) []byte {
 func (s *Server) handleRedirect(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
+	if !q.Has("ownerId") { // API.md §2.2: needed, as for thumbnails
+		writeJSON(w, http.StatusBadRequest, []byte(`{"Message":"Missing required parameter ownerId"}`))
+		return
+	}
 	l := s.lib
 	l.mu.RLock()
 	i, ok := l.lookupAny(id)
+	v1 := ok && l.needsV2(i) && !hasV2(r, "")
 	ok = ok && l.hasContent(i)
 	l.mu.RUnlock()
-	if !ok || (q.Has("ownerId") && q.Get("ownerId") != l.owner) {
-		s.writeNotFound(w, id, false)
+	if !ok || v1 || q.Get("ownerId") != l.owner {
+		s.writeNotFound(w, id, v1)
 		return
 	}
 	target := "http://" + r.Host + "/cdproxy/templink/" + l.templinkToken(id)

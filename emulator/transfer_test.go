@@ -35,7 +35,7 @@ func TestDownloadMatchesNode(t *testing.T) {
 			}
 			var n jnode
 			mustJSON(t, mustNode(t, s, id), &n)
-			resp, _ := c.do("GET", "/drive/v1/nodes/"+id+"/contentRedirection?"+q("querySuffix", "?download=true", "ownerId", s.OwnerID()), nil)
+			resp, _ := c.do("GET", "/drive/v1/nodes/"+id+"/contentRedirection?"+q("querySuffix", "?download=true", "ownerId", s.OwnerID(), "resourceVersion", "V2"), nil)
 			if resp.StatusCode != http.StatusFound {
 				t.Fatalf("contentRedirection = %d", resp.StatusCode)
 			}
@@ -99,7 +99,18 @@ func TestDownloadMatchesNode(t *testing.T) {
 		c.get("/cdproxy/templink/"+id+"~0000", 403, nil)
 	})
 	t.Run("folder has no content", func(t *testing.T) {
-		c.get("/drive/v1/nodes/"+s.RootID()+"/contentRedirection", 404, nil)
+		c.get("/drive/v1/nodes/"+s.RootID()+"/contentRedirection?"+q("ownerId", s.OwnerID(), "resourceVersion", "V2"), 404, nil)
+	})
+	t.Run("ownerId and V2 are required", func(t *testing.T) {
+		id := byFormat["jpg"]
+		resp, body := c.do("GET", "/drive/v1/nodes/"+id+"/contentRedirection?"+q("resourceVersion", "V2"), nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "ownerId") {
+			t.Errorf("without ownerId: %d %s, want 400 naming ownerId", resp.StatusCode, body)
+		}
+		resp, body = c.do("GET", "/drive/v1/nodes/"+id+"/contentRedirection?"+q("ownerId", s.OwnerID()), nil)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "ResourceVersion V1") {
+			t.Errorf("a photo without resourceVersion=V2: %d %s, want the V1 404", resp.StatusCode, body)
+		}
 	})
 }
 

@@ -158,11 +158,18 @@ func (c *checker) value(f *field, pos lexer.Position, text string) (scalar, stri
 	case kName:
 		return scalar{str: strings.ToLower(text)}, text, nil
 	case kBool:
-		switch strings.ToLower(text) {
+		v := text
+		if c.d == Local { // FIND forgives TRUE; the service does not (API.md §3.1)
+			v = strings.ToLower(text)
+		}
+		switch v {
 		case "true":
 			return scalar{b: true, str: "true"}, "true", nil
 		case "false":
 			return scalar{str: "false"}, "false", nil
+		}
+		if c.d != Local && (strings.EqualFold(text, "true") || strings.EqualFold(text, "false")) {
+			return scalar{}, "", errorAt(pos, "%s takes true or false in lower case (the service accepts only those), not %q", f.name, text)
 		}
 		return scalar{}, "", errorAt(pos, "%s takes true or false, not %q", f.name, text)
 	case kInt, kTimePart:
