@@ -243,7 +243,16 @@ func listImages(in, out string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return fmt.Errorf("walk %s: %w", path, err)
+			if path == in {
+				return fmt.Errorf("walk %s: %w", path, err)
+			}
+			// LabelDir reports an unreadable file or folder in its place
+			// (one skipped row) and goes on: count it as one entry.
+			files = append(files, path)
+			if d != nil && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		if d.IsDir() {
 			if a, err := filepath.Abs(path); err == nil && a == outAbs && path != in {

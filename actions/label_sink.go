@@ -170,7 +170,9 @@ func writeLabels(ctx context.Context, tx *sql.Tx, source, model string, keys []s
 				synset = engine.Quote(r.p.Synset)
 			}
 			fmt.Fprintf(&b, "(%s, %s, %s, %d, %s, %s, %d, %s, %s, %s)", src, path, id, r.p.Rank, engine.Quote(r.p.Name), synset,
-				r.p.Index, strconv.FormatFloat(r.p.Prob, 'g', -1, 64), mdl, at)
+				// 'e' makes DuckDB read a DOUBLE; a plain decimal literal
+				// becomes a DECIMAL first and loses the last digit.
+				r.p.Index, strconv.FormatFloat(r.p.Prob, 'e', -1, 64), mdl, at)
 		}
 		if _, err := tx.ExecContext(ctx, b.String()); err != nil {
 			return fmt.Errorf("write labels: %w", err)

@@ -329,6 +329,10 @@ func TestLabelDir(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(out, w.label, base)); err != nil {
 				t.Errorf("%s: no copy in %s/: %v", base, w.label, err)
 			}
+			// The table holds the very same double (no DECIMAL detour).
+			if got := scalar[float64](t, s, `SELECT prob FROM labels WHERE path = ? AND rank = 1`, r["path"]); got != r["prob"] {
+				t.Errorf("%s: labels.prob %v, the result row %v", base, got, r["prob"])
+			}
 		}
 	}
 	for _, part := range []string{"5 files: 3 labeled, 1 unlabeled, 1 skipped, 0 failed", "12 rows into labels (model colours)"} {

@@ -77,13 +77,15 @@ func (m *Model) ClassifyStream(ctx context.Context, in <-chan Image, opts Option
 		return err
 	}
 	p := pipe{m: m, batch: opts.Batch, workers: opts.Workers}
-	feed := func(send func(*task) bool) error {
+	// pctx is the pipeline's context: it also ends when emit fails, while
+	// the caller may still hold in open.
+	feed := func(pctx context.Context, send func(*task) bool) error {
 		for {
 			var im Image
 			var ok bool
 			select {
 			case im, ok = <-in:
-			case <-ctx.Done():
+			case <-pctx.Done():
 				return nil
 			}
 			if !ok {

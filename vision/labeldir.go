@@ -2,6 +2,7 @@ package vision
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -98,13 +99,22 @@ func (m *Model) LabelDir(ctx context.Context, in, out string, opts Options, emit
 		return sum, err
 	}
 	defer mf.close()
+	// Now that out exists, resolve it again: a symlink on its way (out
+	// did not exist before) must not hide that it lies inside in, where
+	// the walk would read the copies as input.
+	if outAbs, err = realPath(out); err != nil {
+		return sum, fmt.Errorf("label: %w", err)
+	}
+	if inAbs == outAbs || within(inAbs, outAbs) {
+		return sum, fmt.Errorf("label: input %s is inside output %s; choose an output directory outside the images", in, out)
+	}
 	if !opts.Accumulate {
 		if sum.Removed, err = mf.empty(); err != nil {
 			return sum, err
 		}
 	}
 
-	feed := func(send func(*task) bool) error {
+	feed := func(_ context.Context, send func(*task) bool) error {
 		stop := errors.New("stop")
 		err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -257,13 +267,16 @@ type manifest struct {
 	dir   string
 	files map[string]bool // slash-separated paths relative to dir
 	f     *os.File        // append handle, opened on the first record
+	// taken holds the copies made or claimed by this run: another image
+	// of the same name never counts as their "already present".
+	taken map[string]bool
 }
 
 func openManifest(dir string) (*manifest, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("label: output directory: %w", err)
 	}
-	mf := &manifest{dir: dir, files: map[string]bool{}}
+	mf := &manifest{dir: dir, files: map[string]bool{}, taken: map[string]bool{}}
 	f, err := os.Open(filepath.Join(dir, manifestName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return mf, nil
@@ -369,7 +382,7 @@ func (mf *manifest) close() {
 
 // copy copies src into dir/folder, keeping its modification time and
 // permissions, and returns the copy's path. already is true when an earlier
-// run made the same copy (same name, size and time).
+// run made the same copy (same name, size, time and content).
 func (mf *manifest) copy(src, folder string) (dest string, already bool, err error) {
 	st, err := os.Stat(src)
 	if err != nil {
@@ -397,10 +410,18 @@ func (mf *manifest) copy(src, folder string) (dest string, already bool, err err
 		if err != nil {
 			return "", false, fmt.Errorf("copy: %w", err)
 		}
-		if mf.files[rel] && fi.Size() == st.Size() && fi.ModTime().Equal(st.ModTime()) {
-			return dest, true, nil
+		if !mf.taken[rel] && mf.files[rel] && fi.Size() == st.Size() && fi.ModTime().Equal(st.ModTime()) {
+			same, err := sameFiles(src, dest)
+			if err != nil {
+				return "", false, fmt.Errorf("copy: %w", err)
+			}
+			if same {
+				mf.taken[rel] = true
+				return dest, true, nil
+			}
 		}
 	}
+	mf.taken[rel] = true
 	if err := mf.record(rel); err != nil {
 		return "", false, err
 	}
@@ -408,6 +429,38 @@ func (mf *manifest) copy(src, folder string) (dest string, already bool, err err
 		return "", false, err
 	}
 	return dest, false, nil
+}
+
+// sameFiles reports whether files a and b hold the same bytes (their sizes
+// are known to be equal).
+func sameFiles(a, b string) (bool, error) {
+	fa, err := os.Open(a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return false, err
+	}
+	defer fb.Close()
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nb, eb := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if ea == io.EOF || ea == io.ErrUnexpectedEOF {
+			return eb == ea || (na == 0 && nb == 0), nil
+		}
+		if ea != nil {
+			return false, ea
+		}
+		if eb != nil {
+			return false, eb
+		}
+	}
 }
 
 // copyFile writes dest.apsql-part, syncs it and renames it to dest.

@@ -3,6 +3,7 @@ package vision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -330,5 +331,57 @@ func TestLabelDirUnreadableFolder(t *testing.T) {
 	}
 	if sum.Labeled != 5 {
 		t.Errorf("labeled %d, want 5 (the walk goes on)", sum.Labeled)
+	}
+}
+
+// TestLabelDirSameNameSizeTime: two different images with the same name,
+// size and time (in two folders) both get their copy; a re-run
+// (ACCUMULATE) finds each one's copy, never the other's.
+func TestLabelDirSameNameSizeTime(t *testing.T) {
+	m := loadColourModel(t)
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	writeFile(t, in, "x/a.bmp", encode(t, "bmp", 40, 40, color.NRGBA{255, 0, 0, 255}), mtime)
+	writeFile(t, in, "y/a.bmp", encode(t, "bmp", 40, 40, color.NRGBA{250, 0, 0, 255}), mtime)
+	opts := DefaultOptions()
+	opts.Threshold = 0
+	for _, run := range []string{"first run", "re-run"} {
+		dests := map[string]string{}
+		_, err := m.LabelDir(t.Context(), in, out, opts, func(r FileResult) { dests[r.Path] = r.Dest })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for src, dest := range dests {
+			a, _ := os.ReadFile(src)
+			b, err := os.ReadFile(dest)
+			if err != nil || string(a) != string(b) {
+				t.Errorf("%s: %s was copied to %s, which holds other bytes (%v)", run, src, dest, err)
+			}
+		}
+		if got := tree(t, out); len(got) != 2 {
+			t.Errorf("%s: out holds %v, want two copies", run, got)
+		}
+		opts.Accumulate = true
+	}
+}
+
+// TestLabelDirOutputThroughSymlink: an output folder inside the input,
+// named through a symlink and not there yet, is still recognised: its
+// copies are not read back as input.
+func TestLabelDirOutputThroughSymlink(t *testing.T) {
+	m := loadColourModel(t)
+	root := t.TempDir()
+	in := filepath.Join(root, "in")
+	for i := range 5 {
+		writeFile(t, in, fmt.Sprintf("red%d.png", i), encode(t, "png", 20, 20, color.NRGBA{255, byte(i), 0, 255}), mtime)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(root, link); err != nil {
+		t.Skip(err)
+	}
+	opts := DefaultOptions()
+	opts.Threshold = 0
+	got, sum := runLabel(t, m, in, filepath.Join(link, "in", "zz"), opts)
+	if len(got) != 5 || sum.Files != 5 {
+		t.Errorf("%d results (summary %+v), want the 5 images only", len(got), sum)
 	}
 }

@@ -213,12 +213,28 @@ func (m *Model) infer(data []float32, n int) ([][]float32, error) {
 	for i := range n {
 		row := make([]float32, k)
 		copy(row, flat[i*k:(i+1)*k])
-		if m.cfg.Output == "logits" {
+		if m.cfg.Output == "logits" && !isDistribution(row) {
 			softmax(row)
 		}
 		res[i] = row
 	}
 	return res, nil
+}
+
+// isDistribution reports whether v already holds probabilities: none
+// negative and a sum of 1. A model that ends in its own Softmax gives such
+// rows even when model.json leaves "output" at "logits"; a second softmax
+// would flatten them (0.96 became 0.34 with three classes), and logits of
+// a real classifier practically never look like this.
+func isDistribution(v []float32) bool {
+	var sum float64
+	for _, x := range v {
+		if x < 0 || x > 1 {
+			return false
+		}
+		sum += float64(x)
+	}
+	return math.Abs(sum-1) < 1e-4
 }
 
 // softmax turns logits into probabilities in place (in float64).

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apsql/apsql/vision/internal/onnxgen"
 )
@@ -327,5 +328,55 @@ func TestCommittedColourModel(t *testing.T) {
 	spec.Scale = 3
 	if want := spec.Model(); !bytes.Equal(got, want) {
 		t.Errorf("testdata/label/colours.onnx (%d bytes) differs from onnxgen's model for its README's spec (%d bytes); rewrite it with that spec's Model()", len(got), len(want))
+	}
+}
+
+// TestSoftmaxModelWithDefaultConfig: a model that ends in its own Softmax,
+// with model.json's output left at "logits", keeps its probabilities (a
+// second softmax would flatten 0.96 to about 0.34).
+func TestSoftmaxModelWithDefaultConfig(t *testing.T) {
+	needRuntime(t)
+	s := colourSpec
+	s.Softmax = true
+	m, err := LoadModel(writeColourModel(t, s, nil), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	red := color.NRGBA{255, 0, 0, 255}
+	res, err := m.Classify(t.Context(), []Image{{ID: "red", Data: encode(t, "png", 24, 24, red)}}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wantProbs(red)[0]
+	if got := res[0].Top[0]; got.Name != "red" || math.Abs(got.Prob-want) > 1e-3 {
+		t.Errorf("top = %s %.4f, want red %.4f", got.Name, got.Prob, want)
+	}
+}
+
+// TestClassifyStreamEmitErrorWithOpenInput: an error from emit ends
+// ClassifyStream though the caller still holds the input channel open.
+func TestClassifyStreamEmitErrorWithOpenInput(t *testing.T) {
+	m := loadColourModel(t)
+	in := make(chan Image)
+	go func() {
+		for range 2 {
+			in <- Image{ID: "x", Data: encode(t, "png", 8, 8, color.NRGBA{9, 9, 9, 255})}
+		}
+	}()
+	stop := errors.New("stop here")
+	done := make(chan error, 1)
+	opts := DefaultOptions()
+	opts.Batch = 1 // the first image is emitted without waiting for more
+	go func() {
+		done <- m.ClassifyStream(t.Context(), in, opts, func(Result) error { return stop })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, stop) {
+			t.Errorf("ClassifyStream = %v, want emit's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ClassifyStream did not return after emit failed")
 	}
 }

@@ -41,9 +41,10 @@ type pipe struct {
 
 // run feeds tasks from feed through decoding and inference and calls sink
 // for each outcome in feed's order, on the calling goroutine. feed must stop
-// and return when send returns false. The first error of feed, inference or
-// sink stops the run and is returned.
-func (p pipe) run(ctx context.Context, feed func(send func(*task) bool) error, sink func(outcome) error) error {
+// and return when send returns false, or when the context it is given (the
+// pipeline's, which also ends on an error) is done. The first error of
+// feed, inference or sink stops the run and is returned.
+func (p pipe) run(ctx context.Context, feed func(ctx context.Context, send func(*task) bool) error, sink func(outcome) error) error {
 	if p.m.fixedBatch > 0 {
 		p.batch = p.m.fixedBatch
 	}
@@ -58,7 +59,7 @@ func (p pipe) run(ctx context.Context, feed func(send func(*task) bool) error, s
 	g.Go(func() error {
 		defer close(work)
 		defer close(order)
-		return feed(func(t *task) bool {
+		return feed(ctx, func(t *task) bool {
 			t.done = make(chan struct{})
 			select {
 			case order <- t:
