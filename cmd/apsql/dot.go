@@ -201,12 +201,7 @@ func newDotTable() *dotTable {
 		if err != nil {
 			return fmt.Errorf(".read: %w", err)
 		}
-		stmts, rest := engine.Split(string(src))
-		if strings.TrimSpace(rest) != "" {
-			_, line := lineOf(string(src), rest)
-			stmts = append(stmts, engine.Stmt{Text: strings.TrimSpace(rest), Line: line, Dot: strings.HasPrefix(strings.TrimSpace(rest), ".")})
-		}
-		for _, st := range stmts {
+		for _, st := range scriptStatements(string(src)) {
 			if err := sh.exec(ctx, st); err != nil {
 				var deep errTooDeep
 				if err == errQuit || errors.As(err, &deep) {

@@ -46,6 +46,7 @@ func TestCommandLineEdges(t *testing.T) {
 		out, err string
 	}{
 		{[]string{":memory:", "--format", "csv", "-c", "SELECT 1 AS a -- note", "-c", "SELECT 2 AS b"}, 0, "a\n1\nb\n2\n", ""},
+		{[]string{":memory:", "--format", "csv", "-c", "SELECT 1 AS a", "-c", "SELECT 2 AS b;\nSELEC 3"}, 1, "a\n1\nb\n2\n", "-c #2:2: Parser Error"},
 		{[]string{"--demo=100", "--cookies", "x", "-c", "SELECT 1"}, 2, "", "--demo runs its own emulated service"},
 		{[]string{":memory:", "--concurrency", "0", "-c", "SELECT 1"}, 2, "", "--concurrency 0"},
 	} {

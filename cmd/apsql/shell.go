@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/output"
 	"golang.org/x/term"
@@ -84,8 +85,19 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 
 	switch {
 	case len(cfg.commands) > 0:
-		// The newline before ';' ends a trailing -- comment of a -c.
-		return sh.batch(ctx, "-c", strings.Join(cfg.commands, "\n;\n"))
+		// Each -c is a script of its own, so that its errors name its
+		// lines (and a trailing -- comment cannot swallow the next one);
+		// the first failure stops the rest.
+		for i, c := range cfg.commands {
+			name := "-c"
+			if len(cfg.commands) > 1 {
+				name = fmt.Sprintf("-c #%d", i+1)
+			}
+			if code := sh.batch(ctx, name, c); code != exitOK {
+				return code
+			}
+		}
+		return exitOK
 	case cfg.file != "":
 		src, err := os.ReadFile(cfg.file)
 		if err != nil {
@@ -129,17 +141,25 @@ func terminalWidth(w io.Writer) int {
 	return 0
 }
 
+// scriptStatements splits a whole script: the text after its last ';' is
+// a final statement, unless it is only a comment left open at the end
+// (which the REPL would read on from, and a script simply ends in).
+func scriptStatements(src string) []engine.Stmt {
+	stmts, rest := engine.Split(src)
+	r := strings.TrimSpace(rest)
+	if r != "" && !strings.HasPrefix(r, "/*") {
+		_, line := lineOf(src, rest)
+		stmts = append(stmts, engine.Stmt{Text: r, Line: line, Dot: strings.HasPrefix(r, ".")})
+	}
+	return stmts
+}
+
 // batch runs a whole script, stopping at the first error (SPEC §1: --bail is
 // the default outside the interactive shell). Ctrl-C exits with 130.
 func (sh *shell) batch(ctx context.Context, name, src string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stmts, rest := engine.Split(src)
-	if strings.TrimSpace(rest) != "" {
-		_, line := lineOf(src, rest)
-		stmts = append(stmts, engine.Stmt{Text: strings.TrimSpace(rest), Line: line, Dot: strings.HasPrefix(strings.TrimSpace(rest), ".")})
-	}
-	for _, st := range stmts {
+	for _, st := range scriptStatements(src) {
 		err := sh.exec(ctx, st)
 		if err == nil {
 			continue
@@ -232,16 +252,14 @@ func plural(n int, one, many string) string {
 // document).
 func isRowCount(text string, res *engine.Result) bool {
 	f := res.Rows.Schema().Fields()
-	if len(f) == 1 && f[0].Name == "Success" {
-		switch kw := engine.Keywords(text, 1); {
-		case len(kw) == 0:
-			return false
-		default:
+	if len(f) == 1 && f[0].Name == "Success" && f[0].Type.ID() == arrow.BOOL && !strings.Contains(strings.ToUpper(text), "RETURNING") {
+		if kw := engine.Keywords(text, 1); len(kw) > 0 {
 			switch kw[0] {
-			case "SELECT", "WITH", "FROM", "VALUES", "TABLE", "PIVOT", "UNPIVOT", "SHOW", "DESCRIBE", "SUMMARIZE", "EXPLAIN", "CALL":
-				return false // a query that happens to name its column Success
+			case "SET", "RESET", "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "CHECKPOINT", "FORCE",
+				"LOAD", "INSTALL", "ATTACH", "DETACH", "USE", "VACUUM", "ANALYZE", "PREPARE", "DEALLOCATE",
+				"CREATE", "DROP", "ALTER", "COMMENT", "EXPORT", "IMPORT":
+				return true // the marker of a statement that returns nothing
 			}
-			return true
 		}
 	}
 	if len(f) != 1 || f[0].Name != "Count" {

@@ -6,3 +6,8 @@ COMMIT;
 CHECKPOINT;
 SELECT a FROM t;
 SELECT true AS Success;
+CREATE TABLE t2 (Success INT);
+INSERT INTO t2 VALUES (5) RETURNING Success;
+PREPARE p AS SELECT 7 AS Success;
+EXECUTE p;
+/* a comment left open at the end of a script is no statement
