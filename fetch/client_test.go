@@ -332,13 +332,13 @@ func TestUploadOutlastsRequestTimeout(t *testing.T) {
 	req := &Request{Method: "POST", Host: HostContent, Path: "/cdproxy/nodes",
 		Body: func() (io.ReadCloser, error) {
 			sends++
-			return io.NopCloser(&slowBody{n: 10, delay: 60 * time.Millisecond}), nil
+			return io.NopCloser(&slowBody{n: 10, delay: 45 * time.Millisecond}), nil
 		},
 		ContentLength: 10, ContentType: "application/octet-stream",
 		Retry: func(context.Context, error) bool { return true }}
 	var out []byte
 	if err := c.Do(t.Context(), req, &out); err != nil || sends != 1 {
-		t.Errorf("a 600 ms upload with RequestTimeout 300 ms: %v after %d sends, want success at once", err, sends)
+		t.Errorf("a 450 ms upload with RequestTimeout 300 ms: %v after %d sends, want success at once", err, sends)
 	}
 	if err := c.Do(t.Context(), &Request{Path: "/account/info"}, nil); err == nil || !strings.Contains(err.Error(), "deadline") {
 		t.Errorf("a 600 ms JSON answer with RequestTimeout 300 ms: %v, want a timeout", err)
