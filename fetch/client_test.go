@@ -391,8 +391,10 @@ func TestChildrenChangedListing(t *testing.T) {
 	if !errors.Is(err, ErrListingChanged) {
 		t.Fatalf("Children over a listing that shrank between pages: %v, want ErrListingChanged", err)
 	}
+	mu.Lock()
 	shrinkOnce = true
 	ids = append([]string{"folderXXX"}, ids...)
+	mu.Unlock()
 	folders, err := c.Folders(t.Context())
 	got := map[string]bool{}
 	for _, f := range folders {
