@@ -171,7 +171,13 @@ func TestSearchSortFilterAndErrors(t *testing.T) {
 			}
 		}},
 		{"bad filter", q("filters", "type:(PHOTOS"), 400, messagePrefix("Invalid filter: ")},
-		{"node field in search", q("filters", "kind:FILE"), 400, messagePrefix("Invalid filter: ")},
+		{"node field in search", q("filters", "kind:FILE"), 400, func(t *testing.T, b []byte) {
+			t.Helper()
+			messagePrefix("Invalid filter: ")(t, b)
+			if strings.Contains(string(b), "FIND") || strings.Contains(string(b), "; use") {
+				t.Errorf("the service's message carries apsql's advice: %s", b)
+			}
+		}},
 		{"bad sort", q("sort", "['bogus DESC']"), 400, messagePrefix("Invalid sort: ")},
 		{"limit over 200", q("limit", "201"), 400, messageIs(msgLimit)},
 		{"negative offset", q("offset", "-1"), 400, messagePrefix("Invalid offset")},

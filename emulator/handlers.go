@@ -105,8 +105,18 @@ func (s *Server) paging(w http.ResponseWriter, q url.Values, capped, byToken boo
 	return offset, limit, true
 }
 
-// filterDetail turns a filterlang error into the text after "Invalid filter: ".
-func filterDetail(err error) string { return strings.TrimPrefix(err.Error(), "filter ") }
+// filterDetail turns a filterlang error into the text after "Invalid filter: ",
+// without the advice meant for apsql's users ("; use ...", "; FIND accepts
+// ..."): the service names the problem, not a fix in another tool.
+func filterDetail(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "filter ")
+	for _, hint := range []string{"; use ", "; FIND accepts "} {
+		if i := strings.Index(msg, hint); i >= 0 {
+			msg = msg[:i]
+		}
+	}
+	return msg
+}
 
 // listing is a parsed list request.
 type listing struct {
