@@ -361,11 +361,11 @@ func TestChildrenChangedListing(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if q.Get("filters") == "isRoot:true" {
-			fmt.Fprint(w, `{"count":1,"data":[{"id":"root","name":"","kind":"FOLDER","status":"AVAILABLE","isRoot":true}]}`)
+			fmt.Fprint(w, `{"count":1,"data":[{"id":"top","name":"","kind":"FOLDER","status":"AVAILABLE","isRoot":true}]}`)
 			return
 		}
 		var list []string
-		if strings.Contains(r.URL.Path, "/root/") {
+		if strings.Contains(r.URL.Path, "/nodes/top/") {
 			list = ids
 		}
 		off, _ := strconv.Atoi(q.Get("offset"))
@@ -387,7 +387,7 @@ func TestChildrenChangedListing(t *testing.T) {
 	}))
 	defer srv.Close()
 	c, _ := newTestClient(t, srv.URL, nil)
-	_, err := c.Children(t.Context(), "root", "kind:FOLDER")
+	_, err := c.Children(t.Context(), "top", "kind:FOLDER")
 	if !errors.Is(err, ErrListingChanged) {
 		t.Fatalf("Children over a listing that shrank between pages: %v, want ErrListingChanged", err)
 	}
