@@ -170,16 +170,8 @@ func (l *library) appendAsset(b []byte, p int32, o renderOpts) []byte {
 	b = append(b, n.id...)
 	b = append(b, `"],"parentMap":{"FILE":["`...)
 	b = append(b, n.id...)
-	b = append(b, `"]},"xAccntParents":[],"xAccntParentMap":{},"createdDate":`...)
-	b = appendDate(b, n.created)
-	b = append(b, `,"modifiedDate":`...)
-	b = appendDate(b, n.modified)
-	b = append(b, `,"createdBy":"`...)
-	b = append(b, creators[creatorOf(n)]...)
-	b = append(b, `","version":`...)
-	b = strconv.AppendUint(b, uint64(n.version), 10)
-	b = append(b, `,"eTagResponse":`...)
-	b = appendETag(b, a.id, n.version)
+	b = append(b, `"]}`...)
+	b = appendStamps(b, n, a.id) // the child's follow the photo's
 	b = append(b, `,"labels":[],"keywords":[],"transforms":[],"subKinds":[],"accessRuleIds":[],"groupPermissions":[],"childAssetTypeInfo":[],"isRoot":false,"isShared":false,"restricted":false,"protectedFolder":false`...)
 	if n.status == statusTrash {
 		b = append(b, `,"exclusivelyTrashed":false,"recursivelyTrashed":true`...)

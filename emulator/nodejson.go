@@ -201,6 +201,22 @@ func appendPad(b []byte, v int64, width int) []byte {
 	return append(b, s...)
 }
 
+// appendStamps appends the members that follow "parentMap" in a node:
+// the cross-account parents, n's dates, creator and version, and the eTag
+// of node id at that version.
+func appendStamps(b []byte, n *node, id string) []byte {
+	b = append(b, `,"xAccntParents":[],"xAccntParentMap":{},"createdDate":`...)
+	b = appendDate(b, n.created)
+	b = append(b, `,"modifiedDate":`...)
+	b = appendDate(b, n.modified)
+	b = append(b, `,"createdBy":"`...)
+	b = append(b, creators[creatorOf(n)]...)
+	b = append(b, `","version":`...)
+	b = strconv.AppendUint(b, uint64(n.version), 10)
+	b = append(b, `,"eTagResponse":`...)
+	return appendETag(b, id, n.version)
+}
+
 // appendETag appends a short opaque tag that changes with the version.
 func appendETag(b []byte, id string, version uint32) []byte {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -258,16 +274,7 @@ func (l *library) appendNode(b []byte, i int32, o renderOpts) []byte {
 	} else {
 		b = append(b, `],"parentMap":{}`...)
 	}
-	b = append(b, `,"xAccntParents":[],"xAccntParentMap":{},"createdDate":`...)
-	b = appendDate(b, n.created)
-	b = append(b, `,"modifiedDate":`...)
-	b = appendDate(b, n.modified)
-	b = append(b, `,"createdBy":"`...)
-	b = append(b, creators[creatorOf(n)]...)
-	b = append(b, `","version":`...)
-	b = strconv.AppendUint(b, uint64(n.version), 10)
-	b = append(b, `,"eTagResponse":`...)
-	b = appendETag(b, n.id, n.version)
+	b = appendStamps(b, n, n.id)
 	b = append(b, `,"labels":[`...)
 	e := l.extra[i]
 	if e != nil {

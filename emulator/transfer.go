@@ -146,6 +146,15 @@ func contentDisposition(name string) string {
 	return v
 }
 
+// uploadParent is the folder an upload goes into: parentNodeId, or the
+// root when it is absent; false when the id is unknown.
+func (l *library) uploadParent(pid string) (int32, bool) {
+	if pid == "" {
+		return l.root, true
+	}
+	return l.lookup(pid)
+}
+
 // POST /cdproxy/nodes?name=...&kind=FILE&parentNodeId=...: the raw body is
 // the file (API.md §1.4 C1). 201 node, or 409 NAME_ALREADY_EXISTS.
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
@@ -184,13 +193,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	l := s.lib
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := l.root
-	if pid := q.Get("parentNodeId"); pid != "" {
-		var ok bool
-		if p, ok = l.lookup(pid); !ok {
-			s.writeNotFound(w, pid, false)
-			return
-		}
+	p, ok := l.uploadParent(q.Get("parentNodeId"))
+	if !ok {
+		s.writeNotFound(w, q.Get("parentNodeId"), false)
+		return
 	}
 	if s.opts.UploadDedup {
 		if err := l.checkUploadTarget(p, name); err != nil {
@@ -288,13 +294,10 @@ func (s *Server) handleUploadV2(w http.ResponseWriter, r *http.Request) {
 	l := s.lib
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := l.root
-	if pid := q.Get("parentNodeId"); pid != "" {
-		var ok bool
-		if p, ok = l.lookup(pid); !ok {
-			s.writeV2Error(w, http.StatusNotFound, "Node "+pid+" not found", "NODE_NOT_FOUND", "")
-			return
-		}
+	p, ok := l.uploadParent(q.Get("parentNodeId"))
+	if !ok {
+		s.writeV2Error(w, http.StatusNotFound, "Node "+q.Get("parentNodeId")+" not found", "NODE_NOT_FOUND", "")
+		return
 	}
 	i, err := l.uploadV2(p, name, data, sum, contentDate, s.nowMS(), rename)
 	var de *duplicateError
