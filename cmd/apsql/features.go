@@ -68,9 +68,6 @@ func (a *apiClient) get(ctx context.Context) (*fetch.Client, error) {
 		}
 		a.cookies = c
 	}
-	if a.cfg.concurrency < 1 {
-		return nil, fmt.Errorf("--concurrency must be at least 1")
-	}
 	c, err := fetch.New(fetch.Config{
 		Cookies:        a.cookies,
 		TLD:            a.cfg.tld,
