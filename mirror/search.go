@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -172,12 +173,16 @@ func (s *searchSource) FillChunk(chunk duckdb.DataChunk) error {
 			break
 		}
 		ids := s.rec.Column(0).(*array.String)
-		id := ids.Value(s.row)
-		if s.seen[id] {
+		// The id is read without a copy for the look-up; the key kept is a
+		// copy: Value's string points into the page's buffer, which goes
+		// back to fetch's pool when the page is released and is then
+		// overwritten by a later page (that made later ids look seen, and
+		// dropped their rows).
+		if s.seen[ids.Value(s.row)] {
 			s.row++
 			continue
 		}
-		s.seen[id] = true
+		s.seen[strings.Clone(ids.Value(s.row))] = true
 		for c := range s.cols {
 			if err := chunk.SetValue(c, n, arrowValue(s.rec.Column(c), s.row)); err != nil {
 				return fmt.Errorf("search(): column %s: %w", s.cols[c].Name, err)
