@@ -13,6 +13,7 @@ type gridStyle struct {
 	vert             string
 	ellipsis         string
 	gap              string // one column wide: stands for the columns left out
+	elided           string // one column wide: the cells of the row that stands for the rows left out
 	markdown         bool   // markdown separator line, no top or bottom border, no cutting, no footer
 }
 
@@ -24,6 +25,7 @@ var (
 		vert:     "│",
 		ellipsis: "…",
 		gap:      "…",
+		elided:   "⋮",
 	}
 	asciiStyle = gridStyle{
 		top:      [4]string{"+", "-", "+", "+"},
@@ -32,6 +34,7 @@ var (
 		vert:     "|",
 		ellipsis: "...",
 		gap:      ".",
+		elided:   ":",
 	}
 	markdownStyle = gridStyle{vert: "|", markdown: true}
 )
@@ -62,6 +65,11 @@ type grid struct {
 	// stands at position gap of show (-1: every column is shown).
 	show []int
 	gap  int
+
+	// elideAt, when above 0, is the row before which a "⋮" row stands
+	// for the rows left out (Options.MaxRows); shown is how many rows
+	// the table then shows, printed how many it has printed.
+	elideAt, shown, printed int64
 
 	columns
 	text, cut []byte
@@ -291,6 +299,10 @@ func (g *grid) rows(rec arrow.RecordBatch) error {
 	}
 	g.build(cellBuilder{}, rec)
 	for i := range int(rec.NumRows()) {
+		if g.printed == g.elideAt && g.elideAt > 0 {
+			g.elidedRow()
+		}
+		g.printed++
 		g.buf = append(g.buf, g.style.vert...)
 		for k, j := range g.show {
 			if k == g.gap {
@@ -342,6 +354,20 @@ func (g *grid) pad(text []byte, width int, align alignment) {
 	g.spaces(left)
 	g.buf = append(g.buf, text...)
 	g.spaces(right + 1)
+}
+
+// elidedRow is the row that stands for the rows left out: a "⋮" in the
+// middle of each column.
+func (g *grid) elidedRow() {
+	g.buf = append(g.buf, g.style.vert...)
+	for k, j := range g.show {
+		if k == g.gap {
+			g.gapCell()
+		}
+		g.pad([]byte(g.style.elided), g.widths[j], alignCenter)
+		g.buf = append(g.buf, g.style.vert...)
+	}
+	g.buf = append(g.buf, '\n')
 }
 
 // gapCell is the "…" cell that stands for the columns left out.
@@ -431,12 +457,27 @@ func (g *grid) end(rows int64) error {
 		} else {
 			g.buf = append(g.buf, " rows"...)
 		}
-		if n := g.hidden(); n > 0 {
+		elided := g.elideAt > 0
+		if elided {
+			g.buf = append(g.buf, ", "...)
+			g.buf = strconv.AppendInt(g.buf, g.shown, 10)
+			g.buf = append(g.buf, " shown"...)
+		}
+		n := g.hidden()
+		if n > 0 {
 			g.buf = append(g.buf, ", "...)
 			g.buf = strconv.AppendInt(g.buf, int64(len(g.names)), 10)
 			g.buf = append(g.buf, " columns, "...)
 			g.buf = strconv.AppendInt(g.buf, int64(len(g.show)), 10)
-			g.buf = append(g.buf, " shown; .mode line shows them all"...)
+			g.buf = append(g.buf, " shown"...)
+		}
+		switch {
+		case elided && n > 0:
+			g.buf = append(g.buf, "; .maxrows -1 and .mode line show them all"...)
+		case elided:
+			g.buf = append(g.buf, "; .maxrows -1 shows them all"...)
+		case n > 0:
+			g.buf = append(g.buf, "; .mode line shows them all"...)
 		}
 		g.buf = append(g.buf, ")\n"...)
 	}

@@ -82,6 +82,12 @@ type Options struct {
 	// DefaultSampleRows. Rows after the sample keep the widths found, and
 	// longer values are cut with an ellipsis.
 	SampleRows int
+	// MaxRows, when above 0, bounds the rows a table shows: a longer
+	// result shows its first and last MaxRows/2 rows with a "⋮" row
+	// between them and "(N rows, MaxRows shown)" under it. The rows in
+	// between are read and counted, never held. Other formats write
+	// every row.
+	MaxRows int
 }
 
 // DefaultOptions returns the options an interactive session starts with: a
@@ -179,7 +185,11 @@ func newWriter(o Options, w io.Writer) (writer, error) {
 		if null == "" {
 			null = "NULL"
 		}
-		return newGrid(dst, o, null), nil
+		g := newGrid(dst, o, null)
+		if o.MaxRows > 0 && o.Format != Markdown {
+			return newElide(g, o.MaxRows), nil
+		}
+		return g, nil
 	case CSV:
 		return &delimited{out: dst, o: o, sep: ',', null: []byte(null)}, nil
 	case TSV:
