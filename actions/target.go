@@ -26,8 +26,10 @@ type item struct {
 	OwnerID  string
 	Favorite bool
 	Hidden   bool
-	// InNodes and InTrash say which local tables hold the node.
-	InNodes, InTrash bool
+	// InNodes and InTrash say which local tables hold the node. A folder
+	// of the folders table counts as InNodes (it is available), with
+	// InFolders set and Kind FOLDER.
+	InNodes, InTrash, InFolders bool
 }
 
 // known reports whether the local mirror holds the node at all.
@@ -36,8 +38,8 @@ func (it *item) known() bool { return it.InNodes || it.InTrash }
 // resolve evaluates t in DuckDB and returns the nodes it selects, each once,
 // in the target's order. table is where WHERE and FILTER targets are
 // evaluated ("nodes", or "trash" for RESTORE and PURGE); ids from a list or
-// a SELECT are looked up in both tables, and an id neither holds comes back
-// with known() false.
+// a SELECT are looked up in both tables and in folders, and an id none
+// holds comes back with known() false.
 func resolve(ctx context.Context, db *engine.DB, t target, table string) ([]item, error) {
 	var cte string
 	var args []any
@@ -64,15 +66,16 @@ func resolve(ctx context.Context, db *engine.DB, t target, table string) ([]item
 	q := fmt.Sprintf(`WITH target AS (%s),
 t AS (SELECT id, min(ord) AS ord FROM target WHERE id IS NOT NULL GROUP BY id)
 SELECT t.id,
-  coalesce(p.name, o.name, ''), coalesce(p.kind, o.kind, ''), coalesce(p.size, o.size, 0),
+  coalesce(p.name, o.name, ff.name, ''), coalesce(p.kind, o.kind, CASE WHEN ff.id IS NOT NULL THEN 'FOLDER' END, ''), coalesce(p.size, o.size, 0),
   coalesce(p.md5, o.md5, ''), coalesce(p.extension, o.extension, ''),
   coalesce(p.contentType, o.contentType, ''),
   coalesce(p.contentDate, o.contentDate, p.createdDate, o.createdDate),
-  coalesce(p.parentId, o.parentId, ''), coalesce(f.name, ''), coalesce(p.ownerId, o.ownerId, ''),
+  coalesce(p.parentId, o.parentId, ff.parentId, ''), coalesce(f.name, ''), coalesce(p.ownerId, o.ownerId, ''),
   coalesce(p.favorite, o.favorite, false), coalesce(p.hidden, o.hidden, false),
-  p.id IS NOT NULL, o.id IS NOT NULL
+  p.id IS NOT NULL, o.id IS NOT NULL, ff.id IS NOT NULL
 FROM t LEFT JOIN %s p ON p.id = t.id LEFT JOIN %s o ON o.id = t.id
-LEFT JOIN folders f ON f.id = coalesce(p.parentId, o.parentId)
+LEFT JOIN folders ff ON ff.id = t.id
+LEFT JOIN folders f ON f.id = coalesce(p.parentId, o.parentId, ff.parentId)
 ORDER BY t.ord`, cte, engine.Ident(table), engine.Ident(other))
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
@@ -85,7 +88,7 @@ ORDER BY t.ord`, cte, engine.Ident(table), engine.Ident(other))
 		var content sql.NullTime
 		var inP, inO bool
 		if err := rows.Scan(&it.ID, &it.Name, &it.Kind, &it.Size, &it.MD5, &it.Ext, &it.Type, &content,
-			&it.ParentID, &it.Folder, &it.OwnerID, &it.Favorite, &it.Hidden, &inP, &inO); err != nil {
+			&it.ParentID, &it.Folder, &it.OwnerID, &it.Favorite, &it.Hidden, &inP, &inO, &it.InFolders); err != nil {
 			return nil, targetError(t, err)
 		}
 		if content.Valid {
@@ -96,6 +99,9 @@ ORDER BY t.ord`, cte, engine.Ident(table), engine.Ident(other))
 		} else {
 			it.InNodes, it.InTrash = inP, inO
 		}
+		// Folders (the folders table) are targets too: TRASH, MOVE and
+		// RENAME act on the folder itself.
+		it.InNodes = it.InNodes || it.InFolders
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
