@@ -170,10 +170,9 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 			return nil, err
 		}
 		if !yes {
-			for _, it := range todo {
-				r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not sent: not confirmed"})
-			}
-			return r.result(false, "not confirmed; nothing was sent"), nil
+			// One line, not a row per node: the person has just said no
+			// to all of them, and a long table would bury the answer.
+			return &engine.Result{Summary: "cancelled: nothing was sent"}, nil
 		}
 	}
 	c, err := x.client(ctx)

@@ -260,8 +260,11 @@ func TestConfirmation(t *testing.T) {
 	if len(asked) != 1 || !strings.HasPrefix(asked[0], "trash 3 items (") || !strings.HasSuffix(asked[0], "B)?") {
 		t.Fatalf("asked %q, want 'trash 3 items (SIZE)?'", asked)
 	}
-	if len(e.rec.reqs) != 0 || !strings.Contains(sum, "not confirmed") || byStatus(rows)[StatusSkipped] == nil {
-		t.Errorf("declined TRASH: %d requests, summary %q; want nothing sent", len(e.rec.reqs), sum)
+	if len(e.rec.reqs) != 0 || sum != "cancelled: nothing was sent" || len(rows) != 0 {
+		t.Errorf("declined TRASH: %d requests, summary %q, %d rows; want nothing sent, one line and no rows", len(e.rec.reqs), sum, len(rows))
+	}
+	if n := e.count(`SELECT count(*) FROM actions_log`); n != 0 {
+		t.Errorf("declined TRASH journaled %d entries, want none", n)
 	}
 	answer = true
 	rows, _ = e.run(`TRASH ` + list)
