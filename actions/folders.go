@@ -1,0 +1,574 @@
+package actions
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/output"
+)
+
+// Folders and nodes: CREATE FOLDER, MOVE and RENAME (API.md §1.3 rows 13,
+// 15, 19), and what TRASH, RESTORE and PURGE of a folder do to the local
+// folders, nodes and trash tables.
+
+// folderRow is one row of the folders table.
+type folderRow struct {
+	id, name, parentID, path string
+}
+
+// localFolders returns the mirrored folders whose paths are given ("/a",
+// "/a/b"), by lower-cased path: the service compares names without case
+// (API.md §1.3 #13).
+func localFolders(ctx context.Context, db *engine.DB, paths []string) (map[string]folderRow, error) {
+	out := map[string]folderRow{}
+	if len(paths) == 0 {
+		return out, nil
+	}
+	lc := make([]string, len(paths))
+	for i, p := range paths {
+		lc[i] = strings.ToLower(p)
+	}
+	rows, err := db.Query(ctx, `SELECT id, coalesce(name, ''), coalesce(parentId, ''), path FROM folders WHERE lower(path) IN `+idList(lc)+` ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("read folders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f folderRow
+		if err := rows.Scan(&f.id, &f.name, &f.parentID, &f.path); err != nil {
+			return nil, err
+		}
+		if _, dup := out[strings.ToLower(f.path)]; !dup {
+			out[strings.ToLower(f.path)] = f
+		}
+	}
+	return out, rows.Err()
+}
+
+// folderPath returns the mirrored path of folder id ("" when unknown).
+func folderPath(ctx context.Context, db *engine.DB, id string) (string, error) {
+	var p sql.NullString
+	err := db.QueryRow(ctx, `SELECT path FROM folders WHERE id = ?`, id).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return p.String, err
+}
+
+// childPath is the path of a child named name in the folder at parent.
+func childPath(parent, name string) string {
+	if parent == "/" || parent == "" {
+		return "/" + name
+	}
+	return parent + "/" + name
+}
+
+// upsertFolder writes one folder row and moves the paths of the folders
+// below it (a renamed or moved folder carries its subtree along).
+func upsertFolder(ctx context.Context, tx *sql.Tx, f folderRow, oldPath string, created, modified any) error {
+	if oldPath != "" && oldPath != f.path {
+		if _, err := tx.ExecContext(ctx, `UPDATE folders SET path = ? || substr(path, ?) WHERE starts_with(path, ?)`,
+			f.path, len(oldPath)+1, oldPath+"/"); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO folders (id, name, parentId, path, createdDate, modifiedDate) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, parentId = excluded.parentId, path = excluded.path,
+  createdDate = coalesce(excluded.createdDate, folders.createdDate), modifiedDate = coalesce(excluded.modifiedDate, folders.modifiedDate)`,
+		f.id, f.name, nullIfEmpty(f.parentID), f.path, created, modified)
+	return err
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// runCreateFolder runs CREATE FOLDER 'a/b/c': every missing folder of the
+// path is created, parents first (POST /nodes kind FOLDER). A folder the
+// mirror holds is not created again; one the service holds already (409
+// NAME_ALREADY_EXISTS, info.nodeId) is reused, so a re-run sends nothing
+// twice.
+func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	a0 := engine.NewArgs(rest)
+	p, err := a0.String()
+	if err != nil {
+		return nil, fmt.Errorf("create folder: %w (CREATE FOLDER 'path/to/folder')", err)
+	}
+	if !a0.Done() {
+		return nil, fmt.Errorf("create folder: unexpected %q after the path; write CREATE FOLDER 'path/to/folder'", clip(a0.Rest(), 20))
+	}
+	rel, err := remotePath(p)
+	if err != nil {
+		return nil, fmt.Errorf("create folder: %w", err)
+	}
+	if rel == "" {
+		return nil, fmt.Errorf("create folder: %s names no folder (the root always exists); give a path like 'Backup/2024'", engine.Quote(p))
+	}
+	var prefixes []string
+	comps := strings.Split(rel, "/")
+	for i := range comps {
+		prefixes = append(prefixes, "/"+strings.Join(comps[:i+1], "/"))
+	}
+	local, err := localFolders(ctx, s.DB, append([]string{"/"}, prefixes...))
+	if err != nil {
+		return nil, fmt.Errorf("create folder: %w", err)
+	}
+	r, err := newRun(ctx, s, "CREATE FOLDER", explain)
+	if err != nil {
+		return nil, err
+	}
+	const req = `POST /nodes {"kind":"FOLDER"}`
+	if explain {
+		n := 0
+		for _, pre := range prefixes {
+			if f, ok := local[strings.ToLower(pre)]; ok {
+				r.add(Outcome{ID: f.id, Name: f.path + "/", Status: StatusSkipped, Detail: "folder exists (in the mirror); not created again"})
+				continue
+			}
+			n++
+			r.add(Outcome{Name: pre + "/", Status: statusPlanned, Detail: req + " (a 409 reuses the folder the service has)"})
+		}
+		return r.result(false, fmt.Sprintf("would send up to %d %s; nothing was sent", n, plural(int64(n), "request", "requests"))), nil
+	}
+	var c *fetch.Client
+	parent := ""
+	if f, ok := local["/"]; ok {
+		parent = f.id
+	}
+	for k, pre := range prefixes {
+		if f, ok := local[strings.ToLower(pre)]; ok {
+			if err := r.record(ctx, nil, Outcome{ID: f.id, Name: f.path + "/", Status: StatusSkipped, Detail: "folder exists (in the mirror); not created again", Target: f.path + "/"}); err != nil {
+				return nil, err
+			}
+			parent = f.id
+			continue
+		}
+		if c == nil {
+			if c, err = x.client(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if parent == "" {
+			root, err := c.Root(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("create folder: %w", err)
+			}
+			parent = root.ID
+		}
+		up := &uploader{c: c, r: r}
+		id, o, err := up.folder(ctx, parent, pre[1:])
+		var apply func(context.Context, *sql.Tx) error
+		if err == nil && o.Status == StatusSkipped {
+			// Reused after a 409: the mirror learns the folder.
+			f := folderRow{id: id, name: pre[strings.LastIndexByte(pre, '/')+1:], parentID: parent, path: pre}
+			apply = func(ctx context.Context, tx *sql.Tx) error { return upsertFolder(ctx, tx, f, "", nil, nil) }
+		}
+		if err != nil && isStatus(err, http.StatusNotFound) {
+			o.Detail += fmt.Sprintf("; the parent folder %s is not on the service any more: run SYNC FOLDERS", parent)
+		}
+		if rerr := r.record(ctx, apply, o); rerr != nil {
+			return nil, rerr
+		}
+		if err != nil {
+			for _, rest := range prefixes[k+1:] {
+				_ = r.record(ctx, nil, Outcome{Name: rest + "/", Status: StatusFailed, Target: rest + "/", Detail: "not sent: its parent folder could not be made"})
+			}
+			break
+		}
+		parent = id
+	}
+	return r.result(ctx.Err() != nil, ""), nil
+}
+
+// moveNode sends POST /nodes/{newParent}/children (API.md §1.3 #19) and
+// returns the moved node's JSON.
+func (a api) moveNode(ctx context.Context, id, from, to string, retry func(context.Context, error) bool) ([]byte, error) {
+	var raw []byte
+	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/nodes/" + url.PathEscape(to) + "/children",
+		JSON: map[string]any{"fromParent": from, "childId": id}, Retry: retry, Op: "POST /nodes/" + to + "/children"}, &raw)
+	return raw, err
+}
+
+// conflictDetail explains a 409 of a rename or move.
+func conflictDetail(err error, name, where string) string {
+	var ae *fetch.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+		holder := ""
+		if ae.NodeID != "" {
+			holder = " by " + ae.NodeID
+		}
+		return fmt.Sprintf("409: the name %s is taken in %s%s (names are compared without case); RENAME one of them first", engine.Quote(name), where, holder)
+	}
+	return err.Error()
+}
+
+// runRename runs RENAME 'id' TO 'new name' for any node: a file, a
+// folder (its subtree's paths follow) or an album (PATCH /nodes/{id}
+// {"name"}, API.md §1.3 #15).
+func (x *Actions) runRename(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	a0 := engine.NewArgs(rest)
+	id, err := a0.String()
+	if err == nil && !a0.Keyword("TO") {
+		err = errors.New("missing TO")
+	}
+	var name string
+	if err == nil {
+		name, err = a0.String()
+	}
+	if err == nil && !a0.Done() {
+		err = fmt.Errorf("unexpected %q at the end", clip(a0.Rest(), 20))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rename: %w (RENAME 'node id' TO 'new name')", err)
+	}
+	switch {
+	case strings.TrimSpace(name) == "":
+		return nil, errors.New("rename: the new name is empty; give the node a name")
+	case strings.ContainsAny(name, "/\x00"):
+		return nil, fmt.Errorf("rename: %s holds a '/': a name cannot; to put the node in another folder, use MOVE 'id' TO 'folder'", engine.Quote(name))
+	case name == "." || name == "..":
+		return nil, fmt.Errorf("rename: %s is not a valid name", engine.Quote(name))
+	}
+	items, err := resolve(ctx, s.DB, target{kind: targetIDs, ids: []string{id}, text: engine.Quote(id)}, "nodes")
+	if err != nil {
+		return nil, fmt.Errorf("rename: %w", err)
+	}
+	r, err := newRun(ctx, s, "RENAME", explain)
+	if err != nil {
+		return nil, err
+	}
+	it := items[0]
+	req := `PATCH /nodes/{id} {"name":` + engine.Quote(name) + `}`
+	switch {
+	case !it.known():
+		o := Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror (nodes, trash, folders): run SYNC, then run the statement again"}
+		if explain {
+			r.add(o)
+		} else if err := r.record(ctx, nil, o); err != nil {
+			return nil, err
+		}
+		return r.result(false, ""), nil
+	case it.Name == name:
+		o := Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already named " + engine.Quote(name)}
+		if explain {
+			r.add(o)
+		} else if err := r.record(ctx, nil, o); err != nil {
+			return nil, err
+		}
+		return r.result(false, ""), nil
+	}
+	if explain {
+		r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: req})
+		return r.result(false, "would send 1 request ("+req+"); nothing was sent"), nil
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := api{c}
+	verify := func(ctx context.Context, ids []string) (map[string]bool, error) {
+		n, err := a.getNode(ctx, ids[0])
+		if err != nil {
+			return nil, err
+		}
+		if n.Name == name {
+			return map[string]bool{ids[0]: true}, nil
+		}
+		return map[string]bool{}, nil
+	}
+	var raw []byte
+	send := func(ctx context.Context, retry func(context.Context, error) bool) (err error) {
+		raw, err = a.patchNode(ctx, it.ID, map[string]any{"name": name}, retry)
+		return err
+	}
+	if todo, err := x.settleUnknown(ctx, r, []item{it}, verify, func([]string) func(context.Context, *sql.Tx) error {
+		return x.renameApply(it, name, nil)
+	}); err != nil || len(todo) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		return r.result(false, ""), nil
+	}
+	done, detail, lastErr := guardedOne(ctx, send, func(ctx context.Context) (bool, error) {
+		d, err := verify(ctx, []string{it.ID})
+		return d[it.ID], err
+	})
+	r.requests.Add(1)
+	o := Outcome{ID: it.ID, Name: name}
+	var apply func(context.Context, *sql.Tx) error
+	if done {
+		o.Status, o.Detail = StatusOK, joinDetail(req, detail)
+		if detail != "" {
+			raw = nil // read back, not answered: the answer was not this node
+		}
+		apply = x.renameApply(it, name, raw)
+	} else {
+		o.Name = it.Name
+		if isStatus(lastErr, http.StatusConflict) {
+			detail = conflictDetail(lastErr, name, "its folder")
+		}
+		o.Status, o.Detail = StatusFailed, joinDetail(req, detail)
+	}
+	if err := r.record(ctx, apply, o); err != nil {
+		return nil, err
+	}
+	return r.result(false, ""), nil
+}
+
+// renameApply updates the local tables for a renamed node: its row (from
+// the service's answer when there is one) and, for a folder, the paths of
+// its subtree.
+func (x *Actions) renameApply(it item, name string, raw []byte) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		if it.InFolders {
+			var old, parent sql.NullString
+			if err := tx.QueryRowContext(ctx, `SELECT path, parentId FROM folders WHERE id = ?`, it.ID).Scan(&old, &parent); err != nil {
+				return err
+			}
+			pp := "/"
+			if parent.Valid {
+				if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT path FROM folders WHERE id = ?), '/')`, parent.String).Scan(&pp); err != nil {
+					return err
+				}
+			}
+			f := folderRow{id: it.ID, name: name, parentID: parent.String, path: childPath(pp, name)}
+			return upsertFolder(ctx, tx, f, old.String, nil, modifiedOf(raw))
+		}
+		for _, table := range []string{"nodes", "trash"} {
+			q := `UPDATE ` + table + ` SET name = ?, modifiedDate = coalesce(?, modifiedDate) WHERE id = ?`
+			if _, err := tx.ExecContext(ctx, q, name, modifiedOf(raw), it.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// modifiedOf is the modifiedDate of a node's JSON (nil when absent).
+func modifiedOf(raw []byte) any {
+	var n struct {
+		ModifiedDate string `json:"modifiedDate"`
+	}
+	if raw == nil || json.Unmarshal(raw, &n) != nil {
+		return nil
+	}
+	return parseAPITime(n.ModifiedDate)
+}
+
+// runMoveTo runs MOVE target TO 'folder/path': each node (file or folder)
+// goes into the folder with POST /nodes/{folder}/children {"fromParent",
+// "childId"}. The folder must be in the mirror (CREATE FOLDER makes it); a
+// name the folder already holds is a failed row, nothing else is touched.
+func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	st, err := parseStatement(rest, true, nil)
+	if err != nil {
+		return nil, fmt.Errorf("move: %w", err)
+	}
+	if !st.hasTo {
+		return nil, errors.New("move: missing TO 'folder/path': write MOVE target TO 'folder/path'")
+	}
+	rel, err := remotePath(st.to)
+	if err != nil {
+		return nil, fmt.Errorf("move: %w", err)
+	}
+	destPath := "/" + rel
+	dests, err := localFolders(ctx, s.DB, []string{destPath})
+	if err != nil {
+		return nil, fmt.Errorf("move: %w", err)
+	}
+	dest, ok := dests[strings.ToLower(destPath)]
+	if !ok {
+		return nil, fmt.Errorf("move: the folder %s is not in the mirror: CREATE FOLDER %s first (or SYNC FOLDERS if it exists on the service); nothing was sent",
+			engine.Quote(destPath), engine.Quote(rel))
+	}
+	items, err := resolve(ctx, s.DB, st.target, "nodes")
+	if err != nil {
+		return nil, fmt.Errorf("move: %w", err)
+	}
+	r, err := newRun(ctx, s, "MOVE", explain)
+	if err != nil {
+		return nil, err
+	}
+	r.orderBy(items)
+	var todo []item
+	paths := map[string]string{} // folder id → its path, for folders moved
+	for _, it := range items {
+		var fp string
+		if it.InFolders {
+			if fp, err = folderPath(ctx, s.DB, it.ID); err != nil {
+				return nil, fmt.Errorf("move: %w", err)
+			}
+			paths[it.ID] = fp
+		}
+		switch {
+		case !it.known():
+			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror (nodes, trash, folders): run SYNC, then run the statement again"})
+		case !it.InNodes:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash: RESTORE it first"})
+		case it.ParentID == "":
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: "not in a folder (the root or an album): it cannot be moved"})
+		case it.ParentID == dest.id:
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in " + dest.path})
+		case it.InFolders && (fp == dest.path || strings.HasPrefix(strings.ToLower(dest.path), strings.ToLower(fp)+"/")):
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: "a folder cannot move into itself or one of its subfolders (" + dest.path + ")"})
+		default:
+			todo = append(todo, it)
+		}
+	}
+	reqOf := func(it item) string {
+		return fmt.Sprintf(`POST /nodes/%s/children {"fromParent":%q,"childId":%q}`, dest.id, it.ParentID, it.ID)
+	}
+	if explain {
+		for _, it := range todo {
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: reqOf(it) + " into " + dest.path})
+		}
+		return r.result(false, fmt.Sprintf("would send %s %s; nothing was sent", output.Thousands(int64(len(todo))), plural(int64(len(todo)), "request", "requests"))), nil
+	}
+	if err := r.journalAdded(ctx); err != nil {
+		return nil, err
+	}
+	if len(todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := api{c}
+	verify := func(ctx context.Context, ids []string) (map[string]bool, error) {
+		found, _, err := a.getNodes(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		done := map[string]bool{}
+		for id, n := range found {
+			if slices.Contains(n.Parents, dest.id) {
+				done[id] = true
+			}
+		}
+		return done, nil
+	}
+	applyOf := func(it item, raw []byte) func(context.Context, *sql.Tx) error {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			if it.InFolders {
+				f := folderRow{id: it.ID, name: it.Name, parentID: dest.id, path: childPath(dest.path, it.Name)}
+				return upsertFolder(ctx, tx, f, paths[it.ID], nil, modifiedOf(raw))
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE nodes SET parentId = ?, parents = [?], modifiedDate = coalesce(?, modifiedDate) WHERE id = ?`,
+				dest.id, dest.id, modifiedOf(raw), it.ID)
+			return err
+		}
+	}
+	todo, err = x.settleUnknown(ctx, r, todo, verify, func(ids []string) func(context.Context, *sql.Tx) error {
+		return func(ctx context.Context, tx *sql.Tx) error {
+			for _, it := range items {
+				if slices.Contains(ids, it.ID) {
+					if err := applyOf(it, nil)(ctx, tx); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	tr := s.Progress.Start("move", int64(len(todo)), "nodes")
+	defer tr.Done()
+	fatal := pool(ctx, x.workers, todo, func(it item) error {
+		var raw []byte
+		send := func(ctx context.Context, retry func(context.Context, error) bool) (err error) {
+			raw, err = a.moveNode(ctx, it.ID, it.ParentID, dest.id, retry)
+			return err
+		}
+		done, detail, lastErr := guardedOne(ctx, send, func(ctx context.Context) (bool, error) {
+			d, err := verify(ctx, []string{it.ID})
+			return d[it.ID], err
+		})
+		r.requests.Add(1)
+		tr.Add(1)
+		o := Outcome{ID: it.ID, Name: it.Name}
+		var apply func(context.Context, *sql.Tx) error
+		if done {
+			if detail != "" {
+				raw = nil
+			}
+			o.Status, o.Detail = StatusOK, joinDetail(reqOf(it), detail)
+			apply = applyOf(it, raw)
+		} else {
+			if isStatus(lastErr, http.StatusConflict) {
+				detail = conflictDetail(lastErr, it.Name, dest.path)
+			}
+			o.Status, o.Detail = StatusFailed, joinDetail(reqOf(it), detail)
+		}
+		if err := r.record(ctx, apply, o); err != nil {
+			return err
+		}
+		if errors.Is(lastErr, fetch.ErrUnauthorized) {
+			return fetch.ErrUnauthorized
+		}
+		return nil
+	}, func(it item, why string) {
+		_ = r.record(ctx, nil, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why})
+	})
+	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+}
+
+// guardedOne sends one mutating request for one node so that it is never
+// applied twice and never reported done without proof (guardedSend's rule
+// for a single node): a 4xx is a refusal; after an unknown outcome (5xx, a
+// cut connection) done reads the node back, and the request is resent only
+// when the change is verified absent. It returns whether the change is in
+// effect, a detail (empty for a plain success) and the last error.
+func guardedOne(ctx context.Context, send func(ctx context.Context, retry func(context.Context, error) bool) error, done func(ctx context.Context) (bool, error)) (bool, string, error) {
+	ctx = context.WithoutCancel(ctx)
+	var verr error
+	confirmed := false
+	retry := func(ctx context.Context, err error) bool {
+		if refusedForSure(err) {
+			return true // 429: refused, nothing applied
+		}
+		d, e := done(ctx)
+		switch {
+		case e != nil:
+			verr = e
+			return false
+		case d:
+			confirmed = true
+			return false
+		}
+		return true // verified not applied: resending cannot apply twice
+	}
+	err := send(ctx, retry)
+	switch {
+	case err == nil:
+		return true, "", nil
+	case confirmed:
+		return true, "confirmed by reading the node back after: " + err.Error(), err
+	case errors.Is(err, fetch.ErrUnauthorized) || refusedForSure(err):
+		return false, err.Error(), err
+	case verr == nil:
+		d, e := done(ctx)
+		if e == nil {
+			if d {
+				return true, "confirmed by reading the node back after: " + err.Error(), err
+			}
+			return false, err.Error(), err
+		}
+		verr = e
+	}
+	return false, fmt.Sprintf("%s: %v; reading the node back failed too (%v): a re-run checks before it sends", unknownOutcome, err, verr), err
+}

@@ -1,0 +1,186 @@
+package actions
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apsql/apsql/emulator"
+)
+
+// syncFolders replaces the folders table with the service's tree, as SYNC
+// FOLDERS does.
+func (e *env) syncFolders() {
+	e.t.Helper()
+	fs, err := e.c.Folders(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.exec(`DELETE FROM folders`)
+	for _, f := range fs {
+		var parent any
+		if f.ParentID != "" {
+			parent = f.ParentID
+		}
+		e.exec(`INSERT INTO folders VALUES (?, ?, ?, ?, ?, ?)`, f.ID, f.Name, parent, f.Path, f.CreatedDate, f.ModifiedDate)
+	}
+	e.rec.reset()
+}
+
+// sameFolders checks that the mirror's folders are the service's: every
+// path (the root aside) with the same id.
+func (e *env) sameFolders() {
+	e.t.Helper()
+	truth := e.srv.State().Folders
+	got := map[string]string{}
+	rows, err := e.db.Query(e.t.Context(), `SELECT path, id FROM folders WHERE path <> '/'`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p, id string
+		if err := rows.Scan(&p, &id); err != nil {
+			e.t.Fatal(err)
+		}
+		got[strings.TrimPrefix(p, "/")] = id
+	}
+	for p, id := range truth {
+		if got[p] != id {
+			e.t.Errorf("folder %s: mirror has %q, the service %q", p, got[p], id)
+		}
+	}
+	for p, id := range got {
+		if truth[p] != id {
+			e.t.Errorf("folder %s (%s) is in the mirror, not on the service", p, id)
+		}
+	}
+}
+
+func statuses(rows []row) string {
+	var b []string
+	for _, r := range rows {
+		b = append(b, r.name+"="+r.status)
+	}
+	return strings.Join(b, " ")
+}
+
+func TestCreateFolder(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40}, 0)
+	e.syncFolders()
+	// On the service but not in the mirror: the create answers 409 and
+	// the folder is reused.
+	projects, err := e.srv.MkdirAll("Projects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := e.run(`EXPLAIN CREATE FOLDER 'Projects/2024/Trip'`)
+	if got := statuses(rows); got != "/Projects/=planned /Projects/2024/=planned /Projects/2024/Trip/=planned" {
+		t.Errorf("EXPLAIN rows: %s (%s)", got, sum)
+	}
+	if n := len(e.rec.matching("POST", "/nodes")); n != 0 {
+		t.Fatalf("EXPLAIN sent %d requests", n)
+	}
+	rows, sum = e.run(`CREATE FOLDER 'Projects/2024/Trip'`)
+	if got := statuses(rows); got != "/Projects/=skipped /Projects/2024/=ok /Projects/2024/Trip/=ok" {
+		t.Fatalf("rows: %s (%s) %v", got, sum, rows)
+	}
+	if rows[0].id != projects || !strings.Contains(rows[0].detail, "409") {
+		t.Errorf("reused folder row: %+v, want id %s and a 409 detail", rows[0], projects)
+	}
+	e.sameFolders()
+	if n := e.count(`SELECT count(*) FROM actions_log WHERE action = 'CREATE FOLDER'`); n != 3 {
+		t.Errorf("journal holds %d rows, want 3", n)
+	}
+	// A re-run (any case: names are compared without case) sends nothing.
+	e.rec.reset()
+	rows, _ = e.run(`CREATE FOLDER 'projects/2024/TRIP'`)
+	if got := statuses(rows); got != "/Projects/=skipped /Projects/2024/=skipped /Projects/2024/Trip/=skipped" {
+		t.Errorf("re-run rows: %s", got)
+	}
+	if n := len(e.rec.reqs); n != 0 {
+		t.Errorf("re-run sent %d requests", n)
+	}
+	for _, bad := range []string{`CREATE FOLDER ''`, `CREATE FOLDER '../x'`, `CREATE FOLDER 'a' 'b'`, `CREATE FOLDER`} {
+		if _, _, err := e.try(t.Context(), bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+func TestMoveAndRename(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40}, 0)
+	e.syncFolders()
+	e.run(`CREATE FOLDER 'Dest'`)
+	e.run(`CREATE FOLDER 'F1/Sub'`)
+	dest, _ := e.srv.FolderID("Dest")
+	f1, _ := e.srv.FolderID("F1")
+	ids := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3`)
+	// The third photo's name is taken in Dest on the service.
+	clash := e.ids(`SELECT name FROM nodes WHERE id = ?`, ids[2])[0]
+	if _, err := e.srv.Upload("Dest", strings.ToUpper(clash), []byte("other bytes")); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.reset()
+	e.run(`EXPLAIN MOVE (SELECT id FROM nodes ORDER BY id LIMIT 3) TO 'Dest'`)
+	if len(e.rec.reqs) != 0 {
+		t.Fatalf("EXPLAIN MOVE sent %d requests", len(e.rec.reqs))
+	}
+	rows, sum := e.run(`MOVE (SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3) TO 'Dest'`)
+	st := byStatus(rows)
+	if len(st[StatusOK]) != 2 || len(st[StatusFailed]) != 1 || st[StatusFailed][0] != ids[2] {
+		t.Fatalf("rows %v (%s)", rows, sum)
+	}
+	if d := rows[2].detail; !strings.Contains(d, "409") || !strings.Contains(d, "taken in /Dest") {
+		t.Errorf("conflict detail %q", d)
+	}
+	for i, id := range ids {
+		folder, _, _ := e.srv.PathOf(id)
+		local := e.ids(`SELECT parentId FROM nodes WHERE id = ?`, id)[0]
+		if want := i < 2; (folder == "Dest") != want || (local == dest) != want {
+			t.Errorf("%s: service folder %q, mirror parent %s (Dest is %s)", id, folder, local, dest)
+		}
+	}
+	// Safe re-run: the moved ones are skipped, the clash fails again.
+	e.rec.reset()
+	rows, _ = e.run(`MOVE (SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3) TO 'Dest'`)
+	if st := byStatus(rows); len(st[StatusSkipped]) != 2 || len(e.rec.matching("POST", "/children")) != 1 {
+		t.Errorf("re-run rows %v, %d moves sent", rows, len(e.rec.matching("POST", "/children")))
+	}
+	// A folder moves with its subtree; not into itself.
+	rows, _ = e.run(`MOVE '` + f1 + `' TO 'Dest'`)
+	if rows[0].status != StatusOK {
+		t.Fatalf("folder move: %v", rows)
+	}
+	e.sameFolders()
+	rows, _ = e.run(`MOVE '` + f1 + `' TO 'Dest/F1/Sub'`)
+	if rows[0].status != StatusFailed || !strings.Contains(rows[0].detail, "into itself") {
+		t.Errorf("move into itself: %v", rows)
+	}
+	if _, _, err := e.try(t.Context(), `MOVE '`+f1+`' TO 'Nowhere'`); err == nil || !strings.Contains(err.Error(), "CREATE FOLDER") {
+		t.Errorf("unknown destination: %v", err)
+	}
+	// RENAME a file, a folder (its subtree follows), and a clash.
+	rows, _ = e.run(`RENAME '` + ids[0] + `' TO 'renamed.jpg'`)
+	if n, _ := e.node(ids[0]); rows[0].status != StatusOK || n.Name != "renamed.jpg" || e.ids(`SELECT name FROM nodes WHERE id = ?`, ids[0])[0] != "renamed.jpg" {
+		t.Errorf("rename file: %v, service name %q", rows, n.Name)
+	}
+	rows, _ = e.run(`RENAME '` + ids[0] + `' TO 'renamed.jpg'`)
+	if rows[0].status != StatusSkipped {
+		t.Errorf("rename re-run: %v", rows)
+	}
+	rows, _ = e.run(`RENAME '` + f1 + `' TO 'F2'`)
+	if rows[0].status != StatusOK {
+		t.Fatalf("rename folder: %v", rows)
+	}
+	e.sameFolders()
+	rows, _ = e.run(`RENAME '` + ids[1] + `' TO 'RENAMED.JPG'`)
+	if rows[0].status != StatusFailed || !strings.Contains(rows[0].detail, "409") {
+		t.Errorf("rename clash: %v", rows)
+	}
+	if _, _, err := e.try(t.Context(), `RENAME '`+ids[1]+`' TO 'a/b'`); err == nil || !strings.Contains(err.Error(), "MOVE") {
+		t.Errorf("rename with a slash: %v", err)
+	}
+	if n := e.count(`SELECT count(*) FROM actions_log WHERE action IN ('MOVE', 'RENAME')`); n == 0 {
+		t.Error("nothing journaled")
+	}
+}
