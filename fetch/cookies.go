@@ -3,14 +3,18 @@ package fetch
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 // Cookies holds a browser session's Amazon cookies under their normalised
@@ -32,6 +36,9 @@ func NewCookies(m map[string]string) (Cookies, error) {
 		if k == "" {
 			continue
 		}
+		if err := checkCookie(k, v); err != nil {
+			return Cookies{}, err
+		}
 		c.m[normaliseCookieName(k)] = v
 	}
 	if err := c.validate(); err != nil {
@@ -40,15 +47,36 @@ func NewCookies(m map[string]string) (Cookies, error) {
 	return c, nil
 }
 
+// maxCookieFile bounds what LoadCookies reads: a browser's export of the
+// Amazon cookies is a few KB, and even every cookie of a browser fits well
+// below it. A bigger file is the wrong file; it is never read whole.
+const maxCookieFile = 1 << 20
+
 // LoadCookies reads and parses a cookies file in any of the formats that
-// ParseCookies accepts. The error names the file, never a cookie value.
+// ParseCookies accepts. It reads at most maxCookieFile bytes: a bigger file
+// is refused at once. The error names the file, never a cookie value.
 func LoadCookies(path string) (Cookies, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return Cookies{}, fmt.Errorf("cookies file %s does not exist: export session-id, ubid-*, at-* cookies from a logged-in Amazon Photos browser tab into it, or pass --cookies FILE", path)
 		}
 		return Cookies{}, fmt.Errorf("read cookies file: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return Cookies{}, fmt.Errorf("cookies file %s is a directory: give the file the cookies were exported to", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxCookieFile+1))
+	if err != nil {
+		return Cookies{}, fmt.Errorf("read cookies file %s: %w", path, err)
+	}
+	if len(data) > maxCookieFile {
+		size := "more than 1 MiB"
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fmt.Sprintf("%.1f MiB", float64(fi.Size())/(1<<20))
+		}
+		return Cookies{}, fmt.Errorf("cookies file %s is %s: too big to be a cookie file (an export of the Amazon cookies is a few KB); check the --cookies path", path, size)
 	}
 	c, err := ParseCookies(data)
 	if err != nil {
@@ -74,31 +102,41 @@ func DefaultCookiesPath() string {
 	return filepath.Join(home, ".config", "apsql", "cookies")
 }
 
-// ParseCookies parses cookies in one of the three formats of SPEC §1,
-// detected from the content:
+// ParseCookies parses cookies in one of the formats of SPEC §1, detected
+// from the content:
 //
 //   - a JSON object {"session-id": "...", "ubid-main": "...", "at-main": "..."};
+//   - a JSON array of cookie objects, as the Cookie-Editor and
+//     EditThisCookie extensions export ([{"name": "session-id", "value":
+//     "...", "domain": ".amazon.com", ...}, ...]), keeping only the cookies
+//     of amazon.<tld> domains;
 //   - a Netscape cookies.txt (tab-separated, "#HttpOnly_" prefixes allowed),
-//     keeping only the cookies of amazon.<tld> domains;
+//     keeping only the cookies of amazon.<tld> domains; a line of six
+//     fields, as some exporters write (no subdomain flag, no expiry, or an
+//     empty value with its tab dropped), is accepted;
 //   - one Cookie header line "session-id=...; ubid-acbca=...; at-acbca=..."
 //     (with or without the leading "Cookie:").
 //
+// The text may be UTF-8 (with or without a BOM) or UTF-16 (with a BOM, or
+// without one when the NUL bytes show it), as Windows editors save it.
 // Names are normalised to the hyphenated spelling (ubid_main → ubid-main,
 // at_acbuk → at-acbuk). The result must hold session-id and a matching
 // ubid-X / at-X pair; otherwise the error names the missing cookie.
 func ParseCookies(data []byte) (Cookies, error) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 BOM from some editors
+	data, err := decodeCookieText(data)
+	if err != nil {
+		return Cookies{}, err
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return Cookies{}, errors.New("no cookies found: the file is empty; export session-id, ubid-*, at-* cookies from a logged-in Amazon Photos browser tab")
 	}
-	var (
-		m   map[string]string
-		err error
-	)
+	var m map[string]string
 	switch {
 	case trimmed[0] == '{':
 		m, err = parseJSONCookies(trimmed)
+	case trimmed[0] == '[':
+		m, err = parseJSONArrayCookies(trimmed)
 	case isNetscape(trimmed):
 		m, err = parseNetscapeCookies(trimmed)
 	default:
@@ -108,6 +146,38 @@ func ParseCookies(data []byte) (Cookies, error) {
 		return Cookies{}, err
 	}
 	return NewCookies(m)
+}
+
+// decodeCookieText returns data as UTF-8: a UTF-8 BOM is dropped, and
+// UTF-16 (a BOM, or NUL bytes in every other place of the first
+// character) is decoded. Other text with NUL bytes is not a cookies file.
+func decodeCookieText(data []byte) ([]byte, error) {
+	if b, ok := bytes.CutPrefix(data, []byte("\xef\xbb\xbf")); ok {
+		return b, nil
+	}
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte("\xff\xfe")):
+		order, data = binary.LittleEndian, data[2:]
+	case bytes.HasPrefix(data, []byte("\xfe\xff")):
+		order, data = binary.BigEndian, data[2:]
+	case bytes.IndexByte(data, 0) < 0:
+		return data, nil
+	case len(data) >= 2 && data[0] != 0 && data[1] == 0:
+		order = binary.LittleEndian
+	case len(data) >= 2 && data[0] == 0 && data[1] != 0:
+		order = binary.BigEndian
+	default:
+		return nil, errors.New("the file holds NUL bytes and is not UTF-16 text: it is not a cookies file; export the cookies again as text")
+	}
+	if len(data)%2 != 0 {
+		return nil, errors.New("the file is UTF-16 text with an odd number of bytes: it is cut short; export the cookies again")
+	}
+	u := make([]uint16, len(data)/2)
+	for i := range u {
+		u[i] = order.Uint16(data[2*i:])
+	}
+	return []byte(string(utf16.Decode(u))), nil
 }
 
 func parseJSONCookies(data []byte) (map[string]string, error) {
@@ -130,8 +200,49 @@ func parseJSONCookies(data []byte) (map[string]string, error) {
 	return m, nil
 }
 
+// jsonCookie is one cookie of a browser extension's JSON export; the
+// other fields (path, expirationDate, httpOnly, ...) do not matter here.
+type jsonCookie struct {
+	Name   *string `json:"name"`
+	Value  *string `json:"value"`
+	Domain string  `json:"domain"`
+}
+
+// parseJSONArrayCookies reads a Cookie-Editor / EditThisCookie export: an
+// array of cookie objects. Cookies without a domain are taken as Amazon's
+// (an export of one tab's cookies may leave it out).
+func parseJSONArrayCookies(data []byte) (map[string]string, error) {
+	var raw []jsonCookie
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("cookies JSON array is malformed at byte %d: expected [{\"name\": ..., \"value\": ..., \"domain\": ...}, ...] as Cookie-Editor exports", se.Offset)
+		}
+		return nil, errors.New("cookies JSON array is malformed: expected [{\"name\": ..., \"value\": ..., \"domain\": ...}, ...] as Cookie-Editor exports, with string names and values")
+	}
+	byDomain := map[string]map[string]string{}
+	for i, c := range raw {
+		if c.Name == nil || c.Value == nil {
+			return nil, fmt.Errorf("cookies JSON array: cookie %d has no \"name\" or no \"value\": expected [{\"name\": ..., \"value\": ..., \"domain\": ...}, ...] as Cookie-Editor exports", i+1)
+		}
+		site := "amazon"
+		if d := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(c.Domain), ".")); d != "" {
+			var ok bool
+			if site, ok = amazonSite(d); !ok {
+				continue
+			}
+		}
+		if byDomain[site] == nil {
+			byDomain[site] = map[string]string{}
+		}
+		byDomain[site][*c.Name] = *c.Value
+	}
+	return pickSite(byDomain, "the cookies JSON array")
+}
+
 // isNetscape reports whether data looks like a cookies.txt: its header
-// comment, or a line of seven tab-separated fields.
+// comment, or a first cookie line of six or seven tab-separated fields
+// with a TRUE/FALSE flag among them.
 func isNetscape(data []byte) bool {
 	if bytes.HasPrefix(data, []byte("# Netscape HTTP Cookie File")) || bytes.HasPrefix(data, []byte("# HTTP Cookie File")) {
 		return true
@@ -143,9 +254,32 @@ func isNetscape(data []byte) bool {
 		if line == "" || (strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "#HttpOnly_")) {
 			continue
 		}
-		return len(strings.Split(line, "\t")) >= 7
+		f := strings.Split(line, "\t")
+		if len(f) >= 7 {
+			return true
+		}
+		return len(f) == 6 && (isBool(f[1]) || isBool(f[2]) || isBool(f[3]))
 	}
 	return false
+}
+
+func isBool(s string) bool { return strings.EqualFold(s, "TRUE") || strings.EqualFold(s, "FALSE") }
+
+// netscapeCookie returns the name and value of a cookies.txt line's
+// fields: domain, subdomains flag, path, secure, expiry, name, value. Of a
+// six-field line, the field left out is found from the others:
+//
+//   - the second field is a path: the subdomains flag is left out;
+//   - the fifth is not a number: the expiry is left out (session cookies);
+//   - else the value is empty and its tab was dropped.
+func netscapeCookie(f []string) (name, value string) {
+	if len(f) >= 7 {
+		return f[5], f[6]
+	}
+	if _, err := strconv.ParseInt(strings.TrimSpace(f[4]), 10, 64); strings.HasPrefix(f[1], "/") || err != nil {
+		return f[4], f[5]
+	}
+	return f[5], ""
 }
 
 func parseNetscapeCookies(data []byte) (map[string]string, error) {
@@ -161,8 +295,8 @@ func parseNetscapeCookies(data []byte) (map[string]string, error) {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) < 7 {
-			return nil, fmt.Errorf("cookies.txt line %d: want 7 tab-separated fields (domain, flag, path, secure, expiry, name, value), got %d", n, len(f))
+		if len(f) < 6 {
+			return nil, fmt.Errorf("cookies.txt line %d: want 7 tab-separated fields (domain, flag, path, secure, expiry, name, value), got %d (a value broken over two lines, or spaces instead of tabs?)", n, len(f))
 		}
 		domain := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(f[0]), "."))
 		site, ok := amazonSite(domain)
@@ -172,15 +306,21 @@ func parseNetscapeCookies(data []byte) (map[string]string, error) {
 		if byDomain[site] == nil {
 			byDomain[site] = map[string]string{}
 		}
-		byDomain[site][f[5]] = f[6]
+		name, value := netscapeCookie(f)
+		byDomain[site][name] = value
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read cookies.txt: %w", err)
 	}
+	return pickSite(byDomain, "cookies.txt")
+}
+
+// pickSite returns the cookies of the one Amazon site of byDomain that has
+// an authentication cookie (at-*); what names the format in errors.
+func pickSite(byDomain map[string]map[string]string, what string) (map[string]string, error) {
 	if len(byDomain) == 0 {
-		return nil, errors.New("cookies.txt holds no amazon.* cookies: export the cookies of the Amazon Photos tab (www.amazon.<tld>) while logged in")
+		return nil, fmt.Errorf("%s holds no amazon.* cookies: export the cookies of the Amazon Photos tab (www.amazon.<tld>) while logged in", what)
 	}
-	// Keep the site that has an authentication cookie.
 	var withAuth []string
 	for site, m := range byDomain {
 		for k := range m {
@@ -196,15 +336,19 @@ func parseNetscapeCookies(data []byte) (map[string]string, error) {
 		// Fall through with everything: validate names the missing cookie.
 		out := map[string]string{}
 		for _, m := range byDomain {
-			for k, v := range m {
-				out[k] = v
-			}
+			maps.Copy(out, m)
 		}
 		return out, nil
 	case 1:
+		if m := byDomain["amazon"]; m != nil && withAuth[0] != "amazon" {
+			// Cookies without a domain join the site's.
+			out := maps.Clone(m)
+			maps.Copy(out, byDomain[withAuth[0]])
+			return out, nil
+		}
 		return byDomain[withAuth[0]], nil
 	default:
-		return nil, fmt.Errorf("cookies.txt holds sessions of several Amazon sites (%s): export only the cookies of the site you use for Amazon Photos", strings.Join(withAuth, ", "))
+		return nil, fmt.Errorf("%s holds sessions of several Amazon sites (%s): export only the cookies of the site you use for Amazon Photos", what, strings.Join(withAuth, ", "))
 	}
 }
 
@@ -235,7 +379,7 @@ func parseHeaderCookies(data []byte) (map[string]string, error) {
 		// Tolerate a trailing newline and blank lines, not several headers.
 		rest := strings.TrimSpace(s[i:])
 		if rest != "" {
-			return nil, errors.New("cookies file is not JSON, not a Netscape cookies.txt and not a single Cookie header line: use one of the formats of the README (e.g. session-id=...; ubid-main=...; at-main=...)")
+			return nil, errors.New("cookies file is not JSON, not a Netscape cookies.txt and not a single Cookie header line (a value broken by a line break?): use one of the formats of the README (e.g. session-id=...; ubid-main=...; at-main=...) on one line")
 		}
 		s = s[:i]
 	}
@@ -257,6 +401,25 @@ func parseHeaderCookies(data []byte) (map[string]string, error) {
 	}
 	return m, nil
 }
+
+// checkCookie refuses a cookie that cannot go into a Cookie header as it
+// is: a line break or another control character in its name or value (a
+// value copied across two lines), or a ";" that would split it in two.
+// The error names the cookie, never its value.
+func checkCookie(name, value string) error {
+	if strings.IndexFunc(name, isCookieCtl) >= 0 || strings.ContainsAny(name, ";= ") {
+		return fmt.Errorf("a cookie name holds a line break, a control character, a space, \";\" or \"=\" (%q): export the cookies again", name)
+	}
+	if strings.ContainsAny(value, "\r\n") {
+		return fmt.Errorf("the value of cookie %s holds a line break (CR/LF): a cookie value is one line; copy it again without the line break", name)
+	}
+	if strings.IndexFunc(value, isCookieCtl) >= 0 || strings.Contains(value, ";") {
+		return fmt.Errorf("the value of cookie %s holds a control character or \";\", which no browser sends: copy it again from the browser", name)
+	}
+	return nil
+}
+
+func isCookieCtl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // sessionCookiePrefixes are the Amazon session cookie names that carry a
 // site suffix (-main or -acb<cc>); API.md §4.1.

@@ -1,13 +1,17 @@
 package fetch
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf16"
 )
 
 const (
@@ -40,6 +44,29 @@ func TestParseCookiesFormats(t *testing.T) {
 		{"netscape keeps amazon only, HttpOnly lines", netscape,
 			[]string{"at-acbuk", "session-id", "ubid-acbuk"}},
 		{"netscape without header", "www.amazon.de\tFALSE\t/\tTRUE\t0\tsession-id\ts\n.amazon.de\tTRUE\t/\tTRUE\t0\tubid-acbde\tu\n.amazon.de\tTRUE\t/\tTRUE\t0\tat-acbde\ta\n",
+			[]string{"at-acbde", "session-id", "ubid-acbde"}},
+		{"cookie-editor json array, other sites dropped", `[
+  {"domain": ".amazon.com", "expirationDate": 1999999999, "hostOnly": false, "httpOnly": false, "name": "session-id", "path": "/", "sameSite": "unspecified", "secure": true, "session": false, "storeId": "0", "value": "` + secretSession + `"},
+  {"domain": ".amazon.com", "name": "ubid-main", "path": "/", "secure": true, "value": "` + secretUbid + `"},
+  {"domain": "www.amazon.com", "httpOnly": true, "name": "at-main", "path": "/", "value": "` + secretAt + `"},
+  {"domain": ".google.com", "name": "NID", "value": "google"},
+  {"domain": ".amazon.co.uk", "name": "i18n-prefs", "value": "GBP"}
+]`, []string{"at-main", "session-id", "ubid-main"}},
+		{"json array without domains", `[{"name":"session-id","value":"s"},{"name":"ubid-acbde","value":"u"},{"name":"at-acbde","value":"a"}]`,
+			[]string{"at-acbde", "session-id", "ubid-acbde"}},
+		{"netscape six fields (no flag, no expiry, empty value)", "# Netscape HTTP Cookie File\n" +
+			".amazon.com\t/\tTRUE\t1999999999\tsession-id\ts\n" + // no subdomain flag
+			".amazon.com\tTRUE\t/\tTRUE\tubid-main\tu\n" + // no expiry (session cookie)
+			"#HttpOnly_.amazon.com\tTRUE\t/\tTRUE\t1999999999\tat-main\ta\n" +
+			".amazon.com\tTRUE\t/\tTRUE\t1999999999\tcsm-hit\n", // empty value, its tab dropped
+			[]string{"at-main", "csm-hit", "session-id", "ubid-main"}},
+		{"netscape six fields without header", ".amazon.com\tTRUE\t/\tTRUE\tsession-id\ts\r\n.amazon.com\tTRUE\t/\tTRUE\tubid-main\tu\r\n.amazon.com\tTRUE\t/\tTRUE\tat-main\ta\r\n",
+			[]string{"at-main", "session-id", "ubid-main"}},
+		{"utf-16le with BOM (Windows Notepad)", utf16Text(true, true, "Cookie: session-id=s; ubid-main=u; at-main=a\r\n"),
+			[]string{"at-main", "session-id", "ubid-main"}},
+		{"utf-16be with BOM", utf16Text(false, true, `{"session-id":"s","ubid-main":"u","at-main":"a"}`),
+			[]string{"at-main", "session-id", "ubid-main"}},
+		{"utf-16le without BOM, cookies.txt", utf16Text(true, false, "# Netscape HTTP Cookie File\r\n.amazon.de\tTRUE\t/\tTRUE\t0\tsession-id\ts\r\n.amazon.de\tTRUE\t/\tTRUE\t0\tubid-acbde\tu\r\n.amazon.de\tTRUE\t/\tTRUE\t0\tat-acbde\tä\r\n"),
 			[]string{"at-acbde", "session-id", "ubid-acbde"}},
 		{"header line", "Cookie: session-id=s; ubid-acbca=u; at-acbca=a; i18n-prefs=CAD\n",
 			[]string{"at-acbca", "i18n-prefs", "session-id", "ubid-acbca"}},
@@ -92,6 +119,16 @@ func TestParseCookiesErrors(t *testing.T) {
 			".amazon.com\tTRUE\t/\tTRUE\t0\tat-main\ta\n.amazon.com\tTRUE\t/\tTRUE\t0\tubid-main\tu\n" +
 			".amazon.de\tTRUE\t/\tTRUE\t0\tat-acbde\ta\n", "several Amazon sites (amazon.com, amazon.de)"},
 		{"several header lines", "session-id=s\nubid-main=u\n", "not a single Cookie header line"},
+		{"CRLF in a JSON value", `{"session-id":"s","ubid-main":"u","at-main":"Atza|abc\r\ndef"}`, "value of cookie at-main holds a line break (CR/LF)"},
+		{"CRLF in a JSON array value", `[{"name":"session-id","value":"s\r\nt"},{"name":"ubid-main","value":"u"},{"name":"at-main","value":"a"}]`, "value of cookie session-id holds a line break"},
+		{"CRLF inside a header value", "session-id=s; ubid-main=u; at-main=Atza|abc\r\ndef\r\n", "a value broken by a line break?"},
+		{"CRLF inside a cookies.txt value", ".amazon.com\tTRUE\t/\tTRUE\t0\tat-main\tAtza|abc\r\ndef\r\n", "line 2: want 7 tab-separated fields"},
+		{"semicolon in a JSON value", `{"session-id":"s; x=y","ubid-main":"u","at-main":"a"}`, "value of cookie session-id holds a control character or \";\""},
+		{"json array of strings", `["session-id=s"]`, "malformed"},
+		{"json array without value", `[{"name":"session-id"}]`, "cookie 1 has no \"name\" or no \"value\""},
+		{"json array no amazon", `[{"name":"NID","value":"x","domain":".google.com"}]`, "the cookies JSON array holds no amazon.* cookies"},
+		{"binary with NUL bytes", "\x00\x00\x01\x02", "NUL bytes"},
+		{"utf-16 cut short", "\xff\xfes\x00e\x00s", "odd number of bytes"},
 		{"header garbage", "this is not a cookie", "name=value"},
 	}
 	for _, tt := range tests {
@@ -146,6 +183,73 @@ func TestLoadCookies(t *testing.T) {
 	_, err = LoadCookies(filepath.Join(dir, "absent"))
 	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "--cookies") {
 		t.Errorf("LoadCookies(absent) = %v, want a does-not-exist error naming --cookies", err)
+	}
+}
+
+// utf16Text encodes s as UTF-16, little- or big-endian, with or without
+// a byte order mark.
+func utf16Text(little, bom bool, s string) string {
+	order := binary.AppendByteOrder(binary.BigEndian)
+	if little {
+		order = binary.LittleEndian
+	}
+	var b []byte
+	if bom {
+		b = order.AppendUint16(b, 0xfeff)
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, u)
+	}
+	return string(b)
+}
+
+// TestLoadCookiesCRLF: a value broken by a line break is refused with the
+// file's name and the cookie's, never its value.
+func TestLoadCookiesCRLF(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cookies.json")
+	if err := os.WriteFile(path, []byte(`{"session-id":"`+secretSession+`","ubid-main":"`+secretUbid+`","at-main":"`+secretAt+`\r\nrest"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadCookies(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "at-main holds a line break") {
+		t.Fatalf("LoadCookies(CRLF in a value) = %v, want an error naming %s and the cookie", err, path)
+	}
+	if strings.Contains(err.Error(), secretAt) {
+		t.Errorf("error leaks a cookie value: %v", err)
+	}
+}
+
+// TestLoadCookiesTooBig: a 100 MB file is refused at once, naming the
+// file and its size, without being read whole.
+func TestLoadCookiesTooBig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.txt")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("Cookie: session-id=s; ubid-main=u; at-main=a\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(100 << 20); err != nil { // sparse: no 100 MB written
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err = LoadCookies(path)
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "100.0 MiB: too big to be a cookie file") {
+		t.Fatalf("LoadCookies(100 MB) = %v, want 'too big to be a cookie file' naming the file and its size", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("LoadCookies(100 MB) allocated %d bytes, want the file not read whole (< 8 MiB)", alloc)
+	}
+	if took > 2*time.Second {
+		t.Errorf("LoadCookies(100 MB) took %v, want a quick refusal", took)
 	}
 }
 
