@@ -215,6 +215,11 @@ func (s *scanner) quoted(start lexer.Position) error {
 			if r == utf8.RuneError && n <= 1 {
 				return s.errorf(s.pos(), "the filter is not valid UTF-8")
 			}
+			// An escape does not admit a control character: the printed
+			// form drops the backslash, and must parse again.
+			if unicode.IsControl(r) && !unicode.IsSpace(r) {
+				return s.errorf(s.pos(), "unexpected control character %U in a quoted value", r)
+			}
 		case unicode.IsControl(r) && !unicode.IsSpace(r):
 			return s.errorf(s.pos(), "unexpected control character %U in a quoted value", r)
 		}
