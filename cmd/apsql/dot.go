@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apsql/apsql/engine"
@@ -17,7 +18,10 @@ type dotCommand struct {
 	names []string // ".quit", ".exit"
 	args  string   // for .help
 	help  string
-	run   func(ctx context.Context, sh *shell, args []string) error
+	// setting: the command changes how results are shown or where they
+	// go and prints no result itself, so a pending .once waits past it.
+	setting bool
+	run     func(ctx context.Context, sh *shell, args []string) error
 }
 
 // dotTable dispatches dot commands; .help is generated from it and from the
@@ -37,6 +41,17 @@ func (t *dotTable) lookup(name string) (dotCommand, bool) {
 		}
 	}
 	return dotCommand{}, false
+}
+
+// setting reports whether the dot command line is a setting (see
+// dotCommand.setting).
+func (t *dotTable) setting(line string) bool {
+	f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ";"))
+	if len(f) == 0 {
+		return false
+	}
+	c, ok := t.lookup(f[0])
+	return ok && c.setting
 }
 
 func (t *dotTable) names() []string {
@@ -124,7 +139,7 @@ func newDotTable() *dotTable {
 		sh.help()
 		return nil
 	}})
-	t.add(dotCommand{names: []string{".quit", ".exit"}, help: "leave apsql", run: func(context.Context, *shell, []string) error {
+	t.add(dotCommand{names: []string{".quit", ".exit"}, setting: true, help: "leave apsql", run: func(context.Context, *shell, []string) error {
 		return errQuit
 	}})
 	t.add(dotCommand{names: []string{".tables"}, help: "list tables and views", run: func(ctx context.Context, sh *shell, args []string) error {
@@ -160,7 +175,7 @@ func newDotTable() *dotTable {
 		}
 		return rows.Err()
 	}})
-	t.add(dotCommand{names: []string{".mode"}, args: "FORMAT", help: "output format: " + strings.Join(formatNames(), ", "), run: func(ctx context.Context, sh *shell, args []string) error {
+	t.add(dotCommand{names: []string{".mode"}, args: "FORMAT", setting: true, help: "output format: " + strings.Join(formatNames(), ", "), run: func(ctx context.Context, sh *shell, args []string) error {
 		if len(args) == 0 {
 			fmt.Fprintf(sh.out, "current output mode: %s\n", sh.opts.Format)
 			return nil
@@ -172,14 +187,14 @@ func newDotTable() *dotTable {
 		sh.opts.Format = f
 		return nil
 	}})
-	t.add(dotCommand{names: []string{".headers"}, args: "on|off", help: "show column names", run: func(ctx context.Context, sh *shell, args []string) error {
+	t.add(dotCommand{names: []string{".headers"}, args: "on|off", setting: true, help: "show column names", run: func(ctx context.Context, sh *shell, args []string) error {
 		v, err := onOff(".headers", args)
 		if err == nil {
 			sh.opts.Headers = v
 		}
 		return err
 	}})
-	t.add(dotCommand{names: []string{".output"}, args: "[FILE]", help: "send results to FILE (no FILE: back to stdout)", run: func(ctx context.Context, sh *shell, args []string) error {
+	t.add(dotCommand{names: []string{".output"}, args: "[FILE]", setting: true, help: "send results to FILE (no FILE: back to stdout)", run: func(ctx context.Context, sh *shell, args []string) error {
 		if len(args) > 1 {
 			return fmt.Errorf("usage: .output [FILE]")
 		}
@@ -187,6 +202,50 @@ func newDotTable() *dotTable {
 			return sh.setOutput("")
 		}
 		return sh.setOutput(args[0])
+	}})
+	t.add(dotCommand{names: []string{".once"}, args: "FILE", setting: true, help: "send the next result only to FILE", run: func(ctx context.Context, sh *shell, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("usage: .once FILE")
+		}
+		return sh.setOnce(args[0])
+	}})
+	t.add(dotCommand{names: []string{".maxrows"}, args: "[N]", setting: true, help: fmt.Sprintf("a table shows its first and last N/2 rows (default %d at the terminal; no N or -1: every row)", defaultMaxRows), run: func(ctx context.Context, sh *shell, args []string) error {
+		n := -1
+		if len(args) > 1 {
+			return fmt.Errorf("usage: .maxrows [N]")
+		}
+		if len(args) == 1 {
+			v, err := strconv.Atoi(args[0])
+			if err != nil || v < -1 {
+				return fmt.Errorf(".maxrows %s: give a number of rows, or -1 for every row", args[0])
+			}
+			n = v
+		}
+		sh.maxRows, sh.maxRowsSet = max(n, 0), true
+		return nil
+	}})
+	t.add(dotCommand{names: []string{".echo"}, args: "on|off", setting: true, help: "print each statement before running it", run: func(ctx context.Context, sh *shell, args []string) error {
+		v, err := onOff(".echo", args)
+		if err == nil {
+			sh.echo = v
+		}
+		return err
+	}})
+	t.add(dotCommand{names: []string{".bail"}, args: "on|off", setting: true, help: "stop at the first error (default: on in scripts, off at the prompt)", run: func(ctx context.Context, sh *shell, args []string) error {
+		v, err := onOff(".bail", args)
+		if err == nil {
+			sh.bail = v
+		}
+		return err
+	}})
+	t.add(dotCommand{names: []string{".open"}, args: "[FILE]", setting: true, help: "close this database and open FILE (no FILE: a new in-memory one)", run: func(ctx context.Context, sh *shell, args []string) error {
+		switch len(args) {
+		case 0:
+			return sh.open(ctx, engine.Memory)
+		case 1:
+			return sh.open(ctx, args[0])
+		}
+		return fmt.Errorf("usage: .open [FILE]")
 	}})
 	t.add(dotCommand{names: []string{".read"}, args: "FILE", help: "run the statements in FILE", run: func(ctx context.Context, sh *shell, args []string) error {
 		if len(args) != 1 {
@@ -201,18 +260,38 @@ func newDotTable() *dotTable {
 		if err != nil {
 			return fmt.Errorf(".read: %w", err)
 		}
+		failed := false
 		for _, st := range scriptStatements(string(src)) {
-			if err := sh.exec(ctx, st); err != nil {
-				var deep errTooDeep
-				if err == errQuit || errors.As(err, &deep) {
-					return err // not wrapped once per level
+			err := sh.exec(ctx, st)
+			if err == nil {
+				continue
+			}
+			var deep errTooDeep
+			switch {
+			case err == errQuit || errors.As(err, &deep) || ctx.Err() != nil:
+				return err // not wrapped once per level
+			case sh.bail:
+				if errors.Is(err, errReported) {
+					return err
 				}
 				return fmt.Errorf("%s:%d: %w", args[0], st.Line, err)
 			}
+			// .bail off: say what failed and go on.
+			if !errors.Is(err, errReported) {
+				where := fmt.Sprintf("%s:%d: ", args[0], st.Line)
+				if sh.interactive {
+					where = "Error: " + where
+				}
+				sh.printError(where, err)
+			}
+			failed = true
+		}
+		if failed {
+			return errReported
 		}
 		return nil
 	}})
-	t.add(dotCommand{names: []string{".timer"}, args: "on|off", help: "print the run time of each statement", run: func(ctx context.Context, sh *shell, args []string) error {
+	t.add(dotCommand{names: []string{".timer"}, args: "on|off", setting: true, help: "print the run time of each statement", run: func(ctx context.Context, sh *shell, args []string) error {
 		v, err := onOff(".timer", args)
 		if err == nil {
 			sh.timer = v

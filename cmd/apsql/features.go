@@ -129,12 +129,9 @@ func setupFeatures(ctx context.Context, sh *shell) error {
 		}
 	}
 	sh.sess.Yes = cfg.yes
-	reg := sh.sess.DB.Commands()
-	mirror.Register(reg, api.get)
-	actions.Register(reg, api.get)
-	actions.RegisterLabel(reg, api.get)
-	if err := mirror.RegisterSearch(sh.sess.DB, api.get); err != nil {
-		return fmt.Errorf("register search(): %w", err)
+	sh.api = api
+	if err := api.register(sh.sess.DB); err != nil {
+		return err
 	}
 	sh.dots.add(dotCommand{names: []string{".tree"}, args: "[PATH]", help: "the folder tree (SYNC FOLDERS first)", run: func(ctx context.Context, sh *shell, args []string) error {
 		// A path may be quoted or not: .tree My Photos, .tree 'My Photos'.
@@ -157,6 +154,19 @@ func setupFeatures(ctx context.Context, sh *shell) error {
 		}
 		return sh.print(ctx, "", res)
 	}})
+	return nil
+}
+
+// register adds apsql's own statements and search() to db. Each database
+// has its own registry: .open registers them on the new one.
+func (a *apiClient) register(db *engine.DB) error {
+	reg := db.Commands()
+	mirror.Register(reg, a.get)
+	actions.Register(reg, a.get)
+	actions.RegisterLabel(reg, a.get)
+	if err := mirror.RegisterSearch(db, a.get); err != nil {
+		return fmt.Errorf("register search(): %w", err)
+	}
 	return nil
 }
 

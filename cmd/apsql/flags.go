@@ -72,6 +72,23 @@ const defaultMemoryLimit = "256MB"
 // set: the decoders' buffers are reused rather than left to grow.
 const goMemoryLimit = 192 << 20
 
+// formatFlag is -csv, -json, -line, ...: DuckDB's CLI shorthand for
+// --format; the last format given wins.
+type formatFlag struct {
+	f   output.Format
+	dst *string
+}
+
+func (f formatFlag) String() string   { return "" }
+func (f formatFlag) IsBoolFlag() bool { return true }
+func (f formatFlag) Set(s string) error {
+	if s != "true" {
+		return fmt.Errorf("-%s takes no value", f.f)
+	}
+	*f.dst = string(f.f)
+	return nil
+}
+
 type multiFlag struct{ vals *[]string }
 
 func (m multiFlag) String() string     { return "" }
@@ -98,6 +115,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(multiFlag{&cfg.commands}, "c", "run `SQL` statements and exit (repeatable)")
 	fs.StringVar(&cfg.file, "f", "", "run the script `FILE` and exit")
 	fs.StringVar(&format, "format", "table", "output `FORMAT`: table, csv, tsv, json, ndjson, markdown, line")
+	for _, f := range output.Formats() {
+		fs.Var(formatFlag{f, &format}, string(f), fmt.Sprintf("shorthand for --format %s", f))
+	}
 	fs.BoolVar(&cfg.bail, "bail", false, "stop at the first error (always on in -c, -f and stdin modes)")
 	fs.BoolVar(&cfg.quiet, "q", false, "quieter: no progress bars")
 	fs.BoolVar(&cfg.verbose, "v", false, "more log detail on stderr")

@@ -45,6 +45,7 @@ var secretLine = regexp.MustCompile(`(?i)(cookie|session-id|session_id|ubid[-_]|
 func (sh *shell) repl(ctx context.Context, stdin io.Reader) int {
 	sh.interactive = true
 	sh.sess.Interactive = true
+	sh.bail = sh.cfg.bail
 	hist := historyPath()
 	if hist != "" {
 		if err := os.MkdirAll(filepath.Dir(hist), 0o700); err != nil {
@@ -126,7 +127,7 @@ func (sh *shell) repl(ctx context.Context, stdin io.Reader) int {
 			if errors.Is(err, errQuit) {
 				return exitOK
 			}
-			if err != nil && sh.cfg.bail {
+			if err != nil && sh.bail {
 				return exitFailed
 			}
 		}
@@ -146,7 +147,9 @@ func (sh *shell) interactiveExec(ctx context.Context, st engine.Stmt) error {
 		fmt.Fprintln(sh.stderr, "Interrupted")
 		return nil
 	default:
-		sh.printError("", err)
+		if !errors.Is(err, errReported) {
+			sh.printError("", err)
+		}
 		return err
 	}
 }

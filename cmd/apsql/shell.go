@@ -24,11 +24,21 @@ type shell struct {
 	sess   *engine.Session
 	stdout io.Writer // where results go when .output is off
 	stderr io.Writer
-	out    io.Writer // current result writer
+	out    io.Writer // current result writer: onceF, else outF, else stdout
 	outF   *os.File  // .output file, if any
+	onceF  *os.File  // .once file, if any: the next result only
 	opts   output.Options
 	timer  bool
-	dots   *dotTable
+	echo   bool // .echo: print each statement before running it
+	// bail stops a script, or the interactive shell, at the first error:
+	// on in scripts unless .bail off, off interactively unless --bail.
+	bail bool
+	// maxRows is .maxrows (0: every row); unless maxRowsSet, a table at
+	// the terminal shows defaultMaxRows.
+	maxRows    int
+	maxRowsSet bool
+	dots       *dotTable
+	api        *apiClient // registers apsql's statements on each database
 	// interactive: errors don't stop the loop, confirmations are asked.
 	interactive bool
 	// cleanup runs at exit (emulator, files).
@@ -38,6 +48,10 @@ type shell struct {
 	// readDepth counts the .read commands being run, one inside another.
 	readDepth int
 }
+
+// defaultMaxRows is how many rows an interactive table at the terminal
+// shows, as in DuckDB's shell: the first and last 20.
+const defaultMaxRows = 40
 
 // maxReadDepth bounds .read inside .read (sqlite3 stops at 25 too).
 const maxReadDepth = 25
@@ -51,9 +65,9 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 		}
 		return exitFailed
 	}
-	defer db.Close()
 	if cfg.memoryLimit != "" {
 		if err := db.SetMemoryLimit(ctx, cfg.memoryLimit); err != nil {
+			db.Close()
 			fmt.Fprintf(stderr, "apsql: --memory-limit: %v\n", err)
 			return exitUsage
 		}
@@ -65,9 +79,10 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 		stderr: stderr,
 		out:    stdout,
 		opts:   output.Options{Format: cfg.format, Headers: true},
+		bail:   true, // scripts; the REPL starts with cfg.bail
 		dots:   newDotTable(),
 	}
-	defer sh.close()
+	defer sh.close() // and the database, which .open may have replaced
 	if cfg.verbose {
 		sh.sess.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "apsql: "+format+"\n", args...) }
 	}
@@ -87,17 +102,21 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 	case len(cfg.commands) > 0:
 		// Each -c is a script of its own, so that its errors name its
 		// lines (and a trailing -- comment cannot swallow the next one);
-		// the first failure stops the rest.
+		// the first failure stops the rest (unless .bail off).
+		status := exitOK
 		for i, c := range cfg.commands {
 			name := "-c"
 			if len(cfg.commands) > 1 {
 				name = fmt.Sprintf("-c #%d", i+1)
 			}
 			if code := sh.batch(ctx, name, c); code != exitOK {
-				return code
+				if code != exitFailed || sh.bail {
+					return code
+				}
+				status = code
 			}
 		}
-		return exitOK
+		return status
 	case cfg.file != "":
 		src, err := os.ReadFile(cfg.file)
 		if err != nil {
@@ -118,10 +137,12 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 }
 
 func (sh *shell) close() {
+	sh.endOnce()
 	sh.setOutput("")
 	for i := len(sh.cleanup) - 1; i >= 0; i-- {
 		sh.cleanup[i]()
 	}
+	sh.sess.DB.Close()
 }
 
 func isTerminal(f any) bool {
@@ -155,10 +176,12 @@ func scriptStatements(src string) []engine.Stmt {
 }
 
 // batch runs a whole script, stopping at the first error (SPEC §1: --bail is
-// the default outside the interactive shell). Ctrl-C exits with 130.
+// the default outside the interactive shell); after .bail off it goes on
+// and exits 1 at the end when a statement failed. Ctrl-C exits with 130.
 func (sh *shell) batch(ctx context.Context, name, src string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	status := exitOK
 	for _, st := range scriptStatements(src) {
 		err := sh.exec(ctx, st)
 		if err == nil {
@@ -169,13 +192,23 @@ func (sh *shell) batch(ctx context.Context, name, src string) int {
 			return exitInterrupted
 		}
 		if errors.Is(err, errQuit) {
-			return exitOK
+			return status
 		}
-		sh.printError(fmt.Sprintf("%s:%d: ", name, st.Line), err)
-		return exitFailed
+		if !errors.Is(err, errReported) {
+			sh.printError(fmt.Sprintf("%s:%d: ", name, st.Line), err)
+		}
+		if sh.bail {
+			return exitFailed
+		}
+		status = exitFailed
 	}
-	return exitOK
+	return status
 }
+
+// errReported is a failure whose errors were printed where they happened
+// (statements of a .read under .bail off): it counts, it is not printed
+// again.
+var errReported = errors.New("statements failed")
 
 // lineOf returns the 1-based line at which the suffix rest of src starts.
 func lineOf(src, rest string) (int, int) {
@@ -188,12 +221,27 @@ var errQuit = errors.New("quit")
 
 // exec runs one statement or dot command and prints its result.
 func (sh *shell) exec(ctx context.Context, st engine.Stmt) error {
+	if sh.echo {
+		text := st.Text
+		if !st.Dot {
+			text += ";"
+		}
+		// To the terminal or the pipe, never into an .output or .once
+		// file: an exported CSV stays one document.
+		fmt.Fprintln(sh.stdout, text)
+	}
+	once := sh.onceF
 	start := time.Now()
 	var err error
 	if st.Dot {
 		err = sh.dots.run(ctx, sh, st.Text)
 	} else {
 		err = sh.statement(ctx, st.Text)
+	}
+	if once != nil && sh.onceF == once && !(st.Dot && sh.dots.setting(st.Text)) {
+		if cerr := sh.endOnce(); err == nil {
+			err = cerr
+		}
 	}
 	if sh.timer && !errors.Is(err, errQuit) {
 		fmt.Fprintf(sh.stderr, "Run Time: %.3fs\n", time.Since(start).Seconds())
@@ -216,9 +264,10 @@ func (sh *shell) print(ctx context.Context, text string, res *engine.Result) err
 		defer res.Rows.Release()
 		if len(res.Rows.Schema().Fields()) > 0 && !isRowCount(text, res) {
 			opts := sh.opts
-			if sh.outF == nil {
+			if sh.out == sh.stdout {
 				opts.Width = terminalWidth(sh.stdout)
 			}
+			opts.MaxRows = sh.rowLimit()
 			w := bufio.NewWriterSize(sh.out, 64<<10)
 			_, werr := output.Write(ctx, w, res.Rows, opts)
 			if ferr := w.Flush(); werr == nil {
@@ -291,12 +340,27 @@ func (sh *shell) printError(prefix string, err error) {
 	}
 }
 
+// rowLimit is the Options.MaxRows of the next result: .maxrows when set,
+// else defaultMaxRows for a table the interactive shell prints at the
+// terminal; scripts, pipes, files and other formats get every row.
+func (sh *shell) rowLimit() int {
+	switch {
+	case sh.opts.Format != output.Table:
+		return 0
+	case sh.maxRowsSet:
+		return sh.maxRows
+	case sh.interactive && sh.out == sh.stdout && isTerminal(sh.stdout):
+		return defaultMaxRows
+	}
+	return 0
+}
+
 // setOutput redirects results to path ("" = back to stdout).
 func (sh *shell) setOutput(path string) error {
 	if sh.outF != nil {
 		err := sh.outF.Close()
 		sh.outF = nil
-		sh.out = sh.stdout
+		sh.route()
 		if err != nil {
 			return err
 		}
@@ -308,6 +372,89 @@ func (sh *shell) setOutput(path string) error {
 	if err != nil {
 		return fmt.Errorf(".output: %w", err)
 	}
-	sh.outF, sh.out = f, f
+	sh.outF = f
+	sh.route()
 	return nil
+}
+
+// setOnce sends the next result only to path (.once); the one before
+// it, not yet used, is closed.
+func (sh *shell) setOnce(path string) error {
+	if err := sh.endOnce(); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf(".once: %w", err)
+	}
+	sh.onceF = f
+	sh.route()
+	return nil
+}
+
+// endOnce closes the .once file, if any; results go back to the .output
+// file or stdout.
+func (sh *shell) endOnce() error {
+	if sh.onceF == nil {
+		return nil
+	}
+	err := sh.onceF.Close()
+	sh.onceF = nil
+	sh.route()
+	if err != nil {
+		return fmt.Errorf(".once: %w", err)
+	}
+	return nil
+}
+
+// route points out at the .once file, else the .output file, else stdout.
+func (sh *shell) route() {
+	switch {
+	case sh.onceF != nil:
+		sh.out = sh.onceF
+	case sh.outF != nil:
+		sh.out = sh.outF
+	default:
+		sh.out = sh.stdout
+	}
+}
+
+// open closes the database and opens path instead (.open), with apsql's
+// statements registered on it. When path cannot be opened, the database
+// in use stays open.
+func (sh *shell) open(ctx context.Context, path string) error {
+	old := sh.sess.DB
+	if path != engine.Memory && old.Path != engine.Memory && sameFile(path, old.Path) {
+		return nil // already open
+	}
+	db, err := engine.Open(ctx, path)
+	if err != nil {
+		return fmt.Errorf(".open: %w; %s is still open", err, old.Path)
+	}
+	if sh.cfg.memoryLimit != "" {
+		if err := db.SetMemoryLimit(ctx, sh.cfg.memoryLimit); err != nil {
+			db.Close()
+			return fmt.Errorf(".open: --memory-limit: %w; %s is still open", err, old.Path)
+		}
+	}
+	if err := sh.api.register(db); err != nil {
+		db.Close()
+		return fmt.Errorf(".open: %w; %s is still open", err, old.Path)
+	}
+	sh.sess.DB = db
+	if err := old.Close(); err != nil {
+		return fmt.Errorf(".open: closing %s: %w (%s is open)", old.Path, err, path)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b name the same file; a file that does
+// not exist yet is the same as no other.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
