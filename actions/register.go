@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -82,6 +83,12 @@ func (x *Actions) table() []struct {
 	}
 }
 
+// stopGrace is how long the requests an interrupted action has in flight
+// may still take: an answer within it makes the outcome known; after it
+// the request is cut and its nodes are journalled as "outcome unknown",
+// so that the statement stops within a second of Ctrl-C.
+const stopGrace = 400 * time.Millisecond
+
 // commands returns the engine commands of the actions: each statement and
 // its EXPLAIN.
 func (x *Actions) commands() []engine.Command {
@@ -91,6 +98,8 @@ func (x *Actions) commands() []engine.Command {
 		out = append(out,
 			engine.Command{Keywords: e.kw, Syntax: e.syntax, Help: e.help,
 				Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
+					ctx, release := fetch.WithStopGrace(ctx, stopGrace)
+					defer release()
 					return run(ctx, s, rest, false)
 				}},
 			engine.Command{Keywords: append([]string{"EXPLAIN"}, e.kw...), Syntax: "EXPLAIN " + e.syntax,

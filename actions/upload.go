@@ -228,10 +228,22 @@ func remotePath(p string) (string, error) {
 
 // walkUpload lists the regular files under local (or local itself). A
 // directory is recreated under remote with its own name, as cp -r does.
-// Symbolic links are not followed, and hidden files (.DS_Store, ...) are
-// skipped; both come back as skipped outcomes.
+//
+//   - local itself may be a symbolic link, to a file or a directory: it is
+//     followed, and the remote folder takes the link's name (UPLOAD
+//     '~/Pictures' where Pictures links to /data/photos makes "Pictures").
+//   - Symbolic links inside the tree are not followed (no loops, nothing
+//     outside the tree); they come back as skipped outcomes.
+//   - Hidden files and folders (.DS_Store, ...) are skipped, as outcomes.
 func walkUpload(local, remote string) ([]*upFile, []Outcome, error) {
-	fi, err := os.Stat(local)
+	walkRoot := local
+	if li, err := os.Lstat(local); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+		// Only the argument is followed; WalkDir would list the link itself.
+		if walkRoot, err = filepath.EvalSymlinks(local); err != nil {
+			return nil, nil, fmt.Errorf("%s is a symbolic link that cannot be followed: %w", engine.Quote(local), err)
+		}
+	}
+	fi, err := os.Stat(walkRoot)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s does not exist: give a file or a directory", engine.Quote(local))
@@ -264,8 +276,8 @@ func walkUpload(local, remote string) ([]*upFile, []Outcome, error) {
 	}
 	var files []*upFile
 	var skipped []Outcome
-	err = filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
-		rel, rerr := filepath.Rel(local, p)
+	err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
+		rel, rerr := filepath.Rel(walkRoot, p)
 		if rerr != nil {
 			return rerr
 		}
@@ -754,6 +766,9 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 		return o, existing, false
 	default:
 		o.Status, o.Detail = StatusFailed, ep+": "+err.Error()
+		if errors.Is(err, fetch.ErrInterrupted) {
+			o.Detail = ep + ": " + unknownOutcome + ": " + err.Error()
+		}
 		if !v2 && isStatus(err, http.StatusForbidden) {
 			return o, nil, true
 		}

@@ -15,14 +15,16 @@ import (
 // arrival order, so a sequential client sees the same faults on every run;
 // concurrent clients see the same rates.
 type faults struct {
-	mu        sync.Mutex
-	rng       *rand.Rand
-	latency   time.Duration
-	failRate  float64
-	resetRate float64
-	rateLimit float64
-	tokens    float64
-	last      time.Time
+	mu         sync.Mutex
+	rng        *rand.Rand
+	latency    time.Duration
+	failRate   float64
+	resetRate  float64
+	rateLimit  float64
+	tokens     float64
+	last       time.Time
+	stalls     atomic.Int64 // downloads still to stall (StallBodies)
+	stallAfter int64        // bytes they send first
 }
 
 // decision is what happens to one request.
@@ -109,6 +111,60 @@ func (s *Server) serveThenReset(w *recorder, r *http.Request, h http.HandlerFunc
 	}
 	_ = rw.Flush()
 	_ = conn.Close()
+}
+
+// StallBodies makes the next n file downloads (a templink or
+// /cdproxy/nodes/{id}/content, with or without Range) send their status,
+// headers and the first after bytes of the body (at most what was asked
+// for), then nothing until the client goes away: a connection that stalls
+// mid-body. n = 0 ends it.
+func (s *Server) StallBodies(n int, after int64) {
+	s.faults.mu.Lock()
+	s.faults.stallAfter = after
+	s.faults.mu.Unlock()
+	s.faults.stalls.Store(int64(n))
+}
+
+// takeStall reports whether this download is one StallBodies asked for,
+// and after how many bytes it stalls.
+func (f *faults) takeStall() (int64, bool) {
+	for {
+		n := f.stalls.Load()
+		if n <= 0 {
+			return 0, false
+		}
+		if f.stalls.CompareAndSwap(n, n-1) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.stallAfter, true
+		}
+	}
+}
+
+// stallWriter passes the first limit bytes of a body, flushes them, and
+// then holds the handler until the client is gone.
+type stallWriter struct {
+	http.ResponseWriter
+	r     *http.Request
+	limit int64
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	n := 0
+	if w.limit > 0 {
+		var err error
+		n, err = w.ResponseWriter.Write(p[:min(int64(len(p)), w.limit)])
+		w.limit -= int64(n)
+		if err != nil || w.limit > 0 {
+			return n, err
+		}
+	}
+	if w.limit <= 0 {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+		<-w.r.Context().Done()
+		return n, w.r.Context().Err()
+	}
+	return n, nil
 }
 
 // bufferWriter collects a handler's response.

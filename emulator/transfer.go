@@ -117,6 +117,9 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, id string)
 	h.Set("Content-Type", ct)
 	h.Set("Content-Disposition", contentDisposition(name))
 	h.Set("ETag", fmt.Sprintf(`"%x"`, md5))
+	if after, ok := s.faults.takeStall(); ok {
+		w = &stallWriter{ResponseWriter: w, r: r, limit: after}
+	}
 	http.ServeContent(w, r, name, time.UnixMilli(modified), bytes.NewReader(data))
 }
 

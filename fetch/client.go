@@ -60,6 +60,10 @@ type Config struct {
 	// RequestTimeout bounds one attempt of a request; default 2 min. A raw
 	// body (an upload) adds its size at minUploadRate (32 KiB/s).
 	RequestTimeout time.Duration
+	// IdleTimeout cuts a response body that brings no byte for this long
+	// (default 30 s): a stalled download is then resumed, a stalled answer
+	// retried, instead of waiting forever.
+	IdleTimeout time.Duration
 
 	// Sleep replaces the backoff wait (tests); it must return early with
 	// the context's error when ctx is done.
@@ -96,6 +100,9 @@ type Client struct {
 	ownerID  string
 }
 
+// defaultIdleTimeout is how long a response body may bring no byte.
+const defaultIdleTimeout = 30 * time.Second
+
 // defaultUserAgent is a desktop browser's: Amazon serves the web API to
 // browsers (API.md §1.2).
 const defaultUserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -129,6 +136,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 2 * time.Minute
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = defaultIdleTimeout
 	}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
@@ -376,7 +386,14 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(c.authGeneration(), func() { cancel(ErrUnauthorized) })
+	stopAuth := context.AfterFunc(c.authGeneration(), func() { cancel(ErrUnauthorized) })
+	stopHard := func() bool { return false }
+	if hs := hardStop(ctx); hs != nil {
+		// Even a request detached from the statement's cancellation
+		// (context.WithoutCancel) stops once the interrupt's grace is over.
+		stopHard = context.AfterFunc(hs, func() { cancel(context.Cause(hs)) })
+	}
+	stop := func() { stopAuth(); stopHard() }
 	keepOpen := false
 	defer func() {
 		if !keepOpen {
@@ -476,9 +493,13 @@ func (c *Client) requestTimeout(req *Request) time.Duration {
 
 // attempt sends the request once.
 func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op string, readBody bool) (*http.Response, *bytes.Buffer, error) {
-	var cancel context.CancelFunc = func() {}
+	// A body that stalls is cut through this context (idleBody).
+	ctx, cancelIdle := context.WithCancelCause(ctx)
+	var cancel context.CancelFunc = func() { cancelIdle(nil) }
 	if readBody {
-		ctx, cancel = context.WithTimeout(ctx, c.requestTimeout(req))
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, c.requestTimeout(req))
+		cancel = func() { cancelTimeout(); cancelIdle(nil) }
 	}
 	defer func() {
 		if cancel != nil {
@@ -534,8 +555,11 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 		resp.Body.Close()
 		return nil, nil, newAPIError(method, op, resp, b)
 	}
+	resp.Body = newIdleBody(resp.Body, c.cfg.IdleTimeout, op, cancelIdle)
 	if !readBody {
-		cancel = nil // the caller reads the body under ctx
+		// The caller reads the body under ctx; send cancels its parent
+		// when the body is closed.
+		cancel = nil
 		return resp, nil, nil
 	}
 	defer resp.Body.Close()
