@@ -572,3 +572,134 @@ func guardedOne(ctx context.Context, send func(ctx context.Context, retry func(c
 	}
 	return false, fmt.Sprintf("%s: %v; reading the node back failed too (%v): a re-run checks before it sends", unknownOutcome, err, verr), err
 }
+
+// folderSubtree is a SQL subquery of the folder ids at and below the
+// folders in the id list in (the folders table).
+func folderSubtree(in string) string {
+	return `(WITH RECURSIVE sub(id) AS (SELECT id FROM folders WHERE id IN ` + in +
+		` UNION SELECT f.id FROM folders f JOIN sub ON f.parentId = sub.id) SELECT id FROM sub)`
+}
+
+// folderMoveSQL returns the statements that carry the subtree of the
+// folders among ids along when TRASH, RESTORE or PURGE moves them; they run
+// before the move's own statements, in the same transaction. They do what
+// the service does (the emulator follows it):
+//   - TRASH recurses: every available node below goes to the trash, so
+//     the subtree's files leave nodes and its folders leave folders, all
+//     into trash;
+//   - RESTORE brings the folder back into folders (its subtree is read
+//     back from the service afterwards: restoreSubtrees; the service
+//     restores only what was trashed with the folder);
+//   - PURGE deletes the trashed subtree for good; a child restored on its
+//     own is available, so it is not in trash and stays.
+func folderMoveSQL(action, in string) []string {
+	switch action {
+	case "TRASH":
+		sub := folderSubtree(in)
+		return []string{
+			`INSERT OR REPLACE INTO trash SELECT * REPLACE ('TRASH' AS status) FROM nodes WHERE parentId IN ` + sub,
+			`DELETE FROM nodes WHERE parentId IN ` + sub,
+			`INSERT OR REPLACE INTO trash (id, name, kind, status, parents, parentId, createdDate, modifiedDate)
+  SELECT id, name, 'FOLDER', 'TRASH', CASE WHEN parentId IS NULL THEN [] ELSE [parentId] END, parentId, createdDate, modifiedDate
+  FROM folders WHERE id IN ` + sub,
+			`DELETE FROM folders WHERE id IN ` + sub,
+		}
+	case "RESTORE":
+		return []string{
+			`INSERT OR REPLACE INTO folders
+  SELECT t.id, t.name, t.parentId, CASE WHEN p.path IS NULL OR p.path = '/' THEN '/' || t.name ELSE p.path || '/' || t.name END, t.createdDate, t.modifiedDate
+  FROM trash t LEFT JOIN folders p ON p.id = t.parentId WHERE t.kind = 'FOLDER' AND t.id IN ` + in,
+			`DELETE FROM trash WHERE kind = 'FOLDER' AND id IN ` + in,
+		}
+	case "PURGE":
+		return []string{`DELETE FROM trash WHERE id IN (WITH RECURSIVE sub(id) AS (SELECT id FROM trash WHERE kind = 'FOLDER' AND id IN ` + in +
+			` UNION SELECT t.id FROM trash t JOIN sub ON t.parentId = sub.id) SELECT id FROM sub)`}
+	}
+	return nil
+}
+
+// restoreSubtrees reads back, after a RESTORE, the subtrees of the folders
+// among items that were restored: the service brings back what was trashed
+// with a folder and leaves what was trashed before it, which the mirror
+// cannot tell apart. Available nodes below go into nodes and folders and
+// leave trash. It returns a note for the summary when that failed.
+func (x *Actions) restoreSubtrees(ctx context.Context, r *run, c *fetch.Client, items []item) string {
+	r.mu.Lock()
+	ok := map[string]bool{}
+	for _, o := range r.outcomes {
+		if o.Status == StatusOK {
+			ok[o.ID] = true
+		}
+	}
+	r.mu.Unlock()
+	var roots []string
+	for _, it := range items {
+		if it.Kind == "FOLDER" && ok[it.ID] {
+			roots = append(roots, it.ID)
+		}
+	}
+	if len(roots) == 0 {
+		return ""
+	}
+	ctx = context.WithoutCancel(ctx)
+	var (
+		folders []folderRow
+		files   [][]byte
+		back    []string
+	)
+	for _, id := range roots {
+		n, err := c.GetNode(ctx, id) // a restore may have renamed it ("name (1)")
+		if err != nil {
+			return "reading restored folder " + id + " back failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
+		}
+		var pp string
+		if pp, err = folderPath(ctx, r.s.DB, n.ParentID()); err != nil {
+			return err.Error()
+		}
+		root := folderRow{id: id, name: n.Name, parentID: n.ParentID(), path: childPath(pp, n.Name)}
+		folders = append(folders, root)
+		queue := []folderRow{root}
+		for len(queue) > 0 {
+			f := queue[0]
+			queue = queue[1:]
+			kids, err := c.Children(ctx, f.id, "")
+			r.requests.Add(1)
+			if err != nil {
+				return "reading restored folder " + f.path + " back failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
+			}
+			for _, k := range kids {
+				if k.Status != "AVAILABLE" {
+					continue
+				}
+				back = append(back, k.ID)
+				switch k.Kind {
+				case "FOLDER":
+					sub := folderRow{id: k.ID, name: k.Name, parentID: f.id, path: childPath(f.path, k.Name)}
+					folders = append(folders, sub)
+					queue = append(queue, sub)
+				case "FILE":
+					files = append(files, k.Raw)
+				}
+			}
+		}
+	}
+	if err := r.insertNodes(ctx, "nodes", files...); err != nil {
+		return err.Error() + "; run SYNC"
+	}
+	err := r.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, f := range folders {
+			if err := upsertFolder(ctx, tx, f, "", nil, nil); err != nil {
+				return err
+			}
+		}
+		if len(back) > 0 {
+			_, err := tx.ExecContext(ctx, `DELETE FROM trash WHERE id IN `+idList(back))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return "updating the restored folders in the mirror failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
+	}
+	return ""
+}

@@ -184,3 +184,64 @@ func TestMoveAndRename(t *testing.T) {
 		t.Error("nothing journaled")
 	}
 }
+
+// sameTrash checks that the mirror's trash holds exactly the service's.
+func (e *env) sameTrash() {
+	e.t.Helper()
+	got := strings.Join(e.ids(`SELECT id FROM trash ORDER BY id`), " ")
+	if want := strings.Join(e.srv.State().TrashIDs, " "); got != want {
+		e.t.Errorf("trash: mirror %s, service %s", got, want)
+	}
+}
+
+func TestTrashRestorePurgeFolder(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40}, 0)
+	if _, err := e.srv.MkdirAll("Tree/Sub"); err != nil {
+		t.Fatal(err)
+	}
+	ps := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3`)
+	for _, p := range ps {
+		if err := e.srv.Move(p, "Tree/Sub"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Trashed before its folder: a RESTORE of the folder leaves it there.
+	if err := e.srv.TrashIDs(ps[2]); err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	e.syncFolders()
+	tree, _ := e.srv.FolderID("Tree")
+	e.s.Yes = true
+
+	rows, sum := e.run(`TRASH '` + tree + `'`)
+	if len(rows) != 1 || rows[0].status != StatusOK {
+		t.Fatalf("trash folder: %v (%s)", rows, sum)
+	}
+	e.sameFolders()
+	e.sameTrash()
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id IN ` + idList(ps)); n != 0 {
+		t.Errorf("%d files of the trashed folder are still in nodes", n)
+	}
+
+	rows, sum = e.run(`RESTORE '` + tree + `'`)
+	if len(rows) != 1 || rows[0].status != StatusOK {
+		t.Fatalf("restore folder: %v (%s)", rows, sum)
+	}
+	e.sameFolders()
+	e.sameTrash()
+	if got := e.ids(`SELECT id FROM nodes WHERE id IN ` + idList(ps) + ` ORDER BY id`); strings.Join(got, " ") != ps[0]+" "+ps[1] {
+		t.Errorf("nodes after restore: %v, want %v", got, ps[:2])
+	}
+
+	e.run(`TRASH '` + tree + `'`)
+	rows, sum = e.run(`PURGE '` + tree + `'`)
+	if len(rows) != 1 || rows[0].status != StatusOK {
+		t.Fatalf("purge folder: %v (%s)", rows, sum)
+	}
+	e.sameFolders()
+	e.sameTrash()
+	if _, _, ok := e.srv.PathOf(ps[0]); ok {
+		t.Errorf("%s survived the purge of its folder", ps[0])
+	}
+}

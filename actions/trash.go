@@ -92,6 +92,8 @@ func (m move) apply(ids []string) func(ctx context.Context, tx *sql.Tx) error {
 	default:
 		stmts = []string{`DELETE FROM trash WHERE id IN ` + in, `DELETE FROM nodes WHERE id IN ` + in}
 	}
+	// Folders among ids carry their subtree along (folders.go).
+	stmts = append(folderMoveSQL(m.action, in), stmts...)
 	return func(ctx context.Context, tx *sql.Tx) error {
 		for _, q := range stmts {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
@@ -227,7 +229,13 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	if err := k.close(); err != nil && fatal == nil {
 		fatal = err
 	}
-	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+	note := fatalSummary(fatal)
+	if m.action == "RESTORE" {
+		if n := x.restoreSubtrees(ctx, r, c, todo); n != "" {
+			note = strings.TrimPrefix(note+"; "+n, "; ")
+		}
+	}
+	return r.result(ctx.Err() != nil, note), nil
 }
 
 // joinDetail prefixes a detail with the request it came from.
