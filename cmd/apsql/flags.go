@@ -101,6 +101,7 @@ Usage:
   apsql -c "SQL; SQL; ..."        run statements, print results, exit
   apsql -f script.sql             run a script, exit
   apsql --demo[=N]                shell on a built-in emulated library (no account needed)
+  apsql [DBFILE] serve [--port N] a photo gallery of the mirror in the browser (127.0.0.1 only)
   apsql emulate [flags]           run the Amazon Photos emulator as a server
 
 Flags:

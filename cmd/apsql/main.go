@@ -42,6 +42,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "emulate" {
 		return runEmulate(ctx, args[1:], stdout, stderr)
 	}
+	if rest, port, ok, err := serveArgs(args); ok {
+		if err != nil {
+			fmt.Fprintf(stderr, "apsql: %v\n", err)
+			return exitUsage
+		}
+		return runServe(ctx, rest, port, stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, errHelp) {

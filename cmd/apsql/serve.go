@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/serve"
+)
+
+// valueFlags are the shell's flags that take a separate value (-c SQL), so
+// that "serve" after one of them is that value, not the subcommand.
+var valueFlags = map[string]bool{"c": true, "f": true, "db": true, "format": true, "cookies": true, "tld": true,
+	"endpoint": true, "concurrency": true, "cache": true, "memory-limit": true}
+
+// serveArgs finds the serve subcommand among args (apsql serve ...,
+// apsql --demo serve, apsql ap.duckdb serve --port 8080) and takes out its
+// own flag; rest is for the shell's flag parser.
+func serveArgs(args []string) (rest []string, port int, found bool, err error) {
+	at := -1
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "serve" {
+			prev := ""
+			if i > 0 {
+				prev = strings.TrimLeft(args[i-1], "-")
+			}
+			if i == 0 || !strings.HasPrefix(args[i-1], "-") || strings.Contains(prev, "=") || !valueFlags[prev] {
+				at = i
+				break
+			}
+		}
+	}
+	if at < 0 {
+		return args, 0, false, nil
+	}
+	rest = append(rest, args[:at]...)
+	for i := at + 1; i < len(args); i++ {
+		a := args[i]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "port" {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, 0, true, usageError{"--port wants a port number, e.g. --port 8080"}
+			}
+			i++
+			val = args[i]
+		}
+		if port, err = strconv.Atoi(val); err != nil || port < 0 || port > 65535 {
+			return nil, 0, true, usageError{fmt.Sprintf("--port %q: want a port number from 1 to 65535 (0 picks a free one)", val)}
+		}
+	}
+	return rest, port, true, nil
+}
+
+// runServe is `apsql serve [--port N]`: the gallery over the database (or
+// the demo library), on 127.0.0.1, until interrupted.
+func runServe(ctx context.Context, args []string, port int, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "apsql: %v\n", err)
+		fmt.Fprintln(stderr, "Try: apsql [--demo] [DBFILE] serve [--port N]")
+		return exitUsage
+	}
+	if len(cfg.commands) > 0 || cfg.file != "" {
+		fmt.Fprintln(stderr, "apsql: serve runs no statements: leave out -c and -f (run them before, on the same database file)")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := engine.Open(ctx, cfg.db)
+	if err != nil {
+		fmt.Fprintf(stderr, "apsql: %v\n", err)
+		if errors.Is(err, engine.ErrBadPath) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	defer db.Close()
+	if cfg.memoryLimit != "" {
+		if err := db.SetMemoryLimit(ctx, cfg.memoryLimit); err != nil {
+			fmt.Fprintf(stderr, "apsql: --memory-limit: %v\n", err)
+			return exitUsage
+		}
+	}
+	sh := &shell{cfg: cfg, sess: engine.NewSession(db), stdout: stdout, stderr: stderr, out: stdout, dots: newDotTable()}
+	defer sh.close()
+	if cfg.verbose {
+		sh.sess.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "apsql: "+format+"\n", args...) }
+	}
+	if err := setupFeatures(ctx, sh); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	if cfg.demo > 0 {
+		// The demo library starts empty on this side: mirror it first.
+		if _, err := sh.sess.Run(ctx, "SYNC"); err != nil {
+			fmt.Fprintf(stderr, "Error: SYNC of the demo library: %v\n", err)
+			return exitFailed
+		}
+	} else {
+		var n int64
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM nodes").Scan(&n); err == nil && n == 0 {
+			fmt.Fprintf(stderr, "apsql: %s mirrors nothing yet: run SYNC first (apsql %s -c SYNC), or try apsql --demo serve\n", db.Path, db.Path)
+		}
+	}
+	srv, err := serve.New(serve.Options{
+		Session: sh.sess,
+		Client:  sh.api.get,
+		Logf:    func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "apsql: %v\n", err)
+		return exitFailed
+	}
+	ln, err := serve.Listen("127.0.0.1:" + strconv.Itoa(port))
+	if err != nil {
+		fmt.Fprintf(stderr, "apsql: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "apsql gallery: %s\n", srv.URL(ln))
+	fmt.Fprintln(stderr, "Open the URL above (it carries the access token); Ctrl-C stops the gallery.")
+	if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "apsql: serve: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}

@@ -1,0 +1,233 @@
+package serve
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/apsql/apsql/engine"
+)
+
+// actionRequest is a POST of the selection bar. The statement is built
+// here from its parts, each checked and quoted; nothing the page sends is
+// pasted into SQL as it is.
+type actionRequest struct {
+	Action string   `json:"action"` // trash, album, download
+	IDs    []string `json:"ids"`
+	// All selects the whole result of the query with these grid
+	// parameters (q, year, month, make, model, label) instead of IDs.
+	All     map[string]string `json:"all"`
+	Album   string            `json:"album"`
+	Dir     string            `json:"dir"`
+	Confirm string            `json:"confirm"`
+}
+
+// maxSelected bounds a selection sent as ids (a larger one is "select all").
+const maxSelected = 20000
+
+// maxRows bounds the rows of an EXPLAIN or a result sent to the page.
+const maxRows = 300
+
+type actionAnswer struct {
+	Statement string           `json:"statement"`
+	Columns   []string         `json:"columns"`
+	Rows      [][]any          `json:"rows"`
+	Total     int              `json:"total"` // rows in all
+	Counts    map[string]int   `json:"counts,omitempty"`
+	Summary   string           `json:"summary,omitempty"`
+	Confirm   string           `json:"confirm,omitempty"`
+}
+
+func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, true)
+}
+
+func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	s.action(w, r, false)
+}
+
+func (s *Server) action(w http.ResponseWriter, r *http.Request, explain bool) {
+	var req actionRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.writeError(w, r, badRequest("bad request body: %v", err))
+		return
+	}
+	ctx := r.Context()
+	stmt, err := s.statement(ctx, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !explain && !hmac.Equal([]byte(req.Confirm), []byte(s.confirmCode(stmt))) {
+		s.writeError(w, r, &apiError{status: http.StatusConflict, msg: "this action was not confirmed after its EXPLAIN (or the selection changed since): review it again"})
+		return
+	}
+	text := stmt
+	if explain {
+		text = "EXPLAIN " + stmt
+	} else {
+		// A confirmed action finishes even if the page goes away: it is
+		// journaled, but a half-done TRASH would surprise.
+		ctx = context.WithoutCancel(ctx)
+	}
+	ans := &actionAnswer{Statement: stmt}
+	err = s.db.with(ctx, func(db *engine.DB) error {
+		res, err := s.opts.Session.Run(ctx, text)
+		if err != nil {
+			return err
+		}
+		ans.Summary = res.Summary
+		if res.Rows != nil {
+			defer res.Rows.Release()
+			return collectRows(res.Rows, ans)
+		}
+		return nil
+	})
+	if !explain {
+		// The mirror changed (or may have): every cached result is stale.
+		s.results.invalidate()
+	}
+	if err != nil {
+		s.writeError(w, r, badRequest("%s: %v", firstWord(stmt), err))
+		return
+	}
+	if explain {
+		ans.Confirm = s.confirmCode(stmt)
+	}
+	s.writeJSON(w, ans)
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexByte(s, ' '); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// statement builds the action's statement from req.
+func (s *Server) statement(ctx context.Context, req actionRequest) (string, error) {
+	var target string
+	switch {
+	case req.All != nil && len(req.IDs) > 0:
+		return "", badRequest("give ids or all, not both")
+	case req.All != nil:
+		v := url.Values{}
+		for k, x := range req.All {
+			v.Set(k, x)
+		}
+		q, err := parseQuery(v)
+		if err != nil {
+			return "", err
+		}
+		res, err := s.results.get(q)
+		if err == nil {
+			err = res.wait(ctx)
+		}
+		if err != nil {
+			return "", err
+		}
+		// The table's name is the server's own; the target reads the ids
+		// the grid shows, as they were when the query ran.
+		target = "(SELECT id FROM temp." + res.table + ")"
+	default:
+		if len(req.IDs) == 0 {
+			return "", badRequest("nothing selected")
+		}
+		if len(req.IDs) > maxSelected {
+			return "", badRequest("%d ids selected: at most %d one by one; use Select all for a whole result", len(req.IDs), maxSelected)
+		}
+		seen := make(map[string]bool, len(req.IDs))
+		parts := make([]string, 0, len(req.IDs))
+		for _, id := range req.IDs {
+			if !validID.MatchString(id) {
+				return "", badRequest("not a node id: %q", id)
+			}
+			if !seen[id] {
+				seen[id] = true
+				parts = append(parts, engine.Quote(id))
+			}
+		}
+		target = strings.Join(parts, ", ")
+	}
+	switch req.Action {
+	case "trash":
+		return "TRASH " + target, nil
+	case "album":
+		name := strings.TrimSpace(req.Album)
+		if err := checkText("album name", name, 1000); err != nil {
+			return "", err
+		}
+		return "ALBUM " + engine.Quote(name) + " ADD " + target, nil
+	case "download":
+		dir := strings.TrimSpace(req.Dir)
+		if dir == "" {
+			dir = s.opts.DownloadDir
+		}
+		if err := checkText("download folder", dir, 4096); err != nil {
+			return "", err
+		}
+		return "DOWNLOAD " + target + " TO " + engine.Quote(dir), nil
+	}
+	return "", badRequest("unknown action %q: want trash, album or download", req.Action)
+}
+
+// checkText refuses an empty name, one too long, or one with control
+// characters.
+func checkText(what, s string, max int) error {
+	if s == "" {
+		return badRequest("the %s is empty", what)
+	}
+	if len(s) > max {
+		return badRequest("the %s is longer than %d bytes", what, max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return badRequest("the %s holds a control character", what)
+		}
+	}
+	return nil
+}
+
+// collectRows puts the first maxRows rows of rr in ans and counts them all
+// (by status, when there is a status column).
+func collectRows(rr array.RecordReader, ans *actionAnswer) error {
+	for _, f := range rr.Schema().Fields() {
+		ans.Columns = append(ans.Columns, f.Name)
+	}
+	status := -1
+	for i, c := range ans.Columns {
+		if c == "status" {
+			status = i
+			ans.Counts = map[string]int{}
+		}
+	}
+	ans.Rows = [][]any{}
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			ans.Total++
+			if status >= 0 {
+				ans.Counts[rec.Column(status).ValueStr(i)]++
+			}
+			if len(ans.Rows) >= maxRows {
+				continue
+			}
+			row := make([]any, rec.NumCols())
+			for j := range row {
+				if col := rec.Column(j); col.IsValid(i) {
+					row[j] = col.GetOneForMarshal(i)
+				}
+			}
+			ans.Rows = append(ans.Rows, row)
+		}
+	}
+	return rr.Err()
+}
