@@ -294,7 +294,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		}
 		return done, nil
 	}
-	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 		return nil, a.albumEdit(ctx, album, op, ids, retry)
 	}
 	if todo, err = x.settleUnknown(ctx, r, todo, verify, func([]string) func(context.Context, *sql.Tx) error { return nil }); err != nil {
@@ -418,7 +418,7 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 		}
 		return map[string]bool{ids[0]: n.Name == name}, nil
 	}
-	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 		_, err := a.patchNode(ctx, ids[0], map[string]any{"name": name}, retry)
 		return nil, err
 	}

@@ -101,32 +101,34 @@ type errorMap struct {
 	ErrorMap map[string]json.RawMessage `json:"errorMap"`
 }
 
-func (m errorMap) details() map[string]string {
-	out := map[string]string{}
+// details returns why each id was refused; a 404 (the service does not
+// have the node) wraps errNodeGone.
+func (m errorMap) details() map[string]error {
+	out := map[string]error{}
 	for id, v := range m.ErrorMap {
 		var code int
 		if json.Unmarshal(v, &code) == nil {
 			out[id] = describeCode(code)
 		} else {
-			out[id] = "refused by the service: " + string(v)
+			out[id] = errors.New("refused by the service: " + string(v))
 		}
 	}
 	return out
 }
 
-func describeCode(code int) string {
+func describeCode(code int) error {
 	switch code {
 	case http.StatusNotFound:
-		return "refused by the service: 404 node not found (purged or unknown; run SYNC)"
+		return fmt.Errorf("%w: errorMap 404", errNodeGone)
 	case http.StatusConflict:
-		return "refused by the service: 409 node is not in the trash"
+		return errors.New("refused by the service: 409 node is not in the trash")
 	}
-	return "refused by the service: " + strconv.Itoa(code) + " " + http.StatusText(code)
+	return errors.New("refused by the service: " + strconv.Itoa(code) + " " + http.StatusText(code))
 }
 
 // trash sends PATCH /trash: op "add" moves ids to the trash, "remove"
 // restores them (API.md §1.3 #22, #23).
-func (a api) trash(ctx context.Context, op string, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+func (a api) trash(ctx context.Context, op string, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 	body := map[string]any{"op": op, "value": ids}
 	if op == "add" {
 		body["recurse"] = "true"
@@ -140,7 +142,7 @@ func (a api) trash(ctx context.Context, op string, ids []string, retry func(cont
 }
 
 // purge sends POST /bulk/nodes/purge (API.md §1.3 #25).
-func (a api) purge(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+func (a api) purge(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 	var m errorMap
 	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/bulk/nodes/purge",
 		JSON: map[string]any{"recurse": "false", "nodeIds": ids}, Retry: retry, Op: "POST /bulk/nodes/purge"}, &m)

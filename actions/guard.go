@@ -2,8 +2,10 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -11,9 +13,59 @@ import (
 )
 
 // sender sends one mutating request for ids. refused holds the ids the
-// service answered as not done (an errorMap), with why. retry must be put
-// in the fetch.Request's Retry.
-type sender func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (refused map[string]string, err error)
+// service answered as not done (an errorMap), with why; an id the service
+// does not have is refused with an error that wraps errNodeGone. A request
+// refused as a whole because of ids the service does not have returns a
+// *missingError. retry must be put in the fetch.Request's Retry.
+type sender func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (refused map[string]error, err error)
+
+// missingError is a request refused as a whole (404) because nodes it
+// holds are not on the service (purged, or never existed): nothing was
+// applied, so the rest can be sent again. ids are the ids the answer
+// names; none when it names none.
+type missingError struct {
+	ids []string
+	err error
+}
+
+func (e *missingError) Error() string { return e.err.Error() }
+func (e *missingError) Unwrap() error { return e.err }
+
+// asMissing turns a 404 answer to a batch request into a *missingError
+// naming the ids its body names (see namedIDs); other errors are returned
+// as they are.
+func asMissing(err error) error {
+	var ae *fetch.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		return err
+	}
+	return &missingError{ids: namedIDs(ae.Body), err: err}
+}
+
+// namedIDs returns the node ids a 404 body names: info.nodeIds (the
+// emulator's batch answer), info.nodeId (one node, as a 409 names its
+// conflicting node) and the keys of an errorMap.
+func namedIDs(body []byte) []string {
+	var m struct {
+		Info struct {
+			NodeID  string   `json:"nodeId"`
+			NodeIDs []string `json:"nodeIds"`
+		} `json:"info"`
+		ErrorMap map[string]json.RawMessage `json:"errorMap"`
+	}
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	ids := m.Info.NodeIDs
+	if m.Info.NodeID != "" {
+		ids = append(ids, m.Info.NodeID)
+	}
+	return append(ids, sortedKeys(m.ErrorMap)...)
+}
+
+// goneDetail is the detail of a node found not to be on the service: the
+// statement skips it and deletes it from the local tables.
+const goneDetail = "not on the service (gone); removed from the mirror"
 
 // verifier reads the state of ids back from the service and returns those
 // whose change is in effect.
@@ -24,10 +76,10 @@ type verifier func(ctx context.Context, ids []string) (done map[string]bool, err
 const maxRounds = 3
 
 // sent is the outcome of a guarded send: a detail per id that is done
-// (ok) or not (failed).
+// (ok), not done (failed), or not on the service at all (gone: 404).
 type sent struct {
-	ok, failed map[string]string
-	requests   int
+	ok, failed, gone map[string]string
+	requests         int
 }
 
 // guardedSend sends ids with send so that no id is ever applied twice and
@@ -38,9 +90,24 @@ type sent struct {
 //     read back with verify: when none is done the request is resent as it
 //     was; when some are, only the rest is sent again, in a new request;
 //   - when nothing can be verified, the ids fail with "outcome unknown", so
-//     a re-run reads them back before it sends.
+//     a re-run reads them back before it sends;
+//   - ids the service does not have (an errorMap's 404, or a request
+//     refused as a whole by a *missingError) are gone; the rest of a refused
+//     request is sent again without them. When the refusal names no id, the
+//     request is split in halves until each gone id stands alone.
 func guardedSend(ctx context.Context, ids []string, send sender, verify verifier) sent {
-	res := sent{ok: map[string]string{}, failed: map[string]string{}}
+	res := sent{ok: map[string]string{}, failed: map[string]string{}, gone: map[string]string{}}
+	for queue := [][]string{ids}; len(queue) > 0; {
+		cur := queue[0]
+		queue = append(queue[1:], res.send(ctx, cur, send, verify)...)
+	}
+	return res
+}
+
+// send sends ids (one request, and its verified re-sends) and records
+// their outcomes in res. It returns the groups still to be sent: the rest
+// of a request refused because of gone ids.
+func (res *sent) send(ctx context.Context, ids []string, send sender, verify verifier) [][]string {
 	pending := ids
 	for round := 1; len(pending) > 0; round++ {
 		cur := pending
@@ -65,13 +132,19 @@ func guardedSend(ctx context.Context, ids []string, send sender, verify verifier
 		refused, err := send(ctx, cur, retry)
 		if err == nil {
 			for _, id := range cur {
-				if why, ok := refused[id]; ok {
-					res.failed[id] = why
-				} else {
+				switch why, ok := refused[id]; {
+				case !ok:
 					res.ok[id] = ""
+				case errors.Is(why, errNodeGone):
+					res.gone[id] = why.Error()
+				default:
+					res.failed[id] = why.Error()
 				}
 			}
-			return res
+			return nil
+		}
+		if me := (*missingError)(nil); done == nil && errors.As(err, &me) {
+			return res.missing(cur, me)
 		}
 		if done != nil {
 			pending = pending[:0:0]
@@ -93,7 +166,7 @@ func guardedSend(ctx context.Context, ids []string, send sender, verify verifier
 			for _, id := range cur {
 				res.failed[id] = err.Error()
 			}
-			return res
+			return nil
 		case verr == nil:
 			// Retries exhausted or a non-retryable network error: read
 			// the state back once more before saying anything.
@@ -106,16 +179,53 @@ func guardedSend(ctx context.Context, ids []string, send sender, verify verifier
 						res.failed[id] = err.Error()
 					}
 				}
-				return res
+				return nil
 			}
 			verr = e
 		}
 		for _, id := range cur {
 			res.failed[id] = fmt.Sprintf("%s: %v; reading the node back failed too (%v): a re-run checks before it sends", unknownOutcome, err, verr)
 		}
-		return res
+		return nil
 	}
-	return res
+	return nil
+}
+
+// missing records the outcome of ids, refused as a whole by me (nothing
+// was applied): the ids it names are gone, and the rest is returned to be
+// sent again. When it names none of ids, one id alone is gone, and more
+// are split in halves to find which. An answer that names only other
+// nodes (an album, say) says nothing about ids: they fail.
+func (res *sent) missing(ids []string, me *missingError) [][]string {
+	named := map[string]bool{}
+	for _, id := range me.ids {
+		named[id] = true
+	}
+	var rest []string
+	for _, id := range ids {
+		if named[id] {
+			res.gone[id] = me.Error()
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	switch {
+	case len(rest) < len(ids):
+		if len(rest) == 0 {
+			return nil
+		}
+		return [][]string{rest}
+	case len(me.ids) > 0:
+		for _, id := range ids {
+			res.failed[id] = me.Error()
+		}
+		return nil
+	case len(ids) == 1:
+		res.gone[ids[0]] = me.Error()
+		return nil
+	}
+	h := len(ids) / 2
+	return [][]string{ids[:h:h], ids[h:]}
 }
 
 // pool runs do for every job on n workers. Once ctx is done, or do returns

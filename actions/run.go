@@ -42,6 +42,54 @@ type Outcome struct {
 	Detail string
 	// Target is the journal's target column; ID when empty.
 	Target string
+	// gone marks a node found not to be on the service: writing the
+	// outcome deletes it from the local tables too.
+	gone bool
+}
+
+// goneOutcome is the row of a node the service answered it does not have
+// (404) when req was sent: it is skipped, and deleted from the mirror.
+func goneOutcome(id, name, req, why string) Outcome {
+	return Outcome{ID: id, Name: name, Status: StatusSkipped, Detail: joinDetail(req, goneDetail+" ("+why+")"), gone: true}
+}
+
+// dropGone deletes the nodes of gone outcomes from nodes and trash, so
+// that the mirror matches the service; nil when there are none.
+func dropGone(outs []Outcome) func(ctx context.Context, tx *sql.Tx) error {
+	var ids []string
+	for _, o := range outs {
+		if o.gone && o.ID != "" {
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	in := idList(ids)
+	return func(ctx context.Context, tx *sql.Tx) error {
+		for _, t := range []string{"nodes", "trash"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE id IN `+in); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// both runs a, then b; either may be nil.
+func both(a, b func(context.Context, *sql.Tx) error) func(context.Context, *sql.Tx) error {
+	if a == nil || b == nil {
+		if a == nil {
+			return b
+		}
+		return a
+	}
+	return func(ctx context.Context, tx *sql.Tx) error {
+		if err := a(ctx, tx); err != nil {
+			return err
+		}
+		return b(ctx, tx)
+	}
 }
 
 // run is the state of one action statement: its journal sequence, its
@@ -88,9 +136,11 @@ func newRun(ctx context.Context, s *engine.Session, action string, explain bool)
 }
 
 // record journals outcomes and, in the same transaction, runs apply (the
-// local tables' update for what succeeded; nil for none). It runs even when
-// ctx is cancelled: what was done must be written down.
+// local tables' update for what succeeded; nil for none) and deletes the
+// nodes of gone outcomes. It runs even when ctx is cancelled: what was
+// done must be written down.
 func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error, outs ...Outcome) error {
+	apply = both(apply, dropGone(outs))
 	if len(outs) == 0 && apply == nil {
 		return nil
 	}
@@ -266,6 +316,54 @@ func priorUnknown(ctx context.Context, db *engine.DB, action string, ids []strin
 		}
 	}
 	return out, nil
+}
+
+// notInMirror returns the rows of the items the local tables do not hold:
+// skipped when an earlier statement found the node gone from the service
+// (and deleted it from the mirror), else failed with the fix (SYNC).
+func notInMirror(ctx context.Context, db *engine.DB, items []item) ([]Outcome, error) {
+	var ids []string
+	for _, it := range items {
+		if !it.known() {
+			ids = append(ids, it.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	gone := map[string]bool{}
+	for lo := 0; lo < len(ids); lo += 1000 {
+		hi := min(lo+1000, len(ids))
+		q := fmt.Sprintf(`SELECT target FROM (
+  SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
+  FROM actions_log WHERE target IN %s AND NOT starts_with(action, 'EXPLAIN')) WHERE rn = 1 AND status = 'skipped' AND contains(detail, ?)`, idList(ids[lo:hi]))
+		rows, err := db.Query(ctx, q, goneDetail)
+		if err != nil {
+			return nil, fmt.Errorf("read actions_log: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			gone[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	outs := make([]Outcome, len(ids))
+	for i, id := range ids {
+		if gone[id] {
+			outs[i] = Outcome{ID: id, Status: StatusSkipped, Detail: "not on the service (gone, found by an earlier statement); nothing sent"}
+		} else {
+			outs[i] = Outcome{ID: id, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"}
+		}
+	}
+	return outs, nil
 }
 
 // sink collects the outcomes of many small jobs (one per file) and writes

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"github.com/apsql/apsql/output"
+	"net/http"
 	"time"
 
 	"github.com/apsql/apsql/engine"
@@ -114,8 +115,12 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	tr := s.Progress.Start(verb, int64(len(todo)), "nodes")
 	defer tr.Done()
 	body := map[string]any{"settings": map[string]any{st.key: st.value}}
-	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 		_, err := a.patchNode(ctx, ids[0], body, retry)
+		if isStatus(err, http.StatusNotFound) {
+			// The path names the node: a 404 says it is not on the service.
+			err = &missingError{ids: ids, err: err}
+		}
 		return nil, err
 	}
 	k := r.newSink(ctx, st.apply)
@@ -126,6 +131,8 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		o := Outcome{ID: it.ID, Name: it.Name}
 		if d, done := res.ok[it.ID]; done {
 			o.Status, o.Detail = StatusOK, joinDetail(req, d)
+		} else if d, gone := res.gone[it.ID]; gone {
+			o = goneOutcome(it.ID, it.Name, req, d)
 		} else {
 			o.Status, o.Detail = StatusFailed, joinDetail(req, res.failed[it.ID])
 		}

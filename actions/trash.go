@@ -40,14 +40,20 @@ func (m move) request() string {
 
 // send returns the sender of m's batches.
 func (m move) send(a api) sender {
-	return func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]string, error) {
+	return func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
+		var refused map[string]error
+		var err error
 		switch m.action {
 		case "TRASH":
-			return a.trash(ctx, "add", ids, retry)
+			refused, err = a.trash(ctx, "add", ids, retry)
 		case "RESTORE":
-			return a.trash(ctx, "remove", ids, retry)
+			refused, err = a.trash(ctx, "remove", ids, retry)
+		default:
+			refused, err = a.purge(ctx, ids, retry)
 		}
-		return a.purge(ctx, ids, retry)
+		// Both endpoints take only ids: a 404 of the whole request is
+		// about them (a node gone from the service), never about the path.
+		return refused, asMissing(err)
 	}
 }
 
@@ -123,10 +129,15 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	var todo []item
 	var notInTrash []string
 	var size int64
+	unknown, err := notInMirror(ctx, s.DB, items)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.verb, err)
+	}
+	r.add(unknown...)
 	for _, it := range items {
 		switch {
 		case !it.known():
-			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
+			// in unknown
 		case m.action == "TRASH" && !it.InNodes:
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in trash"})
 		case m.action == "RESTORE" && !it.InTrash:
@@ -210,6 +221,8 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 		for _, id := range ids {
 			if d, ok := res.ok[id]; ok {
 				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusOK, Detail: joinDetail(m.request(), d)})
+			} else if d, ok := res.gone[id]; ok {
+				outs = append(outs, goneOutcome(id, names[id], m.request(), d))
 			} else {
 				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(m.request(), res.failed[id])})
 			}

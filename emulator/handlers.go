@@ -543,12 +543,29 @@ func (s *Server) handleTrash(w http.ResponseWriter, r *http.Request) {
 	l := s.lib
 	l.mu.Lock()
 	now := s.nowMS()
-	errs := map[string]int{}
 	v2 := hasV2(r, body.ResourceVersion)
-	for _, id := range body.Value {
+	found := func(id string) (int32, bool) {
 		i, ok := l.lookup(id)
+		return i, ok && (v2 || !l.needsV2(i)) // photo kinds need V2 (API.md §1.2)
+	}
+	if s.opts.TrashMissing404 {
+		var missing []string
+		for _, id := range body.Value {
+			if _, ok := found(id); !ok {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			l.mu.Unlock()
+			s.writeNodesNotFound(w, missing, !v2)
+			return
+		}
+	}
+	errs := map[string]int{}
+	for _, id := range body.Value {
+		i, ok := found(id)
 		switch {
-		case !ok || (!v2 && l.needsV2(i)): // photo kinds need V2 (API.md §1.2)
+		case !ok:
 			errs[id] = http.StatusNotFound
 		case body.Op == "add":
 			l.trash(i, now, false)

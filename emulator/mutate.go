@@ -373,3 +373,30 @@ func uploadType(ext string, data []byte) string {
 
 // newCreationRNG is the stream new node ids come from.
 func newCreationRNG(seed int64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), 1<<56)) }
+
+// writeNodesNotFound answers 404 for a batch (PATCH /trash with
+// TrashMissing404) that names ids the service does not have. API.md is
+// silent on this answer (§1.3 #22: "not parsed by UP"), so it takes the
+// service's logref body of a 404 (§1.6, code NODE_NOT_FOUND) and names the
+// ids as a 409 names its conflicting node (info.nodeId), as a list since a
+// batch may miss several: {"logref":"…","message":"Nodes not found: a, b",
+// "code":"NODE_NOT_FOUND","info":{"nodeIds":["a","b"]}}. v1 gives the
+// message the service gives V1 requests for photo nodes (API.md §1.2).
+func (s *Server) writeNodesNotFound(w http.ResponseWriter, ids []string, v1 bool) {
+	msg := "Nodes not found: " + strings.Join(ids, ", ")
+	if v1 {
+		msg = "Node not found for ResourceVersion V1"
+	}
+	b := []byte(`{"logref":"`)
+	b = append(b, s.newLogref()...)
+	b = append(b, `","message":`...)
+	b = appendString(b, msg)
+	b = append(b, `,"code":"NODE_NOT_FOUND","info":{"nodeIds":[`...)
+	for k, id := range ids {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, id)
+	}
+	writeJSON(w, http.StatusNotFound, append(b, "]}}"...))
+}

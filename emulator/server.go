@@ -60,6 +60,18 @@ type Options struct {
 	// §1.4 C1; the exact answer is inferred). A name taken in the folder is
 	// still 409.
 	UploadDedup bool
+
+	// NoFamily makes an account without an Amazon Household family: no
+	// familyId anywhere, and POST /familyArchive/ refuses (vault.go).
+	NoFamily bool
+
+	// TrashMissing404 answers a PATCH /trash whose batch holds ids the
+	// service does not have (unknown or purged) with 404 for the whole
+	// request, changing nothing, and names those ids (see
+	// writeNodesNotFound): the answer issue 11 met. By default such an id
+	// is 404 in the answer's errorMap and the rest is applied, as POST
+	// /bulk/nodes/purge answers (API.md §1.3 #25; #22 is silent).
+	TrashMissing404 bool
 }
 
 // Server is an emulated Amazon Photos service. Its methods are safe for
