@@ -78,6 +78,10 @@ func parseSync(rest string) (syncJob, error) {
 	}
 	job := syncJob{parts: []string{strings.ToLower(w)}}
 	switch strings.ToUpper(w) {
+	case "ALL":
+		// Every file through GET /nodes (documents too), then what plain
+		// SYNC adds.
+		job.parts = append(job.parts, "folders", "usage")
 	case "NODES":
 		job.filter = DefaultFilter
 		if a.Keyword("FILTER") {
@@ -157,6 +161,8 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			}
 		case "new":
 			st, err = syncNew(ctx, s, svc)
+		case "all":
+			st, err = syncAll(ctx, s, svc)
 		case "folders":
 			st, err = syncFolders(ctx, s, svc)
 		case "trash":
@@ -200,7 +206,7 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 
 // tableOf names the table a SYNC part writes.
 func tableOf(part string) string {
-	if part == "new" {
+	if part == "new" || part == "all" {
 		return "nodes"
 	}
 	return part

@@ -39,6 +39,10 @@ type staging struct {
 	// mark, when set, runs in apply's transaction with the rows' source
 	// (the staging table) as its argument: it records what SYNC NEW needs.
 	mark func(src string) string
+	// scope, when set, is SQL over the mirror's row n: a replacing apply
+	// removes only the rows in scope that the listing lacks (plain SYNC
+	// lists photos and videos, so it leaves documents and albums alone).
+	scope string
 }
 
 // sinceKey is the apsql_meta key of SYNC NEW's stopping point: the newest
@@ -117,7 +121,11 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 			return fmt.Errorf("compare with %s: %w", st.table, err)
 		}
 		if replace {
-			res, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s n WHERE NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = n.id)`, tbl, src))
+			scope := "true"
+			if st.scope != "" {
+				scope = "(" + st.scope + ")"
+			}
+			res, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s n WHERE %s AND NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = n.id)`, tbl, scope, src))
 			if err != nil {
 				return fmt.Errorf("remove deleted nodes from %s: %w", st.table, err)
 			}
@@ -211,8 +219,14 @@ func (st *staging) verify(ctx context.Context, stats fetch.StreamStats) error {
 	return nil
 }
 
+// searchScope is what a /search listing of DefaultFilter can hold: files
+// of an image or video type. Plain SYNC removes only such rows when the
+// listing lacks them; documents and other files (SYNC ALL) and albums
+// stay.
+const searchScope = `coalesce(n."kind", 'FILE') = 'FILE' AND (n."contentType" IS NULL OR starts_with(n."contentType", 'image/') OR starts_with(n."contentType", 'video/'))`
+
 // syncNodesFull mirrors every photo and video: a verified full listing
-// replaces the nodes table in one transaction.
+// replaces those rows of the nodes table in one transaction.
 func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
 	t0 := time.Now()
 	total, err := searchCount(ctx, src, DefaultFilter)
@@ -234,6 +248,7 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	}
 	defer st.drop()
 	st.mark = markSince(false)
+	st.scope = searchScope
 	ins, upd, rem, err := st.apply(ctx, true)
 	if err != nil {
 		return tableStats{}, err
