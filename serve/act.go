@@ -35,13 +35,13 @@ const maxSelected = 20000
 const maxRows = 300
 
 type actionAnswer struct {
-	Statement string           `json:"statement"`
-	Columns   []string         `json:"columns"`
-	Rows      [][]any          `json:"rows"`
-	Total     int              `json:"total"` // rows in all
-	Counts    map[string]int   `json:"counts,omitempty"`
-	Summary   string           `json:"summary,omitempty"`
-	Confirm   string           `json:"confirm,omitempty"`
+	Statement string         `json:"statement"`
+	Columns   []string       `json:"columns"`
+	Rows      [][]any        `json:"rows"`
+	Total     int            `json:"total"` // rows in all
+	Counts    map[string]int `json:"counts,omitempty"`
+	Summary   string         `json:"summary,omitempty"`
+	Confirm   string         `json:"confirm,omitempty"`
 }
 
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
