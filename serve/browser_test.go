@@ -1,0 +1,183 @@
+package serve
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// chromium finds the browser: it skips the test on a machine without one,
+// and fails in CI, where scripts/install-chromium.sh must have put it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed: run scripts/install-chromium.sh (apt-get install -y chromium)")
+	}
+	t.Skip("chromium is not installed (scripts/install-chromium.sh); the browser test runs in CI")
+	return ""
+}
+
+// TestBrowser drives the gallery in headless Chromium over an emulated
+// library: thumbnails show, the detail pane opens, a facet filters, and two
+// photos selected by hand go to the trash after EXPLAIN and a confirmation.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	e := setup(t, 400)
+	labeled := e.strings("SELECT id FROM photos ORDER BY id LIMIT 40")
+	for i, id := range labeled {
+		e.exec(`INSERT INTO labels (source, id, rank, label, prob, model, "labeledAt") VALUES ('node', ?, 1, ?, 0.8, 'test', now())`,
+			id, []string{"beach", "mountain", "dog", "sunset"}[i%4])
+	}
+
+	shots := os.Getenv("APSQL_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1440, 900),
+	)
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	bctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	// The first run starts the browser (no timeout on its context).
+	if err := chromedp.Do(bctx, chromedp.Navigate(e.http.URL+"/?t="+e.srv.Token())); err != nil {
+		t.Fatalf("start chromium and open the gallery: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(shots, name+".png")
+			t.Logf("screenshot %s", p)
+			return os.WriteFile(p, png, 0o644)
+		})
+	}
+	// waitJS polls a JavaScript condition.
+	waitJS := func(cond string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(20*time.Second))
+	}
+	evalInt := func(expr string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return n
+	}
+
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(`.tile`)),
+		// The thumbnails of the first screen arrive and decode.
+		waitJS(`document.querySelectorAll('.tile img.loaded').length >= 12`),
+		waitJS(`st.facets !== null && document.querySelectorAll('#timeline .year').length > 0`),
+		shot("1-grid"),
+	)
+	if err != nil {
+		t.Fatalf("load the grid: %v", err)
+	}
+	loaded := evalInt(`[...document.querySelectorAll('.tile img')].slice(0, 12).filter(i => i.complete && i.naturalWidth > 0).length`)
+	if loaded != 12 {
+		t.Fatalf("%d of the first 12 thumbnails decoded (naturalWidth > 0), want 12", loaded)
+	}
+
+	// The detail pane of the first photo: its fields and its picture.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.tile[data-i="0"] img`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail`)),
+		waitJS(`document.querySelectorAll('#dfields tr').length > 4 && document.querySelector('#dimg').naturalWidth > 0`),
+		shot("2-detail"),
+	)
+	if err != nil {
+		t.Fatalf("detail pane: %v", err)
+	}
+	fields := evalInt(`document.querySelectorAll('#dfields tr').length`)
+
+	// A facet: the label "beach" narrows the grid to its 10 photos.
+	err = chromedp.Do(ctx,
+		chromedp.KeyEvent(kb.Escape),
+		chromedp.Click(chromedp.CSS(`#labels li[title="beach"]`)),
+		waitJS(`st.label === 'beach' && st.total === 10 && document.querySelectorAll('.tile img.loaded').length === 10`),
+		shot("3-facet"),
+	)
+	if err != nil {
+		t.Fatalf("facet: %v", err)
+	}
+	total := evalInt(`st.total`)
+
+	// Select two photos (a click on the first's check, a shift-click on
+	// the second), then TRASH: EXPLAIN, the confirmation, the run.
+	second, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS(`.tile[data-i="1"] img`)))
+	if err == nil {
+		err = chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`.tile[data-i="0"] .check`)),
+			waitJS(`st.sel.size === 1`),
+			chromedp.MouseClickNode(second[0], chromedp.ButtonModifiers(chromedp.ModifierShift)),
+			waitJS(`st.sel.size === 2`),
+			chromedp.Click(chromedp.CSS(`#selbar [data-act="trash"]`)),
+			waitJS(`document.querySelector('#dlgbody table') !== null && !document.querySelector('#dlgok').disabled`),
+			shot("4-confirm"),
+		)
+	}
+	if err != nil {
+		t.Fatalf("select and explain: %v", err)
+	}
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...st.sel]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	okText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#dlgok`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if okText != "Trash 2 items" {
+		t.Errorf("confirmation button %q, want %q", okText, "Trash 2 items")
+	}
+	if st := e.emu.State(); len(st.TrashIDs) != 0 && slices.ContainsFunc(ids, func(id string) bool { return slices.Contains(st.TrashIDs, id) }) {
+		t.Fatal("trashed before the confirmation")
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#dlgok`)),
+		waitJS(`document.querySelector('#dlgtitle').textContent === 'Done'`),
+		shot("5-done"),
+	)
+	if err != nil {
+		t.Fatalf("confirm the trash: %v", err)
+	}
+	st := e.emu.State()
+	if len(ids) != 2 {
+		t.Fatalf("selected %v, want 2 ids", ids)
+	}
+	for _, id := range ids {
+		if !slices.Contains(labeled, id) {
+			t.Errorf("selected %s is not one of the beach photos", id)
+		}
+		if !slices.Contains(st.TrashIDs, id) {
+			t.Errorf("%s is not in the emulator's trash (trash holds %d)", id, len(st.TrashIDs))
+		}
+	}
+	t.Logf("grid showed %d thumbnails, detail %d fields, facet %d photos, trashed %v (%s)", loaded, fields, total, ids, strconv.Quote(okText))
+}
