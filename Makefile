@@ -3,7 +3,7 @@ GO       ?= go
 TAGS     := duckdb_arrow
 BIN      := bin/apsql
 
-.PHONY: build demo test check vet fmt-check onnxruntime bench fuzz
+.PHONY: build demo test check vet fmt-check onnxruntime chromium bench fuzz
 
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/apsql
@@ -24,8 +24,12 @@ vet:
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# Chromium for the gallery's browser test (apt-get; quick when present).
+chromium:
+	scripts/install-chromium.sh
+
 # Everything CI checks: build, vet, gofmt, and every package's tests.
-test: onnxruntime build vet fmt-check
+test: onnxruntime chromium build vet fmt-check
 	ONNXRUNTIME_LIB="$(CURDIR)/lib/onnxruntime/libonnxruntime.so.1" $(GO) test -tags $(TAGS) -short ./...
 	$(MAKE) fuzz
 

@@ -26,6 +26,8 @@ function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k === 'class') e.className = v;
+    // CSSOM, not the style attribute: the page's CSP allows no inline style.
+    else if (k === 'style') e.style.cssText = v;
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v);
   }
@@ -255,11 +257,18 @@ function renderFacets() {
       bars,
       el('div', { class: 'yn' }, fmt(total))));
   }
-  facetList($('#cameras'), f.cameras, (c) => [c.make, c.model].filter(Boolean).join(' ') || 'unknown',
+  facetList($('#cameras'), f.cameras, cameraName,
     (c) => st.camera && st.camera.make === c.make && st.camera.model === c.model,
     (c) => setFacet({ camera: { make: c.make, model: c.model } }), 'no camera data');
   facetList($('#labels'), f.labels, (l) => l.label, (l) => st.label === l.label,
     (l) => setFacet({ label: l.label }), 'no labels yet (LABEL WHERE … USING model)');
+}
+
+// cameraName is "Canon EOS 5D Mark II", not "Canon Canon EOS 5D Mark II".
+function cameraName(c) {
+  const make = c.make || '', model = c.model || '';
+  if (model.toLowerCase().startsWith(make.toLowerCase().split(' ')[0])) return model || 'unknown camera';
+  return [make, model].filter(Boolean).join(' ') || 'unknown camera';
 }
 
 function facetList(ul, list, name, isOn, click, none) {
@@ -286,7 +295,7 @@ function renderChips() {
   const chip = (text, clear) => chips.append(el('span', { class: 'chip' }, text,
     el('button', { title: 'Remove', onclick: () => { clear(); run(); } }, '✕')));
   if (st.year) chip(st.month ? `${monthNames[st.month - 1]} ${st.year}` : String(st.year), () => { st.year = 0; st.month = 0; });
-  if (st.camera) chip([st.camera.make, st.camera.model].filter(Boolean).join(' ') || 'unknown camera', () => { st.camera = null; });
+  if (st.camera) chip(cameraName(st.camera), () => { st.camera = null; });
   if (st.label) chip('label: ' + st.label, () => { st.label = ''; });
 }
 
@@ -496,12 +505,13 @@ function showAnswer(ans, heading) {
     tb.append(el('tr', {}, ...r.map((v, j) => el('td', { class: j === st ? 'st-' + v : '' }, v === null ? '' : String(v)))));
   }
   table.append(tb);
-  body.replaceChildren(
+  body.replaceChildren(...[
     el('div', { class: 'summary' }, heading),
     el('code', { class: 'stmt' }, ans.statement.length > 600 ? ans.statement.slice(0, 600) + ' …' : ans.statement),
     el('div', { class: 'tablewrap' }, table),
     ans.total > ans.rows.length ? el('div', { class: 'muted summary' }, `first ${fmt(ans.rows.length)} of ${fmt(ans.total)} rows`) : null,
-    ans.summary ? el('div', { class: 'muted summary' }, ans.summary) : null);
+    ans.summary ? el('div', { class: 'muted summary' }, ans.summary) : null,
+  ].filter(Boolean));
 }
 
 // ---- wiring ----
