@@ -1,0 +1,32 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestServeArgs(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		rest  []string
+		port  int
+		found bool
+		bad   bool
+	}{
+		{args: []string{"serve"}, rest: nil, found: true},
+		{args: []string{"--demo", "serve"}, rest: []string{"--demo"}, found: true},
+		{args: []string{"ap.duckdb", "serve", "--port", "8080"}, rest: []string{"ap.duckdb"}, port: 8080, found: true},
+		{args: []string{"serve", "--port=9000", "-v", "lib.duckdb"}, rest: []string{"-v", "lib.duckdb"}, port: 9000, found: true},
+		{args: []string{"--db", "serve"}, rest: []string{"--db", "serve"}},       // a database file named serve
+		{args: []string{"-c", "serve"}, rest: []string{"-c", "serve"}},           // SQL text
+		{args: []string{"--yes", "serve"}, rest: []string{"--yes"}, found: true}, // a bool flag before it
+		{args: []string{"serve", "--port", "http"}, found: true, bad: true},
+		{args: []string{"serve", "--port"}, found: true, bad: true},
+		{args: []string{"ap.duckdb"}, rest: []string{"ap.duckdb"}},
+	} {
+		rest, port, found, err := serveArgs(c.args)
+		if found != c.found || (err != nil) != c.bad || !c.bad && (port != c.port || !slices.Equal(rest, c.rest)) {
+			t.Errorf("serveArgs(%q) = %q, %d, %v, %v; want %q, %d, %v, error %v", c.args, rest, port, found, err, c.rest, c.port, c.found, c.bad)
+		}
+	}
+}
