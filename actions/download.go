@@ -81,6 +81,12 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 		}
 	}
 	items, err := resolve(ctx, s.DB, st.target, "nodes")
+	if err == nil {
+		items, err = expandFolders(ctx, s.DB, items)
+	}
+	if err == nil {
+		err = fillNaming(ctx, s.DB, x.client, tmpl, items, "")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
@@ -107,16 +113,11 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: err.Error()})
 			continue
 		}
-		key := strings.ToLower(path) // case-insensitive file systems would collide too
-		if other, dup := taken[key]; dup {
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed,
-				Detail: fmt.Sprintf("same file name %s as node %s: add {id} to NAMING", rel, other)})
-			continue
-		}
-		taken[key] = it.ID
 		todo = append(todo, download{it: it, path: path, rel: rel})
 		total += it.Size
 	}
+	// Two nodes with one path: the later ids get "name (2).ext", ...
+	todo = suffixCollisions(todo, dir, taken)
 	var stills map[string]bool
 	if live {
 		ids := make([]string, len(todo))
@@ -326,6 +327,7 @@ func (dl *downloader) one(ctx context.Context, d download) Outcome {
 			return o
 		case ok:
 			o.Status, o.Detail = StatusSkipped, "already present (md5 matches): "+d.rel
+			setMTime(d.path, d.it.Content)
 			return o
 		case !dl.overwrite:
 			o.Status, o.Detail = StatusFailed, d.rel+" exists with other content; OVERWRITE true replaces it"
@@ -345,6 +347,7 @@ func (dl *downloader) one(ctx context.Context, d download) Outcome {
 		o.Status, o.Detail = StatusFailed, "rename the verified "+filepath.Base(partPath(d.path))+" to "+d.rel+": "+err.Error()
 		return o
 	}
+	setMTime(d.path, d.it.Content)
 	o.Status = StatusOK
 	o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s, md5 verified)", d.rel, output.Bytes(n))
 	if d.it.MD5 == "" {

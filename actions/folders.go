@@ -703,3 +703,34 @@ func (x *Actions) restoreSubtrees(ctx context.Context, r *run, c *fetch.Client, 
 	}
 	return ""
 }
+
+// expandFolders replaces the folders among items by the files of their
+// subtrees (from nodes), in id order, each node once: DOWNLOAD of a folder
+// downloads what it holds.
+func expandFolders(ctx context.Context, db *engine.DB, items []item) ([]item, error) {
+	var fids []string
+	for _, it := range items {
+		if it.InFolders {
+			fids = append(fids, it.ID)
+		}
+	}
+	if len(fids) == 0 {
+		return items, nil
+	}
+	files, err := resolve(ctx, db, target{kind: targetSelect,
+		sql:  `SELECT id FROM nodes WHERE parentId IN ` + folderSubtree(idList(fids)) + ` ORDER BY id`,
+		text: "the files of folders " + strings.Join(fids, ", ")}, "nodes")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []item
+	for _, it := range append(items, files...) {
+		if it.InFolders || seen[it.ID] {
+			continue
+		}
+		seen[it.ID] = true
+		out = append(out, it)
+	}
+	return out, nil
+}

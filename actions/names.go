@@ -1,12 +1,23 @@
 package actions
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
 )
 
 // maxComponent caps one file name component in bytes: most file systems
@@ -17,7 +28,7 @@ const maxComponent = 200
 const defaultNaming = "{id}_{name}"
 
 // namingFields are the fields of a NAMING template.
-var namingFields = []string{"id", "name", "ext", "yyyy", "mm", "dd", "folder"}
+var namingFields = []string{"id", "name", "ext", "yyyy", "mm", "dd", "folder", "path", "album"}
 
 // cleanName makes a name from the service safe as one path component: it
 // never contains a path separator, a control or format character, and is
@@ -188,6 +199,18 @@ func fieldValue(f string, it item) string {
 		return it.Content.Format(map[string]string{"yyyy": "2006", "mm": "01", "dd": "02"}[f])
 	case "folder":
 		v = it.Folder
+	case "path":
+		// The folder path keeps its '/': it makes the subdirectories
+		// (expand cleans each component); the root's files get none.
+		var comps []string
+		for _, c := range strings.Split(it.Path, "/") {
+			if c = fieldValue("folder", item{Folder: c}); c != "_" || it.Path != "" {
+				comps = append(comps, c)
+			}
+		}
+		return strings.Join(comps, "/")
+	case "album":
+		v = it.Album
 	}
 	// A value is part of one component: separators and the characters
 	// cleanName rejects must not survive, but dots inside are fine.
@@ -211,4 +234,198 @@ func localPath(dir, rel string) (string, error) {
 		return "", fmt.Errorf("file name %q would leave the target directory", rel)
 	}
 	return filepath.Join(dir, clean), nil
+}
+
+// uses reports whether the template has field f.
+func (t template) uses(f string) bool {
+	for _, p := range t.parts {
+		if p.field == f {
+			return true
+		}
+	}
+	return false
+}
+
+// fillNaming sets the Path and Album of items when the template uses
+// {path} or {album}:
+//   - {path} is the full path of the node's folder in the folders table
+//     (SYNC FOLDERS), without the leading '/'; the root's files get none;
+//   - {album} is the name of the album the node is in, when it is in
+//     exactly one (otherwise "_"; album, when not "", is the album of an
+//     ALBUM 'name' target and wins). Membership comes from the
+//     album_members table when the mirror has one (SYNC ALBUMS), else from
+//     the service: the albums (GET /nodes kind:VISUAL_COLLECTION) and
+//     their members (GET /nodes/{album}/children).
+func fillNaming(ctx context.Context, db *engine.DB, client func(context.Context) (*fetch.Client, error), t template, items []item, album string) error {
+	if t.uses("path") {
+		paths := map[string]string{}
+		rows, err := db.Query(ctx, `SELECT id, path FROM folders`)
+		if err != nil {
+			return fmt.Errorf("NAMING {path}: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var p sql.NullString
+			if err := rows.Scan(&id, &p); err != nil {
+				rows.Close()
+				return err
+			}
+			paths[id] = strings.TrimPrefix(p.String, "/")
+		}
+		rows.Close()
+		if len(paths) == 0 {
+			return errors.New("NAMING {path}: the folders table is empty: run SYNC FOLDERS first")
+		}
+		for i := range items {
+			p, ok := paths[items[i].ParentID]
+			if !ok && items[i].ParentID != "" {
+				return fmt.Errorf("NAMING {path}: the folder %s of %s is not in the folders table: run SYNC FOLDERS first", items[i].ParentID, items[i].ID)
+			}
+			items[i].Path = p
+		}
+	}
+	if !t.uses("album") {
+		return nil
+	}
+	in := map[string][]string{} // node id → album names
+	if album == "" {
+		var err error
+		if in, err = albumsOf(ctx, db, client); err != nil {
+			return fmt.Errorf("NAMING {album}: %w", err)
+		}
+	}
+	for i := range items {
+		switch names := in[items[i].ID]; {
+		case album != "":
+			items[i].Album = album
+		case len(names) == 1:
+			items[i].Album = names[0]
+		}
+	}
+	return nil
+}
+
+// albumsOf maps node ids to the names of the albums holding them: from
+// album_members when the mirror has it, else from the service.
+func albumsOf(ctx context.Context, db *engine.DB, client func(context.Context) (*fetch.Client, error)) (map[string][]string, error) {
+	out := map[string][]string{}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ('album_members', 'albums')`).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 2 {
+		// An albums table never filled (no SYNC ALBUMS yet) proves nothing.
+		err := db.QueryRow(ctx, `SELECT count(*) FROM albums`).Scan(&n)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		n = 0
+	}
+	if n > 0 {
+		rows, err := db.Query(ctx, `SELECT m.id, a.name FROM album_members m JOIN albums a ON a.id = m.albumId ORDER BY a.name`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return nil, err
+			}
+			out[id] = append(out[id], name)
+		}
+		return out, rows.Err()
+	}
+	c, err := client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := api{c}
+	var albums []remoteNode
+	for offset := 0; ; {
+		var page struct {
+			Count int          `json:"count"`
+			Data  []remoteNode `json:"data"`
+		}
+		q := url.Values{"filters": {"kind:VISUAL_COLLECTION AND status:AVAILABLE"}, "limit": {"200"}, "offset": {strconv.Itoa(offset)}}
+		if err := c.Do(ctx, &fetch.Request{Path: "/nodes", Query: q, Op: "GET /nodes albums offset " + strconv.Itoa(offset)}, &page); err != nil {
+			return nil, err
+		}
+		albums = append(albums, page.Data...)
+		offset += len(page.Data)
+		if len(page.Data) == 0 || offset >= page.Count {
+			break
+		}
+		if offset+200 > 9999 {
+			return nil, errors.New("more than 9999 albums: run SYNC ALBUMS")
+		}
+	}
+	for _, al := range albums {
+		ids, complete, err := a.children(ctx, al.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !complete {
+			return nil, fmt.Errorf("album %s holds more members than the service lists (9999): run SYNC ALBUMS", engine.Quote(al.Name))
+		}
+		for id := range ids {
+			out[id] = append(out[id], al.Name)
+		}
+	}
+	return out, nil
+}
+
+// suffixCollisions gives each download its own path: when several nodes
+// map to one path (compared without case, as case-insensitive file systems
+// would), the smallest id keeps it and the others, in id order, get
+// "name (2).ext", "name (3).ext", ... (the first number free among all
+// the statement's paths), so the result is the same on every run. taken
+// receives every path (lower-cased) with its id.
+func suffixCollisions(ds []download, dir string, taken map[string]string) []download {
+	groups := map[string][]int{}
+	var keys []string
+	for i, d := range ds {
+		k := strings.ToLower(d.path)
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range keys {
+		g := groups[k]
+		sort.SliceStable(g, func(a, b int) bool { return ds[g[a]].it.ID < ds[g[b]].it.ID })
+		taken[k] = ds[g[0]].it.ID
+	}
+	for _, k := range keys {
+		g := groups[k]
+		for _, i := range g[1:] {
+			d := &ds[i]
+			ext := path.Ext(d.rel)
+			base := strings.TrimSuffix(d.rel, ext)
+			for n := 2; ; n++ {
+				rel := fmt.Sprintf("%s (%d)%s", base, n, ext)
+				p, err := localPath(dir, rel)
+				if err != nil {
+					break // cannot happen: rel only gained a suffix
+				}
+				if _, used := taken[strings.ToLower(p)]; !used && groups[strings.ToLower(p)] == nil {
+					d.rel, d.path = rel, p
+					taken[strings.ToLower(p)] = d.it.ID
+					break
+				}
+			}
+		}
+	}
+	return ds
+}
+
+// setMTime sets a downloaded file's modification time to the node's
+// capture date (contentDate, else createdDate), as a backup keeps it; a
+// zero time leaves it. Failing to set it does not fail the download.
+func setMTime(p string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	_ = os.Chtimes(p, time.Time{}, t)
 }

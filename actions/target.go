@@ -23,9 +23,13 @@ type item struct {
 	Content  time.Time // contentDate, else createdDate; zero when unknown
 	ParentID string
 	Folder   string // the parent folder's name
-	OwnerID  string
-	Favorite bool
-	Hidden   bool
+	// Path (the parent folder's full path, "Pictures/Web") and Album are
+	// filled only for NAMING templates that use {path} or {album}
+	// (fillNaming).
+	Path, Album string
+	OwnerID     string
+	Favorite    bool
+	Hidden      bool
 	// InNodes and InTrash say which local tables hold the node. A folder
 	// of the folders table counts as InNodes (it is available), with
 	// InFolders set and Kind FOLDER.

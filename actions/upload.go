@@ -227,7 +227,9 @@ func remotePath(p string) (string, error) {
 }
 
 // walkUpload lists the regular files under local (or local itself). A
-// directory is recreated under remote with its own name, as cp -r does.
+// directory is recreated under remote with its own name, as cp -r does;
+// with a trailing slash ('dir/') its contents go straight into remote, as
+// rsync does.
 //
 //   - local itself may be a symbolic link, to a file or a directory: it is
 //     followed, and the remote folder takes the link's name (UPLOAD
@@ -274,6 +276,9 @@ func walkUpload(local, remote string) ([]*upFile, []Outcome, error) {
 		}
 		base = filepath.Base(abs)
 	}
+	// rsync's rule: 'dir/' uploads the contents of dir into remote, 'dir'
+	// uploads dir itself (remote/dir).
+	contents := strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))
 	var files []*upFile
 	var skipped []Outcome
 	err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
@@ -318,7 +323,11 @@ func walkUpload(local, remote string) ([]*upFile, []Outcome, error) {
 		if dir == "." {
 			dir = ""
 		}
-		files = append(files, &upFile{abs: p, rel: shown, remote: join(remote, join(base, dir)), name: d.Name(), size: info.Size()})
+		into := join(base, dir)
+		if contents {
+			into = dir
+		}
+		files = append(files, &upFile{abs: p, rel: shown, remote: join(remote, into), name: d.Name(), size: info.Size()})
 		return nil
 	})
 	if err != nil {
