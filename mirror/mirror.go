@@ -37,7 +37,7 @@ const DefaultFilter = "type:(PHOTOS OR VIDEOS)"
 func Register(reg *engine.Registry, client ClientFunc) {
 	reg.Register(engine.Command{
 		Keywords: []string{"SYNC"},
-		Syntax:   "SYNC [NODES [FILTER 'filter'] | NEW | FOLDERS | TRASH | AGGREGATIONS | TAGS [category] | USAGE]",
+		Syntax:   "SYNC [NODES [FILTER 'filter'] | ALL | NEW | FOLDERS | TRASH | AGGREGATIONS | TAGS [category] | USAGE]",
 		Help:     "mirror the library (plain SYNC: nodes, folders and usage) into the local tables",
 		Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
 			job, err := parseSync(rest)
