@@ -33,16 +33,27 @@ func (c *conn) with(ctx context.Context, fn func(db *engine.DB) error) error {
 
 // readOnly runs fn in a read-only transaction: DuckDB refuses any write to
 // the database in it (temporary tables, the grid's result cache, are
-// allowed).
+// allowed). The transaction always ends, committed or rolled back, even
+// when ctx is cancelled midway (a newer query cancels the materialisation
+// of older ones): the connection is shared, and a transaction left open
+// would break every later statement.
 func readOnly(ctx context.Context, db *engine.DB, fn func() error) error {
+	end := context.WithoutCancel(ctx)
 	if _, err := db.Exec(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
+		if ctx.Err() != nil {
+			db.Exec(end, "ROLLBACK") // in case BEGIN ran before the cancellation was seen
+		}
 		return err
 	}
-	if err := fn(); err != nil {
-		_, rerr := db.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	err := fn()
+	if err == nil {
+		if _, err = db.Exec(end, "COMMIT"); err == nil {
+			return nil
+		}
+	}
+	if _, rerr := db.Exec(end, "ROLLBACK"); rerr != nil && !strings.Contains(rerr.Error(), "no transaction is active") {
 		return errors.Join(err, rerr)
 	}
-	_, err := db.Exec(ctx, "COMMIT")
 	return err
 }
 

@@ -402,3 +402,26 @@ func TestActions(t *testing.T) {
 		t.Errorf("album %s has %d members, %d added ok; want 3", album, n, added.Counts["ok"])
 	}
 }
+
+// TestNewQueriesCancelOldOnes sends new queries back to back: each one
+// cancels the materialisation of the one before, in any state, and the
+// shared connection must stay usable (a cancelled read-only transaction
+// once stayed open: "cannot start a transaction within a transaction").
+func TestNewQueriesCancelOldOnes(t *testing.T) {
+	e := setup(t, 300)
+	for i := range 40 {
+		q := "SELECT id FROM nodes WHERE size > " + itoa(i) + " ORDER BY size DESC"
+		if i%3 == 1 {
+			q = "SELECT name FROM nodes" // an error inside the transaction, too
+		}
+		code, b := e.do(http.MethodGet, "/api/grid?limit=5&q="+url.QueryEscape(q), nil)
+		if want := map[bool]int{true: 400, false: 200}[i%3 == 1]; code != want {
+			t.Fatalf("query #%d %q = %d %s, want %d", i, q, code, b, want)
+		}
+	}
+	var f facets
+	e.getJSON("/api/facets?q=", &f)
+	if want := e.strings("SELECT count(*)::VARCHAR FROM nodes")[0]; itoa(int(f.Total)) != want {
+		t.Errorf("facets total = %d, want %s", f.Total, want)
+	}
+}
