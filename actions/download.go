@@ -9,6 +9,7 @@ import (
 	"github.com/apsql/apsql/output"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/apsql/apsql/engine"
@@ -198,7 +200,14 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("download: create the target directory: %w", err)
 	}
-	dl := &downloader{c: c, overwrite: overwrite,
+	// Every file operation goes through root: nothing is written outside
+	// the target, whatever links are planted in it.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("download: open the target directory: %w", err)
+	}
+	defer root.Close()
+	dl := &downloader{c: c, overwrite: overwrite, root: root, dir: dir,
 		files: s.Progress.Start("download", int64(len(todo)), "files"),
 		bytes: s.Progress.Start("download", total, "bytes")}
 	defer dl.files.Done()
@@ -208,7 +217,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	start := time.Now()
 	k := r.newSink(ctx, nil)
 	fatal := pool(ctx, conc, todo, func(d download) error {
-		o := dl.one(ctx, d)
+		o, stop := dl.one(ctx, d)
 		r.requests.Add(int64(dl.take(d.it.ID)))
 		if o.Status == StatusOK {
 			dirsMu.Lock()
@@ -218,6 +227,9 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 		dl.files.Add(1)
 		if err := k.put(o, nil); err != nil {
 			return err
+		}
+		if stop != nil {
+			return stop // the disk is full: no other file can be written either
 		}
 		if strings.Contains(o.Detail, fetch.ErrUnauthorized.Error()) {
 			return fetch.ErrUnauthorized
@@ -262,6 +274,8 @@ func concurrencyOpt(opts map[string]string) (int, error) {
 type downloader struct {
 	c         *fetch.Client
 	overwrite bool
+	root      *os.Root // the target directory
+	dir       string   // its name, for messages
 	files     engine.Tracker
 	bytes     engine.Tracker
 
@@ -312,40 +326,48 @@ func (dl *downloader) got() int64 {
 	return dl.total
 }
 
-// one downloads one file and says what happened.
-func (dl *downloader) one(ctx context.Context, d download) Outcome {
-	o := Outcome{ID: d.it.ID, Name: d.it.Name, Target: d.it.ID}
-	if fi, err := os.Lstat(d.path); err == nil {
+// one downloads one file and says what happened. stop is set when no
+// other file can be written either (a full disk).
+func (dl *downloader) one(ctx context.Context, d download) (o Outcome, stop error) {
+	o = Outcome{ID: d.it.ID, Name: d.it.Name, Target: d.it.ID}
+	name := d.local()
+	if err := dl.noLinkedFolders(name); err != nil {
+		o.Status, o.Detail = StatusFailed, err.Error()
+		return o, nil
+	}
+	if fi, err := dl.root.Lstat(name); err == nil {
 		if !fi.Mode().IsRegular() {
 			o.Status, o.Detail = StatusFailed, d.rel+" exists and is not a regular file; move it away"
-			return o
+			return o, nil
 		}
 		ok, err := present(d.path, d.it)
 		switch {
 		case err != nil:
 			o.Status, o.Detail = StatusFailed, "read the existing "+d.rel+": "+err.Error()
-			return o
+			return o, nil
 		case ok:
 			o.Status, o.Detail = StatusSkipped, "already present (md5 matches): "+d.rel
 			setMTime(d.path, d.it.Content)
-			return o
+			return o, nil
 		case !dl.overwrite:
 			o.Status, o.Detail = StatusFailed, d.rel+" exists with other content; OVERWRITE true replaces it"
-			return o
+			return o, nil
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
-		o.Status, o.Detail = StatusFailed, "create the directory: "+err.Error()
-		return o
+	if sub := filepath.Dir(name); sub != "." {
+		if err := dl.root.MkdirAll(sub, 0o755); err != nil {
+			o.Status, o.Detail = StatusFailed, "create the directory: "+err.Error()
+			return o, dl.diskFull(&o, err)
+		}
 	}
 	n, resumes, err := dl.fetch(ctx, d)
 	if err != nil {
 		o.Status, o.Detail = StatusFailed, "GET /nodes/{id}/contentRedirection: "+err.Error()
-		return o
+		return o, dl.diskFull(&o, err)
 	}
-	if err := os.Rename(partPath(d.path), d.path); err != nil {
-		o.Status, o.Detail = StatusFailed, "rename the verified "+filepath.Base(partPath(d.path))+" to "+d.rel+": "+err.Error()
-		return o
+	if err := dl.root.Rename(partName(name), name); err != nil {
+		o.Status, o.Detail = StatusFailed, "rename the verified "+filepath.Base(partName(name))+" to "+d.rel+": "+err.Error()
+		return o, dl.diskFull(&o, err)
 	}
 	setMTime(d.path, d.it.Content)
 	o.Status = StatusOK
@@ -356,7 +378,47 @@ func (dl *downloader) one(ctx context.Context, d download) Outcome {
 	if resumes > 0 {
 		o.Detail += fmt.Sprintf("; resumed %d %s", resumes, plural(int64(resumes), "time", "times"))
 	}
-	return o
+	return o, nil
+}
+
+// local is d's path relative to the target directory, in the OS's form.
+func (d download) local() string { return filepath.Clean(filepath.FromSlash(d.rel)) }
+
+// noLinkedFolders refuses a file whose folders inside the target include a
+// symbolic link: a {yyyy} folder linked to /etc must not be written
+// through (the target itself may be a link: the user named it).
+func (dl *downloader) noLinkedFolders(name string) error {
+	folder := filepath.Dir(name)
+	if folder == "." {
+		return nil
+	}
+	parts := strings.Split(folder, string(filepath.Separator))
+	for i := range parts {
+		sub := filepath.Join(parts[:i+1]...)
+		fi, err := dl.root.Lstat(sub)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil // made by MkdirAll, below
+		case err != nil:
+			return fmt.Errorf("check the folder %s: %w", filepath.ToSlash(sub), err)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			to, _ := dl.root.Readlink(sub)
+			return fmt.Errorf("the folder %s in %s is a symbolic link (to %s): DOWNLOAD never writes through a link; remove it, or download TO another directory",
+				filepath.ToSlash(sub), dl.dir, to)
+		}
+	}
+	return nil
+}
+
+// diskFull gives o the detail of a full disk and returns the error that
+// stops the statement, when err is one; nil otherwise.
+func (dl *downloader) diskFull(o *Outcome, err error) error {
+	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
+		return nil
+	}
+	full := fmt.Errorf("disk full: free space on %s, then run the statement again", dl.dir)
+	o.Detail = full.Error() + " (" + o.Detail + ")"
+	return full
 }
 
 // partPath is where the file for path is downloaded before it is
@@ -366,18 +428,73 @@ func partPath(path string) string {
 	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".part")
 }
 
+// partName is partPath of a name relative to the target.
+func partName(name string) string { return partPath(name) }
+
+// partFile is what a download writes to: an *os.File (tests wrap it to
+// fail as a full disk does).
+type partFile interface {
+	io.ReadWriteSeeker
+	io.Closer
+	Truncate(size int64) error
+	Sync() error
+}
+
+// wrapPart wraps each part file opened; tests replace it.
+var wrapPart = func(f *os.File) partFile { return f }
+
+// openPart opens the part file name under root without following a link:
+//
+//   - none there: created with O_EXCL (a link planted meanwhile makes it
+//     fail, never followed);
+//   - a regular file (an interrupted run's): opened to be resumed;
+//   - a symbolic link (planted): the link itself is removed, its target
+//     is left alone, and a new file is created;
+//   - anything else (a directory): an error that names it.
+func openPart(root *os.Root, name string) (partFile, error) {
+	const create = os.O_RDWR | os.O_CREATE | os.O_EXCL | syscall.O_NOFOLLOW
+	fi, err := root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, err
+	case fi.Mode().IsRegular():
+		f, err := root.OpenFile(name, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			return nil, err
+		}
+		return wrapPart(f), nil
+	case fi.Mode()&fs.ModeSymlink != 0:
+		if err := root.Remove(name); err != nil {
+			return nil, fmt.Errorf("%s is a symbolic link and could not be removed: %w", filepath.Base(name), err)
+		}
+	default:
+		return nil, fmt.Errorf("%s exists and is not a regular file; move it away", filepath.Base(name))
+	}
+	f, err := root.OpenFile(name, create, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return wrapPart(f), nil
+}
+
 // fetch downloads d into partPath(d.path): an existing .part (from an
 // interrupted run) is resumed, a connection cut mid-body resumes with a
 // Range request, and the whole file is checked against the node's size and
 // md5 and synced to disk before fetch returns. A .part whose content turns
 // out wrong is removed, and downloaded once more from the start.
 func (dl *downloader) fetch(ctx context.Context, d download) (n int64, resumes int, err error) {
-	part := partPath(d.path)
+	part := partName(d.local())
 	for attempt := 0; ; attempt++ {
 		n, resumes, resumed, err := dl.fetchOnce(ctx, d, part)
 		var bad *badContentError
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			// A partial file on a full disk is worth less than the room.
+			_ = dl.root.Remove(part)
+			return n, resumes, err
+		}
 		if errors.As(err, &bad) {
-			_ = os.Remove(part)
+			_ = dl.root.Remove(part)
 			if resumed && attempt == 0 {
 				continue // a kept prefix may be what was wrong: once more, from scratch
 			}
@@ -392,7 +509,7 @@ type badContentError struct{ msg string }
 func (e *badContentError) Error() string { return e.msg }
 
 func (dl *downloader) fetchOnce(ctx context.Context, d download, part string) (have int64, resumes int, resumed bool, err error) {
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openPart(dl.root, part)
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -438,6 +555,8 @@ func (dl *downloader) fetchOnce(ctx context.Context, d download, part string) (h
 		}
 		var restart *restartError
 		switch {
+		case w.err != nil:
+			return have, resumes, resumed, fmt.Errorf("write %s: %w", filepath.Base(part), w.err) // the disk, not the network
 		case errors.As(err, &restart):
 			have, resumed = 0, false
 			h.Reset()
@@ -536,16 +655,22 @@ func rangeStart(v string) (int64, bool) {
 }
 
 // hashWriter writes to the file and the md5 at once and reports progress.
+// err keeps the file's write error, so that it is not taken for a cut
+// connection and retried.
 type hashWriter struct {
-	f  *os.File
-	h  hash.Hash
-	tr engine.Tracker
+	f   io.Writer
+	h   hash.Hash
+	tr  engine.Tracker
+	err error
 }
 
 func (w *hashWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.tr.Add(int64(n))
+	if err != nil {
+		w.err = err
+	}
 	return n, err
 }
 

@@ -3,10 +3,13 @@ package actions
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -225,4 +228,129 @@ func TestInterruptHeldRequests(t *testing.T) {
 	if len(rows) != 1 || rows[0].status != StatusOK {
 		t.Errorf("upload re-run: %+v, want ok", rows)
 	}
+}
+
+// TestDownloadNeverWritesThroughLinks: a planted .NAME.part link to a file
+// outside the target is removed, not written through; a {yyyy} folder that
+// links outside the target fails its rows with why, and nothing is written
+// there (issue 11, item 4).
+func TestDownloadNeverWritesThroughLinks(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 20, Seed: 35}, 0)
+	id := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' AND contentDate IS NOT NULL ORDER BY id LIMIT 1`)[0]
+	base := t.TempDir()
+	dir := filepath.Join(base, "media")
+	victim := filepath.Join(base, "victim.txt")
+	writeFile(t, victim, "must stay")
+	rows, _ := e.run(fmt.Sprintf(`EXPLAIN DOWNLOAD '%s' TO '%s' (NAMING '{name}')`, id, dir))
+	name := strings.TrimSpace(strings.Split(strings.SplitN(rows[0].detail, "→ ", 2)[1], " (")[0])
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	part := filepath.Join(dir, "."+name+".part")
+	if err := os.Symlink(victim, part); err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := e.run(fmt.Sprintf(`DOWNLOAD '%s' TO '%s' (NAMING '{name}')`, id, dir))
+	if len(rows) != 1 || rows[0].status != StatusOK {
+		t.Fatalf("rows = %+v (%s), want one ok", rows, sum)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "must stay" {
+		t.Errorf("the file behind the planted .part link now holds %d bytes: written through", len(b))
+	}
+	if _, err := os.Lstat(part); !os.IsNotExist(err) {
+		t.Errorf("the planted link is still there (%v)", err)
+	}
+	want, _ := e.srv.Content(id)
+	if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != string(want) {
+		t.Errorf("the download holds %d bytes (%v), want the node's %d", len(got), err, len(want))
+	}
+
+	// A {yyyy} folder linked outside (as to /etc).
+	outside := filepath.Join(base, "etc")
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir2 := filepath.Join(base, "media2")
+	yyyy := e.ids(`SELECT strftime(contentDate, '%Y') FROM nodes WHERE id = ?`, id)[0]
+	if err := os.MkdirAll(dir2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir2, yyyy)); err != nil {
+		t.Fatal(err)
+	}
+	rows, sum = e.run(fmt.Sprintf(`DOWNLOAD '%s' TO '%s' (NAMING '{yyyy}/{name}')`, id, dir2))
+	if len(rows) != 1 || rows[0].status != StatusFailed || !strings.Contains(rows[0].detail, "symbolic link") {
+		t.Fatalf("rows = %+v (%s), want one failed naming the symbolic link", rows, sum)
+	}
+	t.Logf("detail: %s", rows[0].detail)
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("%d entries written through the linked folder", len(ents))
+	}
+}
+
+// fullDisk is a part file on a disk that fills after room bytes (shared by
+// every file of the statement).
+type fullDisk struct {
+	partFile
+	room *atomic.Int64
+}
+
+func (f fullDisk) Write(p []byte) (int, error) {
+	if f.room.Add(-int64(len(p))) < 0 {
+		return 0, syscall.ENOSPC
+	}
+	return f.partFile.Write(p)
+}
+
+// TestDownloadDiskFull: the first ENOSPC stops the statement: no file is
+// retried, every row not done says the disk is full, and no partial file
+// is left taking room (issue 11, item 8).
+func TestDownloadDiskFull(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 60, Seed: 36}, 0)
+	var room atomic.Int64
+	room.Store(200 << 10)
+	wrapPart = func(f *os.File) partFile { return fullDisk{partFile: f, room: &room} }
+	t.Cleanup(func() { wrapPart = func(f *os.File) partFile { return f } })
+	files := e.count(`SELECT count(*) FROM nodes WHERE kind = 'FILE'`)
+	dir := filepath.Join(t.TempDir(), "out")
+	start := time.Now()
+	rows, sum := e.run(`DOWNLOAD WHERE kind = 'FILE' TO '` + dir + `' (CONCURRENCY 4)`)
+	took := time.Since(start)
+	st := byStatus(rows)
+	if len(st[StatusFailed]) == 0 || len(rows) != files {
+		t.Fatalf("%d rows of %d, %v (%s): want failures", len(rows), files, st, sum)
+	}
+	full := 0
+	for _, r := range rows {
+		switch {
+		case r.status == StatusOK:
+		case r.status == StatusFailed && strings.Contains(r.detail, "disk full: free space on "+dir):
+			full++
+		default:
+			t.Errorf("row %+v, want ok or disk full", r)
+		}
+	}
+	gets := map[string]int{}
+	for _, q := range e.rec.matching("GET", "/contentRedirection") {
+		gets[q.path]++
+	}
+	for p, n := range gets {
+		if n > 1 {
+			t.Errorf("%s was requested %d times after the disk filled, want once", p, n)
+		}
+	}
+	if len(gets) > len(st[StatusOK])+4 {
+		t.Errorf("%d files were requested, %d fit: the statement went on after the disk filled", len(gets), len(st[StatusOK]))
+	}
+	var parts []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".part") {
+			parts = append(parts, p)
+		}
+		return nil
+	})
+	if len(parts) != 0 {
+		t.Errorf("partial files left on the full disk: %v", parts)
+	}
+	t.Logf("disk full after %d files: stopped in %s; %d rows say disk full (%s)", len(st[StatusOK]), took.Round(time.Millisecond), full, sum)
 }
