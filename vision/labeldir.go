@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -262,9 +263,12 @@ const manifestHeader = "# apsql LABEL manifest: the files apsql wrote in this di
 // partSuffix marks a copy being written; it is renamed when complete.
 const partSuffix = ".apsql-part"
 
-// manifest tracks the files apsql wrote to a dir_out.
+// manifest tracks the files apsql wrote to a dir_out. Every write goes
+// through root, so that no link planted in dir_out (a label folder, a part
+// file, the manifest) makes LABEL write outside it.
 type manifest struct {
 	dir   string
+	root  *os.Root
 	files map[string]bool // slash-separated paths relative to dir
 	f     *os.File        // append handle, opened on the first record
 	// taken holds the copies made or claimed by this run: another image
@@ -276,12 +280,21 @@ func openManifest(dir string) (*manifest, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("label: output directory: %w", err)
 	}
-	mf := &manifest{dir: dir, files: map[string]bool{}, taken: map[string]bool{}}
-	f, err := os.Open(filepath.Join(dir, manifestName))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("label: output directory: %w", err)
+	}
+	mf := &manifest{dir: dir, root: root, files: map[string]bool{}, taken: map[string]bool{}}
+	if fi, err := root.Lstat(manifestName); err == nil && !fi.Mode().IsRegular() {
+		root.Close()
+		return nil, fmt.Errorf("label: %s is not a regular file (a symbolic link?): LABEL never writes through one; remove it", filepath.Join(dir, manifestName))
+	}
+	f, err := root.Open(manifestName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return mf, nil
 	}
 	if err != nil {
+		root.Close()
 		return nil, fmt.Errorf("label: %w", err)
 	}
 	defer f.Close()
@@ -293,11 +306,13 @@ func openManifest(dir string) (*manifest, error) {
 		}
 		rel, err := strconv.Unquote(line)
 		if err != nil {
+			root.Close()
 			return nil, fmt.Errorf("label: %s:%d is damaged (%v); empty %s yourself or use ACCUMULATE true", filepath.Join(dir, manifestName), n, err, dir)
 		}
 		mf.files[rel] = true
 	}
 	if err := sc.Err(); err != nil {
+		root.Close()
 		return nil, fmt.Errorf("label: read manifest: %w", err)
 	}
 	return mf, nil
@@ -344,7 +359,7 @@ func (mf *manifest) empty() (int, error) {
 		_ = os.Remove(d)
 	}
 	mf.files = map[string]bool{}
-	if err := os.WriteFile(filepath.Join(mf.dir, manifestName), []byte(manifestHeader+"\n"), 0o644); err != nil {
+	if err := mf.root.WriteFile(manifestName, []byte(manifestHeader+"\n"), 0o644); err != nil {
 		return 0, fmt.Errorf("label: reset manifest: %w", err)
 	}
 	return len(ours), nil
@@ -354,9 +369,8 @@ func (mf *manifest) empty() (int, error) {
 // crash never leaves a file apsql wrote but did not list.
 func (mf *manifest) record(rel string) error {
 	if mf.f == nil {
-		path := filepath.Join(mf.dir, manifestName)
-		_, statErr := os.Stat(path)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		_, statErr := mf.root.Lstat(manifestName)
+		f, err := mf.root.OpenFile(manifestName, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 		if err != nil {
 			return fmt.Errorf("manifest: %w", err)
 		}
@@ -378,6 +392,7 @@ func (mf *manifest) close() {
 	if mf.f != nil {
 		mf.f.Close()
 	}
+	mf.root.Close()
 }
 
 // copy copies src into dir/folder, keeping its modification time and
@@ -389,7 +404,10 @@ func (mf *manifest) copy(src, folder string) (dest string, already bool, err err
 		return "", false, fmt.Errorf("copy: %w", err)
 	}
 	dir := filepath.Join(mf.dir, folder)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if fi, err := mf.root.Lstat(folder); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return "", false, fmt.Errorf("copy: the folder %s is a symbolic link: LABEL never writes through a link; remove it", dir)
+	}
+	if err := mf.root.MkdirAll(folder, 0o755); err != nil {
 		return "", false, fmt.Errorf("copy: %w", err)
 	}
 	base := filepath.Base(src)
@@ -403,7 +421,7 @@ func (mf *manifest) copy(src, folder string) (dest string, already bool, err err
 		}
 		rel = folder + "/" + name
 		dest = filepath.Join(dir, name)
-		fi, err := os.Lstat(dest)
+		fi, err := mf.root.Lstat(filepath.Join(folder, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			break
 		}
@@ -425,7 +443,7 @@ func (mf *manifest) copy(src, folder string) (dest string, already bool, err err
 	if err := mf.record(rel); err != nil {
 		return "", false, err
 	}
-	if err := copyFile(src, dest, st); err != nil {
+	if err := copyFile(mf.root, src, filepath.FromSlash(rel), st); err != nil {
 		return "", false, err
 	}
 	return dest, false, nil
@@ -463,15 +481,26 @@ func sameFiles(a, b string) (bool, error) {
 	}
 }
 
-// copyFile writes dest.apsql-part, syncs it and renames it to dest.
-func copyFile(src, dest string, st fs.FileInfo) error {
+// copyFile writes dest.apsql-part under root, syncs it and renames it to
+// dest (a name relative to root). A stale part file, or a link planted in
+// its place, is removed (a link's target is left alone), and the new one is
+// created with O_EXCL|O_NOFOLLOW: nothing is ever written through a link.
+func copyFile(root *os.Root, src, dest string, st fs.FileInfo) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
 	defer in.Close()
 	part := dest + partSuffix
-	out, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm()|0o200)
+	if fi, err := root.Lstat(part); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("copy: %s is a directory; move it away", filepath.Join(root.Name(), part))
+		}
+		if err := root.Remove(part); err != nil {
+			return fmt.Errorf("copy: remove the stale %s: %w", filepath.Base(part), err)
+		}
+	}
+	out, err := root.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, st.Mode().Perm()|0o200)
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
@@ -484,13 +513,13 @@ func copyFile(src, dest string, st fs.FileInfo) error {
 	}
 	if err == nil {
 		// A zero access time leaves it unchanged.
-		err = os.Chtimes(part, time.Time{}, st.ModTime())
+		err = root.Chtimes(part, time.Time{}, st.ModTime())
 	}
 	if err == nil {
-		err = os.Rename(part, dest)
+		err = root.Rename(part, dest)
 	}
 	if err != nil {
-		os.Remove(part)
+		root.Remove(part)
 		return fmt.Errorf("copy %s: %w", filepath.Base(src), err)
 	}
 	return nil
