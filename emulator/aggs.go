@@ -119,6 +119,7 @@ func (l *library) aggregate(ids []int32, groupBy string) *aggregation {
 	for k := range people {
 		people[k].value, people[k].data = l.clusters[k].id, l.clusterData(k)
 	}
+	l.heroCovers(people)
 	a.cats["people"] = keep(people)
 	a.cats["allPeople"] = a.cats["people"]
 	a.cats["clusterId"] = a.cats["people"]

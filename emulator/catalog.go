@@ -64,8 +64,15 @@ var (
 	rotations = []int{0, 90, 180, 270}
 )
 
-// cluster is a face cluster ("people" aggregation, API.md §3.5).
-type cluster struct{ id, name string }
+// cluster is a face cluster ("people" aggregation, API.md §3.5). hero is
+// the cover set by PUT /cluster/hero (a node id; "" for the default, the
+// newest photo of the person); mergedInto is the index of the cluster it
+// was merged into by POST /cluster, -1 while it stands on its own.
+type cluster struct {
+	id, name   string
+	hero       string
+	mergedInto int
+}
 
 var clusterNames = []string{"Mom", "Dad", "Alex", "Sam", "Grandma", "", "", "Jordan", "", "Taylor", "", "", "Chris", "", "", ""}
 

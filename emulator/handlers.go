@@ -144,7 +144,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, sc scope, parent i
 		return listing{}, false
 	}
 	d, src := filterlang.Nodes, q.Get("filters")
-	if sc == scopeSearch {
+	if sc == scopeSearch || sc == scopeFamily {
 		d = filterlang.Search
 		if strings.TrimSpace(src) == "" {
 			src = defaultSearch
@@ -210,8 +210,13 @@ var (
 )
 
 // GET /search: search dialect, no offset cap, aggregations always present.
+// searchContext=family searches the Family Vault (API.md §1.3 #6).
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	lst, ok := s.list(w, r, scopeSearch, 0, searchDefault, false)
+	sc := scopeSearch
+	if r.URL.Query().Get("searchContext") == "family" {
+		sc = scopeFamily
+	}
+	lst, ok := s.list(w, r, sc, 0, searchDefault, false)
 	if !ok {
 		return
 	}

@@ -57,6 +57,7 @@ const (
 	flagHidden          // settings.hidden
 	flagRecursive       // trashed because an ancestor folder was trashed
 	flagLive            // a Live Photo still (liveRule, set at generation)
+	flagVault           // in the Family Vault (POST /familyArchive/, vault.go)
 )
 
 // node is one node of the library, kept small (about 130 bytes) so that a
@@ -132,6 +133,12 @@ type library struct {
 	rng *rand.Rand
 	// tpl holds the content templates (Live Photo children derive from them).
 	tpl *templates
+	// family is the Amazon Household family's id ("" when the account
+	// has none); vault members carry flagVault.
+	family string
+	// aliases, once a merge happened, holds per cluster index the ids a
+	// person search matches: its own and those merged into it (people.go).
+	aliases [][]string
 }
 
 // lookup returns the index of a live (not purged) node.

@@ -297,6 +297,13 @@ func (l *library) appendNode(b []byte, i int32, o renderOpts) []byte {
 	b = append(b, `],"isRoot":`...)
 	b = appendBool(b, i == l.root)
 	b = append(b, `,"isShared":false,"restricted":false,"protectedFolder":false`...)
+	if l.family != "" && (n.flags&flagVault != 0 || i == l.root) {
+		// familyId (CDASDK NodeInfo): the family a vault member is shared
+		// with; on the root, the account's own family (inferred).
+		b = append(b, `,"familyId":"`...)
+		b = append(b, l.family...)
+		b = append(b, '"')
+	}
 	if n.status == statusTrash {
 		b = append(b, `,"exclusivelyTrashed":`...)
 		b = appendBool(b, n.flags&flagRecursive == 0)

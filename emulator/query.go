@@ -27,6 +27,7 @@ const (
 	scopeNodes                 // every node but purged ones
 	scopeChildren              // children of a folder, or members of an album
 	scopeTrash                 // nodes in trash
+	scopeFamily                // AVAILABLE photos, videos and albums in the Family Vault (searchContext=family)
 )
 
 // queryKey identifies a cached listing.
@@ -175,6 +176,8 @@ func (l *library) inScope(s scope, i int32) bool {
 		return n.status == statusAvailable && (n.kind == kindAlbum || l.mediaType(i) != typeNone)
 	case scopeTrash:
 		return n.status == statusTrash
+	case scopeFamily:
+		return n.status == statusAvailable && n.flags&flagVault != 0 && l.mediaType(i) != typeNone
 	}
 	return n.status != statusPurged
 }
@@ -326,7 +329,7 @@ func (d *docView) Values(field string) []string {
 	case "things":
 		return bitNames(n.things, thingNames)
 	case "people", "clusterId", "allPeople":
-		return bitNames(n.people, l.clusterIDs)
+		return l.peopleValues(n.people)
 	case "location":
 		if n.loc == 0 {
 			return nil

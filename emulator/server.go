@@ -142,6 +142,9 @@ func New(opts Options) (*Server, error) {
 	for _, c := range lib.clusters {
 		lib.clusterIDs = append(lib.clusterIDs, c.id)
 	}
+	if !opts.NoFamily {
+		lib.family = familyID(opts.Seed)
+	}
 	s := &Server{
 		opts:   opts,
 		lib:    lib,
@@ -353,6 +356,10 @@ func (s *Server) routes() {
 	add("GET "+v1+"/trash", areaMeta, s.handleTrashList)
 	add("PATCH "+v1+"/trash", areaMeta, s.handleTrash)
 	add("POST "+v1+"/bulk/nodes/purge", areaMeta, s.handlePurge)
+	add("PUT "+v1+"/cluster/name", areaMeta, s.handleClusterName)
+	add("POST "+v1+"/cluster", areaMeta, s.handleClusterMerge)
+	add("PUT "+v1+"/cluster/hero/{id}", areaMeta, s.handleClusterHero)
+	add("POST "+v1+"/familyArchive/{$}", areaMeta, s.handleFamilyArchive)
 	add("PUT "+v1+"/trash/{id}", areaMeta, s.handleTrashOne)
 	add("POST "+v1+"/trash/{id}/restore", areaMeta, s.handleTrashOne)
 	add("POST /cdproxy/nodes", areaContent, s.handleUpload)

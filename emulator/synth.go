@@ -449,7 +449,7 @@ func newClusters(seed int64) []cluster {
 		for j := range b {
 			b[j] = alnum[r.IntN(len(alnum))]
 		}
-		out[i] = cluster{id: string(b), name: name}
+		out[i] = cluster{id: string(b), name: name, mergedInto: -1}
 	}
 	return out
 }

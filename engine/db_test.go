@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,8 +93,8 @@ func TestReopenKeepsDataAndVersion(t *testing.T) {
 	}
 	var v string
 	d.QueryRow(ctx, "SELECT value FROM apsql_meta WHERE key = 'schema_version'").Scan(&v)
-	if v != "1" {
-		t.Errorf("schema_version = %q, want 1", v)
+	if v != fmt.Sprint(SchemaVersion) {
+		t.Errorf("schema_version = %q, want %d", v, SchemaVersion)
 	}
 }
 

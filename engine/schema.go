@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the version of the library schema this apsql writes.
 // Each migration below moves a database from version i to i+1; add new
 // columns or tables as a new migration, never by editing an old one.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var migrations = []func(ctx context.Context, d *DB, tx *sql.Tx) error{
 	// 0 → 1: the tables and views of SPEC §4.
@@ -25,6 +25,18 @@ var migrations = []func(ctx context.Context, d *DB, tx *sql.Tx) error{
 			}
 		}
 		return createViews(ctx, tx)
+	},
+	// 1 → 2: the tables added since (albums, album_members, people), and
+	// aggregations.searchData stored as the object it is: version 1 wrote
+	// it as a JSON string holding the object's text, so ->> found nothing.
+	func(ctx context.Context, d *DB, tx *sql.Tx) error {
+		for _, t := range model.Tables {
+			if _, err := tx.ExecContext(ctx, d.CreateTableSQL(t, t.Name)); err != nil {
+				return fmt.Errorf("create table %s: %w", t.Name, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE aggregations SET searchData = CAST(searchData->>'$' AS JSON) WHERE json_type(searchData) = 'VARCHAR'`)
+		return err
 	},
 }
 

@@ -37,8 +37,8 @@ const DefaultFilter = "type:(PHOTOS OR VIDEOS)"
 func Register(reg *engine.Registry, client ClientFunc) {
 	reg.Register(engine.Command{
 		Keywords: []string{"SYNC"},
-		Syntax:   "SYNC [NODES [FILTER 'filter'] | ALL | NEW | FOLDERS | TRASH | AGGREGATIONS | TAGS [category] | USAGE]",
-		Help:     "mirror the library (plain SYNC: nodes, folders and usage) into the local tables",
+		Syntax:   "SYNC [NODES [FILTER 'filter'] | ALL | NEW | FOLDERS | ALBUMS | PEOPLE | TRASH | AGGREGATIONS | TAGS [category] | USAGE]",
+		Help:     "mirror the library (plain SYNC: nodes, folders, albums, people and usage) into the local tables",
 		Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
 			job, err := parseSync(rest)
 			if err != nil {
@@ -55,7 +55,7 @@ func Register(reg *engine.Registry, client ClientFunc) {
 
 // syncJob is a parsed SYNC statement: which tables to refresh, in order.
 type syncJob struct {
-	parts []string // "nodes", "new", "folders", "trash", "aggregations", "tags", "usage"
+	parts []string // "nodes", "new", "folders", "albums", "people", "trash", "aggregations", "tags", "usage"
 	// filter is SYNC NODES' filter (DefaultFilter when none is given):
 	// those nodes are upserted. "" is plain SYNC: the nodes table is
 	// replaced by a verified full listing.
@@ -70,11 +70,11 @@ var tagCategories = []string{"things", "people", "location"}
 func parseSync(rest string) (syncJob, error) {
 	a := engine.NewArgs(rest)
 	if a.Done() {
-		return syncJob{parts: []string{"nodes", "folders", "usage"}}, nil
+		return syncJob{parts: []string{"nodes", "folders", "albums", "people", "usage"}}, nil
 	}
 	w, err := a.Word()
 	if err != nil {
-		return syncJob{}, fmt.Errorf("SYNC: %w; write SYNC, SYNC NODES, SYNC NEW, SYNC FOLDERS, SYNC TRASH, SYNC AGGREGATIONS, SYNC TAGS or SYNC USAGE", err)
+		return syncJob{}, fmt.Errorf("SYNC: %w; write SYNC, SYNC NODES, SYNC NEW, SYNC FOLDERS, SYNC ALBUMS, SYNC PEOPLE, SYNC TRASH, SYNC AGGREGATIONS, SYNC TAGS or SYNC USAGE", err)
 	}
 	job := syncJob{parts: []string{strings.ToLower(w)}}
 	switch strings.ToUpper(w) {
@@ -111,9 +111,9 @@ func parseSync(rest string) (syncJob, error) {
 			}
 			job.category = c
 		}
-	case "NEW", "FOLDERS", "TRASH", "AGGREGATIONS", "USAGE":
+	case "NEW", "FOLDERS", "ALBUMS", "PEOPLE", "TRASH", "AGGREGATIONS", "USAGE":
 	default:
-		return syncJob{}, fmt.Errorf("SYNC %s: unknown; write SYNC, SYNC NODES [FILTER 'filter'], SYNC NEW, SYNC FOLDERS, SYNC TRASH, SYNC AGGREGATIONS, SYNC TAGS [category] or SYNC USAGE", w)
+		return syncJob{}, fmt.Errorf("SYNC %s: unknown; write SYNC, SYNC NODES [FILTER 'filter'], SYNC NEW, SYNC FOLDERS, SYNC ALBUMS, SYNC PEOPLE, SYNC TRASH, SYNC AGGREGATIONS, SYNC TAGS [category] or SYNC USAGE", w)
 	}
 	if !a.Done() {
 		return syncJob{}, fmt.Errorf("SYNC %s: unexpected %q at the end", strings.ToUpper(w), a.Rest())
@@ -149,8 +149,9 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 	for _, p := range job.parts {
 		t0 := time.Now()
 		var (
-			st  tableStats
-			err error
+			st   tableStats
+			more []tableStats // further tables the part wrote
+			err  error
 		)
 		switch p {
 		case "nodes":
@@ -165,6 +166,12 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			st, err = syncAll(ctx, s, svc)
 		case "folders":
 			st, err = syncFolders(ctx, s, svc)
+		case "albums":
+			var members tableStats
+			st, members, err = syncAlbums(ctx, s, svc)
+			more = append(more, members)
+		case "people":
+			st, err = syncPeople(ctx, s, svc)
 		case "trash":
 			st, err = syncTrash(ctx, s, svc)
 		case "aggregations":
@@ -186,6 +193,7 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			st.seconds = time.Since(t0).Seconds()
 		}
 		done = append(done, st)
+		done = append(done, more...)
 	}
 	b := resultset.New(
 		resultset.Col("table", resultset.String),

@@ -567,7 +567,7 @@ func TestParseSync(t *testing.T) {
 		want       syncJob
 		err        string
 	}{
-		{"full", "", syncJob{parts: []string{"nodes", "folders", "usage"}}, ""},
+		{"full", "", syncJob{parts: []string{"nodes", "folders", "albums", "people", "usage"}}, ""},
 		{"nodes", " nodes", syncJob{parts: []string{"nodes"}, filter: DefaultFilter}, ""},
 		{"filter", "NODES FILTER 'type:(VIDEOS) AND timeYear:(2019)'", syncJob{parts: []string{"nodes"}, filter: "type:(VIDEOS) AND timeYear:(2019)"}, ""},
 		{"bad filter", "NODES FILTER 'type:(VIDEOS'", syncJob{}, "filter"},

@@ -22,6 +22,9 @@ type source interface {
 	Folders(ctx context.Context) ([]fetch.Folder, error)
 	Usage(ctx context.Context) (fetch.Usage, error)
 	Aggregations(ctx context.Context, category string) ([]fetch.Aggregation, error)
+	ListNodes(ctx context.Context, filter string) ([]fetch.Node, error)
+	Children(ctx context.Context, parentID, filter string) ([]fetch.Node, error)
+	People(ctx context.Context) ([]fetch.Person, error)
 	Do(ctx context.Context, req *fetch.Request, out any) error
 }
 

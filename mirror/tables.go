@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,35 +34,74 @@ type smallTable struct {
 // returns what changed: rows whose key is new (inserted), rows whose other
 // columns changed (updated), keys that are gone (removed).
 func (t smallTable) replace(ctx context.Context, db *engine.DB, rows [][]driver.Value) (inserted, updated, removed int64, err error) {
-	tb, ok := model.Lookup(t.name)
-	if !ok {
-		return 0, 0, 0, fmt.Errorf("no table %s in the model", t.name)
-	}
-	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
+	ch, err := replaceTables(ctx, db, tableRows{t, rows})
+	if err != nil {
 		return 0, 0, 0, err
 	}
+	return ch[0].inserted, ch[0].updated, ch[0].removed, nil
+}
+
+// tableRows is the new content of one small table.
+type tableRows struct {
+	t    smallTable
+	rows [][]driver.Value
+}
+
+// changes counts what a replace changed in one table.
+type changes struct{ inserted, updated, removed int64 }
+
+// replaceTables stages every table's rows, then replaces them all in one
+// transaction (albums and album_members change together or not at all).
+func replaceTables(ctx context.Context, db *engine.DB, parts ...tableRows) ([]changes, error) {
+	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		t := p.t
+		if _, ok := model.Lookup(t.name); !ok {
+			return nil, fmt.Errorf("no table %s in the model", t.name)
+		}
+		stage := stagingSchema + "." + engine.Ident(t.name)
+		if _, err := db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s LIMIT 0", stage, engine.Ident(t.name))); err != nil {
+			return nil, fmt.Errorf("create staging table: %w", err)
+		}
+		defer db.Exec(context.Background(), "DROP TABLE IF EXISTS "+stage)
+		err := db.Raw(func(c *duckdb.Conn) error {
+			a, err := duckdb.NewAppenderFromConn(c, stagingSchema, t.name)
+			if err != nil {
+				return err
+			}
+			for _, r := range p.rows {
+				if err := a.AppendRow(r...); err != nil {
+					return errors.Join(err, a.Close())
+				}
+			}
+			return a.Close()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: %w", t.name, err)
+		}
+	}
+	out := make([]changes, len(parts))
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		for i, p := range parts {
+			c, err := p.t.swap(ctx, tx)
+			if err != nil {
+				return err
+			}
+			out[i] = c
+		}
+		return nil
+	})
+	return out, err
+}
+
+// swap compares the staged rows of t with the table's rows in scope and,
+// when they differ, replaces those with the staged ones.
+func (t smallTable) swap(ctx context.Context, tx *sql.Tx) (changes, error) {
+	tb, _ := model.Lookup(t.name)
 	stage := stagingSchema + "." + engine.Ident(t.name)
 	tbl := engine.Ident(t.name)
-	if _, err := db.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s AS SELECT * FROM %s LIMIT 0", stage, tbl)); err != nil {
-		return 0, 0, 0, fmt.Errorf("create staging table: %w", err)
-	}
-	defer db.Exec(context.Background(), "DROP TABLE IF EXISTS "+stage)
-	err = db.Raw(func(c *duckdb.Conn) error {
-		a, err := duckdb.NewAppenderFromConn(c, stagingSchema, t.name)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if err := a.AppendRow(r...); err != nil {
-				return errors.Join(err, a.Close())
-			}
-		}
-		return a.Close()
-	})
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("stage %s: %w", t.name, err)
-	}
-
 	var on, differ []string
 	for _, k := range t.key {
 		on = append(on, fmt.Sprintf("s.%s = n.%s", engine.Ident(k), engine.Ident(k)))
@@ -81,26 +121,24 @@ func (t smallTable) replace(ctx context.Context, db *engine.DB, rows [][]driver.
 		scope = "(" + t.scope + ")"
 	}
 	mirror := fmt.Sprintf("(SELECT * FROM %s WHERE %s)", tbl, scope)
-	err = db.Tx(ctx, func(tx *sql.Tx) error {
-		q := fmt.Sprintf(`SELECT
+	var c changes
+	q := fmt.Sprintf(`SELECT
 			(SELECT count(*) FROM %[1]s s WHERE NOT EXISTS (SELECT 1 FROM %[2]s n WHERE %[3]s)),
 			(SELECT count(*) FROM %[1]s s JOIN %[2]s n ON %[3]s WHERE %[4]s),
 			(SELECT count(*) FROM %[2]s n WHERE NOT EXISTS (SELECT 1 FROM %[1]s s WHERE %[3]s))`, stage, mirror, join, changed)
-		if err := tx.QueryRowContext(ctx, q).Scan(&inserted, &updated, &removed); err != nil {
-			return fmt.Errorf("compare %s: %w", t.name, err)
-		}
-		if inserted+updated+removed == 0 {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s", tbl, scope)); err != nil {
-			return fmt.Errorf("replace %s: %w", t.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT * FROM %s", tbl, stage)); err != nil {
-			return fmt.Errorf("replace %s: %w", t.name, err)
-		}
-		return nil
-	})
-	return inserted, updated, removed, err
+	if err := tx.QueryRowContext(ctx, q).Scan(&c.inserted, &c.updated, &c.removed); err != nil {
+		return c, fmt.Errorf("compare %s: %w", t.name, err)
+	}
+	if c.inserted+c.updated+c.removed == 0 {
+		return c, nil
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s", tbl, scope)); err != nil {
+		return c, fmt.Errorf("replace %s: %w", t.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT * FROM %s", tbl, stage)); err != nil {
+		return c, fmt.Errorf("replace %s: %w", t.name, err)
+	}
+	return c, nil
 }
 
 // nullString is s, or NULL when empty.
@@ -109,6 +147,17 @@ func nullString(s string) driver.Value {
 		return nil
 	}
 	return s
+}
+
+// jsonValue is a JSON document for a JSON column ("{}" when empty). The
+// appender marshals what it is given with encoding/json: a string would be
+// stored as a JSON string holding the text (so ->> finds nothing), a
+// json.RawMessage as the document itself.
+func jsonValue(raw json.RawMessage) driver.Value {
+	if len(raw) == 0 || !json.Valid(raw) {
+		return json.RawMessage("{}")
+	}
+	return raw
 }
 
 // nullTime is t, or NULL when zero.
@@ -172,11 +221,7 @@ func syncAggregations(ctx context.Context, s *engine.Session, src source) (table
 			continue
 		}
 		seen[k] = true
-		sd := string(a.SearchData)
-		if sd == "" {
-			sd = "{}"
-		}
-		rows = append(rows, []driver.Value{a.Category, a.Value, a.Count, nullString(a.NodeID), sd})
+		rows = append(rows, []driver.Value{a.Category, a.Value, a.Count, nullString(a.NodeID), jsonValue(a.SearchData)})
 	}
 	ins, upd, rem, err := smallTable{name: "aggregations", key: []string{"category", "value"}}.replace(ctx, s.DB, rows)
 	if err != nil {

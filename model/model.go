@@ -99,6 +99,18 @@ var Tables = []Table{
 		{"label", Varchar, ""}, {"synset", Varchar, ""}, {"classIndex", Integer, ""}, {"prob", Double, ""},
 		{"model", Varchar, ""}, {"labeledAt", Timestamp, ""},
 	}},
+	{Name: "albums", Key: "id", Doc: "albums (VISUAL_COLLECTION nodes), from SYNC ALBUMS", Columns: []Column{
+		{"id", Varchar, "id"}, {"name", Varchar, "name"}, {"createdDate", Timestamp, "createdDate"},
+		{"modifiedDate", Timestamp, "modifiedDate"}, {"count", BigInt, ""},
+		{"coverNodeId", Varchar, ""}, {"raw", JSON, ""},
+	}},
+	{Name: "album_members", Doc: "which nodes each album holds", Columns: []Column{
+		{"albumId", Varchar, ""}, {"id", Varchar, ""},
+	}},
+	{Name: "people", Key: "clusterId", Doc: "people (face clusters), from SYNC PEOPLE", Columns: []Column{
+		{"clusterId", Varchar, ""}, {"name", Varchar, ""}, {"count", BigInt, ""},
+		{"coverNodeId", Varchar, ""}, {"raw", JSON, ""},
+	}},
 	{Name: "actions_log", Key: "seq", Doc: "every request outcome of every action", Columns: []Column{
 		{"seq", BigInt, ""}, {"at", Timestamp, ""}, {"action", Varchar, ""}, {"target", Varchar, ""},
 		{"status", Varchar, ""}, {"detail", Varchar, ""},

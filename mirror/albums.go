@@ -1,0 +1,163 @@
+package mirror
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+)
+
+// albumListings bounds the albums whose members are listed at once; each
+// listing pages through the client's adaptive limit as well.
+const albumListings = 4
+
+// AlbumRow is one row of the albums table for an album node as the service
+// sends it (SYNC ALBUMS, and CREATE ALBUM for the album it made); count is
+// its number of members.
+func AlbumRow(n *fetch.Node, count int64) []driver.Value {
+	return []driver.Value{n.ID, n.Name, nullTime(n.CreatedDate), nullTime(n.ModifiedDate), count,
+		nullString(AlbumCover(n.Raw)), jsonValue(n.Raw)}
+}
+
+// AlbumCover returns an album's cover node id: the default cover of
+// collectionProperties.covers, else the first one, else "" (API.md §2.7).
+func AlbumCover(raw json.RawMessage) string {
+	var a struct {
+		CollectionProperties struct {
+			Covers []struct {
+				ID        string `json:"id"`
+				IsDefault bool   `json:"isDefault"`
+			} `json:"covers"`
+		} `json:"collectionProperties"`
+	}
+	if json.Unmarshal(raw, &a) != nil {
+		return ""
+	}
+	cover := ""
+	for _, c := range a.CollectionProperties.Covers {
+		if c.IsDefault {
+			return c.ID
+		}
+		if cover == "" {
+			cover = c.ID
+		}
+	}
+	return cover
+}
+
+// syncAlbums mirrors the albums and their members: the albums are the
+// AVAILABLE VISUAL_COLLECTION nodes of GET /nodes (fetch.AlbumFilter), each
+// album's members the whole of GET /nodes/{album}/children (pages of 200;
+// an album of more than 9,999 members, past the service's offset+limit
+// cap, is listed in modifiedDate slices of fewer, as fetch.Children does).
+// Albums are listed albumListings at a time; a listing that changed under
+// its paging is fetched again. Both tables are replaced in one
+// transaction, and only once every album was listed completely.
+func syncAlbums(ctx context.Context, s *engine.Session, src source) (albums, members tableStats, err error) {
+	t0 := time.Now()
+	list, err := src.ListNodes(ctx, fetch.AlbumFilter)
+	for attempt := 2; errors.Is(err, fetch.ErrListingChanged) && attempt <= maxAttempts; attempt++ {
+		list, err = src.ListNodes(ctx, fetch.AlbumFilter)
+	}
+	if err != nil {
+		return albums, members, fmt.Errorf("list the albums: %w", err)
+	}
+	tr := s.Progress.Start("sync albums", int64(len(list)), "albums")
+	defer tr.Done()
+	var (
+		mu         sync.Mutex
+		albumRows  = make([][]driver.Value, len(list))
+		memberRows [][]driver.Value
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(albumListings)
+	for k := range list {
+		a := &list[k]
+		if a.Kind != "VISUAL_COLLECTION" || (a.Status != "" && a.Status != "AVAILABLE") {
+			continue // the filter already says so; a service that ignores it must not fill the table with folders
+		}
+		g.Go(func() error {
+			kids, err := src.Children(gctx, a.ID, "")
+			for attempt := 2; errors.Is(err, fetch.ErrListingChanged) && attempt <= maxAttempts; attempt++ {
+				kids, err = src.Children(gctx, a.ID, "")
+			}
+			if err != nil {
+				return fmt.Errorf("list the members of album %s (%s): %w", engine.Quote(a.Name), a.ID, err)
+			}
+			mu.Lock()
+			albumRows[k] = AlbumRow(a, int64(len(kids)))
+			for _, m := range kids {
+				memberRows = append(memberRows, []driver.Value{a.ID, m.ID})
+			}
+			mu.Unlock()
+			tr.Add(1)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return albums, members, err
+	}
+	var rows [][]driver.Value
+	for _, r := range albumRows {
+		if r != nil {
+			rows = append(rows, r)
+		}
+	}
+	ch, err := replaceTables(ctx, s.DB,
+		tableRows{smallTable{name: "albums", key: []string{"id"}}, rows},
+		tableRows{smallTable{name: "album_members", key: []string{"albumId", "id"}}, memberRows})
+	if err != nil {
+		return albums, members, err
+	}
+	secs := time.Since(t0).Seconds()
+	albums = tableStats{table: "albums", fetched: int64(len(rows)), inserted: ch[0].inserted, updated: ch[0].updated, removed: ch[0].removed, seconds: secs}
+	members = tableStats{table: "album_members", fetched: int64(len(memberRows)), inserted: ch[1].inserted, updated: ch[1].updated, removed: ch[1].removed, seconds: secs}
+	return albums, members, nil
+}
+
+// syncPeople mirrors the people aggregation (one request) into people.
+func syncPeople(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
+	t0 := time.Now()
+	people, err := src.People(ctx)
+	if err != nil {
+		return tableStats{}, err
+	}
+	ins, upd, rem, err := smallTable{name: "people", key: []string{"clusterId"}}.replace(ctx, s.DB, PeopleRows(people))
+	if err != nil {
+		return tableStats{}, err
+	}
+	return tableStats{table: "people", fetched: int64(len(people)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+}
+
+// PeopleRows are the people table's rows for people (one per cluster id).
+func PeopleRows(people []fetch.Person) [][]driver.Value {
+	rows := make([][]driver.Value, 0, len(people))
+	seen := map[string]bool{}
+	for _, p := range people {
+		if seen[p.ClusterID] {
+			continue
+		}
+		seen[p.ClusterID] = true
+		rows = append(rows, []driver.Value{p.ClusterID, p.Name, p.Count, nullString(p.CoverNodeID), jsonValue(p.Raw)})
+	}
+	return rows
+}
+
+// RefreshPeople replaces the people table with the service's people (the
+// actions on people call it after they changed something).
+func RefreshPeople(ctx context.Context, db *engine.DB, c *fetch.Client) error {
+	people, err := c.People(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, _, err = smallTable{name: "people", key: []string{"clusterId"}}.replace(ctx, db, PeopleRows(people))
+	return err
+}
