@@ -13,12 +13,13 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
 )
 
-// findAlbum returns the id of the album named name in the local mirror
-// (nodes of kind VISUAL_COLLECTION); "" when there is none.
+// findAlbum returns the id of the album named name in the local albums
+// table (SYNC ALBUMS); "" when there is none.
 func findAlbum(ctx context.Context, db *engine.DB, name string) (string, error) {
-	rows, err := db.Query(ctx, `SELECT id FROM nodes WHERE kind = 'VISUAL_COLLECTION' AND name = ? ORDER BY id`, name)
+	rows, err := db.Query(ctx, `SELECT id FROM albums WHERE name = ? ORDER BY id`, name)
 	if err != nil {
 		return "", fmt.Errorf("find album %s: %w", engine.Quote(name), err)
 	}
@@ -40,8 +41,40 @@ func findAlbum(ctx context.Context, db *engine.DB, name string) (string, error) 
 	case 1:
 		return ids[0], nil
 	}
-	return "", fmt.Errorf("%d albums are named %s (%s): album statements need a unique name; rename the others in the Amazon Photos app, then SYNC",
+	return "", fmt.Errorf("%d albums are named %s (%s): album statements need a unique name; rename the others (RENAME 'id' TO 'new name'), then SYNC ALBUMS",
 		len(ids), engine.Quote(name), strings.Join(ids, ", "))
+}
+
+// albumByName returns the id of the album an ALBUM 'name' target names;
+// an album the albums table does not hold is an error naming SYNC ALBUMS.
+func albumByName(ctx context.Context, db *engine.DB, name string) (string, error) {
+	id, err := findAlbum(ctx, db, name)
+	if err == nil && id == "" {
+		err = fmt.Errorf("ALBUM %s: no album of that name in the albums table; run SYNC ALBUMS (or SYNC) to mirror the albums, and check the name with SELECT name FROM albums", engine.Quote(name))
+	}
+	return id, err
+}
+
+// putAlbum returns the local update for an album node as the service sent
+// it: its albums row replaced (members: its count of members; -1 keeps the
+// count the row had, 0 for a new row).
+func putAlbum(raw []byte, members int64) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		var n fetch.Node
+		if err := json.Unmarshal(raw, &n); err != nil || n.ID == "" {
+			return fmt.Errorf("the album the service sent has no id: %s", clip(string(raw), 80))
+		}
+		count := any(members)
+		if members < 0 {
+			count = nil
+		}
+		v := mirror.AlbumRow(&n, 0)
+		_, err := tx.ExecContext(ctx, `INSERT INTO albums VALUES (?, ?, ?, ?, coalesce(?, (SELECT count FROM albums WHERE id = ?), 0), ?, CAST(? AS JSON))
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, createdDate = excluded.createdDate, modifiedDate = excluded.modifiedDate,
+  count = excluded.count, coverNodeId = excluded.coverNodeId, raw = excluded.raw`,
+			v[0], v[1], v[2], v[3], count, n.ID, v[5], string(raw))
+		return err
+	}
 }
 
 // remoteAlbum looks an album up by name on the service (GET /nodes with a
@@ -130,10 +163,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 				return nil, fmt.Errorf("create album: the service lists %s without an id: %s", engine.Quote(name), clip(string(found), 80))
 			}
 			album = n.ID
-			if err := r.insertNodes(ctx, "nodes", found); err != nil {
-				return nil, fmt.Errorf("create album: %w; run SYNC", err)
-			}
-			_ = r.record(ctx, nil, Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "album exists on the service (not yet in the mirror); not created again", Target: album})
+			_ = r.record(ctx, putAlbum(found, -1), Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "album exists on the service (not yet in the mirror); not created again", Target: album})
 		}
 	}
 	if album == "" {
@@ -177,10 +207,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 			return nil, fmt.Errorf("create album: the service answered without an album id: %s", clip(string(raw), 80))
 		}
 		album = n.ID
-		if err := r.insertNodes(ctx, "nodes", raw); err != nil {
-			return nil, fmt.Errorf("create album: created %s, but %w; run SYNC", album, err)
-		}
-		if err := r.record(ctx, nil, Outcome{ID: album, Name: name, Status: StatusOK, Detail: detail}); err != nil {
+		if err := r.record(ctx, putAlbum(raw, -1), Outcome{ID: album, Name: name, Status: StatusOK, Detail: detail}); err != nil {
 			return nil, err
 		}
 	}
@@ -215,7 +242,7 @@ func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, 
 		return nil, err
 	}
 	if album == "" {
-		return nil, fmt.Errorf("album %s: no such album in nodes; run SYNC, or CREATE ALBUM %s first", engine.Quote(name), engine.Quote(name))
+		return nil, fmt.Errorf("album %s: no such album in the albums table; run SYNC ALBUMS, or CREATE ALBUM %s first", engine.Quote(name), engine.Quote(name))
 	}
 	items, err := resolve(ctx, s.DB, st.target, "nodes")
 	if err != nil {
@@ -245,6 +272,12 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		}
 		if members, complete, err = (api{c}).children(ctx, album); err != nil {
 			return nil, fmt.Errorf("album %s: list its members: %w", engine.Quote(name), err)
+		}
+		if complete {
+			// The listing is the album's truth: album_members follows it.
+			if err := r.record(ctx, setMembers(album, sortedKeys(members))); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var todo []item
@@ -294,10 +327,18 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		}
 		return done, nil
 	}
+	var albumRaw []byte // the album as the last edit's answer shows it
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-		return nil, a.albumEdit(ctx, album, op, ids, retry)
+		raw, err := a.albumEdit(ctx, album, op, ids, retry)
+		if err == nil && json.Valid(raw) && len(raw) > 2 {
+			albumRaw = raw
+		}
+		return nil, err
 	}
-	if todo, err = x.settleUnknown(ctx, r, todo, verify, func([]string) func(context.Context, *sql.Tx) error { return nil }); err != nil {
+	apply := func(ids []string) func(context.Context, *sql.Tx) error {
+		return editMembers(album, op, ids, complete, albumRaw)
+	}
+	if todo, err = x.settleUnknown(ctx, r, todo, verify, apply); err != nil {
 		return nil, err
 	}
 	var batches [][]item
@@ -339,7 +380,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(req, res.failed[id])})
 			}
 		}
-		if err := r.record(ctx, nil, outs...); err != nil {
+		if err := r.record(ctx, apply(sortedKeys(res.ok)), outs...); err != nil {
 			return err
 		}
 		return fatalOf(res.failed)
@@ -351,6 +392,64 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		_ = r.record(ctx, nil, outs...)
 	})
 	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+}
+
+// setMembers returns the local update that makes album_members hold
+// exactly ids for album, with the album's count to match.
+func setMembers(album string, ids []string) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM album_members WHERE albumId = ?`, album); err != nil {
+			return err
+		}
+		for lo := 0; lo < len(ids); lo += 500 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO album_members SELECT ?, id FROM (SELECT unnest(`+listLiteral(ids[lo:min(lo+500, len(ids))])+`) AS id)`, album); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE albums SET count = ? WHERE id = ?`, len(ids), album)
+		return err
+	}
+}
+
+// editMembers returns the local update for ids added to album (op add) or
+// removed from it: album_members, the album's count when the members were
+// listed completely, and its row from the service's answer (raw; nil when
+// there was none).
+func editMembers(album, op string, ids []string, complete bool, raw []byte) func(context.Context, *sql.Tx) error {
+	if len(ids) == 0 && raw == nil {
+		return nil
+	}
+	return func(ctx context.Context, tx *sql.Tx) error {
+		if raw != nil {
+			if err := putAlbum(raw, -1)(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		q := `DELETE FROM album_members WHERE albumId = ? AND id IN ` + idList(ids)
+		args := []any{album}
+		if op == "add" {
+			q = `INSERT INTO album_members SELECT ?, id FROM (SELECT unnest(` + listLiteral(ids) + `) AS id)
+WHERE id NOT IN (SELECT id FROM album_members WHERE albumId = ?)`
+			args = append(args, album)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		if complete {
+			_, err := tx.ExecContext(ctx, `UPDATE albums SET count = (SELECT count(*) FROM album_members WHERE albumId = ?) WHERE id = ?`, album, album)
+			return err
+		}
+		return nil
+	}
+}
+
+// listLiteral renders ids as a DuckDB list literal: ['a', 'b'].
+func listLiteral(ids []string) string {
+	l := idList(ids)
+	return "[" + l[1:len(l)-1] + "]"
 }
 
 // refusedBatch reports whether a batch failed with a 400 (one bad member
@@ -395,7 +494,7 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 			_ = r.record(ctx, nil, Outcome{ID: again, Name: name, Status: StatusSkipped, Detail: "already named " + engine.Quote(name)})
 			return r.result(false, ""), nil
 		}
-		return nil, fmt.Errorf("rename album: no album named %s in nodes; run SYNC, or check the name", engine.Quote(old))
+		return nil, fmt.Errorf("rename album: no album named %s in the albums table; run SYNC ALBUMS, or check the name", engine.Quote(old))
 	}
 	req := `PATCH /nodes/{id} {"name": ...}`
 	if explain {
@@ -429,7 +528,7 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 	if d, ok := res.ok[album]; ok {
 		o.Status, o.Detail = StatusOK, joinDetail(req, d)
 		apply = func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE nodes SET name = ? WHERE id = ?`, name, album)
+			_, err := tx.ExecContext(ctx, `UPDATE albums SET name = ?, raw = json_merge_patch(raw, json_object('name', ?)) WHERE id = ?`, name, name, album)
 			return err
 		}
 	} else {

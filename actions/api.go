@@ -168,10 +168,13 @@ func (a api) createNode(ctx context.Context, body map[string]any, retry func(con
 	return raw, err
 }
 
-// albumEdit sends PATCH /nodes/{album}/children (API.md §1.3 #17).
-func (a api) albumEdit(ctx context.Context, album, op string, ids []string, retry func(context.Context, error) bool) error {
-	return a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(album) + "/children",
-		JSON: map[string]any{"op": op, "value": ids}, Retry: retry, Op: "PATCH /nodes/" + album + "/children " + op}, nil)
+// albumEdit sends PATCH /nodes/{album}/children (API.md §1.3 #17) and
+// returns the answer's body (the album node, where the service sends it).
+func (a api) albumEdit(ctx context.Context, album, op string, ids []string, retry func(context.Context, error) bool) ([]byte, error) {
+	var raw []byte
+	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(album) + "/children",
+		JSON: map[string]any{"op": op, "value": ids}, Retry: retry, Op: "PATCH /nodes/" + album + "/children " + op}, &raw)
+	return raw, err
 }
 
 // children lists the ids of a folder's children or an album's members

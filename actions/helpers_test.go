@@ -17,6 +17,7 @@ import (
 	"github.com/apsql/apsql/emulator"
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
 )
 
 // env is one test's emulator, client, database and session.
@@ -60,14 +61,14 @@ func setup(t *testing.T, opts emulator.Options, maxRetries int) *env {
 	return e
 }
 
-// mirror replaces nodes and trash with the service's state (photos,
-// videos, albums and the trash), as SYNC would.
+// mirror replaces nodes, trash, albums and album_members with the
+// service's state, as SYNC and SYNC ALBUMS would.
 func (e *env) mirror() {
 	e.t.Helper()
 	ctx := e.t.Context()
 	e.exec(`DELETE FROM nodes`)
 	e.exec(`DELETE FROM trash`)
-	for _, f := range []struct{ table, filter string }{{"nodes", ""}, {"nodes", "type:(ALBUMS)"}, {"trash", ""}} {
+	for _, f := range []struct{ table, filter string }{{"nodes", ""}, {"trash", ""}} {
 		in, err := e.db.Ingester(ctx, f.table, fetch.NodeSchema())
 		if err != nil {
 			e.t.Fatal(err)
@@ -81,6 +82,12 @@ func (e *env) mirror() {
 		if err != nil {
 			e.t.Fatalf("mirror %s %s: %v", f.table, f.filter, err)
 		}
+	}
+	mirror.Register(e.db.Commands(), func(context.Context) (*fetch.Client, error) { return e.c, nil })
+	if res, err := e.s.Run(ctx, "SYNC ALBUMS"); err != nil {
+		e.t.Fatalf("SYNC ALBUMS: %v", err)
+	} else if res.Rows != nil {
+		res.Rows.Release()
 	}
 	e.rec.reset()
 }

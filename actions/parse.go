@@ -17,6 +17,7 @@ const (
 	targetSelect                       // ( SELECT ... )
 	targetIDs                          // 'id', 'id', ...
 	targetFilter                       // FILTER 'amazon filter'
+	targetAlbum                        // ALBUM 'name': the album's members (album_members)
 )
 
 // target is a parsed target clause (SPEC §2.3).
@@ -27,6 +28,8 @@ type target struct {
 	sql  string
 	args []any
 	ids  []string
+	// album is ALBUM's name.
+	album string
 	// text is the target as written, for the journal.
 	text string
 }
@@ -77,6 +80,12 @@ func parseTarget(rest string, stops []string, known []string) (target, string, e
 		}
 		where, args := f.SQL()
 		return target{kind: targetFilter, sql: where, args: args, text: "FILTER " + engine.Quote(src)}, a.Rest(), nil
+	case a.Keyword("ALBUM"):
+		name, err := a.String()
+		if err != nil {
+			return target{}, "", fmt.Errorf("ALBUM: %w (ALBUM 'name' selects the album's members)", err)
+		}
+		return target{kind: targetAlbum, album: name, text: "ALBUM " + engine.Quote(name)}, a.Rest(), nil
 	case a.PeekByte() == '(':
 		end := matchParen(rest, strings.IndexByte(rest, '('))
 		if end < 0 {
@@ -109,9 +118,9 @@ func parseTarget(rest string, stops []string, known []string) (target, string, e
 		}
 		return target{kind: targetIDs, ids: ids, text: strings.Join(quoted, ", ")}, a.Rest(), nil
 	case a.Done():
-		return target{}, "", errors.New("missing target: write WHERE <predicate>, (SELECT id ...), 'id', ... or FILTER 'amazon filter'")
+		return target{}, "", errors.New("missing target: write WHERE <predicate>, (SELECT id ...), 'id', ..., FILTER 'amazon filter' or ALBUM 'name'")
 	default:
-		return target{}, "", fmt.Errorf("unexpected %q where a target belongs: write WHERE <predicate>, (SELECT id ...), 'id', ... or FILTER 'amazon filter'", clip(rest, 20))
+		return target{}, "", fmt.Errorf("unexpected %q where a target belongs: write WHERE <predicate>, (SELECT id ...), 'id', ..., FILTER 'amazon filter' or ALBUM 'name'", clip(rest, 20))
 	}
 }
 

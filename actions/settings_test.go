@@ -72,7 +72,7 @@ func TestAlbumsEndToEnd(t *testing.T) {
 	if !ok || rows[0].id != albumID {
 		t.Errorf("first row %+v, want the album %s", rows[0], albumID)
 	}
-	if n := e.count(`SELECT count(*) FROM nodes WHERE kind = 'VISUAL_COLLECTION' AND name = 'Trip 2024'`); n != 1 {
+	if n := e.count(`SELECT count(*) FROM albums WHERE name = 'Trip 2024' AND count = 60`); n != 1 {
 		t.Errorf("the new album is not in nodes (%d rows)", n)
 	}
 
@@ -118,7 +118,7 @@ func TestAlbumsEndToEnd(t *testing.T) {
 	if _, ok := e.srv.AlbumID("Trip '24"); !ok {
 		t.Errorf("the service has no album named Trip '24 after RENAME")
 	}
-	if n := e.count(`SELECT count(*) FROM nodes WHERE kind = 'VISUAL_COLLECTION' AND name = 'Trip ''24'`); n != 1 {
+	if n := e.count(`SELECT count(*) FROM albums WHERE name = 'Trip ''24'`); n != 1 {
 		t.Errorf("the local album row was not renamed")
 	}
 	if _, _, err := e.try(t.Context(), `ALBUM 'No such album' ADD '`+photos[0]+`'`); err == nil || !strings.Contains(err.Error(), "CREATE ALBUM") {
@@ -168,7 +168,7 @@ func TestCreateAlbumRerunAfterLostAnswer(t *testing.T) {
 	if n, err := e.srv.CountNodes(`kind:VISUAL_COLLECTION AND name:"Trip"`); err != nil || n != 1 {
 		t.Errorf("the service holds %d albums named Trip (%v), want 1", n, err)
 	}
-	if n := e.count(`SELECT count(*) FROM nodes WHERE kind = 'VISUAL_COLLECTION' AND name = 'Trip'`); n != 1 {
+	if n := e.count(`SELECT count(*) FROM albums WHERE name = 'Trip'`); n != 1 {
 		t.Errorf("the mirror holds %d albums named Trip, want 1", n)
 	}
 

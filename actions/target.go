@@ -53,6 +53,12 @@ func resolve(ctx context.Context, db *engine.DB, t target, table string) ([]item
 		args = t.args
 	case targetSelect:
 		cte = fmt.Sprintf(`SELECT CAST(id AS VARCHAR) AS id, row_number() OVER () AS ord FROM (%s) AS sub`, t.sql)
+	case targetAlbum:
+		album, err := albumByName(ctx, db, t.album)
+		if err != nil {
+			return nil, err
+		}
+		cte = fmt.Sprintf(`SELECT id, row_number() OVER (ORDER BY id) AS ord FROM album_members WHERE albumId = %s`, engine.Quote(album))
 	case targetIDs:
 		vals := make([]string, len(t.ids))
 		for i, id := range t.ids {
