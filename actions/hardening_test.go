@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -193,12 +194,17 @@ func TestInterruptHeldRequests(t *testing.T) {
 	// The re-run reads the unknown ones back before it sends anything.
 	e.srv.SetFaults(0, 0, 0, 0)
 	e.rec.reset()
-	var order []string
-	e.rec.before = func(r *http.Request) {
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	e.setBefore(func(r *http.Request) {
+		mu.Lock()
 		order = append(order, r.Method+" "+r.URL.Path)
-	}
+		mu.Unlock()
+	})
 	rows, sum := e.run(fmt.Sprintf(`TRASH (SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT %d)`, len(ids)))
-	e.rec.before = nil
+	e.setBefore(nil)
 	if st := byStatus(rows); len(st[StatusOK]) != len(ids) {
 		t.Fatalf("re-run: %v (%s), want %d ok", st, sum, len(ids))
 	}
@@ -213,13 +219,13 @@ func TestInterruptHeldRequests(t *testing.T) {
 	// root folder is looked up first, unheld.
 	file := filepath.Join(t.TempDir(), "held.jpg")
 	writeFile(t, file, "a held upload")
-	e.rec.before = func(r *http.Request) {
+	e.setBefore(func(r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/cdproxy/nodes") {
 			e.srv.SetFaults(time.Hour, 0, 0, 0)
 		}
-	}
+	})
 	rows = interrupted(`UPLOAD '` + file + `'`)
-	e.rec.before = nil
+	e.setBefore(nil)
 	e.srv.SetFaults(0, 0, 0, 0)
 	if len(rows) != 1 || rows[0].status != StatusFailed || !strings.Contains(rows[0].detail, unknownOutcome) {
 		t.Errorf("upload rows %+v, want one failed: outcome unknown", rows)
@@ -353,4 +359,12 @@ func TestDownloadDiskFull(t *testing.T) {
 		t.Errorf("partial files left on the full disk: %v", parts)
 	}
 	t.Logf("disk full after %d files: stopped in %s; %d rows say disk full (%s)", len(st[StatusOK]), took.Round(time.Millisecond), full, sum)
+}
+
+// setBefore sets the recorder's hook under its lock (requests of a run
+// before may still be in flight).
+func (e *env) setBefore(f func(*http.Request)) {
+	e.rec.mu.Lock()
+	e.rec.before = f
+	e.rec.mu.Unlock()
 }
