@@ -34,6 +34,7 @@ type remoteNode struct {
 	Status   string   `json:"status"`
 	OwnerID  string   `json:"ownerId"`
 	Parents  []string `json:"parents"`
+	FamilyID string   `json:"familyId"` // set on a node in the Family Vault (vault.go)
 	Settings struct {
 		Favorite bool `json:"favorite"`
 		Hidden   bool `json:"hidden"`

@@ -52,6 +52,11 @@ func (x *Actions) table() []struct {
 			return x.runMove(ctx, s, m, rest, explain)
 		}
 	}
+	vault := func(v vaultOp) runner {
+		return func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+			return x.runVault(ctx, s, v, rest, explain)
+		}
+	}
 	set := func(st setting) runner {
 		return func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
 			return x.runSetting(ctx, s, st, rest, explain)
@@ -73,6 +78,13 @@ func (x *Actions) table() []struct {
 		{[]string{"CREATE", "ALBUM"}, "CREATE ALBUM 'name' [FROM target]", "create an album, optionally holding target", x.runCreateAlbum},
 		{[]string{"ALBUM"}, "ALBUM 'name' ADD|REMOVE target", "add nodes to an album or remove them", x.runAlbum},
 		{[]string{"RENAME", "ALBUM"}, "RENAME ALBUM 'old' TO 'new'", "rename an album", x.runRenameAlbum},
+		{[]string{"RENAME", "PERSON"}, "RENAME PERSON 'name or cluster id' TO 'new'", "rename a person (a face cluster of the people table)", x.runRenamePerson},
+		{[]string{"MERGE", "PEOPLE"}, "MERGE PEOPLE 'a', 'b' [, ...] INTO 'name'", "merge people into the first one named, under a name", x.runMergePeople},
+		// Keywords stop at two or three words: EXPLAIN and the longest
+		// keyword list must fit the four words the registry looks at.
+		{[]string{"SET", "COVER"}, "SET COVER OF PERSON 'name or cluster id' TO 'nodeId'", "set a person's cover photo", x.runSetCover},
+		{[]string{"ADD", "TO", "FAMILY"}, "ADD TO FAMILY VAULT target", "share photos and videos with the family (batches of 50)", vault(vaultAdd)},
+		{[]string{"REMOVE", "FROM", "FAMILY"}, "REMOVE FROM FAMILY VAULT target", "take photos and videos out of the Family Vault", vault(vaultRemove)},
 		{[]string{"CREATE", "FOLDER"}, "CREATE FOLDER 'path/to/folder'", "create a folder and its missing parents (existing ones are reused)", x.runCreateFolder},
 		{[]string{"MOVE"}, "MOVE target TO 'folder/path'", "move files or folders into a folder", x.runMoveTo},
 		{[]string{"RENAME"}, "RENAME 'id' TO 'new name'", "rename a file, folder or album", x.runRename},
