@@ -225,3 +225,26 @@ func idsTarget(ids []string) string {
 	l := idList(ids)
 	return l[1 : len(l)-1]
 }
+
+// TestFamilyVaultUnderResets: with connections cut after the service
+// applied a request, ADD TO FAMILY VAULT reads the nodes back instead of
+// guessing; after at most a re-run the vault is exactly the target.
+func TestFamilyVaultUnderResets(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 500, Seed: 46}, 0)
+	ids := e.ids(`SELECT id FROM nodes WHERE contentType LIKE 'image/%' ORDER BY id LIMIT 150`)
+	e.srv.SetFaults(0, 0.1, 0.3, 0)
+	rows, _ := e.run(`ADD TO FAMILY VAULT ` + idsTarget(ids))
+	if st := byStatus(rows); len(st[StatusFailed]) > 0 {
+		rows, _ = e.run(`ADD TO FAMILY VAULT ` + idsTarget(ids))
+		if st := byStatus(rows); len(st[StatusFailed]) > 0 {
+			t.Fatalf("re-run still failed: %v", st[StatusFailed])
+		}
+	}
+	e.srv.SetFaults(0, 0, 0, 0)
+	if got := e.srv.VaultIDs(); !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
+		t.Errorf("the vault holds %d nodes, want the %d of the target", len(got), len(ids))
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE (raw->>'familyId') IS NOT NULL`); n != len(ids) {
+		t.Errorf("%d nodes carry a familyId locally, want %d", n, len(ids))
+	}
+}
