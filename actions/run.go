@@ -127,6 +127,9 @@ func (r *run) orderBy(items []item) {
 func newRun(ctx context.Context, s *engine.Session, action string, explain bool) (*run, error) {
 	if explain {
 		action = "EXPLAIN " + action
+	} else if err := s.DB.Writable(); err != nil {
+		// Nothing may be sent that the journal could not record.
+		return nil, fmt.Errorf("%s: %w", strings.ToLower(action), err)
 	}
 	r := &run{s: s, action: action, counts: map[string]int{}, start: time.Now()}
 	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM actions_log`).Scan(&r.seq); err != nil {

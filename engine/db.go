@@ -5,17 +5,21 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
+	"unicode/utf8"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -45,6 +49,9 @@ type DB struct {
 	// threadsOwed is the threads setting an Arrow insert could not put
 	// back (its transaction had failed); RestoreSettings applies it.
 	threadsOwed atomic.Int64
+	// ReadOnly is set when the file is not writable (its mode, a
+	// read-only mount): it is open for queries only (see Writable).
+	ReadOnly bool
 }
 
 // StorageVersion is the DuckDB storage version of the database files apsql
@@ -59,15 +66,31 @@ const StorageVersion = "v1.5.0"
 // in-memory one), migrates its schema to the current version and pins one
 // connection for the session. Errors name the problem and the fix: a
 // directory given as the file, an unwritable location, a file locked by
-// another process, a file written by a newer apsql.
+// another process, a file written by a newer apsql, a file that is not a
+// DuckDB database.
+//
+// A file that cannot be written (no write permission, a read-only mount)
+// is opened read-only (DuckDB's access_mode READ_ONLY), with ReadOnly set:
+// queries work, statements that write fail.
+//
+// DuckDB never installs or loads an extension on its own here: a SQLite
+// file given as the database would otherwise make it download the sqlite
+// extension from the network before anything runs.
 func Open(ctx context.Context, path string) (*DB, error) {
 	dsn := path
+	readOnly := false
 	if path == "" || path == Memory {
 		path, dsn = Memory, ""
 	} else if err := checkPath(path); err != nil {
 		return nil, err
+	} else if readOnly, err = notWritable(path); err != nil {
+		return nil, err
 	}
-	dsn += "?storage_compatibility_version=" + StorageVersion
+	dsn += "?storage_compatibility_version=" + StorageVersion +
+		"&autoinstall_known_extensions=false&autoload_known_extensions=false"
+	if readOnly {
+		dsn += "&access_mode=READ_ONLY"
+	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, openError(path, err)
@@ -79,7 +102,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		connector.Close()
 		return nil, openError(path, err)
 	}
-	d := &DB{Path: path, connector: connector, db: db, conn: conn, cmds: NewRegistry()}
+	d := &DB{Path: path, connector: connector, db: db, conn: conn, cmds: NewRegistry(), ReadOnly: readOnly}
 	registerBuiltins(d.cmds)
 	if path == Memory {
 		// An in-memory database spills to ./.tmp by default: litter in the
@@ -96,11 +119,180 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		d.Close()
 		return nil, openError(path, err)
 	}
-	if err := d.migrate(ctx); err != nil {
+	migrate := d.migrate
+	if readOnly {
+		migrate = d.checkSchema
+	}
+	if err := migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// checkSchema is migrate for a read-only file: its schema must be the
+// current one, since it cannot be upgraded.
+func (d *DB) checkSchema(ctx context.Context) error {
+	var v int
+	err := d.conn.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM apsql_meta WHERE key = 'schema_version'`).Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "apsql_meta does not exist") {
+		return fmt.Errorf("open database %s: read schema version: %w", d.Path, err)
+	}
+	switch {
+	case v > SchemaVersion:
+		return fmt.Errorf("open database %s: it was written by a newer apsql (schema %d, this one knows %d); upgrade apsql", d.Path, v, SchemaVersion)
+	case v < SchemaVersion:
+		return fmt.Errorf("open database %s: the file is read-only and its schema (version %d) must be upgraded to %d before use; make it writable once (chmod u+w %s) and open it again", d.Path, v, SchemaVersion, d.Path)
+	}
+	_, err = d.conn.ExecContext(ctx, fileCategoryMacro())
+	return err
+}
+
+// ErrReadOnly is the cause of Writable's error.
+var ErrReadOnly = errors.New("the database is open read-only")
+
+// Writable returns an error naming the file and the fix when the database
+// is open read-only; statements that write (SYNC, the actions) call it
+// before they fetch or send anything.
+func (d *DB) Writable() error {
+	if !d.ReadOnly {
+		return nil
+	}
+	return fmt.Errorf("database %s is read-only (the file is not writable), so it was opened for queries only: make it writable (chmod u+w %s) or copy it to a writable place%w", d.Path, d.Path, quiet(ErrReadOnly))
+}
+
+// ErrDamaged is the cause of CheckIntegrity's error.
+var ErrDamaged = errors.New("the database file is damaged")
+
+// CheckBeforeWrite returns an error when the database cannot take a large
+// write safely: it is read-only (Writable), or a block of one of its
+// tables fails DuckDB's checksum (every column of every table is read, so
+// each block's checksum is checked). SYNC calls it before it fetches
+// anything, so that it never writes into a damaged file and reports
+// success.
+func (d *DB) CheckBeforeWrite(ctx context.Context) error {
+	if err := d.Writable(); err != nil {
+		return err
+	}
+	if d.Path == Memory {
+		return nil
+	}
+	rows, err := d.conn.QueryContext(ctx, `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary ORDER BY ALL`)
+	if err != nil {
+		return d.damaged("", err)
+	}
+	var tables [][2]string
+	for rows.Next() {
+		var t [2]string
+		if err := rows.Scan(&t[0], &t[1]); err != nil {
+			rows.Close()
+			return d.damaged("", err)
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d.damaged("", err)
+	}
+	for _, t := range tables {
+		// max(hash(COLUMNS(*))) uses every column, so none is pruned.
+		q := `SELECT max(hash(COLUMNS(*))) FROM ` + Ident(t[0]) + `.` + Ident(t[1])
+		r, err := d.conn.QueryContext(ctx, q)
+		if err == nil {
+			for r.Next() {
+			}
+			err = r.Err()
+			r.Close()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return d.damaged(t[1], err)
+		}
+	}
+	return nil
+}
+
+func (d *DB) damaged(table string, err error) error {
+	where := ""
+	if table != "" {
+		where = " (table " + table + ")"
+	}
+	return fmt.Errorf("%w: %s%s: %v; nothing was changed: restore the file from a backup, or SYNC into a new file (apsql new.duckdb)", ErrDamaged, d.Path, where, err)
+}
+
+// notWritable reports whether the existing file at path cannot be
+// written: it has no write permission bit at all (chmod 444, which root
+// would otherwise ignore), or opening it for writing is refused (no
+// permission, a read-only mount). A path that does not exist yet is
+// writable (checkPath checked its folder).
+func notWritable(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := checkDuckDBFile(path, fi.Size()); err != nil {
+		return false, err
+	}
+	if fi.Mode().Perm()&0o222 == 0 {
+		return true, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			return true, nil
+		}
+		return false, fmt.Errorf("open database %s: %w", path, unwrapPathError(err))
+	}
+	f.Close()
+	return false, nil
+}
+
+// duckdbMagic is at byte 8 of every DuckDB database file (after the main
+// header's checksum).
+const duckdbMagic = "DUCK"
+
+// checkDuckDBFile refuses an existing file that is not a DuckDB database,
+// before DuckDB sees it, naming what it looks like. An empty file is left
+// to DuckDB, which makes it a new database.
+func checkDuckDBFile(path string, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("open database %s: permission denied: the file cannot be read; check its owner and mode%w", path, quiet(ErrBadPath))
+		}
+		return fmt.Errorf("open database %s: %w", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if len(head) >= 12 && string(head[8:12]) == duckdbMagic {
+		return nil
+	}
+	return fmt.Errorf("open database %s: %s is not a DuckDB database (%s); give the path of an apsql database, or a new file name to create one", path, path, fileKind(head))
+}
+
+// fileKind names what the first bytes of a file look like.
+func fileKind(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")):
+		return "it is a SQLite database"
+	case bytes.HasPrefix(head, []byte("PAR1")):
+		return "it is a Parquet file: query it with SELECT * FROM 'file.parquet'"
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return "it is a ZIP archive"
+	case utf8.Valid(head) && bytes.IndexByte(head, 0) < 0:
+		return "it is a text file"
+	}
+	return "its first bytes are not DuckDB's header"
 }
 
 // hasZstd reports whether the database's storage version (v1.0.0+ for a
@@ -189,6 +381,8 @@ func openError(path string, err error) error {
 			who = "process " + m[1]
 		}
 		return fmt.Errorf("open database %s: it is in use by %s (another apsql?); close it, or open a copy of the file", path, who)
+	case strings.Contains(msg, "Corrupt database file") || strings.Contains(msg, "checksum"):
+		return fmt.Errorf("open database %s: %w: %s; restore it from a backup, or SYNC into a new file (apsql new.duckdb)", path, ErrDamaged, msg)
 	case strings.Contains(msg, "Permission denied"):
 		return fmt.Errorf("open database %s: permission denied; choose a writable location with --db", path)
 	case strings.Contains(msg, "not a valid DuckDB database") || strings.Contains(msg, "Serialization") || strings.Contains(msg, "invalid database file"):

@@ -44,6 +44,11 @@ func Register(reg *engine.Registry, client ClientFunc) {
 			if err != nil {
 				return nil, err
 			}
+			// Never fetch into a file that cannot take it: read-only, or
+			// with a damaged block (issue 11 item 6).
+			if err := s.DB.CheckBeforeWrite(ctx); err != nil {
+				return nil, fmt.Errorf("sync: %w", err)
+			}
 			c, err := client(ctx)
 			if err != nil {
 				return nil, err

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/apsql/apsql/engine"
 )
 
 func main() {
@@ -63,4 +65,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	return runShell(ctx, cfg, stdin, stdout, stderr)
+}
+
+// readOnlyNote says on stderr that db was opened for queries only, because
+// its file is not writable.
+func readOnlyNote(db *engine.DB, stderr io.Writer) {
+	if db.ReadOnly {
+		fmt.Fprintf(stderr, "apsql: note: %s is read-only, so it is open for queries only: statements that write (SYNC, actions, INSERT, ...) will fail\n", db.Path)
+	}
 }

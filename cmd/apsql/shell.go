@@ -65,6 +65,7 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 		}
 		return exitFailed
 	}
+	readOnlyNote(db, stderr)
 	if cfg.memoryLimit != "" {
 		if err := db.SetMemoryLimit(ctx, cfg.memoryLimit); err != nil {
 			db.Close()
@@ -442,6 +443,7 @@ func (sh *shell) open(ctx context.Context, path string) error {
 		return fmt.Errorf(".open: %w; %s is still open", err, old.Path)
 	}
 	sh.sess.DB = db
+	readOnlyNote(db, sh.stderr)
 	if err := old.Close(); err != nil {
 		return fmt.Errorf(".open: closing %s: %w (%s is open)", old.Path, err, path)
 	}
