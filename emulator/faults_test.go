@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -138,5 +140,30 @@ func TestFaultsSpareAdminEndpoints(t *testing.T) {
 	c.get("/_emulator/state", 200, nil)
 	if resp, _ := c.do("GET", "/drive/v1/account/info", nil); resp.StatusCode < 500 {
 		t.Errorf("fail rate 1: service endpoint answered %d", resp.StatusCode)
+	}
+}
+
+// A request held by the latency fault ends when its client hangs up, also
+// a PATCH whose body the handler has not read yet: before, the handler
+// never noticed and an httptest.Server mounting the emulator waited in
+// Close until the latency ran out.
+func TestHeldRequestEndsWithItsClient(t *testing.T) {
+	s, err := New(Options{Nodes: 10, Seed: 1, Latency: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	hc := &http.Client{Timeout: 200 * time.Millisecond}
+	req, _ := http.NewRequest(http.MethodPatch, hs.URL+"/drive/v1/trash", strings.NewReader(`{"op":"add","value":[]}`))
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := hc.Do(req); err == nil {
+		t.Fatal("the held PATCH was answered")
+	}
+	closed := make(chan struct{})
+	go func() { hs.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the held handler is still running 3 s after its client left")
 	}
 }

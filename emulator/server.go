@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -385,6 +387,10 @@ func (s *Server) routes() {
 // be mounted in an httptest.Server).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
+// heldBodyMax is the largest request body read before a latency fault
+// holds the request (larger ones, uploads, are held unread).
+const heldBodyMax = 1 << 20
+
 // serve wraps an endpoint handler with fault injection, auth and statistics.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a area, h http.HandlerFunc) {
 	rec := &recorder{ResponseWriter: w}
@@ -404,6 +410,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a
 	if a != areaAdmin {
 		d = s.faults.decide(time.Now())
 		if d.latency > 0 {
+			// net/http sees a client hang up only once the request body
+			// has been read to its end: read a small one first, or a
+			// held PATCH outlives its client (and Close waits for it).
+			if r.Body != nil && r.Body != http.NoBody && r.ContentLength >= 0 && r.ContentLength <= heldBodyMax {
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					rec.status = 499
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(b))
+			}
 			t := time.NewTimer(d.latency)
 			select {
 			case <-t.C:
