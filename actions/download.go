@@ -87,7 +87,11 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 		items, err = expandFolders(ctx, s.DB, items)
 	}
 	if err == nil {
-		err = fillNaming(ctx, s.DB, x.client, tmpl, items, "")
+		album := "" // an ALBUM 'name' target names {album} for all its nodes
+		if st.target.kind == targetAlbum {
+			album = st.target.album
+		}
+		err = fillNaming(ctx, s.DB, x.client, tmpl, items, album)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)

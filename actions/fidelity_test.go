@@ -38,7 +38,7 @@ func TestDownloadBackupFidelity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Albums on the service only (no SYNC ALBUMS): ids[2] is in one, ids[3] in two.
+	// Albums: ids[2] is in one, ids[3] in two.
 	if _, err := e.srv.CreateAlbum("Trip", ids[2], ids[3]); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +100,17 @@ func TestDownloadBackupFidelity(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir2, rel)); err != nil {
 			t.Errorf("%s: want %s: %v", id, rel, err)
 		}
+	}
+	// An ALBUM target names {album} after itself, also for a node that is
+	// in another album too (ids[3] is in Trip and Best).
+	dir3 := t.TempDir()
+	rows, sum = e.run(`DOWNLOAD ALBUM 'Best' TO '` + dir3 + `' (NAMING '{album}/{id}.{ext}')`)
+	if st := byStatus(rows); len(st[StatusOK]) != 1 {
+		t.Fatalf("download ALBUM 'Best': %v (%s)", rows, sum)
+	}
+	ext3 := e.ids(`SELECT '.' || extension FROM nodes WHERE id = ?`, ids[3])[0]
+	if _, err := os.Stat(filepath.Join(dir3, "Best", ids[3]+ext3)); err != nil {
+		t.Errorf("DOWNLOAD ALBUM 'Best' with {album}: %v", err)
 	}
 	if folder, _, _ := e.srv.PathOf(second); folder != "Other/Deep" {
 		t.Errorf("the moved node is in %q", folder)
