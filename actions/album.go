@@ -333,7 +333,10 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		if err == nil && json.Valid(raw) && len(raw) > 2 {
 			albumRaw = raw
 		}
-		return nil, err
+		// A 404 naming members (purged since the mirror saw them) refuses
+		// the edit whole: guardedSend sends the rest again without them.
+		// One naming the album itself fails every member.
+		return nil, asMissing(err)
 	}
 	apply := func(ids []string) func(context.Context, *sql.Tx) error {
 		return editMembers(album, op, ids, complete, albumRaw)
@@ -359,7 +362,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		// One refused member fails the whole batch (400 "Improper child
 		// kind"): send the batch's members one by one to find which.
 		if len(ids) > 1 && len(res.failed) == len(ids) && refusedBatch(res.failed) {
-			res = sent{ok: map[string]string{}, failed: map[string]string{}}
+			res = sent{ok: map[string]string{}, failed: map[string]string{}, gone: map[string]string{}}
 			for _, id := range ids {
 				one := guardedSend(context.WithoutCancel(ctx), []string{id}, send, verify)
 				r.requests.Add(int64(one.requests))
@@ -369,6 +372,9 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 				for k, v := range one.failed {
 					res.failed[k] = v
 				}
+				for k, v := range one.gone {
+					res.gone[k] = v
+				}
 			}
 		}
 		tr.Add(int64(len(ids)))
@@ -376,6 +382,8 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		for _, id := range ids {
 			if d, ok := res.ok[id]; ok {
 				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusOK, Detail: joinDetail(req, d)})
+			} else if d, ok := res.gone[id]; ok {
+				outs = append(outs, goneOutcome(id, names[id], req, d))
 			} else {
 				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(req, res.failed[id])})
 			}

@@ -208,3 +208,37 @@ func TestGuardedSendSplitsUnnamed404(t *testing.T) {
 		t.Errorf("%d requests to find 3 gone ids among 50, want at most 25", requests)
 	}
 }
+
+// ALBUM ADD on a stale mirror: members purged since the mirror saw them
+// are skipped as gone (and leave the mirror); the rest of their batch is
+// added. Before, the 404 failed every member of the batch, on every re-run.
+func TestStaleMirrorAlbumAdd(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 200, Seed: 12}, 0)
+	target := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' AND width IS NOT NULL ORDER BY id LIMIT 60`)
+	if _, err := e.srv.CreateAlbum("Stale"); err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	gone := []string{target[3], target[40]}
+	if err := e.srv.TrashIDs(gone...); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.PurgeIDs(gone...); err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := e.run(`ALBUM 'Stale' ADD WHERE id IN (` + quoteIDs(target) + `)`)
+	st := byStatus(rows)
+	if len(st[StatusOK]) != 58 || !slices.Equal(sorted(st[StatusSkipped]), sorted(gone)) || len(st[StatusFailed]) != 0 {
+		t.Fatalf("ALBUM ADD: %d ok, skipped %v, %d failed (%s); want 58 ok and the 2 gone skipped", len(st[StatusOK]), st[StatusSkipped], len(st[StatusFailed]), sum)
+	}
+	// The service's truth: the album holds the 58 live members.
+	if n := e.srv.State().Albums["Stale"]; n != 58 {
+		t.Errorf("the service's album holds %d members, want 58", n)
+	}
+	if n := len(e.ids(`SELECT id FROM nodes WHERE id IN (` + quoteIDs(gone) + `)`)); n != 0 {
+		t.Errorf("%d gone members still in the mirror", n)
+	}
+	if n := len(e.ids(`SELECT m.id FROM album_members m JOIN albums a ON a.id = m.albumId WHERE a.name = 'Stale'`)); n != 58 {
+		t.Errorf("album_members holds %d members, want 58", n)
+	}
+}

@@ -495,18 +495,29 @@ func (s *Server) albumOp(w http.ResponseWriter, r *http.Request, albumID string,
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a, ok := l.lookup(albumID)
-	if !ok || !hasV2(r, rv) {
-		s.writeNotFound(w, albumID, ok)
+	switch {
+	case !ok:
+		s.writeNodesNotFound(w, []string{albumID}, false)
+		return
+	case !hasV2(r, rv):
+		s.writeNotFound(w, albumID, true)
 		return
 	}
+	// Members the service does not have refuse the whole edit, named as
+	// PATCH /trash names them (writeNodesNotFound): nothing is changed.
 	members := make([]int32, 0, len(ids))
+	var missing []string
 	for _, id := range ids {
 		m, ok := l.lookup(id)
 		if !ok {
-			s.writeNotFound(w, id, false)
-			return
+			missing = append(missing, id)
+			continue
 		}
 		members = append(members, m)
+	}
+	if len(missing) > 0 {
+		s.writeNodesNotFound(w, missing, false)
+		return
 	}
 	if err := l.albumEdit(a, add, members, s.nowMS()); err != nil {
 		s.writeMutationError(w, err)
