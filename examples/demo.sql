@@ -26,3 +26,15 @@ SELECT count(*) AS rows_in_parquet FROM read_parquet('demo-photos.parquet');
 LABEL (SELECT id FROM photos ORDER BY id LIMIT 200) USING '../testdata/label/colours.onnx' (TOPK 1, THRESHOLD 0);
 .output
 SELECT label, count(*) AS photos FROM nodes JOIN labels USING (id) WHERE rank = 1 GROUP BY ALL ORDER BY photos DESC;
+
+-- The whole library as data: albums and their members, people, documents.
+SELECT name, count AS members FROM albums ORDER BY members DESC, name LIMIT 5;
+SELECT name, count AS photos FROM people ORDER BY photos DESC, name LIMIT 5;
+SYNC ALL;
+SELECT (SELECT count(*) FROM nodes) AS mirrored_files, (SELECT sum(total_count) FROM usage) AS service_files;
+-- An album as a backup: one folder per album, each file dated as taken.
+DOWNLOAD ALBUM 'Wedding' TO 'demo-albums' (NAMING '{album}/{name}');
+-- Tidy documents into a folder: the plan first, then the move.
+CREATE FOLDER 'Documents/Sorted';
+EXPLAIN MOVE (SELECT id FROM nodes WHERE category = 'pdf' ORDER BY id LIMIT 3) TO 'Documents/Sorted';
+MOVE (SELECT id FROM nodes WHERE category = 'pdf' ORDER BY id LIMIT 3) TO 'Documents/Sorted';
