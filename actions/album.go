@@ -469,25 +469,33 @@ func refusedBatch(failed map[string]string) bool {
 	return false
 }
 
+// parseRenaming reads the arguments of the RENAME statements, 'what' TO
+// 'new name', where what names the first; the new name may not be blank.
+func parseRenaming(rest, what string) (from, to string, err error) {
+	a := engine.NewArgs(rest)
+	if from, err = a.String(); err != nil {
+		return "", "", err
+	}
+	if !a.Keyword("TO") {
+		return "", "", fmt.Errorf("expected TO after %s", what)
+	}
+	if to, err = a.String(); err != nil {
+		return "", "", err
+	}
+	if !a.Done() {
+		return "", "", fmt.Errorf("unexpected %q at the end", clip(a.Rest(), 20))
+	}
+	if strings.TrimSpace(to) == "" {
+		return "", "", errors.New("the new name is empty")
+	}
+	return from, to, nil
+}
+
 // runRenameAlbum runs RENAME ALBUM 'old' TO 'new'.
 func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	a0 := engine.NewArgs(rest)
-	old, err := a0.String()
-	if err == nil && !a0.Keyword("TO") {
-		err = errors.New("expected TO after the album's name")
-	}
-	var name string
-	if err == nil {
-		name, err = a0.String()
-	}
-	if err == nil && !a0.Done() {
-		err = fmt.Errorf("unexpected %q at the end", clip(a0.Rest(), 20))
-	}
+	old, name, err := parseRenaming(rest, "the album's name")
 	if err != nil {
 		return nil, fmt.Errorf("rename album: %w (RENAME ALBUM 'old' TO 'new')", err)
-	}
-	if strings.TrimSpace(name) == "" {
-		return nil, errors.New("rename album: the new name is empty")
 	}
 	r, err := newRun(ctx, s, "RENAME ALBUM", explain)
 	if err != nil {

@@ -218,24 +218,11 @@ func conflictDetail(err error, name, where string) string {
 // folder (its subtree's paths follow) or an album (PATCH /nodes/{id}
 // {"name"}, API.md §1.3 #15).
 func (x *Actions) runRename(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	a0 := engine.NewArgs(rest)
-	id, err := a0.String()
-	if err == nil && !a0.Keyword("TO") {
-		err = errors.New("missing TO")
-	}
-	var name string
-	if err == nil {
-		name, err = a0.String()
-	}
-	if err == nil && !a0.Done() {
-		err = fmt.Errorf("unexpected %q at the end", clip(a0.Rest(), 20))
-	}
+	id, name, err := parseRenaming(rest, "the node's id")
 	if err != nil {
 		return nil, fmt.Errorf("rename: %w (RENAME 'node id' TO 'new name')", err)
 	}
 	switch {
-	case strings.TrimSpace(name) == "":
-		return nil, errors.New("rename: the new name is empty; give the node a name")
 	case strings.ContainsAny(name, "/\x00"):
 		return nil, fmt.Errorf("rename: %s holds a '/': a name cannot; to put the node in another folder, use MOVE 'id' TO 'folder'", engine.Quote(name))
 	case name == "." || name == "..":

@@ -122,23 +122,9 @@ func clusterBody(kv ...any) map[string]any {
 
 // runRenamePerson runs RENAME PERSON 'name or cluster id' TO 'new'.
 func (x *Actions) runRenamePerson(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	a0 := engine.NewArgs(rest)
-	spec, err := a0.String()
-	if err == nil && !a0.Keyword("TO") {
-		err = errors.New("expected TO after the person")
-	}
-	var name string
-	if err == nil {
-		name, err = a0.String()
-	}
-	if err == nil && !a0.Done() {
-		err = fmt.Errorf("unexpected %q at the end", clip(a0.Rest(), 20))
-	}
+	spec, name, err := parseRenaming(rest, "the person")
 	if err != nil {
 		return nil, fmt.Errorf("rename person: %w (RENAME PERSON 'name or cluster id' TO 'new name')", err)
-	}
-	if strings.TrimSpace(name) == "" {
-		return nil, errors.New("rename person: the new name is empty")
 	}
 	r, err := newRun(ctx, s, "RENAME PERSON", explain)
 	if err != nil {
