@@ -248,3 +248,50 @@ func TestFamilyVaultUnderResets(t *testing.T) {
 		t.Errorf("%d nodes carry a familyId locally, want %d", n, len(ids))
 	}
 }
+
+// The people statements under 500/503 answers and connections cut after
+// the service applied the change: each ends as asked, at most after one
+// re-run, the service's clusters are exactly what was asked for, and the
+// people table equals them.
+func TestPeopleStatementsUnderResets(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 1500, Seed: 47}, 0)
+	e.syncPeople()
+	people := e.srv.People()
+	if len(people) < 3 {
+		t.Fatalf("the library has %d people, want 3 or more", len(people))
+	}
+	a, b, c := people[0], people[1], people[2]
+	cover, _ := e.srv.IDs("people:(" + c.ClusterID + ")")
+	if len(cover) == 0 {
+		t.Fatalf("%s is in no photo", c.ClusterID)
+	}
+	e.srv.SetFaults(0, 0.2, 0.4, 0)
+	for _, stmt := range []string{
+		`RENAME PERSON '` + a.ClusterID + `' TO 'Renamed under faults'`,
+		`MERGE PEOPLE '` + a.ClusterID + `', '` + b.ClusterID + `' INTO 'Merged under faults'`,
+		`SET COVER OF PERSON '` + c.ClusterID + `' TO '` + cover[len(cover)-1] + `'`,
+	} {
+		rows, sum := e.run(stmt)
+		if st := byStatus(rows); len(st[StatusFailed]) > 0 {
+			if rows, sum = e.run(stmt); len(byStatus(rows)[StatusFailed]) > 0 {
+				t.Fatalf("%s: re-run still failed: %+v (%s)", stmt, rows, sum)
+			}
+		}
+	}
+	e.srv.SetFaults(0, 0, 0, 0)
+	if st := e.srv.Stats(); st.Failed+st.Resets == 0 {
+		t.Fatalf("no fault was injected (%+v): the test proves nothing", st)
+	}
+	byID := map[string]emulator.Person{}
+	for _, p := range e.srv.People() {
+		byID[p.ClusterID] = p
+	}
+	merged, gone := byID[a.ClusterID], byID[b.ClusterID]
+	if merged.Name != "Merged under faults" || merged.Count < a.Count || gone.ClusterID != "" {
+		t.Errorf("after MERGE: %+v and %+v, want one person named 'Merged under faults'", merged, gone)
+	}
+	if got := byID[c.ClusterID].Cover; got != cover[len(cover)-1] {
+		t.Errorf("cover of %s = %q, want %q", c.ClusterID, got, cover[len(cover)-1])
+	}
+	e.peopleTable("under faults")
+}
