@@ -143,8 +143,23 @@ func TestCheckBeforeWriteFindsDamage(t *testing.T) {
 	if _, err := db.Exec(t.Context(), `INSERT INTO actions_log SELECT i, now(), 'TRASH', md5(i::VARCHAR), 'ok', repeat(md5(i::VARCHAR), 4) FROM range(300000) t(i)`); err != nil {
 		t.Fatal(err)
 	}
+	limit := func() string {
+		var v string
+		if err := db.QueryRow(t.Context(), `SELECT current_setting('memory_limit')`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if _, err := db.Exec(t.Context(), `SET memory_limit = '300MiB'`); err != nil {
+		t.Fatal(err)
+	}
+	before := limit()
 	if err := db.CheckBeforeWrite(t.Context()); err != nil {
 		t.Fatalf("CheckBeforeWrite of an intact file: %v", err)
+	}
+	// It reads under a small memory limit and puts the user's back.
+	if after := limit(); after != before {
+		t.Errorf("memory_limit after CheckBeforeWrite = %s, want %s as before", after, before)
 	}
 	off := dataBlockOffset(t, db, "actions_log", "detail")
 	db.Close()
