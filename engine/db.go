@@ -87,7 +87,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	dsn += "?storage_compatibility_version=" + StorageVersion +
-		"&autoinstall_known_extensions=false&autoload_known_extensions=false"
+		"&autoinstall_known_extensions=false&autoload_known_extensions=false" +
+		// jemalloc's background threads hand freed memory back to the
+		// system: a re-SYNC of a million nodes peaked at 501-640 MB
+		// without them, 466-468 MB with them, and was no slower.
+		"&allocator_background_threads=true"
 	if readOnly {
 		dsn += "&access_mode=READ_ONLY"
 	}
