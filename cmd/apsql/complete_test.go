@@ -30,6 +30,10 @@ func TestCompleter(t *testing.T) {
 		{"SELECT cont", "entType"},
 		{"FI", "ND"},
 		{"SELECT * FROM nodes WHERE exte", "nsion"},
+		{"ADD TO FAMILY VA", "ULT"},
+		{"rename per", "son"},
+		{"SET COVER OF PERS", "ON"},
+		{"MERGE PEO", "PLE"},
 	}
 	for _, tt := range tests {
 		got, n := c.Do([]rune(tt.line), len([]rune(tt.line)))

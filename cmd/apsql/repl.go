@@ -159,6 +159,12 @@ type completer struct{ sh *shell }
 
 var sqlKeywords = strings.Fields(`SELECT FROM WHERE GROUP BY ORDER LIMIT OFFSET HAVING JOIN LEFT RIGHT INNER OUTER ON USING AS AND OR NOT IN IS NULL LIKE ILIKE BETWEEN CASE WHEN THEN ELSE END DISTINCT COUNT SUM AVG MIN MAX INSERT INTO VALUES UPDATE SET DELETE CREATE TABLE VIEW DROP ALTER COPY TO FORMAT PARQUET CSV HEADER DESCRIBE SUMMARIZE EXPLAIN WITH UNION ALL ASC DESC TRUE FALSE`)
 
+// statementWords are words of apsql's statements past the two or three
+// that the registry keys them by (ADD TO FAMILY VAULT, SET COVER OF
+// PERSON, MERGE PEOPLE ... INTO, RENAME PERSON): the registry cannot list
+// them, so completion offers them from here.
+var statementWords = strings.Fields(`FAMILY VAULT PERSON PEOPLE MERGE COVER ALBUMS FOLDER MOVE`)
+
 func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 	text := string(line[:pos])
 	start := strings.LastIndexAny(text, " \t\n(,;.=") + 1
@@ -174,6 +180,7 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 		cands = c.sh.dots.names()
 	} else {
 		cands = append(cands, sqlKeywords...)
+		cands = append(cands, statementWords...)
 		cands = append(cands, c.sh.sess.DB.Commands().KeywordSet()...)
 		cands = append(cands, c.names()...)
 	}
