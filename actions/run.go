@@ -294,15 +294,23 @@ func idList(ids []string) string {
 // are sent again. The marker may follow the request a detail names
 // ("PATCH /trash (op add): outcome unknown: ...").
 func priorUnknown(ctx context.Context, db *engine.DB, action string, ids []string) (map[string]bool, error) {
+	out, err := selectedIDs(ctx, db, ids, `SELECT target FROM (
+  SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
+  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND status = 'failed' AND contains(detail, ?)`, action, unknownOutcome)
+	if err != nil {
+		return nil, fmt.Errorf("read actions_log: %w", err)
+	}
+	return out, nil
+}
+
+// selectedIDs runs query, whose %s takes a list of ids, over ids in
+// chunks of 1,000, and returns the set of the first column's values.
+func selectedIDs(ctx context.Context, db *engine.DB, ids []string, query string, args ...any) (map[string]bool, error) {
 	out := map[string]bool{}
 	for lo := 0; lo < len(ids); lo += 1000 {
-		hi := min(lo+1000, len(ids))
-		q := fmt.Sprintf(`SELECT target FROM (
-  SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
-  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND status = 'failed' AND contains(detail, ?)`, idList(ids[lo:hi]))
-		rows, err := db.Query(ctx, q, action, unknownOutcome)
+		rows, err := db.Query(ctx, fmt.Sprintf(query, idList(ids[lo:min(lo+1000, len(ids))])), args...)
 		if err != nil {
-			return nil, fmt.Errorf("read actions_log: %w", err)
+			return nil, err
 		}
 		for rows.Next() {
 			var id string
@@ -334,29 +342,11 @@ func notInMirror(ctx context.Context, db *engine.DB, items []item) ([]Outcome, e
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	gone := map[string]bool{}
-	for lo := 0; lo < len(ids); lo += 1000 {
-		hi := min(lo+1000, len(ids))
-		q := fmt.Sprintf(`SELECT target FROM (
+	gone, err := selectedIDs(ctx, db, ids, `SELECT target FROM (
   SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
-  FROM actions_log WHERE target IN %s AND NOT starts_with(action, 'EXPLAIN')) WHERE rn = 1 AND status = 'skipped' AND contains(detail, ?)`, idList(ids[lo:hi]))
-		rows, err := db.Query(ctx, q, goneDetail)
-		if err != nil {
-			return nil, fmt.Errorf("read actions_log: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			gone[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
+  FROM actions_log WHERE target IN %s AND NOT starts_with(action, 'EXPLAIN')) WHERE rn = 1 AND status = 'skipped' AND contains(detail, ?)`, goneDetail)
+	if err != nil {
+		return nil, fmt.Errorf("read actions_log: %w", err)
 	}
 	outs := make([]Outcome, len(ids))
 	for i, id := range ids {

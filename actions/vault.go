@@ -62,27 +62,7 @@ func familyID(ctx context.Context, c *fetch.Client) (string, error) {
 // inVault returns the ids among ids whose node carries a familyId in the
 // local mirror (nodes.raw).
 func inVault(ctx context.Context, db *engine.DB, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for lo := 0; lo < len(ids); lo += 1000 {
-		rows, err := db.Query(ctx, `SELECT id FROM nodes WHERE (raw->>'familyId') IS NOT NULL AND id IN `+idList(ids[lo:min(lo+1000, len(ids))]))
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return selectedIDs(ctx, db, ids, `SELECT id FROM nodes WHERE (raw->>'familyId') IS NOT NULL AND id IN %s`)
 }
 
 // runVault runs ADD TO FAMILY VAULT target and REMOVE FROM FAMILY VAULT
