@@ -872,3 +872,39 @@ func BenchmarkLabelNodes(b *testing.B) {
 	b.ReportMetric(classifyRate, "classify-only-images/s")
 	b.ReportMetric(rate/ceiling, "ratio-to-slower-stage")
 }
+
+// TestLabelFailedRowsFailTheStatement: LABEL follows the rule of every
+// statement (issue 16 item 4): a failed row makes the statement fail, so
+// a script exits 1. The node the mirror holds and the service lost
+// answers 404 for its thumbnail.
+func TestLabelFailedRowsFailTheStatement(t *testing.T) {
+	e := newLabelEnv(t, 20)
+	photos := e.ids(`SELECT id FROM nodes WHERE contentType LIKE 'image/%' ORDER BY id LIMIT 2`)
+	e.exec(`UPDATE nodes SET id = 'gone-node' WHERE id = ?`, photos[0])
+	if _, ok := e.srv.Node("gone-node"); ok {
+		t.Fatal("the emulator holds gone-node")
+	}
+	res, err := e.s.Run(t.Context(), "LABEL 'gone-node', "+sqlQuote(photos[1])+" USING "+sqlQuote(modelPath(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readRows(t, res)
+	failed := 0
+	for _, r := range rows {
+		if r["status"] == "failed" {
+			failed++
+		}
+	}
+	if failed != 1 || res.Failed != 1 {
+		t.Errorf("%d failed rows, Result.Failed %d (summary %q): want 1 and 1, so that a script exits 1", failed, res.Failed, res.Summary)
+	}
+	// EXPLAIN fails nothing: it sends nothing.
+	res, err = e.s.Run(t.Context(), "EXPLAIN LABEL 'no-such-node' USING "+sqlQuote(modelPath(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readRows(t, res)
+	if res.Failed != 0 {
+		t.Errorf("EXPLAIN LABEL: Result.Failed %d, want 0", res.Failed)
+	}
+}

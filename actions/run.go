@@ -266,11 +266,9 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 	if r.counts[StatusFailed] > 0 && !strings.HasPrefix(r.action, "EXPLAIN") {
 		s.WriteString("; re-run the statement to retry what failed (details in actions_log)")
 	}
-	res := &engine.Result{Rows: b.Reader(), Summary: s.String()}
-	if !strings.HasPrefix(r.action, "EXPLAIN") {
-		res.Failed = r.counts[StatusFailed]
-	}
-	return res
+	// The exit status follows the rows' statuses: engine.Session.Run
+	// counts them, for every statement alike.
+	return &engine.Result{Rows: b.Reader(), Summary: s.String()}
 }
 
 func plural(n int64, one, many string) string {

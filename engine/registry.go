@@ -19,7 +19,8 @@ type Result struct {
 	Summary string
 	// Failed counts the rows of an action that failed: the statement's
 	// rows are printed, and then it counts as failed (exit status 1 in a
-	// script).
+	// script). Session.Run sets it for every command whose rows have a
+	// status column (countFailed).
 	Failed int
 }
 
@@ -171,6 +172,7 @@ func (s *Session) Run(ctx context.Context, stmt string) (*Result, error) {
 		if res == nil {
 			res = &Result{}
 		}
+		countFailed(c, res)
 		return res, nil
 	}
 	rr, err := s.DB.query(ctx, stmt)
