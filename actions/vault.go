@@ -23,8 +23,13 @@ import (
 // carries familyId too, which is how membership is read back and kept in
 // nodes.raw.
 
-// errNoFamily is an account without an Amazon Household family.
-var errNoFamily = errors.New("the account belongs to no Amazon Household family (its root folder has no familyId), and the Family Vault needs one: set up Amazon Household (amazon.com/myh/households), then run the statement again; nothing was sent")
+// errNoFamily is an account whose family id could not be found: the root
+// folder carries none, no mirrored node in the vault carries one, and the
+// statement gave none.
+var errNoFamily = errors.New("the account's Amazon Household family id is not known: the root folder carries no familyId and no mirrored node in the vault carries one; " +
+	"give it with (FAMILY_ID 'id'): the Amazon Photos web page sends it as \"familyId\" in the body of POST /drive/v1/familyArchive/ when you add a photo to the Family Vault (the browser's developer tools, Network tab), " +
+	"and after a SYNC any photo in the vault shows it (SELECT raw->>'familyId' FROM nodes WHERE raw->>'familyId' IS NOT NULL LIMIT 1). " +
+	"An account without a family needs Amazon Household first (amazon.com/myh/households); nothing was sent")
 
 // vaultOp is ADD TO FAMILY VAULT (add) or REMOVE FROM FAMILY VAULT.
 type vaultOp struct {
@@ -44,19 +49,32 @@ func (v vaultOp) request() string {
 	return `POST /familyArchive/ {"nodesToRemove":[...]}`
 }
 
-// familyID reads the account's family id from the root folder.
-func familyID(ctx context.Context, c *fetch.Client) (string, error) {
+// familyID returns the family id to send: the FAMILY_ID option when given,
+// else the root folder's familyId, else the familyId a mirrored node in
+// the vault carries; how it was found goes into the summary.
+func familyID(ctx context.Context, c *fetch.Client, db *engine.DB, given string) (id, source string, err error) {
+	if given != "" {
+		return given, "the FAMILY_ID option", nil
+	}
 	root, err := c.Root(ctx)
 	if err != nil {
-		return "", fmt.Errorf("read the account's family from the root folder: %w", err)
+		return "", "", fmt.Errorf("read the account's family from the root folder: %w", err)
 	}
 	var r struct {
 		FamilyID string `json:"familyId"`
 	}
-	if err := json.Unmarshal(root.Raw, &r); err != nil || r.FamilyID == "" {
-		return "", errNoFamily
+	if json.Unmarshal(root.Raw, &r) == nil && r.FamilyID != "" {
+		return r.FamilyID, "the root folder", nil
 	}
-	return r.FamilyID, nil
+	var fid sql.NullString
+	err = db.QueryRow(ctx, `SELECT min(raw->>'familyId') FROM nodes WHERE (raw->>'familyId') IS NOT NULL`).Scan(&fid)
+	if err != nil {
+		return "", "", fmt.Errorf("read a family id from nodes: %w", err)
+	}
+	if fid.Valid && fid.String != "" {
+		return fid.String, "a mirrored node in the vault", nil
+	}
+	return "", "", errNoFamily
 }
 
 // inVault returns the ids among ids whose node carries a familyId in the
@@ -73,9 +91,13 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, re
 	if !a0.Keyword("VAULT") {
 		return nil, fmt.Errorf("%s: write %s target", verb, v.action)
 	}
-	stmt, err := parseStatement(a0.Rest(), false, nil)
+	stmt, err := parseStatement(a0.Rest(), false, []string{"FAMILY_ID"})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	given, hasGiven := stmt.opts["FAMILY_ID"]
+	if given = strings.TrimSpace(given); hasGiven && (given == "" || given == "true") {
+		return nil, fmt.Errorf("%s: FAMILY_ID needs the family id as a string, e.g. (FAMILY_ID 'AbCd...')", verb)
 	}
 	items, err := resolve(ctx, s.DB, stmt.target, "nodes")
 	if err != nil {
@@ -118,8 +140,12 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, re
 		for k, it := range todo {
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
 		}
-		return r.result(false, fmt.Sprintf("would send %d %s (%s, with the familyId read from the root folder) for %s %s; nothing was sent", nb,
-			plural(int64(nb), "request", "requests"), req, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
+		from := "the familyId read from the root folder"
+		if given != "" {
+			from = "the FAMILY_ID given"
+		}
+		return r.result(false, fmt.Sprintf("would send %d %s (%s, with %s) for %s %s; nothing was sent", nb,
+			plural(int64(nb), "request", "requests"), req, from, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
 	}
 	if len(todo) == 0 {
 		return r.result(false, ""), nil
@@ -128,7 +154,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, re
 	if err != nil {
 		return nil, err
 	}
-	family, err := familyID(ctx, c)
+	family, _, err := familyID(ctx, c, s.DB, given)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}

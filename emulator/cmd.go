@@ -32,6 +32,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.NextToken, "next-token", false, "answer nextToken on /nodes, /children and /trash, and page past 9999 by startToken")
 	fs.DurationVar(&opts.TokenTTL, "token-ttl", defaultTokenTTL, "how long after a listing's first page its startTokens are accepted")
 	fs.BoolVar(&opts.NoFamily, "no-family", false, "an account without an Amazon Household family: no familyId, and POST /familyArchive/ refuses")
+	fs.BoolVar(&opts.RootWithoutFamily, "root-without-family", false, "leave familyId off the root folder while the account has a family (the Family Vault statements then need FAMILY_ID)")
 	fs.BoolVar(&opts.UploadDedup, "upload-dedup", false, "answer a /cdproxy/nodes upload of content the library holds with the existing node (no new file)")
 	fs.BoolVar(&opts.TrashMissing404, "trash-missing-404", false, "answer a PATCH /trash batch holding an unknown or purged id with 404 for the whole batch (naming the ids), changing nothing")
 	fs.BoolVar(&opts.UploadNotRegistered, "upload-not-registered", false, `answer POST /cdproxy/nodes 403 "Not Registered" (as for some accounts); /v2/upload still works`)

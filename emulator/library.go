@@ -136,6 +136,8 @@ type library struct {
 	// family is the Amazon Household family's id ("" when the account
 	// has none); vault members carry flagVault.
 	family string
+	// rootNoFamily leaves familyId off the root (Options.RootWithoutFamily).
+	rootNoFamily bool
 	// aliases, once a merge happened, holds per cluster index the ids a
 	// person search matches: its own and those merged into it (people.go).
 	aliases [][]string

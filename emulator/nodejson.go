@@ -297,7 +297,7 @@ func (l *library) appendNode(b []byte, i int32, o renderOpts) []byte {
 	b = append(b, `],"isRoot":`...)
 	b = appendBool(b, i == l.root)
 	b = append(b, `,"isShared":false,"restricted":false,"protectedFolder":false`...)
-	if l.family != "" && (n.flags&flagVault != 0 || i == l.root) {
+	if l.family != "" && (n.flags&flagVault != 0 || i == l.root && !l.rootNoFamily) {
 		// familyId (CDASDK NodeInfo): the family a vault member is shared
 		// with; on the root, the account's own family (inferred).
 		b = append(b, `,"familyId":"`...)

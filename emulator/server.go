@@ -66,6 +66,10 @@ type Options struct {
 	// NoFamily makes an account without an Amazon Household family: no
 	// familyId anywhere, and POST /familyArchive/ refuses (vault.go).
 	NoFamily bool
+	// RootWithoutFamily leaves familyId off the root folder while the
+	// account has a family (the vault works with its id): the case where a
+	// client must be given the id (issue 16 item 7).
+	RootWithoutFamily bool
 
 	// TrashMissing404 answers a PATCH /trash whose batch holds ids the
 	// service does not have (unknown or purged) with 404 for the whole
@@ -147,6 +151,7 @@ func New(opts Options) (*Server, error) {
 	if !opts.NoFamily {
 		lib.family = familyID(opts.Seed)
 	}
+	lib.rootNoFamily = opts.RootWithoutFamily
 	s := &Server{
 		opts:   opts,
 		lib:    lib,
