@@ -104,11 +104,16 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 	var todo []download
 	taken := map[string]string{} // path → id
 	var total int64
+	// A node an earlier statement found gone (404) is skipped again.
+	missing, err := notInMirror(ctx, s.DB, items)
+	if err != nil {
+		return nil, fmt.Errorf("download: %w", err)
+	}
+	r.add(missing...)
 	for _, it := range items {
 		switch {
 		case !it.known():
-			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
-			continue
+			continue // in missing
 		case it.Kind != "FILE" && it.Kind != "":
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a file (" + it.Kind + ")"})
 			continue
@@ -365,6 +370,15 @@ func (dl *downloader) one(ctx context.Context, d download) (o Outcome, stop erro
 		}
 	}
 	n, resumes, err := dl.fetch(ctx, d)
+	if err != nil && isStatus(err, http.StatusNotFound) && d.it.known() {
+		// Purged since the mirror saw it? Asked by id, the service says
+		// for sure; then it is gone, as TRASH marks it: skipped, removed
+		// from the mirror, and skipped by the re-runs.
+		dl.count(d.it.ID)
+		if _, gerr := (api{dl.c}).getNode(ctx, d.it.ID); errors.Is(gerr, errNodeGone) {
+			return goneOutcome(d.it.ID, d.it.Name, "GET /nodes/{id}/contentRedirection", "404, and GET /nodes/{id} 404"), nil
+		}
+	}
 	if err != nil {
 		o.Status, o.Detail = StatusFailed, "GET /nodes/{id}/contentRedirection: "+err.Error()
 		return o, dl.diskFull(&o, err)
@@ -503,8 +517,21 @@ func (dl *downloader) fetch(ctx context.Context, d download) (n int64, resumes i
 				continue // a kept prefix may be what was wrong: once more, from scratch
 			}
 		}
+		if err != nil && !dl.resumable(part, d) {
+			// Nothing a re-run could resume from: leave no file behind.
+			_ = dl.root.Remove(part)
+		}
 		return n, resumes, err
 	}
+}
+
+// resumable reports whether the part file of a failed download is worth
+// keeping for the next run, which resumes it with a Range request: it
+// holds bytes, and the node has an md5 to verify the whole against
+// (fetchOnce starts over without one). An empty one is never kept.
+func (dl *downloader) resumable(part string, d download) bool {
+	fi, err := dl.root.Lstat(part)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= d.it.Size && d.it.MD5 != ""
 }
 
 // badContentError is a download whose bytes are not the node's.
@@ -571,6 +598,9 @@ func (dl *downloader) fetchOnce(ctx context.Context, d download, part string) (h
 				return have, resumes, resumed, e
 			}
 		case ctx.Err() != nil:
+			if have == 0 || d.it.MD5 == "" {
+				return have, resumes, resumed, errors.New("interrupted")
+			}
 			return have, resumes, resumed, fmt.Errorf("interrupted; %s is kept and the next run resumes it", filepath.Base(partPath(d.path)))
 		case !resumable(err):
 			return have, resumes, resumed, err

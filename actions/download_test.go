@@ -402,3 +402,78 @@ func TestDownloadPartNeverAnotherFile(t *testing.T) {
 	}
 	verify("one run")
 }
+
+// TestDownloadGoneNodeAndNoEmptyParts (issue 16 item 4): a node purged
+// since the mirror saw it answers 404; it is skipped as gone, leaves the
+// mirror, and the re-run skips it without a request. A download that
+// fails leaves no empty .part behind.
+func TestDownloadGoneNodeAndNoEmptyParts(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 12}, 0)
+	keep, err := e.srv.Upload("", "keep.jpg", []byte(strings.Repeat("k", 5000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := e.srv.Upload("", "lost.jpg", []byte(strings.Repeat("l", 5000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	if err := e.srv.TrashIDs(lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.PurgeIDs(lost); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	stmt := fmt.Sprintf(`DOWNLOAD '%s', '%s' TO '%s'`, keep, lost, dir)
+	res, err := e.s.Run(t.Context(), stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Rows.Release()
+	st := map[string]string{}
+	for _, r := range e.ids(`SELECT target || '=' || status FROM actions_log WHERE action = 'DOWNLOAD'`) {
+		k, v, _ := strings.Cut(r, "=")
+		st[k] = v
+	}
+	if st[keep] != StatusOK || st[lost] != StatusSkipped || res.Failed != 0 {
+		t.Fatalf("journal %v, Result.Failed %d: want %s ok, %s skipped as gone, nothing failed", st, res.Failed, keep, lost)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, lost); n != 0 {
+		t.Errorf("the gone node is still in nodes")
+	}
+	noParts(t, dir)
+	e.rec.reset()
+	again, _ := e.run(stmt)
+	if len(again) != 2 || again[1].status != StatusSkipped || !strings.Contains(again[1].detail, "gone") {
+		t.Errorf("re-run rows %+v: want the gone node skipped as gone", again)
+	}
+	if reqs := e.rec.matching("GET", lost); len(reqs) != 0 {
+		t.Errorf("the re-run asked for the gone node: %+v", reqs)
+	}
+
+	// Every request fails: the row fails, and no empty .part is left.
+	e.srv.SetFaults(0, 1, 0, 0)
+	defer e.srv.SetFaults(0, 0, 0, 0)
+	os.Remove(filepath.Join(dir, keep+"_keep.jpg"))
+	rows, _, err := e.try(t.Context(), fmt.Sprintf(`DOWNLOAD '%s' TO '%s'`, keep, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].status != StatusFailed {
+		t.Fatalf("rows %+v, want one failed", rows)
+	}
+	noParts(t, dir)
+}
+
+// noParts fails the test for each .part file under dir.
+func noParts(t *testing.T, dir string) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if strings.HasSuffix(p, ".part") {
+			fi, _ := os.Stat(p)
+			t.Errorf("left behind: %s (%d bytes)", p, fi.Size())
+		}
+		return nil
+	})
+}
