@@ -26,6 +26,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&opts.Latency, "latency", 0, "latency added to every request (e.g. 20ms)")
 	fs.Float64Var(&opts.FailRate, "fail-rate", 0, "fraction of requests answered 500 or 503")
 	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second beyond which 429 is answered (0: none)")
+	fs.Float64Var(&opts.RateLimit, "rate", 0, "the same as --rate-limit: a token bucket of `N` requests per second, 429 with Retry-After beyond it")
+	var faultFlags []string
+	fs.Func("fault", "a hostile condition (repeatable): hang-headers[:ROUTE], trickle:PERIOD[:ROUTE], upload-unread, signin, captcha, forbidden, unavailable, aggregation-object, aggregation-garbage", func(v string) error {
+		faultFlags = append(faultFlags, v)
+		return nil
+	})
 	fs.Float64Var(&opts.ResetRate, "reset-rate", 0, "fraction of responses whose connection is cut mid-body")
 	fs.StringVar(&opts.Region, "region", "main", `cookie names issued: "main" (amazon.com) or a country code ("uk", "ca", ...)`)
 	fs.BoolVar(&opts.State, "state", false, "serve GET /_emulator/state and the other test hooks")
@@ -67,6 +73,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "apsql emulate: %v\n", err)
 		return 2
+	}
+	for _, f := range faultFlags {
+		if err := s.parseFault(f); err != nil {
+			fmt.Fprintf(stderr, "apsql emulate: %v\n", err)
+			return 2
+		}
 	}
 	url, err := s.Start(*addr)
 	if err != nil {

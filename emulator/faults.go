@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -31,8 +32,11 @@ type faults struct {
 type decision struct {
 	latency  time.Duration
 	throttle bool
-	fail     int // 0, 500 or 503
-	reset    bool
+	// retryAfter is the whole seconds until the bucket holds a token
+	// again (Retry-After of the 429), at least 1.
+	retryAfter int
+	fail       int // 0, 500 or 503
+	reset      bool
 }
 
 func newFaults(seed int64) *faults {
@@ -65,6 +69,7 @@ func (f *faults) decide(now time.Time) decision {
 		f.last = now
 		if f.tokens < 1 {
 			d.throttle = true
+			d.retryAfter = max(1, int(math.Ceil((1-f.tokens)/f.rateLimit)))
 			return d
 		}
 		f.tokens--

@@ -250,10 +250,20 @@ func (s *Server) handleAggregation(w http.ResponseWriter, r *http.Request) {
 	s.lib.mu.RLock()
 	res := s.cache.get(s.lib, queryKey{scope: scopeSearch, filter: "*", sort: "default"}, nil, searchDefault)
 	a := res.aggregations(s.lib, timeGrouping(r.URL.Query().Get("groupBy")))
-	b := []byte(`{"aggregations":`)
-	b = s.lib.appendBuckets(b, a.cats[cat], "value", true)
-	b = append(b, `,"category":`...)
-	b = appendString(b, cat)
+	var b []byte
+	switch s.aggregationShape() {
+	case AggregationObject: // the /search shape (hostile.go)
+		b = append([]byte(`{"aggregations":{`), appendString(nil, cat)...)
+		b = append(b, ':')
+		b = append(s.lib.appendBuckets(b, a.cats[cat], "match", false), '}')
+	case AggregationGarbage:
+		b = []byte(`{"aggregations":"unavailable"`)
+	default:
+		b = []byte(`{"aggregations":`)
+		b = s.lib.appendBuckets(b, a.cats[cat], "value", true)
+		b = append(b, `,"category":`...)
+		b = appendString(b, cat)
+	}
 	s.lib.mu.RUnlock()
 	writeJSON(w, http.StatusOK, append(b, '}'))
 }

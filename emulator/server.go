@@ -88,9 +88,11 @@ type Server struct {
 	tpl    *templates
 	cache  queryCache
 	faults *faults
-	stats  *stats
-	mux    *http.ServeMux
-	thumbs thumbCache
+	// hostile: hangs, front-end pages, answer shapes (hostile.go)
+	hostile hostile
+	stats   *stats
+	mux     *http.ServeMux
+	thumbs  thumbCache
 
 	cookieNames [3]string // session-id, ubid-*, at-*
 	cookieVals  [3]string
@@ -275,6 +277,7 @@ func (s *Server) Close() error {
 	if srv == nil {
 		return nil
 	}
+	s.hostile.close()
 	err := srv.Close()
 	<-done
 	return err
@@ -412,6 +415,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a
 	rec.onStatus = record
 	defer record()
 	var d decision
+	if a != areaAdmin && s.serveHostile(rec, r, pattern, h) {
+		return
+	}
 	if a != areaAdmin {
 		d = s.faults.decide(time.Now())
 		if d.latency > 0 {
@@ -438,7 +444,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, pattern string, a
 		switch {
 		case d.throttle:
 			s.stats.fault(&s.stats.throttled)
-			rec.Header().Set("Retry-After", "1")
+			rec.Header().Set("Retry-After", fmt.Sprint(d.retryAfter))
 			s.writeError(rec, http.StatusTooManyRequests, "Rate exceeded")
 			return
 		case d.fail == http.StatusInternalServerError:
