@@ -88,7 +88,7 @@ type Client struct {
 	// every request that was in flight or waiting stops at once.
 	authMu     sync.Mutex
 	authCtx    context.Context
-	authCancel context.CancelFunc
+	authCancel context.CancelCauseFunc
 
 	// reached is set once any answer came back from the server: until
 	// then a connection that cannot be opened is most likely a wrong
@@ -168,7 +168,7 @@ func New(cfg Config) (*Client, error) {
 		c.now = time.Now
 	}
 	c.lim = newLimiter(cfg.MaxConcurrency, func(n int) { c.event(Event{Kind: EventConcurrency, Concurrency: n}) })
-	c.authCtx, c.authCancel = context.WithCancel(context.Background())
+	c.authCtx, c.authCancel = context.WithCancelCause(context.Background())
 	return c, nil
 }
 
@@ -366,12 +366,13 @@ func (c *Client) authGeneration() context.Context {
 	return c.authCtx
 }
 
-// unauthorized stops every request that was started before now.
-func (c *Client) unauthorized() {
+// unauthorized stops every request that was started before now, with
+// cause (ErrUnauthorized, or a *FrontEndError).
+func (c *Client) unauthorized(cause error) {
 	c.authMu.Lock()
 	defer c.authMu.Unlock()
-	c.authCancel()
-	c.authCtx, c.authCancel = context.WithCancel(context.Background())
+	c.authCancel(cause)
+	c.authCtx, c.authCancel = context.WithCancelCause(context.Background())
 }
 
 // send runs the retry loop. With readBody the whole body is read inside the
@@ -386,7 +387,8 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	stopAuth := context.AfterFunc(c.authGeneration(), func() { cancel(ErrUnauthorized) })
+	authGen := c.authGeneration()
+	stopAuth := context.AfterFunc(authGen, func() { cancel(context.Cause(authGen)) })
 	stopHard := func() bool { return false }
 	if hs := hardStop(ctx); hs != nil {
 		// Even a request detached from the statement's cancellation
@@ -440,7 +442,14 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 			return nil, nil, cause // cancelled, or another request saw a 401
 		}
 		if status == http.StatusUnauthorized {
-			c.unauthorized()
+			c.unauthorized(ErrUnauthorized)
+			return nil, nil, err
+		}
+		var fe *FrontEndError
+		if errors.As(err, &fe) {
+			// Not the API: the same page would answer every request;
+			// never retried as a passing outage.
+			c.unauthorized(fe)
 			return nil, nil, err
 		}
 		retryable := (apiErr != nil && apiErr.Retryable) || (apiErr == nil && netRetryable(err))
@@ -550,10 +559,23 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 		// Never echo the URL's host as a DNS failure without the fix.
 		return nil, nil, describeNetError(hr.URL.Hostname(), fmt.Errorf("%s: %w", op, unwrapURLError(err)))
 	}
+	finalPath := ""
+	if resp.Request != nil && resp.Request.URL != nil {
+		finalPath = resp.Request.URL.Path
+	}
 	if resp.StatusCode >= 400 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
+		if fe := frontEndAnswer(method, op, resp.StatusCode, resp.Header.Get("Content-Type"), finalPath, b, readBody); fe != nil {
+			return nil, nil, fe
+		}
 		return nil, nil, newAPIError(method, op, resp, b)
+	}
+	if !readBody && strings.HasPrefix(finalPath, "/ap/") {
+		// A download redirected to the sign-in page.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, nil, frontEndAnswer(method, op, resp.StatusCode, resp.Header.Get("Content-Type"), finalPath, b, false)
 	}
 	resp.Body = newIdleBody(resp.Body, c.cfg.IdleTimeout, op, cancelIdle)
 	if !readBody {
@@ -570,6 +592,10 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		putBuf(buf)
 		return nil, nil, fmt.Errorf("%s: reading the answer: %w", op, unwrapURLError(err))
+	}
+	if fe := frontEndAnswer(method, op, resp.StatusCode, resp.Header.Get("Content-Type"), finalPath, buf.Bytes(), true); fe != nil {
+		putBuf(buf)
+		return nil, nil, fe
 	}
 	if c.cfg.CacheDir != "" {
 		c.writeCache(method, rawURL, buf.Bytes())
