@@ -1,12 +1,15 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -104,26 +107,123 @@ func (c *Client) Aggregations(ctx context.Context, category string) ([]Aggregati
 	q := url.Values{}
 	q.Set("category", category)
 	q.Set("aggregationContext", "all")
-	var p struct {
-		Category     string            `json:"category"`
-		Aggregations []json.RawMessage `json:"aggregations"`
-	}
-	if err := c.Do(ctx, &Request{Path: "/search/aggregation", Query: q, Op: "aggregation " + category}, &p); err != nil {
+	var body []byte
+	if err := c.Do(ctx, &Request{Path: "/search/aggregation", Query: q, Op: "aggregation " + category}, &body); err != nil {
 		return nil, err
 	}
-	if p.Category != "" {
-		category = p.Category
+	category, items, err := aggregationItems(body, category, "all")
+	if err != nil {
+		return nil, err
 	}
-	out := make([]Aggregation, 0, len(p.Aggregations))
-	for _, m := range p.Aggregations {
+	out := make([]Aggregation, 0, len(items))
+	for _, m := range items {
 		a, err := parseMatch(category, m)
 		if err != nil {
-			return nil, fmt.Errorf("aggregation %s: %w", category, err)
+			return nil, fmt.Errorf("%s: %w", aggregationEndpoint(category, "all"), err)
 		}
 		out = append(out, a)
 	}
 	sortAggregations(out)
 	return out, nil
+}
+
+// ErrUnexpectedAnswer is the cause of an answer whose JSON has a shape
+// apsql does not know (a field of another type, a list where an object
+// was expected). Test with errors.Is.
+var ErrUnexpectedAnswer = errors.New("unexpected answer shape")
+
+// aggregationEndpoint names the request of one category in errors.
+func aggregationEndpoint(category, context string) string {
+	return "GET /search/aggregation?category=" + category + "&aggregationContext=" + context
+}
+
+// aggregationItems reads the entries of a /search/aggregation answer in
+// either known shape (API.md §3.5): CDASDK's {"category": c,
+// "aggregations": [AggregationMatch...]}, or the /search shape, an object
+// keyed by category {"aggregations": {c: [Match...]}}. It returns the
+// category the answer names (the asked one when it names none). Any other
+// shape is an error that names the endpoint and wraps ErrUnexpectedAnswer.
+func aggregationItems(body []byte, category, context string) (string, []json.RawMessage, error) {
+	endpoint := aggregationEndpoint(category, context)
+	var p struct {
+		Category     json.RawMessage `json:"category"`
+		Aggregations json.RawMessage `json:"aggregations"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return category, nil, fmt.Errorf("%s: %w: %s", endpoint, ErrUnexpectedAnswer, describeJSON(body))
+	}
+	if s := scalarString(p.Category); s != "" && p.Category[0] == '"' {
+		category = s
+	}
+	raw := bytes.TrimSpace(p.Aggregations)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return category, nil, nil
+	case raw[0] == '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return category, nil, fmt.Errorf("%s: %w: %v", endpoint, ErrUnexpectedAnswer, err)
+		}
+		return category, list, nil
+	case raw[0] == '{':
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return category, nil, fmt.Errorf("%s: %w: %v", endpoint, ErrUnexpectedAnswer, err)
+		}
+		v, ok := m[category]
+		if !ok {
+			if len(m) == 0 {
+				return category, nil, nil
+			}
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			return category, nil, fmt.Errorf("%s: %w: \"aggregations\" is an object without the key %q (it has %s)", endpoint, ErrUnexpectedAnswer, category, strings.Join(keys, ", "))
+		}
+		var list []json.RawMessage
+		if v = bytes.TrimSpace(v); len(v) > 0 && string(v) != "null" {
+			if err := json.Unmarshal(v, &list); err != nil {
+				return category, nil, fmt.Errorf("%s: %w: \"aggregations\".%s is %s, want a list", endpoint, ErrUnexpectedAnswer, category, jsonKind(v))
+			}
+		}
+		return category, list, nil
+	}
+	return category, nil, fmt.Errorf("%s: %w: \"aggregations\" is %s, want a list or an object keyed by category", endpoint, ErrUnexpectedAnswer, jsonKind(raw))
+}
+
+// jsonKind names the JSON type of a value: "a string", "a number", ...
+func jsonKind(v []byte) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "empty"
+	}
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// describeJSON names what a body that is not a JSON object holds.
+func describeJSON(body []byte) string {
+	b := bytes.TrimSpace(body)
+	if len(b) > 0 && b[0] == '<' {
+		return "an HTML or XML page, not JSON"
+	}
+	if json.Valid(b) {
+		return "JSON " + jsonKind(b) + ", want an object"
+	}
+	return "not JSON"
 }
 
 // searchAggregations flattens a /search "aggregations" object.

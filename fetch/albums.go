@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 )
 
@@ -40,17 +41,19 @@ type Person struct {
 // person of the account's own library.
 func (c *Client) People(ctx context.Context) ([]Person, error) {
 	q := url.Values{"category": {"people"}, "aggregationContext": {"customer"}}
-	var p struct {
-		Aggregations []json.RawMessage `json:"aggregations"`
-	}
-	if err := c.Do(ctx, &Request{Path: "/search/aggregation", Query: q, Op: "aggregation people"}, &p); err != nil {
+	var body []byte
+	if err := c.Do(ctx, &Request{Path: "/search/aggregation", Query: q, Op: "aggregation people"}, &body); err != nil {
 		return nil, err
 	}
-	out := make([]Person, 0, len(p.Aggregations))
-	for _, raw := range p.Aggregations {
+	_, items, err := aggregationItems(body, "people", "customer")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Person, 0, len(items))
+	for _, raw := range items {
 		a, err := parseMatch("people", raw)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w: %v", aggregationEndpoint("people", "customer"), ErrUnexpectedAnswer, err)
 		}
 		var sd struct {
 			ClusterID   string `json:"clusterId"`

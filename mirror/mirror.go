@@ -146,12 +146,40 @@ func (t tableStats) summary() string {
 	return fmt.Sprintf("%s %s fetched (+%s ~%s -%s)", t.table, output.Thousands(t.fetched), output.Thousands(t.inserted), output.Thousands(t.updated), output.Thousands(t.removed))
 }
 
-// run executes a SYNC job part by part. A part that fails stops the job;
-// the parts before it stay committed.
+// partEndpoint names the requests of a SYNC part, for its warning.
+var partEndpoint = map[string]string{
+	"nodes":        "GET /search",
+	"new":          "GET /search",
+	"all":          "GET /nodes",
+	"folders":      "GET /nodes/{id}/children",
+	"albums":       "GET /nodes (albums) and /nodes/{id}/children",
+	"people":       "GET /search/aggregation?category=people",
+	"trash":        "GET /trash",
+	"aggregations": "GET /search (aggregations)",
+	"tags":         "GET /search",
+	"usage":        "GET /account/usage",
+}
+
+// stopsAll reports whether err ends the whole statement rather than one
+// part: an interrupt, or a session the service no longer accepts (every
+// later part would fail the same way).
+func stopsAll(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, fetch.ErrUnauthorized) || errors.Is(err, fetch.ErrNotAPI)
+}
+
+// run executes a SYNC job part by part. With several parts (plain SYNC,
+// SYNC ALL) each part fails on its own: its table keeps its previous
+// contents, a one-line warning naming the endpoint goes to stderr, and the
+// other parts still run; the statement fails at the end only when the
+// nodes part did. An interrupt or a rejected session stops it at once.
 func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engine.Result, error) {
 	start := time.Now()
-	var done []tableStats
-	for _, p := range job.parts {
+	var (
+		done     []tableStats
+		warnings []string
+		mainErr  error
+	)
+	for i, p := range job.parts {
 		t0 := time.Now()
 		var (
 			st   tableStats
@@ -192,13 +220,36 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 				err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 			}
-			return nil, fmt.Errorf("SYNC %s: %w; the %s table keeps its previous contents", strings.ToUpper(p), err, tableOf(p))
+			err = fmt.Errorf("SYNC %s: %w; the %s table keeps its previous contents", strings.ToUpper(p), err, tableOf(p))
+			if len(job.parts) == 1 || stopsAll(ctx, err) {
+				return nil, err
+			}
+			if i == 0 {
+				mainErr = err // the statement's own table: fail once the others are done
+				continue
+			}
+			warnings = append(warnings, fmt.Sprintf("warning: SYNC %s failed (%s): %s", strings.ToUpper(p), partEndpoint[p], oneLine(err.Error())))
+			continue
 		}
 		if st.seconds == 0 {
 			st.seconds = time.Since(t0).Seconds()
 		}
 		done = append(done, st)
 		done = append(done, more...)
+	}
+	if mainErr != nil {
+		var others []string
+		for _, t := range done {
+			others = append(others, t.table)
+		}
+		msg := mainErr.Error()
+		if len(others) > 0 {
+			msg += " (" + strings.Join(others, ", ") + " refreshed)"
+		}
+		if len(warnings) > 0 {
+			msg += "\n" + strings.Join(warnings, "\n")
+		}
+		return nil, &partsError{msg: msg, err: mainErr}
 	}
 	b := resultset.New(
 		resultset.Col("table", resultset.String),
@@ -214,7 +265,28 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 		parts[i] = t.summary()
 	}
 	summary := fmt.Sprintf("sync: %s in %.1fs", strings.Join(parts, "; "), time.Since(start).Seconds())
+	if len(warnings) > 0 {
+		summary = strings.Join(warnings, "\n") + "\n" + summary
+	}
 	return &engine.Result{Rows: b.Reader(), Summary: summary}, nil
+}
+
+// partsError is a SYNC whose main part failed after the others ran: its
+// message adds what the others did, errors.Is/As see the part's error.
+type partsError struct {
+	msg string
+	err error
+}
+
+func (e *partsError) Error() string { return e.msg }
+func (e *partsError) Unwrap() error { return e.err }
+
+// oneLine keeps the first line of a message.
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // tableOf names the table a SYNC part writes.
