@@ -47,6 +47,8 @@ type remoteNode struct {
 	AssetProperties struct {
 		AssetType string `json:"assetType"`
 	} `json:"assetProperties"`
+	// Raw is the node's JSON as getNode read it (nil elsewhere).
+	Raw json.RawMessage `json:"-"`
 }
 
 // errNodeGone is returned by getNode for a node the service does not know
@@ -56,11 +58,19 @@ var errNodeGone = errors.New("node not found on the service")
 // getNode reads one node (GET /nodes/{id}); a 404 is errNodeGone.
 func (a api) getNode(ctx context.Context, id string) (remoteNode, error) {
 	var n remoteNode
-	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id), Op: "GET /nodes/" + id}, &n)
+	var raw []byte
+	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id), Op: "GET /nodes/" + id}, &raw)
 	if isStatus(err, http.StatusNotFound) {
 		return n, errNodeGone
 	}
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return n, fmt.Errorf("GET /nodes/%s: %w", id, err)
+	}
+	n.Raw = raw
+	return n, nil
 }
 
 // getNodes reads nodes in parallel (at most 8 at a time): the map holds the

@@ -215,7 +215,8 @@ func TestTrashRestorePurgeFolder(t *testing.T) {
 	e.s.Yes = true
 
 	rows, sum := e.run(`TRASH '` + tree + `'`)
-	if len(rows) != 1 || rows[0].status != StatusOK {
+	// The folder, Sub and the two files still in it (issue 16 item 2).
+	if len(rows) != 4 || len(byStatus(rows)[StatusOK]) != 4 || rows[0].id != tree {
 		t.Fatalf("trash folder: %v (%s)", rows, sum)
 	}
 	e.sameFolders()
@@ -236,7 +237,8 @@ func TestTrashRestorePurgeFolder(t *testing.T) {
 
 	e.run(`TRASH '` + tree + `'`)
 	rows, sum = e.run(`PURGE '` + tree + `'`)
-	if len(rows) != 1 || rows[0].status != StatusOK {
+	// Now the file trashed on its own before goes too: 5 nodes.
+	if len(rows) != 5 || len(byStatus(rows)[StatusOK]) != 5 || rows[0].id != tree {
 		t.Fatalf("purge folder: %v (%s)", rows, sum)
 	}
 	e.sameFolders()

@@ -41,6 +41,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.RootWithoutFamily, "root-without-family", false, "leave familyId off the root folder while the account has a family (the Family Vault statements then need FAMILY_ID)")
 	fs.BoolVar(&opts.UploadDedup, "upload-dedup", false, "answer a /cdproxy/nodes upload of content the library holds with the existing node (no new file)")
 	fs.BoolVar(&opts.TrashMissing404, "trash-missing-404", false, "answer a PATCH /trash batch holding an unknown or purged id with 404 for the whole batch (naming the ids), changing nothing")
+	fs.BoolVar(&opts.PurgeAny, "purge-any", false, "let POST /bulk/nodes/purge delete nodes that are not in the trash (the service may not check)")
 	fs.BoolVar(&opts.UploadNotRegistered, "upload-not-registered", false, `answer POST /cdproxy/nodes 403 "Not Registered" (as for some accounts); /v2/upload still works`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: apsql emulate [flags]")

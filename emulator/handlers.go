@@ -629,6 +629,10 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 			errs[id] = http.StatusNotFound
 			continue
 		}
+		if s.opts.PurgeAny && l.nodes[i].status == statusAvailable && i != l.root {
+			l.purgeAvailable(i)
+			continue
+		}
 		if err := l.purge(i); err != nil {
 			errs[id] = http.StatusConflict
 		}

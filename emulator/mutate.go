@@ -160,6 +160,22 @@ func (l *library) purge(i int32) error {
 	return nil
 }
 
+// purgeAvailable deletes an AVAILABLE node and its whole subtree for
+// good (Options.PurgeAny).
+func (l *library) purgeAvailable(i int32) {
+	n := &l.nodes[i]
+	l.unindex(i)
+	n.status = statusPurged
+	delete(l.extra, i)
+	delete(l.albums, i)
+	l.version++
+	if n.kind == kindFolder {
+		for _, c := range l.children(i) {
+			l.purgeAvailable(c)
+		}
+	}
+}
+
 func (l *library) purgeTree(i int32) {
 	n := &l.nodes[i]
 	l.unindex(i)

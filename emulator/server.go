@@ -78,6 +78,12 @@ type Options struct {
 	// is 404 in the answer's errorMap and the rest is applied, as POST
 	// /bulk/nodes/purge answers (API.md §1.3 #25; #22 is silent).
 	TrashMissing404 bool
+
+	// PurgeAny makes POST /bulk/nodes/purge delete a node that is not in
+	// the trash too (an AVAILABLE node and, for a folder, its subtree)
+	// instead of refusing it with 409: API.md §1.3 #25 does not say the
+	// service checks, so a client must not rely on it (issue 16 item 1).
+	PurgeAny bool
 }
 
 // Server is an emulated Amazon Photos service. Its methods are safe for
