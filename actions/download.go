@@ -43,6 +43,9 @@ type download struct {
 	it   item
 	path string // where the file goes
 	rel  string // path relative to the target directory, for the result
+	// matched: the file at path was found to hold the node's content
+	// (suffixCollisions): it is already there.
+	matched bool
 }
 
 // runDownload runs DOWNLOAD target [TO 'dir'] [(NAMING, CONCURRENCY, OVERWRITE)].
@@ -127,8 +130,9 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest strin
 		todo = append(todo, download{it: it, path: path, rel: rel})
 		total += it.Size
 	}
-	// Two nodes with one path: the later ids get "name (2).ext", ...
-	todo = suffixCollisions(todo, dir, taken)
+	// Two nodes with one path: the later ids get "name (2).ext", ...;
+	// a node whose file is on disk keeps its name.
+	todo = suffixCollisions(todo, dir, taken, overwrite)
 	var stills map[string]bool
 	if live {
 		ids := make([]string, len(todo))
@@ -349,7 +353,10 @@ func (dl *downloader) one(ctx context.Context, d download) (o Outcome, stop erro
 			o.Status, o.Detail = StatusFailed, d.rel+" exists and is not a regular file; move it away"
 			return o, nil
 		}
-		ok, err := present(d.path, d.it)
+		ok, err := d.matched, error(nil) // found by its md5 while naming
+		if !ok {
+			ok, err = present(d.path, d.it)
+		}
 		switch {
 		case err != nil:
 			o.Status, o.Detail = StatusFailed, "read the existing "+d.rel+": "+err.Error()

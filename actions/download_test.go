@@ -477,3 +477,81 @@ func noParts(t *testing.T, dir string) {
 		return nil
 	})
 }
+
+// TestDownloadNamesNeverMove (issue 16 item 6): a node that appears with a
+// lower id and the same local name as a downloaded one ("a:b.jpg" and
+// "a_b.jpg" are both a_b.jpg on disk) gets a new free name; the file
+// already on disk with the old node's md5 stays that node's, untouched.
+func TestDownloadNamesNeverMove(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 5, Seed: 13}, 0)
+	oldData := []byte(strings.Repeat("old ", 3000))
+	old, err := e.srv.Upload("Pics", "a_b.jpg", oldData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	dir := t.TempDir()
+	stmt := `DOWNLOAD WHERE name IN ('a_b.jpg', 'a:b.jpg') TO '` + dir + `' (NAMING '{name}')`
+	rows, _ := e.run(stmt)
+	if len(rows) != 1 || rows[0].status != StatusOK {
+		t.Fatalf("first run: %+v", rows)
+	}
+	oldPath := filepath.Join(dir, "a_b.jpg")
+	before, err := os.Stat(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A same-named node whose id sorts first.
+	var newer string
+	for try := 0; ; try++ {
+		id, err := e.srv.Upload("Pics", "a:b.jpg", []byte(fmt.Sprintf("newer content %d", try)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id < old {
+			newer = id
+			break
+		}
+		if err := e.srv.TrashIDs(id); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.srv.PurgeIDs(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mirror()
+	res, err := e.s.Run(t.Context(), stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Rows.Release()
+	got := map[string]string{}
+	for _, r := range e.ids(`SELECT target || ' ' || status || ': ' || detail FROM actions_log WHERE action = 'DOWNLOAD' AND seq > 1 ORDER BY seq`) {
+		id, rest, _ := strings.Cut(r, " ")
+		got[id] = rest
+	}
+	if !strings.HasPrefix(got[old], "skipped: already present") || !strings.HasSuffix(got[old], ": a_b.jpg") ||
+		!strings.HasPrefix(got[newer], "ok:") || !strings.Contains(got[newer], "a_b (2).jpg") || res.Failed != 0 {
+		t.Fatalf("re-run: old %s: %q; new %s: %q; Result.Failed %d\nwant the old skipped as already there at a_b.jpg, the new ok as a_b (2).jpg, nothing failed",
+			old, got[old], newer, got[newer], res.Failed)
+	}
+	after, err := os.Stat(oldPath)
+	if data, _ := os.ReadFile(oldPath); err != nil || string(data) != string(oldData) || !after.ModTime().Equal(before.ModTime()) || !os.SameFile(before, after) {
+		t.Errorf("a_b.jpg was touched: %v", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "a_b (2).jpg")); err != nil || !strings.HasPrefix(string(data), "newer content") {
+		t.Errorf("a_b (2).jpg: %q, %v", data, err)
+	}
+	// And again: nothing moves, nothing is sent.
+	e.rec.reset()
+	rows, _ = e.run(stmt)
+	if st := byStatus(rows); len(st[StatusSkipped]) != 2 || len(e.rec.reqs) != 0 {
+		t.Errorf("third run: %+v, %d requests; want both skipped, none sent", rows, len(e.rec.reqs))
+	}
+	// A target of the new node alone finds it under its number.
+	rows, _ = e.run(`DOWNLOAD '` + newer + `' TO '` + dir + `' (NAMING '{name}')`)
+	if len(rows) != 1 || rows[0].status != StatusSkipped || !strings.HasSuffix(rows[0].detail, "a_b (2).jpg") {
+		t.Errorf("the new node alone: %+v, want skipped as already present at a_b (2).jpg", rows)
+	}
+	noParts(t, dir)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -376,13 +377,22 @@ func albumsOf(ctx context.Context, db *engine.DB, client func(context.Context) (
 	return out, nil
 }
 
-// suffixCollisions gives each download its own path: when several nodes
-// map to one path (compared without case, as case-insensitive file systems
-// would), the smallest id keeps it and the others, in id order, get
-// "name (2).ext", "name (3).ext", ... (the first number free among all
-// the statement's paths), so the result is the same on every run. taken
-// receives every path (lower-cased) with its id.
-func suffixCollisions(ds []download, dir string, taken map[string]string) []download {
+// suffixCollisions gives each download its own path. Names never move
+// once given: a file already on disk with a node's md5 (and size) is that
+// node's file, whatever number its name carries, so a re-run finds each
+// node where an earlier run put it, even when a same-named node appeared
+// since (with a lower id) or the target selects fewer nodes.
+//
+// When several nodes map to one path (compared without case, as
+// case-insensitive file systems would), or the disk holds numbered
+// variants of it, the nodes found on disk keep their files; the others,
+// in id order, get the path itself or "name (2).ext", "name (3).ext", ...:
+// the first name that no node of the statement holds and that is not on
+// disk with other content (with OVERWRITE, such a file may be replaced).
+// A lone node with no numbered variant keeps its path as before. matched
+// marks the downloads found on disk. taken receives every path
+// (lower-cased) with its id.
+func suffixCollisions(ds []download, dir string, taken map[string]string, overwrite bool) []download {
 	groups := map[string][]int{}
 	var keys []string
 	for i, d := range ds {
@@ -392,32 +402,159 @@ func suffixCollisions(ds []download, dir string, taken map[string]string) []down
 		}
 		groups[k] = append(groups[k], i)
 	}
+	disk := diskIndex{}
+	free := func(p string) bool {
+		k := strings.ToLower(p)
+		_, used := taken[k]
+		return !used && groups[k] == nil
+	}
+	// The groups whose unmatched nodes get names once every group's
+	// matches are known, with their common path.
+	type pending struct {
+		g         []int
+		path, rel string
+	}
+	var later []pending
 	for _, k := range keys {
 		g := groups[k]
 		sort.SliceStable(g, func(a, b int) bool { return ds[g[a]].it.ID < ds[g[b]].it.ID })
-		taken[k] = ds[g[0]].it.ID
-	}
-	for _, k := range keys {
-		g := groups[k]
-		for _, i := range g[1:] {
-			d := &ds[i]
-			ext := path.Ext(d.rel)
-			base := strings.TrimSuffix(d.rel, ext)
-			for n := 2; ; n++ {
-				rel := fmt.Sprintf("%s (%d)%s", base, n, ext)
-				p, err := localPath(dir, rel)
-				if err != nil {
-					break // cannot happen: rel only gained a suffix
+		first := ds[g[0]]
+		variants := disk.variants(filepath.Dir(first.path), filepath.Base(first.path))
+		if len(g) == 1 && len(variants) == 0 {
+			taken[k] = first.it.ID
+			continue
+		}
+		// Existing files, the path itself first: each is the file of
+		// the node of this group with its size and md5, if any.
+		files := variants
+		if disk.has(first.path) {
+			files = append([]string{filepath.Base(first.path)}, variants...)
+		}
+		for _, name := range files {
+			p := filepath.Join(filepath.Dir(first.path), name)
+			if _, used := taken[strings.ToLower(p)]; used || strings.ToLower(p) != k && groups[strings.ToLower(p)] != nil {
+				continue // held, or the path of another node of the statement
+			}
+			fi, err := os.Lstat(p)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			sum := ""
+			for _, i := range g {
+				d := &ds[i]
+				if d.matched || d.it.Size != fi.Size() {
+					continue
 				}
-				if _, used := taken[strings.ToLower(p)]; !used && groups[strings.ToLower(p)] == nil {
-					d.rel, d.path = rel, p
+				if d.it.MD5 != "" && sum == "" { // no md5: the size decides, as present does
+					if sum, err = md5File(p, nil); err != nil {
+						break
+					}
+				}
+				if d.it.MD5 == "" || strings.EqualFold(sum, d.it.MD5) {
+					rel, _ := strings.CutSuffix(d.rel, filepath.Base(d.path))
+					d.rel, d.path, d.matched = rel+name, p, true
 					taken[strings.ToLower(p)] = d.it.ID
 					break
 				}
 			}
 		}
+		later = append(later, pending{g, first.path, first.rel})
+	}
+	for _, pg := range later {
+		g, first := pg.g, ds[pg.g[0]]
+		base := filepath.Base(pg.path)
+		if len(g) == 1 && !first.matched {
+			// A lone node none of whose numbered variants is its file:
+			// its path, as ever (a file there with other content fails
+			// it unless OVERWRITE).
+			taken[strings.ToLower(pg.path)] = first.it.ID
+			continue
+		}
+		for _, i := range g {
+			d := &ds[i]
+			if d.matched {
+				continue
+			}
+			rel0, _ := strings.CutSuffix(pg.rel, base)
+			ext := path.Ext(base)
+			stem := strings.TrimSuffix(base, ext)
+			for n := 1; ; n++ {
+				name := base
+				if n > 1 {
+					name = fmt.Sprintf("%s (%d)%s", stem, n, ext)
+				}
+				p := filepath.Join(filepath.Dir(pg.path), name)
+				if n > 1 && !free(p) || n == 1 && taken[strings.ToLower(p)] != "" {
+					continue
+				}
+				if !overwrite && disk.has(p) {
+					continue // another file's name: never taken over
+				}
+				d.rel, d.path = rel0+name, p
+				taken[strings.ToLower(p)] = d.it.ID
+				break
+			}
+		}
 	}
 	return ds
+}
+
+// diskIndex lists the target's directories as they are needed: the names
+// each holds, lower-cased, and by "name.ext" its numbered variants
+// "name (n).ext".
+type diskIndex map[string]*diskDir
+
+type diskDir struct {
+	names    map[string]bool
+	variants map[string][]string // lower-cased base name → variant names, by number
+}
+
+// suffixed matches a " (n)" before the extension.
+var suffixed = regexp.MustCompile(`^(.*) \(([0-9]+)\)(\.[^.]*)?$`)
+
+func (x diskIndex) dir(d string) *diskDir {
+	if dd, ok := x[d]; ok {
+		return dd
+	}
+	dd := &diskDir{names: map[string]bool{}, variants: map[string][]string{}}
+	x[d] = dd
+	f, err := os.Open(d)
+	if err != nil {
+		return dd // none yet: nothing on disk
+	}
+	defer f.Close()
+	ents, _ := f.ReadDir(-1)
+	num := map[string]int{}
+	for _, e := range ents {
+		name := e.Name()
+		dd.names[strings.ToLower(name)] = true
+		if !strings.Contains(name, " (") {
+			continue
+		}
+		if m := suffixed.FindStringSubmatch(name); m != nil {
+			n, err := strconv.Atoi(m[2])
+			if err != nil || n < 2 {
+				continue
+			}
+			k := strings.ToLower(m[1] + m[3])
+			dd.variants[k] = append(dd.variants[k], name)
+			num[name] = n
+		}
+	}
+	for _, v := range dd.variants {
+		sort.Slice(v, func(i, j int) bool { return num[v[i]] < num[v[j]] })
+	}
+	return dd
+}
+
+// has reports whether the file p is on disk (by a listing of its directory).
+func (x diskIndex) has(p string) bool {
+	return x.dir(filepath.Dir(p)).names[strings.ToLower(filepath.Base(p))]
+}
+
+// variants returns the numbered variants of base in the directory d.
+func (x diskIndex) variants(d, base string) []string {
+	return x.dir(d).variants[strings.ToLower(base)]
 }
 
 // setMTime sets a downloaded file's modification time to the node's
