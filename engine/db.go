@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
@@ -52,6 +53,9 @@ type DB struct {
 	// ReadOnly is set when the file is not writable (its mode, a
 	// read-only mount): it is open for queries only (see Writable).
 	ReadOnly bool
+
+	lockdown   sync.Mutex // guards lockedDown (see Lockdown)
+	lockedDown bool
 }
 
 // StorageVersion is the DuckDB storage version of the database files apsql

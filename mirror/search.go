@@ -35,6 +35,11 @@ func RegisterSearch(db *engine.DB, client ClientFunc) error {
 	err = duckdb.RegisterTableUDF(db.Conn(), searchUDF, duckdb.ChunkTableFunction{
 		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{varchar}},
 		BindArgumentsContext: func(ctx context.Context, _ map[string]any, args ...any) (duckdb.ChunkTableSource, error) {
+			// A read-only surface (the gallery, the MCP server) marks its
+			// queries' context: search() runs there only if allowed.
+			if err := engine.LiveAllowed(ctx); err != nil {
+				return nil, err
+			}
 			filter, ok := args[0].(string)
 			if !ok || filter == searchNull {
 				return nil, fmt.Errorf("search(filter): the filter must be a string such as 'type:(PHOTOS)', not NULL")

@@ -105,12 +105,25 @@ func (s *Server) page(ctx context.Context, q query, offset, limit int) (*gridPag
 	p := &gridPage{Total: -1, Offset: offset, Mode: res.mode}
 	var ids []string
 	if offset == 0 && !res.q.refined() && !res.isReady() {
-		err = s.db.with(ctx, func(db *engine.DB) error {
-			return readOnly(ctx, db, func() error {
-				var err error
-				ids, err = queryStrings(ctx, db, res.sql+" LIMIT "+strconv.Itoa(limit+1), res.args...)
+		err = s.db.with(ctx, func(*engine.DB) error {
+			rows, err := s.db.sb.Query(ctx, res.sql+"\nLIMIT "+strconv.Itoa(limit+1), res.args...)
+			if err != nil {
 				return sqlError(err)
-			})
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id sql.NullString
+				if err := rows.Scan(&id); err != nil {
+					return sqlError(err)
+				}
+				if id.Valid {
+					ids = append(ids, id.String)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return sqlError(err)
+			}
+			return sqlError(rows.Close())
 		})
 		res.start()
 		if err != nil {

@@ -32,7 +32,7 @@ type env struct {
 
 // setup mirrors an emulated library of n items (SYNC, through the real
 // client) and serves the gallery over it on loopback.
-func setup(t *testing.T, n int) *env {
+func setup(t *testing.T, n int, opts ...func(*Options)) *env {
 	t.Helper()
 	emu := emulator.StartTest(t, emulator.Options{Nodes: n, Seed: 7, State: true})
 	cookies, err := fetch.NewCookies(emu.Cookies())
@@ -52,12 +52,19 @@ func setup(t *testing.T, n int) *env {
 	client := func(context.Context) (*fetch.Client, error) { return c, nil }
 	mirror.Register(db.Commands(), client)
 	actions.Register(db.Commands(), client)
+	if err := mirror.RegisterSearch(db, client); err != nil {
+		t.Fatal(err)
+	}
 	sess := engine.NewSession(db)
 	if _, err := sess.Run(t.Context(), "SYNC"); err != nil {
 		t.Fatalf("SYNC: %v", err)
 	}
 	e := &env{t: t, emu: emu, db: db, cache: t.TempDir()}
-	e.srv, err = New(Options{Session: sess, Client: client, CacheDir: e.cache, DownloadDir: t.TempDir(), Logf: t.Logf})
+	o := Options{Session: sess, Client: client, CacheDir: e.cache, DownloadDir: t.TempDir(), Logf: t.Logf}
+	for _, f := range opts {
+		f(&o)
+	}
+	e.srv, err = New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,14 @@ import (
 type conn struct {
 	sem  chan struct{}
 	sess *engine.Session
+	// sb runs the user's queries (the grid's), read-only and away from
+	// files, the network and settings, on the session's connection.
+	sb *engine.Sandbox
 }
 
-func newConn(s *engine.Session) *conn { return &conn{sem: make(chan struct{}, 1), sess: s} }
+func newConn(s *engine.Session, sb *engine.Sandbox) *conn {
+	return &conn{sem: make(chan struct{}, 1), sess: s, sb: sb}
+}
 
 // with runs fn while holding the connection.
 func (c *conn) with(ctx context.Context, fn func(db *engine.DB) error) error {
@@ -29,32 +34,6 @@ func (c *conn) with(ctx context.Context, fn func(db *engine.DB) error) error {
 	}
 	defer func() { <-c.sem }()
 	return fn(c.sess.DB)
-}
-
-// readOnly runs fn in a read-only transaction: DuckDB refuses any write to
-// the database in it (temporary tables, the grid's result cache, are
-// allowed). The transaction always ends, committed or rolled back, even
-// when ctx is cancelled midway (a newer query cancels the materialisation
-// of older ones): the connection is shared, and a transaction left open
-// would break every later statement.
-func readOnly(ctx context.Context, db *engine.DB, fn func() error) error {
-	end := context.WithoutCancel(ctx)
-	if _, err := db.Exec(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
-		if ctx.Err() != nil {
-			db.Exec(end, "ROLLBACK") // in case BEGIN ran before the cancellation was seen
-		}
-		return err
-	}
-	err := fn()
-	if err == nil {
-		if _, err = db.Exec(end, "COMMIT"); err == nil {
-			return nil
-		}
-	}
-	if _, rerr := db.Exec(end, "ROLLBACK"); rerr != nil && !strings.Contains(rerr.Error(), "no transaction is active") {
-		return errors.Join(err, rerr)
-	}
-	return err
 }
 
 // query is what the page asks for: the text of the box and the facets
@@ -144,6 +123,9 @@ func idQuery(text string) (sql string, args []any, mode string, err error) {
 func sqlError(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if errors.Is(err, engine.ErrSandboxed) {
+		return badRequest("%v", err)
 	}
 	msg := err.Error()
 	if strings.Contains(msg, `"id" not found`) || strings.Contains(msg, `column "id"`) && strings.Contains(msg, "not found") {
@@ -318,13 +300,10 @@ func (rs *results) materialize(ctx context.Context, r *result) {
 		}
 	}
 	if r.err == nil {
-		r.err = rs.db.with(ctx, func(db *engine.DB) error {
-			return readOnly(ctx, db, func() error {
-				if _, err := db.Exec(ctx, "CREATE TEMP TABLE "+r.table+" AS "+r.sql, r.args...); err != nil {
-					return sqlError(err)
-				}
-				return db.QueryRow(ctx, "SELECT count(*) FROM temp."+r.table).Scan(&r.total)
-			})
+		r.err = rs.db.with(ctx, func(*engine.DB) error {
+			var err error
+			r.total, err = rs.db.sb.CreateTemp(ctx, r.table, r.sql, r.args...)
+			return sqlError(err)
 		})
 	}
 	if r.err != nil {

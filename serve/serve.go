@@ -11,7 +11,10 @@
 //   - every state-changing request is a POST with the session's CSRF token
 //     in a header, and an action runs only with the confirmation code of
 //     the EXPLAIN the page showed for exactly that statement;
-//   - the grid's SQL runs in a read-only transaction, as a subquery;
+//   - the grid's SQL runs in engine's Sandbox: one SELECT, in a read-only
+//     transaction, as a subquery, on a database where DuckDB reads no
+//     file, reaches no network and changes no setting; search() only
+//     with AllowSearch;
 //   - thumbnails are fetched by the server: no cookie, no URL of the
 //     service ever reaches the browser.
 package serve
@@ -55,6 +58,9 @@ type Options struct {
 	// DownloadDir is the default folder of DOWNLOAD (default "media", as
 	// the statement's own default).
 	DownloadDir string
+	// AllowSearch lets the grid's queries call search(), which sends live
+	// requests to the service (apsql serve --allow-search).
+	AllowSearch bool
 	// Logf logs one line per failed request; nil for none.
 	Logf func(format string, args ...any)
 }
@@ -97,8 +103,15 @@ func New(opts Options) (*Server, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
+	// The grid runs the user's SQL: DuckDB may then read no file, reach
+	// no network and change no setting (for the whole database: the
+	// actions' statements do their I/O in Go).
+	sb, err := opts.Session.DB.Sandbox(context.Background(), engine.SandboxOptions{AllowLive: opts.AllowSearch})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	s := &Server{opts: opts, token: randomHex(16), csrf: randomHex(16), confirm: []byte(randomHex(32))}
-	s.db = newConn(opts.Session)
+	s.db = newConn(opts.Session, sb)
 	s.results = newResults(s.db)
 	s.thumbs = newThumbs(opts.CacheDir, opts.Client)
 	s.routes()

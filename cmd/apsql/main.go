@@ -44,12 +44,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "emulate" {
 		return runEmulate(ctx, args[1:], stdout, stderr)
 	}
-	if rest, port, ok, err := serveArgs(args); ok {
+	if rest, sf, ok, err := serveArgs(args); ok {
 		if err != nil {
 			fmt.Fprintf(stderr, "apsql: %v\n", err)
 			return exitUsage
 		}
-		return runServe(ctx, rest, port, stdout, stderr)
+		return runServe(ctx, rest, sf, stdout, stderr)
 	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {

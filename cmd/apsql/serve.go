@@ -20,10 +20,16 @@ import (
 var valueFlags = map[string]bool{"c": true, "f": true, "db": true, "format": true, "cookies": true, "tld": true,
 	"endpoint": true, "concurrency": true, "cache": true, "memory-limit": true}
 
+// serveFlags are serve's own flags.
+type serveFlags struct {
+	port        int  // --port N; 0 picks a free one
+	allowSearch bool // --allow-search: the grid's SQL may call search()
+}
+
 // serveArgs finds the serve subcommand among args (apsql serve ...,
 // apsql --demo serve, apsql ap.duckdb serve --port 8080) and takes out its
-// own flag; rest is for the shell's flag parser.
-func serveArgs(args []string) (rest []string, port int, found bool, err error) {
+// own flags; rest is for the shell's flag parser.
+func serveArgs(args []string) (rest []string, sf serveFlags, found bool, err error) {
 	at := -1
 	for i, a := range args {
 		if a == "--" {
@@ -41,33 +47,48 @@ func serveArgs(args []string) (rest []string, port int, found bool, err error) {
 		}
 	}
 	if at < 0 {
-		return args, 0, false, nil
+		return args, sf, false, nil
 	}
 	rest = append(rest, args[:at]...)
 	for i := at + 1; i < len(args); i++ {
 		a := args[i]
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "port" {
+		if !strings.HasPrefix(a, "-") {
+			rest = append(rest, a)
+			continue
+		}
+		switch name {
+		case "allow-search":
+			if hasVal {
+				if sf.allowSearch, err = strconv.ParseBool(val); err != nil {
+					return nil, sf, true, usageError{fmt.Sprintf("--allow-search=%q: want true or false", val)}
+				}
+			} else {
+				sf.allowSearch = true
+			}
+			continue
+		case "port":
+		default:
 			rest = append(rest, a)
 			continue
 		}
 		if !hasVal {
 			if i+1 >= len(args) {
-				return nil, 0, true, usageError{"--port wants a port number, e.g. --port 8080"}
+				return nil, sf, true, usageError{"--port wants a port number, e.g. --port 8080"}
 			}
 			i++
 			val = args[i]
 		}
-		if port, err = strconv.Atoi(val); err != nil || port < 0 || port > 65535 {
-			return nil, 0, true, usageError{fmt.Sprintf("--port %q: want a port number from 1 to 65535 (0 picks a free one)", val)}
+		if sf.port, err = strconv.Atoi(val); err != nil || sf.port < 0 || sf.port > 65535 {
+			return nil, sf, true, usageError{fmt.Sprintf("--port %q: want a port number from 1 to 65535 (0 picks a free one)", val)}
 		}
 	}
-	return rest, port, true, nil
+	return rest, sf, true, nil
 }
 
-// runServe is `apsql serve [--port N]`: the gallery over the database (or
-// the demo library), on 127.0.0.1, until interrupted.
-func runServe(ctx context.Context, args []string, port int, stdout, stderr io.Writer) int {
+// runServe is `apsql serve [--port N] [--allow-search]`: the gallery over
+// the database (or the demo library), on 127.0.0.1, until interrupted.
+func runServe(ctx context.Context, args []string, sf serveFlags, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, errHelp) {
@@ -124,15 +145,16 @@ func runServe(ctx context.Context, args []string, port int, stdout, stderr io.Wr
 		}
 	}
 	srv, err := serve.New(serve.Options{
-		Session: sh.sess,
-		Client:  sh.api.get,
-		Logf:    func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
+		Session:     sh.sess,
+		Client:      sh.api.get,
+		AllowSearch: sf.allowSearch,
+		Logf:        func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "apsql: %v\n", err)
 		return exitFailed
 	}
-	ln, err := serve.Listen("127.0.0.1:" + strconv.Itoa(port))
+	ln, err := serve.Listen("127.0.0.1:" + strconv.Itoa(sf.port))
 	if err != nil {
 		fmt.Fprintf(stderr, "apsql: %v\n", err)
 		return exitUsage

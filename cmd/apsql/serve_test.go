@@ -23,8 +23,11 @@ func TestServeArgs(t *testing.T) {
 		{args: []string{"serve", "--port", "http"}, found: true, bad: true},
 		{args: []string{"serve", "--port"}, found: true, bad: true},
 		{args: []string{"ap.duckdb"}, rest: []string{"ap.duckdb"}},
+		{args: []string{"serve", "--allow-search", "--port", "1"}, port: 1, found: true},
+		{args: []string{"serve", "--allow-search=maybe"}, found: true, bad: true},
 	} {
-		rest, port, found, err := serveArgs(c.args)
+		rest, sf, found, err := serveArgs(c.args)
+		port := sf.port
 		if found != c.found || (err != nil) != c.bad || !c.bad && (port != c.port || !slices.Equal(rest, c.rest)) {
 			t.Errorf("serveArgs(%q) = %q, %d, %v, %v; want %q, %d, %v, error %v", c.args, rest, port, found, err, c.rest, c.port, c.found, c.bad)
 		}
