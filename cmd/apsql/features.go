@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apsql/apsql/actions"
+	"github.com/apsql/apsql/backup"
 	"github.com/apsql/apsql/emulator"
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -164,6 +165,10 @@ func (a *apiClient) register(db *engine.DB) error {
 	mirror.Register(reg, a.get)
 	actions.Register(reg, a.get)
 	actions.RegisterLabel(reg, a.get)
+	backup.Register(reg, a.get)
+	if err := backup.RegisterLocalFiles(db); err != nil {
+		return fmt.Errorf("register local_files(): %w", err)
+	}
 	if err := mirror.RegisterSearch(db, a.get); err != nil {
 		return fmt.Errorf("register search(): %w", err)
 	}
