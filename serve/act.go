@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -66,8 +65,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, explain bool) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !explain && !hmac.Equal([]byte(req.Confirm), []byte(s.confirmCode(stmt))) {
-		s.writeError(w, r, &apiError{status: http.StatusConflict, msg: "this action was not confirmed after its EXPLAIN (or the selection changed since): review it again"})
+	if !explain && !s.confirms.take(req.Confirm, stmt) {
+		s.writeError(w, r, &apiError{status: http.StatusConflict, msg: "this action was not confirmed after its EXPLAIN, or it ran already with that confirmation, or the selection changed since: review it again"})
 		return
 	}
 	text := stmt
@@ -100,7 +99,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, explain bool) {
 		return
 	}
 	if explain {
-		ans.Confirm = s.confirmCode(stmt)
+		ans.Confirm = s.confirms.issue(stmt)
 	}
 	s.writeJSON(w, ans)
 }

@@ -59,7 +59,7 @@ func TestBrowser(t *testing.T) {
 	bctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	defer cancel()
 	// The first run starts the browser (no timeout on its context).
-	if err := chromedp.Do(bctx, chromedp.Navigate(e.http.URL+"/?t="+e.srv.Token())); err != nil {
+	if err := chromedp.Do(bctx, chromedp.Navigate(e.srv.URL(e.http.Listener))); err != nil {
 		t.Fatalf("start chromium and open the gallery: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)

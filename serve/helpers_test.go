@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,4 +167,10 @@ func (e *env) exec(q string, args ...any) {
 	if err != nil {
 		e.t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// named is the gallery's host name with the test server's port: the Host
+// of a browser that opened the printed URL.
+func (e *env) named() string {
+	return net.JoinHostPort(e.srv.Host(), e.http.URL[strings.LastIndexByte(e.http.URL, ':')+1:])
 }

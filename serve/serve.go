@@ -3,14 +3,21 @@
 // with facets, a detail pane, and the shell's actions on a selection.
 //
 // Security, in short:
-//   - it listens on 127.0.0.1 only, and answers only requests whose Host is
-//     127.0.0.1 or localhost (no DNS rebinding);
-//   - every request carries the random token printed in the URL (the page
-//     keeps it in an HttpOnly, SameSite=Strict cookie), compared in
-//     constant time;
+//   - it listens on 127.0.0.1 only, under a host name of its own, new on
+//     every run (apsql-RANDOM.localhost: browsers resolve *.localhost to
+//     the loopback address), and answers only requests whose Host is that
+//     name, or 127.0.0.1 or localhost with the token in a header (no DNS
+//     rebinding);
+//   - every request carries the random token printed in the URL; the page
+//     keeps it in an HttpOnly, SameSite=Strict cookie of that host name
+//     alone, so it never reaches another server on 127.0.0.1 (cookies are
+//     not scoped by port), and two galleries open at once each keep
+//     their own; compared in constant time;
 //   - every state-changing request is a POST with the session's CSRF token
-//     in a header, and an action runs only with the confirmation code of
-//     the EXPLAIN the page showed for exactly that statement;
+//     in a header and, from a browser, this gallery's Origin; an action
+//     runs only with the confirmation code of the EXPLAIN the page showed
+//     for exactly that statement, and each code runs once;
+//   - every answer carries the Content-Security-Policy;
 //   - the grid's SQL runs in engine's Sandbox: one SELECT, in a read-only
 //     transaction, as a subquery, on a database where DuckDB reads no
 //     file, reaches no network and changes no setting; search() only
@@ -21,9 +28,7 @@ package serve
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
@@ -36,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apsql/apsql/engine"
@@ -68,14 +74,15 @@ type Options struct {
 // Server is the gallery. Create it with New; serve it with Serve or mount
 // Handler in a test server.
 type Server struct {
-	opts    Options
-	token   string
-	csrf    string
-	confirm []byte // key of the confirmation codes
-	db      *conn
-	results *results
-	thumbs  *thumbs
-	mux     *http.ServeMux
+	opts     Options
+	host     string // the gallery's own host name, apsql-RANDOM.localhost
+	token    string
+	csrf     string
+	confirms *confirms
+	db       *conn
+	results  *results
+	thumbs   *thumbs
+	mux      *http.ServeMux
 }
 
 // Cookie names of the page's session.
@@ -110,7 +117,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	s := &Server{opts: opts, token: randomHex(16), csrf: randomHex(16), confirm: []byte(randomHex(32))}
+	s := &Server{opts: opts, host: "apsql-" + randomHex(8) + ".localhost", token: randomHex(16), csrf: randomHex(16), confirms: newConfirms()}
 	s.db = newConn(opts.Session, sb)
 	s.results = newResults(s.db)
 	s.thumbs = newThumbs(opts.CacheDir, opts.Client)
@@ -155,9 +162,15 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// URL is the address to open for ln: it carries the token.
+// Host is the gallery's own host name (apsql-RANDOM.localhost), new on
+// every run.
+func (s *Server) Host() string { return s.host }
+
+// URL is the address to open for ln: the gallery's host name, ln's port,
+// and the token.
 func (s *Server) URL(ln net.Listener) string {
-	return "http://" + ln.Addr().String() + "/?t=" + s.token
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return "http://" + net.JoinHostPort(s.host, port) + "/?t=" + s.token
 }
 
 // Serve serves on ln until ctx ends.
@@ -178,29 +191,52 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// guard checks the Host, the token and (for anything but GET and HEAD) the
-// CSRF header, then serves.
+// csp is the Content-Security-Policy of every answer.
+const csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// How a request gave the token.
+const (
+	byURL = iota
+	byHeader
+	byCookie
+)
+
+// guard checks the Host, the token, and (for anything but GET and HEAD)
+// the CSRF header and the Origin, then serves.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
-	if host := hostOnly(r.Host); host != "127.0.0.1" && host != "localhost" {
-		http.Error(w, "apsql serve answers only at 127.0.0.1", http.StatusMisdirectedRequest)
+	h.Set("Content-Security-Policy", csp)
+	host := hostOnly(r.Host)
+	named := host == s.host
+	if !named && host != "127.0.0.1" && host != "localhost" {
+		http.Error(w, "apsql serve answers only at the address it printed", http.StatusMisdirectedRequest)
 		return
 	}
-	given := r.URL.Query().Get("t")
-	fromURL := given != ""
-	if !fromURL {
-		given = r.Header.Get(tokenHeader)
+	given, how := r.URL.Query().Get("t"), byURL
+	if given == "" {
+		given, how = r.Header.Get(tokenHeader), byHeader
 	}
 	if given == "" {
 		if c, err := r.Cookie(tokenCookie); err == nil {
-			given = c.Value
+			given, how = c.Value, byCookie
 		}
 	}
 	if subtle.ConstantTimeCompare([]byte(given), []byte(s.token)) != 1 {
 		http.Error(w, "forbidden: open the URL that apsql serve printed (it carries the access token)", http.StatusForbidden)
+		return
+	}
+	if !named && how != byHeader {
+		// A browser at 127.0.0.1 would keep the cookie for every server
+		// on that address: it goes to the gallery's own name instead.
+		if how == byURL && r.Method == http.MethodGet && r.URL.Path == "/" {
+			_, port, _ := net.SplitHostPort(r.Host)
+			http.Redirect(w, r, "http://"+net.JoinHostPort(s.host, port)+"/?t="+s.token, http.StatusSeeOther)
+			return
+		}
+		http.Error(w, "forbidden: open the URL that apsql serve printed (http://"+s.host+":PORT/), or send the token in the "+tokenHeader+" header", http.StatusForbidden)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -208,9 +244,18 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "forbidden: missing or wrong CSRF token (reload the page)", http.StatusForbidden)
 			return
 		}
+		// A browser sends the Origin of every POST: it must be this
+		// gallery's page. A client that sends the token in the header
+		// and no Origin is not a browser's page.
+		origin := r.Header.Get("Origin")
+		if (origin != "" || how != byHeader) && origin != "http://"+r.Host {
+			http.Error(w, fmt.Sprintf("forbidden: a request from another page (Origin %q)", origin), http.StatusForbidden)
+			return
+		}
 	}
-	if fromURL && r.Method == http.MethodGet && r.URL.Path == "/" {
-		// The token moves into a cookie and out of the address bar.
+	if how == byURL && r.Method == http.MethodGet && r.URL.Path == "/" {
+		// The token moves into a cookie and out of the address bar. The
+		// cookie has no Domain: it belongs to this gallery's host name.
 		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
@@ -228,8 +273,22 @@ func hostOnly(hostport string) string {
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	s.mux.HandleFunc("GET /static/{name}", func(w http.ResponseWriter, r *http.Request) {
+		// The page's template is served by handleIndex only.
+		if r.PathValue("name") == "index.html" {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
+	s.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		icon, _ := staticFS.ReadFile("static/favicon.svg")
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Cache-Control", "private, max-age=86400")
+		w.Write(icon)
+	})
 	s.mux.HandleFunc("GET /api/grid", s.handleGrid)
 	s.mux.HandleFunc("GET /api/facets", s.handleFacets)
 	s.mux.HandleFunc("GET /api/node/{id}", s.handleNode)
@@ -251,7 +310,6 @@ func (s *Server) handleIndex(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 	w.Write(page)
 }
 
@@ -308,11 +366,58 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	json.NewEncoder(w).Encode(body)
 }
 
-// confirmCode is the code that lets the page run stmt: the page gets it
-// with the statement's EXPLAIN, so an action runs only after its EXPLAIN
-// was shown.
-func (s *Server) confirmCode(stmt string) string {
-	m := hmac.New(sha256.New, s.confirm)
-	m.Write([]byte(stmt))
-	return hex.EncodeToString(m.Sum(nil))
+// confirmTTL bounds how long an EXPLAIN's confirmation code stays valid;
+// maxConfirms bounds the codes kept (the oldest go first).
+const (
+	confirmTTL  = 30 * time.Minute
+	maxConfirms = 64
+)
+
+// confirms are the confirmation codes of the EXPLAINs shown: a random
+// code per EXPLAIN, for exactly its statement, good for one run.
+type confirms struct {
+	mu    sync.Mutex
+	codes map[string]confirm
+}
+
+type confirm struct {
+	stmt string
+	at   time.Time
+}
+
+func newConfirms() *confirms { return &confirms{codes: map[string]confirm{}} }
+
+// issue returns a new code for stmt.
+func (c *confirms) issue(stmt string) string {
+	code := randomHex(16)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for k, v := range c.codes {
+		if now.Sub(v.at) > confirmTTL {
+			delete(c.codes, k)
+		}
+	}
+	for len(c.codes) >= maxConfirms {
+		oldest := ""
+		for k, v := range c.codes {
+			if oldest == "" || v.at.Before(c.codes[oldest].at) {
+				oldest = k
+			}
+		}
+		delete(c.codes, oldest)
+	}
+	c.codes[code] = confirm{stmt: stmt, at: now}
+	return code
+}
+
+// take uses up code: it reports whether code was issued for stmt, not
+// used yet and not expired. A code is gone after one take, whatever the
+// answer: a replayed run is refused.
+func (c *confirms) take(code, stmt string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.codes[code]
+	delete(c.codes, code)
+	return ok && subtle.ConstantTimeCompare([]byte(v.stmt), []byte(stmt)) == 1 && time.Since(v.at) <= confirmTTL
 }

@@ -19,6 +19,7 @@ func TestTokenRequired(t *testing.T) {
 	get := func(path string, hdr map[string]string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.http.URL+path, nil)
+		req.Host = e.named()
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
@@ -43,9 +44,15 @@ func TestTokenRequired(t *testing.T) {
 		{"wrong header", "/api/grid", map[string]string{tokenHeader: "x"}, http.StatusForbidden},
 		{"wrong cookie", "/api/grid", map[string]string{"Cookie": tokenCookie + "=nope"}, http.StatusForbidden},
 		{"header", "/api/grid?limit=1", map[string]string{tokenHeader: e.srv.Token()}, http.StatusOK},
-		{"cookie", "/api/grid?limit=1", map[string]string{"Cookie": tokenCookie + "=" + e.srv.Token()}, http.StatusOK},
-		{"query", "/api/grid?limit=1&t=" + e.srv.Token(), nil, http.StatusOK},
-		{"static with cookie", "/static/app.js", map[string]string{"Cookie": tokenCookie + "=" + e.srv.Token()}, http.StatusOK},
+		{"cookie", "/api/grid?limit=1", map[string]string{"Cookie": tokenCookie + "=" + e.srv.Token(), "Host": e.named()}, http.StatusOK},
+		{"query", "/api/grid?limit=1&t=" + e.srv.Token(), map[string]string{"Host": e.named()}, http.StatusOK},
+		{"static with cookie", "/static/app.js", map[string]string{"Cookie": tokenCookie + "=" + e.srv.Token(), "Host": e.named()}, http.StatusOK},
+		{"header at 127.0.0.1", "/api/grid?limit=1", map[string]string{tokenHeader: e.srv.Token(), "Host": "127.0.0.1"}, http.StatusOK},
+		// At 127.0.0.1 the cookie would reach every server on that address:
+		// only the gallery's own host name takes it.
+		{"cookie at 127.0.0.1", "/api/grid?limit=1", map[string]string{"Cookie": tokenCookie + "=" + e.srv.Token()}, http.StatusForbidden},
+		{"query at 127.0.0.1", "/api/grid?limit=1&t=" + e.srv.Token(), nil, http.StatusForbidden},
+		{"another gallery's name", "/api/grid?limit=1", map[string]string{tokenHeader: e.srv.Token(), "Host": "apsql-0000000000000000.localhost"}, http.StatusMisdirectedRequest},
 		// DNS rebinding: a page of another name that resolves to 127.0.0.1.
 		{"foreign host", "/api/grid?limit=1", map[string]string{tokenHeader: e.srv.Token(), "Host": "evil.example:80"}, http.StatusMisdirectedRequest},
 	} {
