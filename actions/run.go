@@ -249,7 +249,7 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		s.WriteString("the target selects nothing; nothing to do")
 	} else {
 		parts := []string{}
-		for _, st := range []string{StatusOK, StatusSkipped, StatusFailed, statusPlanned} {
+		for _, st := range []string{StatusOK, StatusSkipped, StatusConflict, StatusFailed, statusPlanned} {
 			if n := r.counts[st]; n > 0 {
 				parts = append(parts, output.Thousands(int64(n))+" "+st)
 			}
@@ -265,6 +265,9 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 	}
 	if r.counts[StatusFailed] > 0 && !strings.HasPrefix(r.action, "EXPLAIN") {
 		s.WriteString("; re-run the statement to retry what failed (details in actions_log)")
+	}
+	if r.counts[StatusConflict] > 0 {
+		s.WriteString("; choose for the conflicts with ON CONFLICT SKIP, RENAME or REPLACE")
 	}
 	// The exit status follows the rows' statuses: engine.Session.Run
 	// counts them, for every statement alike.

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"database/sql"
@@ -11,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,7 +44,58 @@ type upFile struct {
 	err    error // reading or hashing failed
 }
 
-// runUpload runs UPLOAD 'path' [TO 'remote/folder'] [(DEDUP true, CONCURRENCY n)].
+// StatusConflict is the row of a file whose name the folder already holds
+// with other content: nothing was sent, and the person must choose (ON
+// CONFLICT); it fails the statement, as a failed row does.
+const StatusConflict = engine.RowConflict
+
+// What UPLOAD does with a file whose name the folder holds with other
+// content (ON CONFLICT): report it as a conflict (none given), skip it,
+// upload it as "name (1).ext", or make it the new content of that node.
+const (
+	conflictReport  = ""
+	conflictSkip    = "SKIP"
+	conflictRename  = "RENAME"
+	conflictReplace = "REPLACE"
+)
+
+// maxRenames bounds the "name (n).ext" tried by ON CONFLICT RENAME.
+const maxRenames = 1000
+
+// parseUploadTail reads what follows UPLOAD 'path': [TO 'remote/folder']
+// [ON CONFLICT SKIP|RENAME|REPLACE] [(options)].
+func parseUploadTail(st *statement, rest string) (onConflict string, err error) {
+	a := engine.NewArgs(rest)
+	if a.Keyword("TO") {
+		if st.to, err = a.String(); err != nil {
+			return "", fmt.Errorf("TO: %w", err)
+		}
+		st.hasTo = true
+	}
+	if a.Keyword("ON") {
+		if !a.Keyword("CONFLICT") {
+			return "", fmt.Errorf("expected ON CONFLICT SKIP|RENAME|REPLACE, found ON %q", clip(a.Rest(), 20))
+		}
+		for _, w := range []string{conflictSkip, conflictRename, conflictReplace} {
+			if a.Keyword(w) {
+				onConflict = w
+			}
+		}
+		if onConflict == "" {
+			return "", fmt.Errorf("ON CONFLICT takes SKIP, RENAME or REPLACE, not %q", clip(a.Rest(), 20))
+		}
+	}
+	if st.opts, err = a.Options("DEDUP", "CONCURRENCY"); err != nil {
+		return "", err
+	}
+	if !a.Done() {
+		return "", fmt.Errorf("unexpected %q at the end of the statement (UPLOAD 'local/path' [TO 'remote/folder'] [ON CONFLICT SKIP|RENAME|REPLACE] [(options)])", clip(a.Rest(), 20))
+	}
+	return onConflict, nil
+}
+
+// runUpload runs UPLOAD 'path' [TO 'remote/folder'] [ON CONFLICT
+// SKIP|RENAME|REPLACE] [(DEDUP true, CONCURRENCY n)].
 func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
 	a := engine.NewArgs(rest)
 	local, err := a.String()
@@ -50,7 +103,8 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 		return nil, fmt.Errorf("upload: %w (UPLOAD 'local/path' [TO 'remote/folder'])", err)
 	}
 	var st statement
-	if err := parseTail(&st, a.Rest(), true, []string{"DEDUP", "CONCURRENCY"}); err != nil {
+	onConflict, err := parseUploadTail(&st, a.Rest())
+	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
 	}
 	dedup := true
@@ -145,7 +199,7 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 	if err != nil {
 		return nil, err
 	}
-	up := &uploader{c: c, r: r}
+	up := &uploader{c: c, r: r, onConflict: onConflict}
 	root, err := c.Root(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
@@ -456,6 +510,8 @@ type uploader struct {
 	c     *fetch.Client
 	r     *run
 	bytes engine.Tracker
+	// onConflict is the ON CONFLICT choice (conflictReport when none).
+	onConflict string
 	// v2 is set once POST /cdproxy/nodes answered 403 (some accounts get
 	// "Not Registered" there, API.md §7 #2): the rest goes to /v2/upload.
 	v2 atomic.Bool
@@ -653,22 +709,27 @@ func (c *checkedFile) Close() error { return c.f.Close() }
 // JSON for the nodes table. It sends to POST /cdproxy/nodes (API.md §1.4
 // C1) and, once that was refused with 403, to POST /v2/upload (C2).
 func (up *uploader) file(ctx context.Context, f *upFile, parentID string) (Outcome, []byte) {
+	return up.fileAs(ctx, f, parentID, up.onConflict)
+}
+
+// fileAs is file with the ON CONFLICT choice onConflict.
+func (up *uploader) fileAs(ctx context.Context, f *upFile, parentID, onConflict string) (Outcome, []byte) {
 	if up.v2.Load() {
-		o, raw, _ := up.fileVia(ctx, f, parentID, true)
+		o, raw, _ := up.fileVia(ctx, f, parentID, true, onConflict)
 		return o, raw
 	}
-	o, raw, forbidden := up.fileVia(ctx, f, parentID, false)
+	o, raw, forbidden := up.fileVia(ctx, f, parentID, false, onConflict)
 	if forbidden {
 		up.v2.Store(true)
 		why := o.Detail
-		o, raw, _ = up.fileVia(ctx, f, parentID, true)
+		o, raw, _ = up.fileVia(ctx, f, parentID, true, onConflict)
 		o.Detail += " (after " + why + ")"
 	}
 	return o, raw
 }
 
 // fileVia is file through one endpoint: /v2/upload when v2 is set.
-func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 bool) (o Outcome, raw []byte, forbidden bool) {
+func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 bool, onConflict string) (o Outcome, raw []byte, forbidden bool) {
 	o = Outcome{Name: f.rel, Target: f.rel}
 	var changed error
 	resent := false
@@ -764,10 +825,22 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 		case same:
 			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a file named %s with the same content is already in %s (409)", engine.Quote(f.name), where)
 		case gerr != nil:
-			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a file named %s is already in %s (409); reading it failed: %v", engine.Quote(f.name), where, gerr)
+			o.Status, o.Detail = StatusFailed, fmt.Sprintf("a file named %s is already in %s (409); reading it failed: %v", engine.Quote(f.name), where, gerr)
+			return o, nil, false
+		case onConflict == conflictSkip:
+			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a different file named %s is already in %s (409, %s): ON CONFLICT SKIP", engine.Quote(f.name), where, conflict)
+		case onConflict == conflictRename:
+			o, raw = up.renamed(ctx, f, parentID)
+			return o, raw, false
+		case onConflict == conflictReplace && n.Kind == "FILE" && n.Status == "AVAILABLE":
+			o, raw = up.replace(ctx, f, conflict, where)
+			return o, raw, false
+		case onConflict == conflictReplace:
+			o.Status, o.Detail = StatusFailed, fmt.Sprintf("ON CONFLICT REPLACE: the name %s in %s is held by a %s (%s), not a file: nothing replaced", engine.Quote(f.name), where, strings.ToLower(n.Kind), conflict)
 			return o, nil, false
 		default:
-			o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a different file named %s is already in %s (409): rename the local file to upload it", engine.Quote(f.name), where)
+			o.Status, o.Detail = StatusConflict, fmt.Sprintf("a different file named %s is already in %s (409, %s): nothing sent; choose with ON CONFLICT RENAME (upload it as %s), ON CONFLICT REPLACE (make it the new content of %s) or ON CONFLICT SKIP",
+				engine.Quote(f.name), where, conflict, engine.Quote(numbered(f.name, 1)), conflict)
 		}
 		if n.Kind != "FILE" || n.Status != "AVAILABLE" {
 			return o, nil, false
@@ -786,4 +859,99 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 		}
 		return o, nil, false
 	}
+}
+
+// numbered is name with " (n)" before its extension: "x (1).jpg".
+func numbered(name string, n int) string {
+	ext := path.Ext(name)
+	if ext == name {
+		ext = ""
+	}
+	return fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(name, ext), n, ext)
+}
+
+// renamed uploads f as "name (1).ext", "name (2).ext", ...: the first name
+// the folder does not hold with other content (ON CONFLICT RENAME). A
+// name that holds this very content is where an earlier run put it: the
+// file is skipped as already there, so re-runs upload no second copy.
+func (up *uploader) renamed(ctx context.Context, f *upFile, parentID string) (Outcome, []byte) {
+	for n := 1; n <= maxRenames; n++ {
+		g := *f
+		g.name = numbered(f.name, n)
+		o, raw := up.fileAs(ctx, &g, parentID, conflictReport)
+		if o.Status == StatusConflict {
+			continue // taken by other content: the next number
+		}
+		o.Name, o.Target = f.rel, f.rel
+		o.Detail = fmt.Sprintf("ON CONFLICT RENAME: %s as %s: %s", engine.Quote(f.name), engine.Quote(g.name), o.Detail)
+		return o, raw
+	}
+	return Outcome{Name: f.rel, Target: f.rel, Status: StatusFailed,
+		Detail: fmt.Sprintf("ON CONFLICT RENAME: %s (1) to (%d) are all taken by other files in /%s: rename the local file", engine.Quote(f.name), maxRenames, f.remote)}, nil
+}
+
+// replace makes f the new content of the file node id (ON CONFLICT
+// REPLACE): PUT /cdproxy/nodes/{id}/content with a multipart part
+// "content" (API.md §1.4 C4). The node keeps its id, name, folder and
+// albums; the answer must carry f's md5. Sending the same bytes again is
+// harmless, so a failed request is resent.
+func (up *uploader) replace(ctx context.Context, f *upFile, id, where string) (Outcome, []byte) {
+	o := Outcome{ID: id, Name: f.rel, Target: f.rel}
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	if _, err := mw.CreateFormFile("content", f.name); err != nil {
+		o.Status, o.Detail = StatusFailed, "PUT /cdproxy/nodes/{id}/content: "+err.Error()
+		return o, nil
+	}
+	mime := mw.FormDataContentType()
+	var tail bytes.Buffer
+	tail.WriteString("\r\n--" + mw.Boundary() + "--\r\n")
+	var changed error
+	req := &fetch.Request{
+		Method:        http.MethodPut,
+		Host:          fetch.HostContent,
+		Path:          "/cdproxy/nodes/" + url.PathEscape(id) + "/content",
+		ContentLength: int64(head.Len()) + f.size + int64(tail.Len()),
+		ContentType:   mime,
+		Op:            "PUT /cdproxy/nodes/" + id + "/content",
+		Retry:         func(context.Context, error) bool { return changed == nil },
+		Body: func() (io.ReadCloser, error) {
+			fh, err := os.Open(f.abs)
+			if err != nil {
+				return nil, err
+			}
+			body := &checkedFile{f: fh, h: md5.New(), size: f.size, want: f.md5, failed: &changed, tr: up.bytes}
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(head.Bytes()), body, bytes.NewReader(tail.Bytes())), fh}, nil
+		},
+	}
+	up.r.requests.Add(1)
+	var raw []byte
+	err := up.c.Do(context.WithoutCancel(ctx), req, &raw)
+	const ep = "PUT /cdproxy/nodes/{id}/content"
+	var n remoteNode
+	switch {
+	case changed != nil:
+		o.Status, o.Detail = StatusFailed, changed.Error()+": not uploaded; run the statement again once the file is stable"
+		return o, nil
+	case err != nil:
+		o.Status, o.Detail = StatusFailed, ep+": "+err.Error()
+		if !refusedForSure(err) {
+			o.Detail = ep + ": " + unknownOutcome + ": " + err.Error() + " (the re-run finds the new content by its md5)"
+		}
+		return o, nil
+	case json.Unmarshal(raw, &n) != nil || n.ID != id:
+		o.Status, o.Detail = StatusFailed, fmt.Sprintf("%s: %s: the answer is not the node %s: %s", ep, unknownOutcome, id, clip(string(raw), 60))
+		return o, nil
+	case !strings.EqualFold(n.ContentProperties.MD5, f.md5):
+		o.Status, o.Detail = StatusFailed, fmt.Sprintf("%s: the service stored md5 %s for a file with md5 %s: check %s", ep, n.ContentProperties.MD5, f.md5, id)
+		return o, raw
+	}
+	up.mu.Lock()
+	up.total += f.size
+	up.mu.Unlock()
+	o.Status, o.Detail = StatusOK, fmt.Sprintf("ON CONFLICT REPLACE: %s: the new content of %s in %s (%s)", ep, engine.Quote(f.name), where, output.Bytes(f.size))
+	return o, raw
 }

@@ -104,8 +104,8 @@ func TestUploadConflictsAndCuts(t *testing.T) {
 	for _, r := range rows {
 		switch {
 		case r.name == "in/taken.jpg":
-			if r.status != StatusSkipped || r.id != taken || !strings.Contains(r.detail, "different file") {
-				t.Errorf("taken.jpg: %+v, want skipped with id %s", r, taken)
+			if r.status != StatusConflict || r.id != taken || !strings.Contains(r.detail, "different file") {
+				t.Errorf("taken.jpg: %+v, want a conflict with id %s", r, taken)
 			}
 		case strings.HasPrefix(r.name, "in/f"):
 			if r.status != StatusOK {
@@ -349,5 +349,99 @@ func TestUploadFolderNameHeldByFile(t *testing.T) {
 	}
 	if n := len(e.rec.matching("POST", "/cdproxy/nodes")); n != 0 {
 		t.Errorf("%d uploads into a file", n)
+	}
+}
+
+// TestUploadOnConflict (issue 16 item 4): a local file whose name the
+// folder holds with other content is a conflict (its own status; the
+// statement fails) and nothing is sent; ON CONFLICT SKIP skips it, RENAME
+// uploads it as "x (1).jpg" and REPLACE makes it the node's new content.
+// Re-runs send no second copy. Checked against the emulator's state.
+func TestUploadOnConflict(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 14}, 0)
+	remote, err := e.srv.Upload("Dest", "x.jpg", []byte("what the service has"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.jpg")
+	writeFile(t, file, "the local, changed x.jpg")
+	local := md5.Sum([]byte("the local, changed x.jpg"))
+	upload := func(clause string) ([]row, *engine.Result) {
+		t.Helper()
+		res, err := e.s.Run(t.Context(), `UPLOAD '`+file+`' TO 'Dest' `+clause)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []row
+		for _, r := range readRows(t, res) {
+			if r["name"] != "x.jpg" {
+				continue // the folder's row
+			}
+			rows = append(rows, row{fmt.Sprint(r["id"]), fmt.Sprint(r["name"]), fmt.Sprint(r["status"]), fmt.Sprint(r["detail"])})
+		}
+		if len(rows) != 1 {
+			t.Fatalf("%s: %d rows, want 1", clause, len(rows))
+		}
+		return rows, res
+	}
+	nodes := func() int {
+		st := e.srv.State()
+		return st.Nodes
+	}
+	before := nodes()
+
+	rows, res := upload("")
+	if rows[0].status != StatusConflict || res.Failed != 1 || !strings.Contains(rows[0].detail, "ON CONFLICT") {
+		t.Fatalf("no clause: %+v, Result.Failed %d: want a conflict that fails the statement and names ON CONFLICT", rows, res.Failed)
+	}
+	if data, _ := e.srv.Content(remote); string(data) != "what the service has" || nodes() != before {
+		t.Fatalf("a conflict changed the service: %q, %d nodes (was %d)", data, nodes(), before)
+	}
+	rows, res = upload("ON CONFLICT SKIP")
+	if rows[0].status != StatusSkipped || res.Failed != 0 || nodes() != before {
+		t.Fatalf("ON CONFLICT SKIP: %+v, Result.Failed %d", rows, res.Failed)
+	}
+
+	rows, res = upload("ON CONFLICT RENAME (DEDUP false)")
+	if rows[0].status != StatusOK || res.Failed != 0 || nodes() != before+1 {
+		t.Fatalf("ON CONFLICT RENAME: %+v, Result.Failed %d, %d nodes (was %d)", rows, res.Failed, nodes(), before)
+	}
+	ids := []string{rows[0].id}
+	if n, ok := e.node(ids[0]); !ok || n.Name != "x (1).jpg" || n.ContentProperties.MD5 != hex.EncodeToString(local[:]) {
+		t.Errorf("the renamed node on the service: %+v, want x (1).jpg with the local file's md5", n)
+	}
+	for _, clause := range []string{"ON CONFLICT RENAME (DEDUP false)", "ON CONFLICT RENAME"} {
+		rows, res = upload(clause)
+		if rows[0].status != StatusSkipped || res.Failed != 0 || nodes() != before+1 {
+			t.Errorf("re-run %s: %+v, %d nodes: want skipped, no second copy", clause, rows, nodes())
+		}
+	}
+	e.exec(`DELETE FROM nodes WHERE id = ?`, ids[0]) // so that DEDUP does not skip REPLACE
+
+	// The renamed copy goes; REPLACE then makes the content the node's.
+	if err := e.srv.TrashIDs(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.PurgeIDs(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	rows, res = upload("ON CONFLICT REPLACE")
+	if rows[0].status != StatusOK || res.Failed != 0 {
+		t.Fatalf("ON CONFLICT REPLACE: %+v, Result.Failed %d", rows, res.Failed)
+	}
+	if data, _ := e.srv.Content(remote); string(data) != "the local, changed x.jpg" {
+		t.Errorf("the node's content is %q, want the local file's", data)
+	}
+	if n, _ := e.node(remote); n.Name != "x.jpg" || n.ContentProperties.MD5 != hex.EncodeToString(local[:]) {
+		t.Errorf("the node after REPLACE: %+v", n)
+	}
+	if got := e.ids(`SELECT md5 FROM nodes WHERE id = ?`, remote); len(got) != 1 || got[0] != hex.EncodeToString(local[:]) {
+		t.Errorf("nodes holds md5 %v for %s, want the new content's", got, remote)
+	}
+	rows, res = upload("ON CONFLICT REPLACE (DEDUP false)")
+	if rows[0].status != StatusSkipped || res.Failed != 0 {
+		t.Errorf("re-run of REPLACE: %+v, want skipped (same content)", rows)
 	}
 }

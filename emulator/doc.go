@@ -83,6 +83,11 @@
 //     "name (1).ext", the first free number, as a restore does; 201 rather
 //     than 200; the errorCode strings and the ISO timeStamp. Uploaded images
 //     carry image.resolutionUnit, which RUST's ResponseUpload requires.
+//   - PUT /cdproxy/nodes/{id}/content (API.md §1.4 C4, overwrite; replace.go)
+//     takes the multipart part "content" as the file's new bytes and
+//     answers 200 with the node: same id, name, folder and albums, new
+//     size and md5, version bumped. An unknown or purged id is 404, a node
+//     that is not an available file 400 (inferred: the status codes).
 //   - Live Photos (inferred rule): a synthetic JPEG or HEIC from an iPhone
 //     (make Apple) captured since 2015-09-25 is Live when a hash of its id
 //     picks it, about one in ten; its childAssetTypeInfo is

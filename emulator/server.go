@@ -381,6 +381,7 @@ func (s *Server) routes() {
 	add("POST /cdproxy/nodes", areaContent, s.handleUpload)
 	add("POST /v2/upload", areaContent, s.handleUploadV2)
 	add("GET /cdproxy/nodes/{id}/content", areaContent, s.handleContent)
+	add("PUT /cdproxy/nodes/{id}/content", areaContent, s.handleReplaceContent) // replace.go
 	add("GET /cdproxy/templink/{token}", areaOpen, s.handleTemplink)
 	add("GET /v1/thumbnail/{id}", areaThumb, s.handleThumbnail)
 	if s.opts.State {
