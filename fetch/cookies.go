@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf16"
 )
 
@@ -25,6 +26,9 @@ import (
 // can be logged or wrapped into an error without leaking the session.
 type Cookies struct {
 	m map[string]string
+	// exp holds the expiry of the cookies whose file recorded one
+	// (cookies.txt, a JSON array export); see Expires.
+	exp map[string]time.Time
 }
 
 // NewCookies normalises the names of a name → value map (see ParseCookies)
@@ -132,20 +136,67 @@ func ParseCookies(data []byte) (Cookies, error) {
 		return Cookies{}, errors.New("no cookies found: the file is empty; export session-id, ubid-*, at-* cookies from a logged-in Amazon Photos browser tab")
 	}
 	var m map[string]string
+	exp := expiries{}
 	switch {
 	case trimmed[0] == '{':
 		m, err = parseJSONCookies(trimmed)
 	case trimmed[0] == '[':
-		m, err = parseJSONArrayCookies(trimmed)
+		m, err = parseJSONArrayCookies(trimmed, exp)
 	case isNetscape(trimmed):
-		m, err = parseNetscapeCookies(trimmed)
+		m, err = parseNetscapeCookies(trimmed, exp)
 	default:
 		m, err = parseHeaderCookies(trimmed)
 	}
 	if err != nil {
 		return Cookies{}, err
 	}
-	return NewCookies(m)
+	c, err := NewCookies(m)
+	if err != nil {
+		return Cookies{}, err
+	}
+	for k, v := range c.m {
+		if t, ok := exp[expiryKey(k, v)]; ok {
+			if c.exp == nil {
+				c.exp = map[string]time.Time{}
+			}
+			c.exp[k] = t
+		}
+	}
+	return c, nil
+}
+
+// expiries records the expiry a file gives a cookie, keyed by expiryKey:
+// the name and value, so that the site pickSite keeps is the one whose
+// expiries count.
+type expiries map[string]time.Time
+
+func expiryKey(name, value string) string {
+	return normaliseCookieName(strings.TrimSpace(name)) + "\x00" + strings.TrimSpace(value)
+}
+
+// add records a Unix time in seconds; 0 (a session cookie) is no expiry.
+func (e expiries) add(name, value string, unix float64) {
+	if unix > 0 {
+		e[expiryKey(name, value)] = time.Unix(int64(unix), 0).UTC()
+	}
+}
+
+// Expires returns when the session ends as the browser saw it: the
+// earliest expiry of its session-id, ubid-* and at-* cookies. ok is false
+// when the file did not record one (a JSON object or a Cookie header, or
+// session cookies), as only cookies.txt and JSON array exports carry it;
+// apsql login writes cookies.txt. The service may end a session sooner.
+func (c Cookies) Expires() (t time.Time, ok bool) {
+	names := []string{"session-id"}
+	for _, s := range c.sites() {
+		names = append(names, "ubid-"+s, "at-"+s)
+	}
+	for _, n := range names {
+		if e, has := c.exp[n]; has && (!ok || e.Before(t)) {
+			t, ok = e, true
+		}
+	}
+	return t, ok
 }
 
 // decodeCookieText returns data as UTF-8: a UTF-8 BOM is dropped, and
@@ -203,15 +254,16 @@ func parseJSONCookies(data []byte) (map[string]string, error) {
 // jsonCookie is one cookie of a browser extension's JSON export; the
 // other fields (path, expirationDate, httpOnly, ...) do not matter here.
 type jsonCookie struct {
-	Name   *string `json:"name"`
-	Value  *string `json:"value"`
-	Domain string  `json:"domain"`
+	Name    *string  `json:"name"`
+	Value   *string  `json:"value"`
+	Domain  string   `json:"domain"`
+	Expires *float64 `json:"expirationDate"`
 }
 
 // parseJSONArrayCookies reads a Cookie-Editor / EditThisCookie export: an
 // array of cookie objects. Cookies without a domain are taken as Amazon's
 // (an export of one tab's cookies may leave it out).
-func parseJSONArrayCookies(data []byte) (map[string]string, error) {
+func parseJSONArrayCookies(data []byte, exp expiries) (map[string]string, error) {
 	var raw []jsonCookie
 	if err := json.Unmarshal(data, &raw); err != nil {
 		var se *json.SyntaxError
@@ -236,6 +288,9 @@ func parseJSONArrayCookies(data []byte) (map[string]string, error) {
 			byDomain[site] = map[string]string{}
 		}
 		byDomain[site][*c.Name] = *c.Value
+		if c.Expires != nil {
+			exp.add(*c.Name, *c.Value, *c.Expires)
+		}
 	}
 	return pickSite(byDomain, "the cookies JSON array")
 }
@@ -272,17 +327,22 @@ func isBool(s string) bool { return strings.EqualFold(s, "TRUE") || strings.Equa
 //   - the second field is a path: the subdomains flag is left out;
 //   - the fifth is not a number: the expiry is left out (session cookies);
 //   - else the value is empty and its tab was dropped.
-func netscapeCookie(f []string) (name, value string) {
+func netscapeCookie(f []string) (name, value string, expiry int64) {
 	if len(f) >= 7 {
-		return f[5], f[6]
+		expiry, _ = strconv.ParseInt(strings.TrimSpace(f[4]), 10, 64)
+		return f[5], f[6], expiry
 	}
-	if _, err := strconv.ParseInt(strings.TrimSpace(f[4]), 10, 64); strings.HasPrefix(f[1], "/") || err != nil {
-		return f[4], f[5]
+	expiry, err := strconv.ParseInt(strings.TrimSpace(f[4]), 10, 64)
+	if strings.HasPrefix(f[1], "/") || err != nil {
+		if strings.HasPrefix(f[1], "/") {
+			expiry, _ = strconv.ParseInt(strings.TrimSpace(f[3]), 10, 64)
+		}
+		return f[4], f[5], expiry
 	}
-	return f[5], ""
+	return f[5], "", expiry
 }
 
-func parseNetscapeCookies(data []byte) (map[string]string, error) {
+func parseNetscapeCookies(data []byte, exp expiries) (map[string]string, error) {
 	// byDomain groups the cookies per Amazon site: a file exported from a
 	// browser may hold amazon.com and amazon.co.uk sessions side by side.
 	byDomain := map[string]map[string]string{}
@@ -306,8 +366,9 @@ func parseNetscapeCookies(data []byte) (map[string]string, error) {
 		if byDomain[site] == nil {
 			byDomain[site] = map[string]string{}
 		}
-		name, value := netscapeCookie(f)
+		name, value, expiry := netscapeCookie(f)
 		byDomain[site][name] = value
+		exp.add(name, value, float64(expiry))
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read cookies.txt: %w", err)
@@ -350,6 +411,13 @@ func pickSite(byDomain map[string]map[string]string, what string) (map[string]st
 	default:
 		return nil, fmt.Errorf("%s holds sessions of several Amazon sites (%s): export only the cookies of the site you use for Amazon Photos", what, strings.Join(withAuth, ", "))
 	}
+}
+
+// AmazonSite returns "amazon.<tld>" for a cookie's domain of an Amazon
+// retail site ("www.amazon.co.uk", ".amazon.de"), and false for any other
+// domain, amazonaws.com included.
+func AmazonSite(domain string) (string, bool) {
+	return amazonSite(strings.ToLower(strings.TrimPrefix(strings.TrimSpace(domain), ".")))
 }
 
 // amazonSite returns "amazon.<tld>" for an Amazon retail domain

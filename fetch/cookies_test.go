@@ -396,3 +396,41 @@ func TestNewEndpointAndErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCookiesExpires: cookies.txt and a JSON array export keep each
+// cookie's expiry; Expires is the earliest of the session's own cookies
+// (session-id, ubid-X, at-X) of the site kept, and unknown for formats
+// without one.
+func TestCookiesExpires(t *testing.T) {
+	early, late := time.Unix(1900000000, 0).UTC(), time.Unix(1950000000, 0).UTC()
+	txt := "# Netscape HTTP Cookie File\n" +
+		".amazon.de\tTRUE\t/\tTRUE\t1950000000\tsession-id\t111\n" +
+		".amazon.de\tTRUE\t/\tTRUE\t1950000000\tubid-acbde\t222\n" +
+		"#HttpOnly_.amazon.de\tTRUE\t/\tTRUE\t1900000000\tat-acbde\tAtza|x\n" +
+		".amazon.de\tTRUE\t/\tFALSE\t1800000000\ti18n-prefs\tEUR\n" +
+		".amazon.com\tTRUE\t/\tTRUE\t1700000000\tsession-id\t999\n"
+	arr := `[{"name":"session-id","value":"1","domain":".amazon.com","expirationDate":1950000000.5},
+		{"name":"ubid-main","value":"2","domain":".amazon.com","expirationDate":1900000000},
+		{"name":"at-main","value":"3","domain":".amazon.com"}]`
+	for _, tt := range []struct {
+		name, data string
+		want       time.Time
+		ok         bool
+	}{
+		{"cookies.txt", txt, early, true},
+		{"json array", arr, early, true},
+		{"json array without ubid expiry", strings.Replace(arr, `,"expirationDate":1900000000`, "", 1), late, true},
+		{"json object", `{"session-id":"1","ubid-main":"2","at-main":"3"}`, time.Time{}, false},
+		{"header", "session-id=1; ubid-main=2; at-main=3", time.Time{}, false},
+		{"session cookies", strings.ReplaceAll(txt, "1950000000", "0"), early, true},
+	} {
+		c, err := ParseCookies([]byte(tt.data))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got, ok := c.Expires()
+		if ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("%s: Expires() = %v, %v; want %v, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -144,8 +144,8 @@ func TestEmulatorUnauthorizedMidStream(t *testing.T) {
 	if !errors.Is(err, fetch.ErrUnauthorized) {
 		t.Fatalf("StreamSearch after expiry = %v, want ErrUnauthorized", err)
 	}
-	if !strings.Contains(err.Error(), "copy fresh session-id") {
-		t.Errorf("error %q does not name the fix", err)
+	if !strings.Contains(err.Error(), "run apsql login") || !strings.Contains(err.Error(), "copy fresh session-id") {
+		t.Errorf("error %q does not name the fixes (apsql login, fresh cookies)", err)
 	}
 	if d := stoppedAt.Sub(expiredAt); d > time.Second {
 		t.Errorf("stream stopped %v after the cookies expired, want < 1s", d)

@@ -20,7 +20,7 @@ import (
 // another site, or incomplete. It is never retried, and once one request of
 // a Client sees it, every other request of that Client fails with it too
 // (a statement stops within a second). Test with errors.Is.
-var ErrUnauthorized = errors.New("authentication failed (401): the cookies are expired or incomplete; copy fresh session-id, ubid-*, at-* cookies from a logged-in browser")
+var ErrUnauthorized = errors.New("authentication failed (401): the cookies are expired or incomplete; run apsql login to read fresh ones from your browser, or copy fresh session-id, ubid-*, at-* cookies from a logged-in browser")
 
 // ErrListingChanged reports that offset paging saw the library change while
 // it was being listed (a duplicate id, a count that differs from what was

@@ -47,6 +47,11 @@ type apiClient struct {
 	warnMu   sync.Mutex
 	lastWarn time.Time
 
+	// stderr, when set, gets the warning of cookies that expire within
+	// a day, once (login.go).
+	stderr     io.Writer
+	expiryOnce sync.Once
+
 	mu      sync.Mutex
 	client  *fetch.Client
 	cookies fetch.Cookies
@@ -68,6 +73,7 @@ func (a *apiClient) get(ctx context.Context) (*fetch.Client, error) {
 			return nil, err
 		}
 		a.cookies = c
+		a.warnExpiry(path, c)
 	}
 	c, err := fetch.New(fetch.Config{
 		Cookies:        a.cookies,
@@ -120,7 +126,7 @@ func (a *apiClient) event(e fetch.Event) {
 // statements and the dot commands that need the service.
 func setupFeatures(ctx context.Context, sh *shell) error {
 	cfg := sh.cfg
-	api := &apiClient{cfg: cfg, logf: sh.sess.Logf}
+	api := &apiClient{cfg: cfg, logf: sh.sess.Logf, stderr: sh.stderr}
 	if !cfg.quiet && !cfg.verbose {
 		api.warn, api.clearTTY = sh.stderr, isTerminal(sh.stderr)
 	}
@@ -145,16 +151,7 @@ func setupFeatures(ctx context.Context, sh *shell) error {
 		}
 		return sh.print(ctx, "", res)
 	}})
-	sh.dots.add(dotCommand{names: []string{".account"}, help: "domain, region, cookie names (never values), owner id", run: func(ctx context.Context, sh *shell, args []string) error {
-		if _, err := api.get(ctx); err != nil {
-			return err
-		}
-		res, err := mirror.Account(ctx, api.get, api.cookies)
-		if err != nil {
-			return err
-		}
-		return sh.print(ctx, "", res)
-	}})
+	sh.dots.add(accountDot(api))
 	return nil
 }
 

@@ -103,6 +103,8 @@ Usage:
   apsql --demo[=N]                shell on a built-in emulated library (no account needed)
   apsql [DBFILE] serve [--port N] a photo gallery of the mirror in the browser (127.0.0.1 only)
   apsql emulate [flags]           run the Amazon Photos emulator as a server
+  apsql login [flags]             read the Amazon session from a browser profile into the cookies file
+  apsql whoami                    signed in? site, customer id, cookie expiry
 
 Flags:
 `

@@ -44,6 +44,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "emulate" {
 		return runEmulate(ctx, args[1:], stdout, stderr)
 	}
+	if rest, ok := subcommand(args, "login"); ok {
+		return runLogin(ctx, rest, stdin, stdout, stderr)
+	}
+	if rest, ok := subcommand(args, "whoami"); ok {
+		return runWhoami(ctx, rest, stdout, stderr)
+	}
 	if rest, sf, ok, err := serveArgs(args); ok {
 		if err != nil {
 			fmt.Fprintf(stderr, "apsql: %v\n", err)
