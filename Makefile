@@ -3,7 +3,7 @@ GO       ?= go
 TAGS     := duckdb_arrow
 BIN      := bin/apsql
 
-.PHONY: build demo test check vet fmt-check onnxruntime chromium bench fuzz
+.PHONY: build demo test check vet fmt-check onnxruntime chromium exiftool bench fuzz
 
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/apsql
@@ -28,8 +28,12 @@ fmt-check:
 chromium:
 	scripts/install-chromium.sh
 
+# exiftool for BACKUP's sidecar test (apt-get; quick when present).
+exiftool:
+	scripts/install-exiftool.sh
+
 # Everything CI checks: build, vet, gofmt, and every package's tests.
-test: onnxruntime chromium build vet fmt-check
+test: onnxruntime chromium exiftool build vet fmt-check
 	ONNXRUNTIME_LIB="$(CURDIR)/lib/onnxruntime/libonnxruntime.so.1" $(GO) test -tags $(TAGS) -short ./...
 	$(MAKE) fuzz
 

@@ -414,7 +414,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request) {
 			l.extra[i] = e
 		}
 		if body.Description != nil {
-			e.description = *body.Description
+			e.description, e.descSet = *body.Description, true
 		}
 		if body.Labels != nil {
 			e.labels = append([]string(nil), *body.Labels...)

@@ -107,6 +107,7 @@ type extra struct {
 	extension     string
 	width, height int // 0 when not an image
 	description   string
+	descSet       bool // description was set by PATCH (descriptionOf)
 	labels        []string
 }
 

@@ -286,9 +286,9 @@ func (l *library) appendNode(b []byte, i int32, o renderOpts) []byte {
 		}
 	}
 	b = append(b, ']')
-	if e != nil && e.description != "" {
+	if d := l.descriptionOf(i); d != "" {
 		b = append(b, `,"description":`...)
-		b = appendString(b, e.description)
+		b = appendString(b, d)
 	}
 	b = append(b, `,"keywords":[],"transforms":[],"subKinds":[],"accessRuleIds":[],"groupPermissions":[],"childAssetTypeInfo":[`...)
 	if l.isLive(i) {
@@ -385,6 +385,10 @@ func (l *library) appendContent(b []byte, i int32) []byte {
 		b = appendFloat(b, float64(n.dur)/10)
 		b = append(b, `,"creationDate":`...)
 		b = append(b, date...)
+		if loc := l.location(i); loc != "" {
+			b = append(b, `,"location":`...)
+			b = appendString(b, loc)
+		}
 		b = append(b, ',')
 		b = append(b, c.frag...)
 		b = append(b, '}')
@@ -417,6 +421,10 @@ func (l *library) appendContent(b []byte, i int32) []byte {
 			b = append(b, date...)
 			b = append(b, `,"dateTimeDigitized":`...)
 			b = append(b, date...)
+			if loc := l.location(i); loc != "" {
+				b = append(b, `,"location":`...)
+				b = appendString(b, loc)
+			}
 			b = append(b, ',')
 		}
 		b = append(b, `"width":`...)

@@ -287,8 +287,8 @@ func (d *docView) Values(field string) []string {
 		}
 		return nil
 	case "description":
-		if e := l.extra[i]; e != nil && e.description != "" {
-			return []string{e.description}
+		if d := l.descriptionOf(i); d != "" {
+			return []string{d}
 		}
 		return nil
 	case "createdDate":
