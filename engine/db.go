@@ -56,6 +56,10 @@ type DB struct {
 
 	lockdown   sync.Mutex // guards lockedDown (see Lockdown)
 	lockedDown bool
+	// Damaged is set (wrapping ErrDamaged) when the file is shorter than
+	// its header says (blocks missing at its end): it is open read-only,
+	// for queries only, and every statement that writes refuses it.
+	Damaged error
 }
 
 // StorageVersion is the DuckDB storage version of the database files apsql
@@ -99,10 +103,73 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if readOnly {
 		dsn += "&access_mode=READ_ONLY"
 	}
+	var damaged error
+	if !readOnly && path != Memory {
+		// A file missing its last blocks can pass every check of its
+		// tables and then fail a write half-way with DuckDB's "FATAL
+		// Error: IO Error": find it now, and open it for queries only.
+		var err error
+		if damaged, err = truncated(ctx, dsn, path); err != nil {
+			return nil, openError(path, err)
+		}
+		if damaged != nil {
+			dsn += "&access_mode=READ_ONLY"
+			readOnly = true
+		}
+	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, openError(path, err)
 	}
+	d, err := openConnector(ctx, path, connector, readOnly)
+	if err != nil {
+		if damaged == nil && strings.Contains(err.Error(), "Could not read enough bytes") {
+			// Its catalog lies past the end of the file.
+			return nil, fmt.Errorf("open database %s: %w: it is shorter than its header says (%v); restore it from a backup, or SYNC into a new file (apsql new.duckdb)", path, ErrDamaged, err)
+		}
+		if damaged != nil {
+			return nil, fmt.Errorf("%w (and it cannot be opened read-only either: %v)", damaged, err)
+		}
+		return nil, err
+	}
+	d.Damaged = damaged
+	return d, nil
+}
+
+// truncated opens the file once, on its own, to compare its size with the
+// blocks its header counts (DuckDB's file: three 4 KiB headers, then
+// total_blocks blocks of block_size); a shorter file is damaged: the
+// first error says why. It is closed again before the session's open.
+func truncated(ctx context.Context, dsn, path string) (error, error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() == 0 {
+		return nil, nil // a new file: nothing to compare
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector) // Close closes the connector too
+	defer db.Close()
+	var blocks, blockSize int64
+	err = db.QueryRowContext(ctx, `SELECT total_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()`).Scan(&blocks, &blockSize)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err = os.Stat(path); err != nil {
+		return nil, err
+	}
+	if want := 3*4096 + blocks*blockSize; blocks > 0 && fi.Size() < want {
+		return fmt.Errorf("open database %s: %w: the file is %d bytes but its header counts %d blocks of %d bytes (%d bytes): it lost its last %d bytes (a copy cut short, a full disk); "+
+			"it is open for queries only, and statements that write refuse it: restore it from a backup, or SYNC into a new file (apsql new.duckdb)",
+			path, ErrDamaged, fi.Size(), blocks, blockSize, want, want-fi.Size()), nil
+	}
+	return nil, nil
+}
+
+// openConnector opens the session's database on connector (see Open).
+func openConnector(ctx context.Context, path string, connector *duckdb.Connector, readOnly bool) (*DB, error) {
+	var err error
 	db := sql.OpenDB(connector)
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -160,9 +227,12 @@ func (d *DB) checkSchema(ctx context.Context) error {
 var ErrReadOnly = errors.New("the database is open read-only")
 
 // Writable returns an error naming the file and the fix when the database
-// is open read-only; statements that write (SYNC, the actions) call it
-// before they fetch or send anything.
+// is open read-only or damaged (Damaged); statements that write (SYNC, the
+// actions) call it before they fetch or send anything.
 func (d *DB) Writable() error {
+	if d.Damaged != nil {
+		return d.Damaged
+	}
 	if !d.ReadOnly {
 		return nil
 	}
@@ -402,7 +472,7 @@ func openError(path string, err error) error {
 			who = "process " + m[1]
 		}
 		return fmt.Errorf("open database %s: it is in use by %s (another apsql?); close it, or open a copy of the file", path, who)
-	case strings.Contains(msg, "Corrupt database file") || strings.Contains(msg, "checksum"):
+	case strings.Contains(msg, "Corrupt database file") || strings.Contains(msg, "checksum") || strings.Contains(msg, "Could not read enough bytes"):
 		return fmt.Errorf("open database %s: %w: %s; restore it from a backup, or SYNC into a new file (apsql new.duckdb)", path, ErrDamaged, msg)
 	case strings.Contains(msg, "Permission denied"):
 		return fmt.Errorf("open database %s: permission denied; choose a writable location with --db", path)

@@ -76,6 +76,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // readOnlyNote says on stderr that db was opened for queries only, because
 // its file is not writable.
 func readOnlyNote(db *engine.DB, stderr io.Writer) {
+	if db.Damaged != nil {
+		fmt.Fprintf(stderr, "apsql: note: %v\n", db.Damaged)
+		return
+	}
 	if db.ReadOnly {
 		fmt.Fprintf(stderr, "apsql: note: %s is read-only, so it is open for queries only: statements that write (SYNC, actions, INSERT, ...) will fail\n", db.Path)
 	}
