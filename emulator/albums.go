@@ -57,3 +57,24 @@ func (s *Server) AddAlbumMembers(albumID string, ids ...string) error {
 	}
 	return l.albumEdit(a, true, members, s.nowMS())
 }
+
+// RemoveAlbumMembers takes ids out of an album server-side, as PATCH
+// /nodes/{album}/children op remove does.
+func (s *Server) RemoveAlbumMembers(albumID string, ids ...string) error {
+	l := s.lib
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, ok := l.lookup(albumID)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, albumID)
+	}
+	members := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		m, ok := l.lookup(id)
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		members = append(members, m)
+	}
+	return l.albumEdit(a, false, members, s.nowMS())
+}

@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the version of the library schema this apsql writes.
 // Each migration below moves a database from version i to i+1; add new
 // columns or tables as a new migration, never by editing an old one.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var migrations = []func(ctx context.Context, d *DB, tx *sql.Tx) error{
 	// 0 → 1: the tables and views of SPEC §4.
@@ -38,7 +38,21 @@ var migrations = []func(ctx context.Context, d *DB, tx *sql.Tx) error{
 		_, err := tx.ExecContext(ctx, `UPDATE aggregations SET searchData = CAST(searchData->>'$' AS JSON) WHERE json_type(searchData) = 'VARCHAR'`)
 		return err
 	},
+	// 2 → 3: the changes table (what each SYNC and action changed) and
+	// the sequence of its sync_id.
+	func(ctx context.Context, d *DB, tx *sql.Tx) error {
+		t, _ := model.Lookup("changes")
+		if _, err := tx.ExecContext(ctx, d.CreateTableSQL(t, t.Name)); err != nil {
+			return fmt.Errorf("create table changes: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `CREATE SEQUENCE IF NOT EXISTS `+ChangesSequence)
+		return err
+	},
 }
+
+// ChangesSequence numbers the statements that write the changes table
+// (its sync_id column).
+const ChangesSequence = "apsql_changes_seq"
 
 // createViews (re)creates the views over nodes.
 func createViews(ctx context.Context, tx *sql.Tx) error {

@@ -167,6 +167,9 @@ type NodeDecoder struct {
 	// Keep, when set, is asked about each node's id before its row is
 	// added; false drops the node (de-duplication).
 	Keep func(id []byte) bool
+	// Unchanged, when set, is asked about each node's id and change key
+	// before the node is decoded; true skips it (see skipUnchanged).
+	Unchanged UnchangedFunc
 }
 
 // NewNodeDecoder returns a decoder whose rows carry syncedAt. mem may be
@@ -545,6 +548,11 @@ func (d *NodeDecoder) fieldCell(o *rawObj, c *cell, t model.Type, data []byte, k
 
 // appendNodeAt decodes the node object at data[i] into a row.
 func (d *NodeDecoder) appendNodeAt(data []byte, i int) (int, bool, error) {
+	if d.Unchanged != nil {
+		if end, skip, _ := d.skipUnchanged(data, i); skip {
+			return end, false, nil
+		}
+	}
 	d.row = [nCols]cell{}
 	d.vidW, d.vidH = cell{}, cell{}
 	d.parents = d.parents[:0]

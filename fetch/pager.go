@@ -35,6 +35,9 @@ type listing struct {
 	// sized, when set, learns the listing's count from the first page
 	// before any page is consumed (to size the id set once).
 	sized func(count int)
+	// unchanged, when set, lets the decoders skip the nodes the mirror
+	// holds unchanged (StreamSearchChanged).
+	unchanged UnchangedFunc
 }
 
 func (l listing) request(offset, limit int, token string) *Request {

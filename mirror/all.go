@@ -31,8 +31,12 @@ const allScope = `coalesce(n."kind", 'FILE') = 'FILE'`
 // verification then proves it.
 func syncAll(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
 	t0 := time.Now()
-	st, stats, err := fullListing(ctx, s, "nodes", "sync all", -1, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
-		return src.StreamNodes(ctx, AllFilter, emit)
+	idx, err := loadKeyIndex(ctx, s.DB, "nodes", allScope)
+	if err != nil {
+		return tableStats{}, err
+	}
+	st, stats, err := fullListing(ctx, s, "nodes", "sync all", -1, idx, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		return src.StreamNodesChanged(ctx, AllFilter, idx.unchanged, emit)
 	})
 	if err != nil {
 		return tableStats{}, err

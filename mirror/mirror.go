@@ -174,6 +174,7 @@ func stopsAll(ctx context.Context, err error) bool {
 // nodes part did. An interrupt or a rejected session stops it at once.
 func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engine.Result, error) {
 	start := time.Now()
+	ctx, changes := withChangeLog(ctx, job.statement())
 	var (
 		done     []tableStats
 		warnings []string
@@ -268,6 +269,7 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 	if len(warnings) > 0 {
 		summary = strings.Join(warnings, "\n") + "\n" + summary
 	}
+	summary += changes.summary()
 	return &engine.Result{Rows: b.Reader(), Summary: summary}, nil
 }
 

@@ -27,7 +27,9 @@ const maxAttempts = 3
 
 // changedSQL says that staged row s differs from mirrored row n: Amazon
 // bumps version (and modifiedDate) on every change of a node.
-const changedSQL = `(s."version" IS DISTINCT FROM n."version" OR s."modifiedDate" IS DISTINCT FROM n."modifiedDate")`
+// A new content has a new md5 (the change key, fetch.ChangeKey, has the same
+// three).
+const changedSQL = `(s."version" IS DISTINCT FROM n."version" OR s."modifiedDate" IS DISTINCT FROM n."modifiedDate" OR s."md5" IS DISTINCT FROM n."md5")`
 
 // staging is a table of the nodes' shape (no primary key: inserts are
 // faster without the index, and duplicates are counted, not refused).
@@ -43,6 +45,11 @@ type staging struct {
 	// removes only the rows in scope that the listing lacks (plain SYNC
 	// lists photos and videos, so it leaves documents and albums alone).
 	scope string
+	// idx, when set, holds the change key of every mirrored row in scope
+	// and which of them the listing named: the staging table then holds
+	// only the new and changed nodes (the listing skipped the others), and
+	// a replacing apply removes exactly the rows the listing never named.
+	idx *keyIndex
 }
 
 // sinceKey is the apsql_meta key of SYNC NEW's stopping point: the newest
@@ -99,12 +106,14 @@ func (st *staging) counts(ctx context.Context) (rows, distinct int64, err error)
 // apply writes the staged rows into the mirror table in one transaction
 // and returns what changed:
 //   - inserted: staged ids the mirror lacks;
-//   - updated: ids in both whose version or modifiedDate differ (only
+//   - updated: ids in both whose version, modifiedDate or md5 differ (only
 //     those rows are rewritten, so a SYNC with nothing new writes nothing);
-//   - removed: with replace, mirrored ids that are not staged (deleted).
+//   - removed: with replace, mirrored ids in scope that the listing lacks
+//     (deleted).
 //
 // Duplicate staged ids (paging that repeated a node) keep the row fetched
-// last.
+// last. Changes to the nodes table are recorded in the changes table in
+// the same transaction.
 func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, removed int64, err error) {
 	tbl := engine.Ident(st.table)
 	src := st.name
@@ -115,17 +124,37 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 	if rows != distinct {
 		src = fmt.Sprintf(`(SELECT DISTINCT ON (id) * FROM %s ORDER BY id, "syncedAt" DESC)`, st.name)
 	}
+	// gone is the relation of the ids to remove (column id).
+	scope := "true"
+	if st.scope != "" {
+		scope = "(" + st.scope + ")"
+	}
+	gone := fmt.Sprintf(`(SELECT n.id FROM %s n WHERE %s AND NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = n.id))`, tbl, scope, src)
+	if replace && st.idx != nil {
+		name := st.table + "_gone"
+		if err := stageIDs(ctx, st.db, name, st.idx.unlisted()); err != nil {
+			return 0, 0, 0, err
+		}
+		gone = stagingSchema + "." + engine.Ident(name)
+		defer st.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+gone)
+	}
+	log := changeLogOf(ctx)
 	err = st.db.Tx(ctx, func(tx *sql.Tx) error {
 		q := fmt.Sprintf(`SELECT count(*) FILTER (WHERE n.id IS NULL), count(*) FILTER (WHERE n.id IS NOT NULL AND %s) FROM %s s LEFT JOIN %s n USING (id)`, changedSQL, src, tbl)
 		if err := tx.QueryRowContext(ctx, q).Scan(&inserted, &updated); err != nil {
 			return fmt.Errorf("compare with %s: %w", st.table, err)
 		}
-		if replace {
-			scope := "true"
-			if st.scope != "" {
-				scope = "(" + st.scope + ")"
+		if st.table == "nodes" {
+			g := ""
+			if replace {
+				g = gone
 			}
-			res, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s n WHERE %s AND NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = n.id)`, tbl, scope, src))
+			if _, err := recordNodeChanges(ctx, tx, log, st.table, src, g, changedSQL); err != nil {
+				return err
+			}
+		}
+		if replace {
+			res, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE id IN (SELECT id FROM %s)`, tbl, gone))
 			if err != nil {
 				return fmt.Errorf("remove deleted nodes from %s: %w", st.table, err)
 			}
@@ -155,6 +184,22 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 	return inserted, updated, removed, err
 }
 
+// stageIDs (re)creates the staging table name with one column, id, holding
+// ids.
+func stageIDs(ctx context.Context, db *engine.DB, name string, ids []string) error {
+	q := stagingSchema + "." + engine.Ident(name)
+	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
+		return err
+	}
+	if _, err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+q+" (id VARCHAR)"); err != nil {
+		return fmt.Errorf("stage the removed ids: %w", err)
+	}
+	if err := appendRows(db, name, idRows(ids)); err != nil {
+		return fmt.Errorf("stage the removed ids: %w", err)
+	}
+	return nil
+}
+
 // load runs stream with an emit function that sends every batch into one
 // INSERT into the staging table (see engine.Ingester.Stream) and advances
 // the progress line. The INSERT commits only when stream succeeds.
@@ -180,12 +225,20 @@ var errNotSnapshot = errors.New("not a complete copy")
 // that it holds exactly the server's count of distinct ids, fetching again
 // (up to maxAttempts) when the library changed under the paging. The caller
 // applies and drops the returned staging table.
-func fullListing(ctx context.Context, s *engine.Session, table, label string, total int, stream func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)) (*staging, fetch.StreamStats, error) {
+//
+// With idx, the listing is a diff (stream passes idx.unchanged to the
+// client): the staging table receives only the new and changed nodes, and
+// the check counts the skipped ones too.
+func fullListing(ctx context.Context, s *engine.Session, table, label string, total int, idx *keyIndex, stream func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)) (*staging, fetch.StreamStats, error) {
 	var last error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		st, err := newStaging(ctx, s.DB, table)
 		if err != nil {
 			return nil, fetch.StreamStats{}, err
+		}
+		st.idx = idx
+		if idx != nil {
+			idx.reset()
 		}
 		tr := s.Progress.Start(label, int64(total), "nodes")
 		stats, err := st.load(ctx, tr, stream)
@@ -213,8 +266,12 @@ func (st *staging) verify(ctx context.Context, stats fetch.StreamStats) error {
 	if err != nil {
 		return err
 	}
-	if rows != distinct || rows != int64(stats.Count) {
-		return fmt.Errorf("%w: the server counted %d nodes, %d rows with %d distinct ids arrived", errNotSnapshot, stats.Count, rows, distinct)
+	skipped := int64(0)
+	if st.idx != nil {
+		skipped = st.idx.same.Load()
+	}
+	if rows != distinct || rows+skipped != int64(stats.Count) {
+		return fmt.Errorf("%w: the server counted %d nodes, %d rows with %d distinct ids arrived and %d were unchanged", errNotSnapshot, stats.Count, rows, distinct, skipped)
 	}
 	return nil
 }
@@ -240,8 +297,12 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	if mirrored == 0 {
 		return firstSync(ctx, s, src, total)
 	}
-	st, stats, err := fullListing(ctx, s, "nodes", "sync nodes", total, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
-		return src.StreamSearch(ctx, DefaultFilter, "", emit)
+	idx, err := loadKeyIndex(ctx, s.DB, "nodes", searchScope)
+	if err != nil {
+		return tableStats{}, err
+	}
+	st, stats, err := fullListing(ctx, s, "nodes", "sync nodes", total, idx, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		return src.StreamSearchChanged(ctx, DefaultFilter, idx.unchanged, emit)
 	})
 	if err != nil {
 		return tableStats{}, err
@@ -424,7 +485,7 @@ func oldestMicros(a *array.Timestamp) int64 {
 // Amazon's 9999-node cap) and replaces the trash table.
 func syncTrash(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
 	t0 := time.Now()
-	st, stats, err := fullListing(ctx, s, "trash", "sync trash", -1, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+	st, stats, err := fullListing(ctx, s, "trash", "sync trash", -1, nil, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
 		return src.StreamTrash(ctx, emit)
 	})
 	if err != nil {

@@ -18,6 +18,8 @@ type source interface {
 	StreamSearch(ctx context.Context, filter, sort string, emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)
 	StreamTrash(ctx context.Context, emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)
 	StreamNodes(ctx context.Context, filter string, emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)
+	StreamSearchChanged(ctx context.Context, filter string, unchanged fetch.UnchangedFunc, emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)
+	StreamNodesChanged(ctx context.Context, filter string, unchanged fetch.UnchangedFunc, emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)
 	StreamSearchIDs(ctx context.Context, filter string) ([]string, error)
 	Folders(ctx context.Context) ([]fetch.Folder, error)
 	Usage(ctx context.Context) (fetch.Usage, error)

@@ -66,19 +66,7 @@ func replaceTables(ctx context.Context, db *engine.DB, parts ...tableRows) ([]ch
 			return nil, fmt.Errorf("create staging table: %w", err)
 		}
 		defer db.Exec(context.Background(), "DROP TABLE IF EXISTS "+stage)
-		err := db.Raw(func(c *duckdb.Conn) error {
-			a, err := duckdb.NewAppenderFromConn(c, stagingSchema, t.name)
-			if err != nil {
-				return err
-			}
-			for _, r := range p.rows {
-				if err := a.AppendRow(r...); err != nil {
-					return errors.Join(err, a.Close())
-				}
-			}
-			return a.Close()
-		})
-		if err != nil {
+		if err := appendRows(db, t.name, p.rows); err != nil {
 			return nil, fmt.Errorf("stage %s: %w", t.name, err)
 		}
 	}
@@ -94,6 +82,22 @@ func replaceTables(ctx context.Context, db *engine.DB, parts ...tableRows) ([]ch
 		return nil
 	})
 	return out, err
+}
+
+// appendRows appends rows to the staging table name with DuckDB's Appender.
+func appendRows(db *engine.DB, name string, rows [][]driver.Value) error {
+	return db.Raw(func(c *duckdb.Conn) error {
+		a, err := duckdb.NewAppenderFromConn(c, stagingSchema, name)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := a.AppendRow(r...); err != nil {
+				return errors.Join(err, a.Close())
+			}
+		}
+		return a.Close()
+	})
 }
 
 // swap compares the staged rows of t with the table's rows in scope and,
@@ -128,6 +132,11 @@ func (t smallTable) swap(ctx context.Context, tx *sql.Tx) (changes, error) {
 			(SELECT count(*) FROM %[2]s n WHERE NOT EXISTS (SELECT 1 FROM %[1]s s WHERE %[3]s))`, stage, mirror, join, changed)
 	if err := tx.QueryRowContext(ctx, q).Scan(&c.inserted, &c.updated, &c.removed); err != nil {
 		return c, fmt.Errorf("compare %s: %w", t.name, err)
+	}
+	if rec, ok := recordedTables[t.name]; ok {
+		if err := rec.record(ctx, tx, t, tb, c, stage, mirror, join, changed); err != nil {
+			return c, err
+		}
 	}
 	if c.inserted+c.updated+c.removed == 0 {
 		return c, nil

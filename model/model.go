@@ -115,6 +115,11 @@ var Tables = []Table{
 		{"seq", BigInt, ""}, {"at", Timestamp, ""}, {"action", Varchar, ""}, {"target", Varchar, ""},
 		{"status", Varchar, ""}, {"detail", Varchar, ""},
 	}},
+	{Name: "changes", Doc: "what each SYNC and action changed in the mirror: one row per node, album, member or person added, removed or changed", Columns: []Column{
+		{"sync_id", BigInt, ""}, {"at", Timestamp, ""}, {"statement", Varchar, ""}, {"in_table", Varchar, ""},
+		{"id", Varchar, ""}, {"name", Varchar, ""}, {"change", Varchar, ""}, {"fields", VarcharList, ""},
+		{"by_apsql", Boolean, ""}, {"album_id", Varchar, ""},
+	}},
 }
 
 // Lookup returns the table with the given name (case-insensitive).

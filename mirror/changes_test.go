@@ -1,0 +1,242 @@
+package mirror
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/apsql/apsql/emulator"
+)
+
+// libSnap is the emulator's own state of what the changes table covers,
+// read without HTTP: the truth the changes of a SYNC are checked against.
+type libSnap struct {
+	nodes   map[string]truthNode // photos and videos
+	members map[string]bool      // "albumId/id"
+	albums  map[string]string    // album id → its node JSON and member count
+	people  map[string]string    // cluster id → name, count, cover
+}
+
+func (e *env) snap(t *testing.T) libSnap {
+	t.Helper()
+	ids, err := e.srv.IDs(DefaultFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := libSnap{nodes: map[string]truthNode{}, members: map[string]bool{}, albums: map[string]string{}, people: map[string]string{}}
+	for _, n := range e.truth(t, ids) {
+		s.nodes[n.ID] = n
+	}
+	for a, m := range albumTruth(t, e.srv) {
+		for _, id := range m {
+			s.members[a+"/"+id] = true
+		}
+		raw, _ := e.srv.Node(a)
+		s.albums[a] = fmt.Sprintf("%s %d", raw, len(m))
+	}
+	for _, p := range e.srv.People() {
+		s.people[p.ClusterID] = fmt.Sprintf("%s|%d|%s", p.Name, p.Count, p.Cover)
+	}
+	return s
+}
+
+// diffKeys returns what was added, removed and changed from before to after.
+func diffKeys[V comparable](before, after map[string]V) (added, removed, changed []string) {
+	for k, v := range after {
+		if w, ok := before[k]; !ok {
+			added = append(added, k)
+		} else if w != v {
+			changed = append(changed, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			removed = append(removed, k)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	sort.Strings(changed)
+	return
+}
+
+// wantChanges are the rows of one SYNC in changes, as "table change key".
+func wantChanges(before, after libSnap) []string {
+	var want []string
+	add := func(table string, a, r, c []string) {
+		for _, k := range a {
+			want = append(want, table+" added "+k)
+		}
+		for _, k := range r {
+			want = append(want, table+" removed "+k)
+		}
+		for _, k := range c {
+			want = append(want, table+" changed "+k)
+		}
+	}
+	// A node changes when its version does (Amazon bumps it on every change).
+	bv, av := map[string]int64{}, map[string]int64{}
+	for id, n := range before.nodes {
+		bv[id] = n.Version
+	}
+	for id, n := range after.nodes {
+		av[id] = n.Version
+	}
+	a, r, c := diffKeys(bv, av)
+	add("nodes", a, r, c)
+	a, r, c = diffKeys(before.members, after.members)
+	add("album_members", a, r, c)
+	a, r, c = diffKeys(before.albums, after.albums)
+	add("albums", a, r, c)
+	a, r, c = diffKeys(before.people, after.people)
+	add("people", a, r, c)
+	sort.Strings(want)
+	return want
+}
+
+// gotChanges reads the rows of sync id from changes in the same form.
+func (e *env) gotChanges(t *testing.T, id int64) []string {
+	t.Helper()
+	got := e.strings(t, fmt.Sprintf(`SELECT in_table || ' ' || change || ' ' || CASE WHEN in_table = 'album_members' THEN album_id || '/' || id ELSE id END FROM changes WHERE sync_id = %d ORDER BY 1`, id))
+	return got
+}
+
+func diffLists(got, want []string) string {
+	var missing, extra []string
+	g, w := map[string]bool{}, map[string]bool{}
+	for _, x := range got {
+		if g[x] {
+			extra = append(extra, x+" (twice)")
+		}
+		g[x] = true
+	}
+	for _, x := range want {
+		w[x] = true
+		if !g[x] {
+			missing = append(missing, x)
+		}
+	}
+	for _, x := range got {
+		if !w[x] {
+			extra = append(extra, x)
+		}
+	}
+	if len(missing)+len(extra) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("missing %d %v; not changed by the service %d %v", len(missing), missing[:min(len(missing), 8)], len(extra), extra[:min(len(extra), 8)])
+}
+
+// TestChangesNameWhatTheServiceChanged changes the library on the service
+// between two SYNCs (uploads, trashes, purges, renames, album moves, a
+// journaled TRASH of apsql) and checks that the second SYNC's rows in
+// changes are exactly the difference of the emulator's own state before
+// and after, with the right fields and by_apsql, and that unchanged nodes
+// were not rewritten.
+func TestChangesNameWhatTheServiceChanged(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 3000, Seed: 23})
+	ctx := t.Context()
+	e.mustSync(t, "SYNC")
+	ids := e.strings(t, `SELECT id FROM nodes WHERE width IS NOT NULL AND status = 'AVAILABLE' ORDER BY id`)
+	if len(ids) < 400 {
+		t.Fatalf("only %d processed photos", len(ids))
+	}
+	albumA, err := e.srv.CreateAlbum("A", ids[0:10]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	albumB, err := e.srv.CreateAlbum("B", ids[10:15]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync(t, "SYNC")
+	last := e.queryInt(t, `SELECT coalesce(max(sync_id), 0) FROM changes`)
+	if n := e.queryInt(t, `SELECT count(*) FROM changes WHERE in_table = 'albums' AND change = 'added' AND id IN ('`+albumA+`', '`+albumB+`')`); n != 2 {
+		t.Errorf("the two new albums are in changes %d times, want 2", n)
+	}
+	before := e.snap(t)
+	var synced string
+	if err := e.db.QueryRow(ctx, `SELECT CAST(max("syncedAt") AS VARCHAR) FROM nodes`).Scan(&synced); err != nil {
+		t.Fatal(err)
+	}
+
+	// The service changes behind apsql's back.
+	trashed := []string{ids[100], ids[101], ids[102]}
+	if err := e.srv.TrashIDs(trashed...); err != nil {
+		t.Fatal(err)
+	}
+	purged := ids[2] // a member of A: it leaves the album too
+	if err := e.srv.TrashIDs(purged); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.PurgeIDs(purged); err != nil {
+		t.Fatal(err)
+	}
+	renamed := []string{ids[200], ids[201]}
+	for _, id := range renamed {
+		if err := e.srv.Rename(id, "renamed-"+id+".jpg"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jpeg, _ := e.srv.Content(ids[300])
+	uploaded, err := e.srv.Upload("Pictures/Web", "fresh.jpg", jpeg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := ids[5] // from album A to album B
+	if err := e.srv.RemoveAlbumMembers(albumA, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.AddAlbumMembers(albumB, moved); err != nil {
+		t.Fatal(err)
+	}
+	// apsql trashed ids[100] itself (journaled), but its mirror update did
+	// not happen (an interrupted statement): SYNC finds it gone, by apsql.
+	if _, err := e.db.Exec(ctx, `INSERT INTO actions_log VALUES (1000, now()::TIMESTAMP + INTERVAL 1 HOUR, 'TRASH', ?, 'ok', '')`, ids[100]); err != nil {
+		t.Fatal(err)
+	}
+	after := e.snap(t)
+
+	got := e.mustSync(t, "SYNC")
+	id := e.queryInt(t, `SELECT coalesce(max(sync_id), 0) FROM changes`)
+	if id <= last {
+		t.Fatalf("the SYNC recorded no changes (sync_id %d, before %d)", id, last)
+	}
+	want := wantChanges(before, after)
+	if d := diffLists(e.gotChanges(t, id), want); d != "" {
+		t.Errorf("changes of the SYNC differ from what the emulator changed: %s", d)
+	}
+	for _, w := range []string{"nodes removed " + purged, "nodes added " + uploaded, "album_members removed " + albumA + "/" + moved, "album_members added " + albumB + "/" + moved} {
+		if !slices.Contains(want, w) {
+			t.Errorf("the emulator's own diff lacks %q: the test's mutations did not happen", w)
+		}
+	}
+	if n := got["nodes"]; n.inserted != 1 || n.updated != 2 || n.removed != 4 {
+		t.Errorf("SYNC nodes = %+v, want +1 ~2 -4", n)
+	}
+	// Fields and by_apsql.
+	for _, r := range renamed {
+		f := e.strings(t, fmt.Sprintf(`SELECT unnest(fields) FROM changes WHERE sync_id = %d AND id = '%s' AND in_table = 'nodes' ORDER BY 1`, id, r))
+		if !slices.Contains(f, "name") || !slices.Contains(f, "version") || slices.Contains(f, "syncedAt") || slices.Contains(f, "md5") {
+			t.Errorf("fields of renamed %s = %v, want name and version, not md5 or syncedAt", r, f)
+		}
+	}
+	by := e.strings(t, fmt.Sprintf(`SELECT id FROM changes WHERE sync_id = %d AND change = 'removed' AND in_table = 'nodes' AND by_apsql ORDER BY id`, id))
+	if !slices.Equal(by, []string{ids[100]}) {
+		t.Errorf("removed by apsql: %v, want only the journaled %s", by, ids[100])
+	}
+	if n := e.queryInt(t, `SELECT count(*) FROM changes WHERE change = 'removed' AND NOT by_apsql AND in_table = 'nodes'`); n != 3 {
+		t.Errorf("SELECT * FROM changes WHERE change = 'removed' AND NOT by_apsql finds %d nodes, want 3", n)
+	}
+	// Only the new and changed rows were written.
+	if n := e.queryInt(t, `SELECT count(*) FROM nodes WHERE "syncedAt" > TIMESTAMP '`+synced+`'`); n != 3 {
+		t.Errorf("%d rows were rewritten, want 3 (1 upload, 2 renames)", n)
+	}
+
+	// Nothing changed: nothing recorded.
+	e.mustSync(t, "SYNC")
+	if n := e.queryInt(t, fmt.Sprintf(`SELECT count(*) FROM changes WHERE sync_id > %d`, id)); n != 0 {
+		t.Errorf("a SYNC with nothing changed recorded %d changes: %v", n, e.strings(t, fmt.Sprintf(`SELECT in_table || ' ' || change || ' ' || id FROM changes WHERE sync_id > %d`, id)))
+	}
+}
