@@ -513,6 +513,11 @@ func (d *DB) Close() error {
 // own transaction use it too (DuckDB serialises them anyway).
 func (d *DB) Conn() *sql.Conn { return d.conn }
 
+// SideConn returns a new connection to the same database, for the work a
+// table function does while the session's connection runs the query that
+// calls it (a cache lookup); the caller must Close it before the DB.
+func (d *DB) SideConn(ctx context.Context) (*sql.Conn, error) { return d.db.Conn(ctx) }
+
 // Commands returns the registry of apsql's own statements.
 func (d *DB) Commands() *Registry { return d.cmds }
 
