@@ -54,4 +54,5 @@ func countFailed(c Command, res *Result) {
 	}
 	res.Rows = rr
 	res.Failed = max(res.Failed, n)
+	res.Held = true
 }

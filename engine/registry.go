@@ -22,6 +22,10 @@ type Result struct {
 	// script). Session.Run sets it for every command whose rows have a
 	// status column (countFailed).
 	Failed int
+	// Held says the rows are in memory (an action's outcomes, counted by
+	// countFailed): the shell prints them in full even after an
+	// interrupt, so that an interrupted statement shows what it did.
+	Held bool
 }
 
 // Command is one of apsql's own statements. It is recognised by its leading

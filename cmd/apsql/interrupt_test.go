@@ -18,7 +18,8 @@ import (
 
 // TestSignalStopsHeldAction: the real binary, TRASH against a service that
 // answers nothing: SIGINT (Ctrl-C) and SIGTERM each end the script within
-// a second, with exit status 130 (issue 11, item 3b).
+// a second, with exit status 130 (issue 11, item 3b), after printing the
+// rows the statement has (issue 16, item 4).
 func TestSignalStopsHeldAction(t *testing.T) {
 	bin, err := buildBinary()
 	if err != nil {
@@ -67,8 +68,8 @@ func TestSignalStopsHeldAction(t *testing.T) {
 	}{{os.Interrupt, "id"}, {syscall.SIGTERM, "id DESC"}} {
 		sig := run.sig
 		cmd := apsql("TRASH (SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY " + run.order + " LIMIT 50)")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -102,6 +103,11 @@ func TestSignalStopsHeldAction(t *testing.T) {
 		}
 		if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "interrupted") {
 			t.Errorf("%v: exit status %d, stderr %q; want 130, interrupted", sig, code, stderr.String())
+		}
+		// The rows it has are printed, not only the header (issue 16
+		// item 4): the 50 nodes, each with what became of it.
+		if n := strings.Count(stdout.String(), "outcome unknown") + strings.Count(stdout.String(), "not sent"); n != 50 {
+			t.Errorf("%v: %d rows say outcome unknown or not sent, want 50; stdout:\n%s", sig, n, stdout.String())
 		}
 		for len(arrived) > 0 {
 			<-arrived

@@ -185,12 +185,14 @@ func (sh *shell) batch(ctx context.Context, name, src string) int {
 	status := exitOK
 	for _, st := range scriptStatements(src) {
 		err := sh.exec(ctx, st)
-		if err == nil {
-			continue
-		}
 		if ctx.Err() != nil {
+			// Interrupted: the statement printed the rows it has; the
+			// script stops here, whether or not they hold a failure.
 			fmt.Fprintf(sh.stderr, "%s:%d: interrupted\n", name, st.Line)
 			return exitInterrupted
+		}
+		if err == nil {
+			continue
 		}
 		if errors.Is(err, errQuit) {
 			return status
@@ -270,7 +272,14 @@ func (sh *shell) print(ctx context.Context, text string, res *engine.Result) err
 			}
 			opts.MaxRows = sh.rowLimit()
 			w := bufio.NewWriterSize(sh.out, 64<<10)
-			_, werr := output.Write(ctx, w, res.Rows, opts)
+			wctx := ctx
+			if res.Held {
+				// An action's rows are in memory: an interrupted
+				// statement prints every row it has (what was sent,
+				// what was not), not only the header.
+				wctx = context.WithoutCancel(ctx)
+			}
+			_, werr := output.Write(wctx, w, res.Rows, opts)
 			if ferr := w.Flush(); werr == nil {
 				werr = ferr
 			}
