@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,11 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("detail pane: %v", err)
 	}
+	// The tile shown in the pane is visibly marked: a frame drawn over its
+	// picture (the tile's own box-shadow lies under the picture).
+	if !markedCurrent(t, ctx, 0) {
+		t.Error("the current tile is not visibly marked")
+	}
 	fields := evalInt(`document.querySelectorAll('#dfields tr').length`)
 
 	// A facet: the label "beach" narrows the grid to its 10 photos.
@@ -180,4 +186,163 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("grid showed %d thumbnails, detail %d fields, facet %d photos, trashed %v (%s)", loaded, fields, total, ids, strconv.Quote(okText))
+}
+
+// markedCurrent reports whether tile i is the current one and carries
+// the frame drawn over its picture.
+func markedCurrent(t *testing.T, ctx context.Context, i int) bool {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const c = document.querySelector('.tile[data-i="`+strconv.Itoa(i)+`"]');
+		if (!c || !c.classList.contains('current') || document.querySelectorAll('.tile.current').length !== 1) return false;
+		const a = getComputedStyle(c, '::after');
+		return a.content !== 'none' && a.position === 'absolute' && parseFloat(a.borderTopWidth) >= 2 && a.borderTopStyle === 'solid';
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// TestBrowserNarrow: at 800 px wide the grid keeps the width and tiles of
+// a fair size (the facets become a drawer, the detail pane lies over the
+// grid), the current tile is marked, and a failed query leaves no count
+// or facets of the query before.
+func TestBrowserNarrow(t *testing.T) {
+	exe := chromium(t)
+	e := setup(t, 300)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(800, 900))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	bctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	if err := chromedp.Do(bctx, chromedp.Navigate(e.srv.URL(e.http.Listener))); err != nil {
+		t.Fatalf("start chromium and open the gallery: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+	shots := os.Getenv("APSQL_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	waitJS := func(cond string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(20*time.Second))
+	}
+	type box struct {
+		Width, Scroller, Tile, Cols float64
+		FacetsRight                 float64
+		Toggle                      bool
+	}
+	measure := func() box {
+		t.Helper()
+		b, err := chromedp.Run(ctx, chromedp.Evaluate[box](`({
+			width: window.innerWidth,
+			scroller: document.querySelector('#scroller').clientWidth,
+			tile: document.querySelector('.tile[data-i="0"]').getBoundingClientRect().width,
+			cols: cols,
+			facetsRight: document.querySelector('#facets').getBoundingClientRect().right,
+			toggle: (document.querySelector('#facettoggle') || {}).offsetWidth > 0,
+		})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(`.tile`)),
+		waitJS(`document.querySelectorAll('.tile img.loaded').length >= 8`),
+		waitJS(`st.facets !== null && document.querySelectorAll('#timeline .year').length > 0`),
+		shot("narrow-1-grid"),
+	)
+	if err != nil {
+		t.Fatalf("load the grid: %v", err)
+	}
+	b := measure()
+	if b.Width != 800 || b.Scroller < 0.9*b.Width || b.Tile < 120 || b.Cols < 4 || b.FacetsRight > 0 || !b.Toggle {
+		t.Errorf("at 800 px: %+v; want the grid over ≥90%% of the width, ≥4 columns of ≥120 px, the facets folded away behind a button", b)
+	}
+	// The facets open as a drawer; a choice closes it.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#facettoggle`)),
+		waitJS(`document.querySelector('#facets').getBoundingClientRect().left >= 0`),
+		shot("narrow-2-facets"),
+		chromedp.Click(chromedp.CSS(`#timeline .yl`)),
+		waitJS(`st.year !== 0 && !document.body.classList.contains('facetsopen')`),
+		waitJS(`st.facets !== null && document.querySelectorAll('.tile img.loaded').length > 0`),
+	)
+	if err != nil {
+		t.Fatalf("facets drawer: %v", err)
+	}
+	// The detail pane lies over the grid, which keeps its columns; the
+	// tile shown is marked.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.tile[data-i="0"] img`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail`)),
+		waitJS(`document.querySelectorAll('#dfields tr').length > 4`),
+		chromedp.KeyEvent(kb.ArrowRight),
+		waitJS(`st.current === 1`),
+		shot("narrow-3-detail"),
+	)
+	if err != nil {
+		t.Fatalf("detail pane: %v", err)
+	}
+	if d := measure(); d.Cols != b.Cols || d.Tile < 120 {
+		t.Errorf("with the detail pane open: %+v; want the grid as before (%v columns)", d, b.Cols)
+	}
+	if !markedCurrent(t, ctx, 1) {
+		t.Error("the current tile is not visibly marked")
+	}
+	// A failed query: its error, and no count or facets of the query
+	// before next to it.
+	err = chromedp.Do(ctx,
+		chromedp.KeyEvent(kb.Escape),
+		chromedp.SetValue(chromedp.CSS(`#q`), `SELECT name FROM nodes`),
+		chromedp.Click(chromedp.CSS(`#search button`)),
+		waitJS(`!document.querySelector('#error').hidden && st.pending.size === 0`),
+		chromedp.Sleep(500*time.Millisecond), // the facets' request fails too
+		shot("narrow-4-error"),
+	)
+	if err != nil {
+		t.Fatalf("a failed query: %v", err)
+	}
+	type after struct {
+		Count, Error  string
+		Years, Items  int
+		Empty, Status bool
+	}
+	a, err := chromedp.Run(ctx, chromedp.Evaluate[after](`({
+		count: document.querySelector('#count').textContent,
+		error: document.querySelector('#errmsg').textContent,
+		years: document.querySelectorAll('#timeline .year').length,
+		items: document.querySelectorAll('#cameras li:not(.none), #labels li:not(.none)').length,
+		empty: !document.querySelector('#empty').hidden,
+		status: document.querySelector('#status').textContent !== '',
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Count != "" || a.Years != 0 || a.Items != 0 || a.Empty || a.Status || !strings.Contains(a.Error, "id column") {
+		t.Errorf("after a failed query: %+v; want its error alone, no count, facets or 'Nothing matches'", a)
+	}
+	// The next good query fills them again.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#q`), `type:(PHOTOS)`),
+		chromedp.Click(chromedp.CSS(`#search button`)),
+		waitJS(`st.facets !== null && document.querySelector('#count').textContent !== '' && document.querySelector('#error').hidden`),
+	)
+	if err != nil {
+		t.Fatalf("the query after: %v", err)
+	}
 }

@@ -43,7 +43,10 @@ type detail struct {
 	// (Notes then says how to get them).
 	Albums []string `json:"albums"`
 	People []string `json:"people"`
-	Notes  []string `json:"notes"`
+	// PeopleCovers: People are only the people whose cover photo this is
+	// (the mirror has people but no tags of them).
+	PeopleCovers bool     `json:"peopleCovers,omitempty"`
+	Notes        []string `json:"notes"`
 }
 
 // handleNode answers GET /api/node/{id}: the detail pane.
@@ -90,7 +93,18 @@ func (s *Server) handleNode(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if d.People == nil {
-			d.Notes = append(d.Notes, "people: run SYNC TAGS people to see who is in the photo")
+			// No tags of people: the people table (plain SYNC fills it)
+			// still knows whose cover photo this is.
+			var known int
+			if d.People, known, err = coverPeopleOf(ctx, db, cols, id); err != nil {
+				return err
+			}
+			if known > 0 {
+				d.PeopleCovers = true
+				d.Notes = append(d.Notes, fmt.Sprintf("people: the mirror knows %d people and whose cover photo this is; the tags table links no photo to them yet", known))
+			} else {
+				d.Notes = append(d.Notes, "people: run SYNC TAGS people to see who is in the photo")
+			}
 		}
 		return nil
 	})
@@ -221,4 +235,24 @@ func queryNames(ctx context.Context, db *engine.DB, q string, args ...any) ([]st
 		out = []string{}
 	}
 	return out, err
+}
+
+// coverPeopleOf lists the people whose cover photo id is, from the people
+// table, and how many people the table holds (nil, 0 without one).
+func coverPeopleOf(ctx context.Context, db *engine.DB, cols map[string][]string, id string) ([]string, int, error) {
+	p := cols["people"]
+	key, nm, cover := pick(p, "clusterId", "cluster_id", "id"), pick(p, "name"), pick(p, "coverNodeId", "cover_node_id")
+	if key == "" || cover == "" {
+		return nil, 0, nil
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM people`).Scan(&n); err != nil || n == 0 {
+		return nil, 0, err
+	}
+	name := fmt.Sprintf("%q", key)
+	if nm != "" {
+		name = fmt.Sprintf("coalesce(nullif(%q, ''), %q)", nm, key)
+	}
+	out, err := queryNames(ctx, db, fmt.Sprintf("SELECT DISTINCT %s AS n FROM people WHERE %q = ? ORDER BY n", name, cover), id)
+	return out, n, err
 }

@@ -432,3 +432,42 @@ func TestNewQueriesCancelOldOnes(t *testing.T) {
 		t.Errorf("facets total = %d, want %s", f.Total, want)
 	}
 }
+
+// TestDetailPeopleHint: after a SYNC that filled the people table, the
+// detail pane does not ask to run SYNC TAGS people: it names the people
+// whose cover photo this is; with tags of people it names them all; the
+// hint shows only when the mirror knows no people at all.
+func TestDetailPeopleHint(t *testing.T) {
+	e := setup(t, 200)
+	hint := func(d detail) bool {
+		for _, n := range d.Notes {
+			if strings.Contains(n, "run SYNC TAGS people") {
+				return true
+			}
+		}
+		return false
+	}
+	covers := e.strings(`SELECT "coverNodeId" FROM people WHERE "coverNodeId" IN (SELECT id FROM nodes) ORDER BY 1`)
+	if len(covers) == 0 {
+		t.Fatal("SYNC filled no people with a cover in nodes")
+	}
+	names := e.strings(`SELECT coalesce(nullif(name, ''), "clusterId") FROM people WHERE "coverNodeId" = ? ORDER BY 1`, covers[0])
+	var d detail
+	e.getJSON("/api/node/"+covers[0], &d)
+	if hint(d) || !d.PeopleCovers || !slices.Equal(d.People, names) {
+		t.Errorf("a cover photo after SYNC: people %q (covers %v), notes %q; want %q and no SYNC TAGS hint", d.People, d.PeopleCovers, d.Notes, names)
+	}
+	other := e.strings(`SELECT id FROM photos WHERE id NOT IN (SELECT "coverNodeId" FROM people WHERE "coverNodeId" IS NOT NULL) ORDER BY id LIMIT 1`)[0]
+	d = detail{}
+	e.getJSON("/api/node/"+other, &d)
+	if hint(d) || len(d.People) != 0 {
+		t.Errorf("another photo after SYNC: people %q, notes %q; want none and no SYNC TAGS hint", d.People, d.Notes)
+	}
+	// With no people known at all, the hint says how to get them.
+	e.exec("DELETE FROM people")
+	d = detail{}
+	e.getJSON("/api/node/"+other, &d)
+	if !hint(d) || d.People != nil {
+		t.Errorf("no people known: people %q, notes %q; want the SYNC TAGS people hint", d.People, d.Notes)
+	}
+}

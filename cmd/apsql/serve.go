@@ -24,7 +24,31 @@ var valueFlags = map[string]bool{"c": true, "f": true, "db": true, "format": tru
 type serveFlags struct {
 	port        int  // --port N; 0 picks a free one
 	allowSearch bool // --allow-search: the grid's SQL may call search()
+	help        bool // -h, --help: serve's own help
 }
+
+// serveUsage is `apsql serve --help`.
+const serveUsage = `apsql serve — a photo gallery of the mirror in the browser
+
+Usage:
+  apsql [DBFILE] serve [--port N] [--allow-search]
+  apsql --demo serve              the built-in emulated library, mirrored first
+
+It prints http://apsql-RANDOM.localhost:PORT/?t=TOKEN: open it in a browser
+(*.localhost is the loopback address; the gallery listens on 127.0.0.1 only).
+The box takes an Amazon filter or a query that returns an id column; select
+photos to Trash, Add to album or Download them (EXPLAIN first, then confirm).
+Ctrl-C stops it.
+
+Flags:
+  --port N          the port on 127.0.0.1 (default 0: a free one)
+  --allow-search    let the box's queries call search(), which sends live
+                    requests to Amazon Photos (off: the box reads the mirror only)
+  -h, --help        this help
+
+The shell's --db, --demo, --cookies, --tld, --endpoint, --concurrency,
+--cache, --memory-limit and -v apply too (apsql --help).
+`
 
 // serveArgs finds the serve subcommand among args (apsql serve ...,
 // apsql --demo serve, apsql ap.duckdb serve --port 8080) and takes out its
@@ -58,6 +82,9 @@ func serveArgs(args []string) (rest []string, sf serveFlags, found bool, err err
 			continue
 		}
 		switch name {
+		case "h", "help":
+			sf.help = true
+			continue
 		case "allow-search":
 			if hasVal {
 				if sf.allowSearch, err = strconv.ParseBool(val); err != nil {
@@ -89,13 +116,17 @@ func serveArgs(args []string) (rest []string, sf serveFlags, found bool, err err
 // runServe is `apsql serve [--port N] [--allow-search]`: the gallery over
 // the database (or the demo library), on 127.0.0.1, until interrupted.
 func runServe(ctx context.Context, args []string, sf serveFlags, stdout, stderr io.Writer) int {
+	if sf.help {
+		fmt.Fprint(stdout, serveUsage)
+		return exitOK
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, errHelp) {
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "apsql: %v\n", err)
-		fmt.Fprintln(stderr, "Try: apsql [--demo] [DBFILE] serve [--port N]")
+		fmt.Fprintln(stderr, "Try: apsql serve --help")
 		return exitUsage
 	}
 	if len(cfg.commands) > 0 || cfg.file != "" {

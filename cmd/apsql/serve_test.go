@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -30,6 +32,19 @@ func TestServeArgs(t *testing.T) {
 		port := sf.port
 		if found != c.found || (err != nil) != c.bad || !c.bad && (port != c.port || !slices.Equal(rest, c.rest)) {
 			t.Errorf("serveArgs(%q) = %q, %d, %v, %v; want %q, %d, %v, error %v", c.args, rest, port, found, err, c.rest, c.port, c.found, c.bad)
+		}
+	}
+}
+
+// TestServeHelp: apsql serve --help prints serve's own help, not the
+// shell's, and starts nothing.
+func TestServeHelp(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--help"}, {"serve", "-h"}, {"--demo", "serve", "--help"}, {"ap.duckdb", "serve", "--port", "1", "-help"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if code != exitOK || !strings.Contains(stdout.String(), "--allow-search") || !strings.Contains(out, "apsql serve") || strings.Contains(out, "apsql -c") {
+			t.Errorf("apsql %s: exit %d, output:\n%s\nwant serve's own help", strings.Join(args, " "), code, out)
 		}
 	}
 }

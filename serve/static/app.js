@@ -13,7 +13,7 @@ const dpr = window.devicePixelRatio || 1;
 const st = {
   q: '', year: 0, month: 0, camera: null, label: '',
   gen: 0, total: -1, known: 0, pages: new Map(), pending: new Set(),
-  sel: new Set(), all: false, anchor: -1, current: -1, facets: null,
+  sel: new Set(), all: false, anchor: -1, current: -1, facets: null, failed: false,
 };
 let cols = 5, tileW = 180, rowH = 186;
 const scroller = $('#scroller'), spacer = $('#spacer'), tilesEl = $('#tiles');
@@ -103,7 +103,7 @@ function render() {
   const vtop = top * scale;
   const first = Math.max(0, Math.floor(vtop / rowH) - 1);
   const last = Math.min(rows, Math.ceil((vtop + view) / rowH) + 1);
-  $('#empty').hidden = !(st.total === 0);
+  $('#empty').hidden = !(st.total === 0 && !st.failed);
   const want = new Set();
   for (let r = first; r < last; r++) {
     for (let c = 0; c < cols; c++) {
@@ -176,10 +176,23 @@ async function ensurePage(p) {
     updateCount();
     render();
   } catch (e) {
-    if (gen === st.gen) { showError(e); if (p === 0) { st.total = 0; render(); } }
+    if (gen === st.gen) {
+      showError(e);
+      if (p === 0) { st.failed = true; st.total = 0; clearResult(); render(); }
+    }
   } finally {
     st.pending.delete(p);
   }
+}
+
+// clearResult empties what described the last result (its count, its
+// facets, its timing) after the query failed: none of it is this one's.
+function clearResult() {
+  st.facets = null;
+  $('#count').textContent = '';
+  $('#status').textContent = '';
+  for (const id of ['#timeline', '#cameras', '#labels']) $(id).replaceChildren();
+  $('#timeline').append(el('div', { class: 'muted' }, '—'));
 }
 
 function updateCount() {
@@ -198,6 +211,8 @@ function run() {
   st.all = false;
   st.anchor = -1;
   st.current = -1;
+  st.failed = false;
+  $('#facets').classList.add('stale');
   for (const c of cells.values()) c.remove();
   cells.clear();
   scroller.scrollTop = 0;
@@ -212,17 +227,19 @@ function run() {
 
 async function loadFacets() {
   const gen = st.gen;
+  if (st.failed) return;
   try {
     const f = await api('/api/facets?' + params());
     if (gen !== st.gen) return;
     st.facets = f;
+    $('#facets').classList.remove('stale');
     st.total = f.total;
     st.known = f.total;
     updateCount();
     renderFacets();
     render();
   } catch (e) {
-    if (gen === st.gen) showError(e);
+    if (gen === st.gen) { showError(e); st.failed = true; clearResult(); render(); }
   }
 }
 
@@ -386,7 +403,10 @@ async function openDetail(i) {
       }, l.label, el('small', {}, Math.round(100 * l.prob) + '%'))));
     }
     if (d.albums) group('Albums', d.albums.length ? d.albums.map((a) => el('span', { class: 'tag' }, a)) : [el('span', { class: 'muted' }, 'in no album')]);
-    if (d.people) group('People', d.people.length ? d.people.map((a) => el('span', { class: 'tag' }, a)) : [el('span', { class: 'muted' }, 'nobody recognised')]);
+    if (d.people) {
+      group('People', d.people.length ? d.people.map((a) => el('span', { class: 'tag' }, a))
+        : [el('span', { class: 'muted' }, d.peopleCovers ? 'not a person\'s cover photo' : 'nobody recognised')]);
+    }
     const t = $('#dfields');
     for (const f of d.fields) {
       let v = f.value;
@@ -550,6 +570,11 @@ for (const b of document.querySelectorAll('#selbar [data-act]')) b.addEventListe
 $('#dlgok').addEventListener('click', () => dlgOK && dlgOK());
 $('#dlgcancel').addEventListener('click', () => dlg.close());
 $('#dclose').addEventListener('click', closeDetail);
+$('#facettoggle').addEventListener('click', () => document.body.classList.toggle('facetsopen'));
+$('#facets').addEventListener('click', (e) => {
+  // On a narrow screen the facets are a drawer: a choice closes it.
+  if (e.target.closest('li, .bar, .yl')) document.body.classList.remove('facetsopen');
+});
 $('#prev').addEventListener('click', () => step(-1));
 $('#next').addEventListener('click', () => step(1));
 document.addEventListener('keydown', (e) => {
