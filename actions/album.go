@@ -181,6 +181,9 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 			found, verr = a.remoteAlbum(ctx, name)
 			return verr == nil && found == nil
 		}
+		if err := r.intend(ctx, `POST /nodes {"kind":"VISUAL_COLLECTION"}`, name); err != nil {
+			return r.end(false, err, "")
+		}
 		r.requests.Add(1)
 		raw, err := a.createNode(context.WithoutCancel(ctx), map[string]any{"kind": "VISUAL_COLLECTION", "name": name}, retry)
 		if err != nil && found == nil && verr == nil && !refusedForSure(err) {
@@ -350,7 +353,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 	}
 	tr := s.Progress.Start("album "+op, int64(len(todo)), "nodes")
 	defer tr.Done()
-	fatal := pool(ctx, 1, batches, func(b []item) error {
+	fatal := poolJournaled(ctx, r, 1, batches, itemIDs, req, func(b []item) error {
 		ids := make([]string, len(b))
 		names := map[string]string{}
 		for k, it := range b {
@@ -399,7 +402,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		}
 		_ = r.record(ctx, nil, outs...)
 	})
-	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }
 
 // setMembers returns the local update that makes album_members hold
@@ -536,6 +539,9 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 		_, err := a.patchNode(ctx, ids[0], map[string]any{"name": name}, retry)
 		return nil, err
+	}
+	if err := r.intend(ctx, req, album); err != nil {
+		return r.end(false, err, "")
 	}
 	res := guardedSend(context.WithoutCancel(ctx), []string{album}, send, verify)
 	r.requests.Add(int64(res.requests))

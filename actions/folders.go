@@ -168,6 +168,9 @@ func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest s
 			parent = root.ID
 		}
 		up := &uploader{c: c, r: r}
+		if err := r.intend(ctx, req, pre+"/"); err != nil {
+			return r.end(false, err, "")
+		}
 		id, o, err := up.folder(ctx, parent, pre[1:])
 		var apply func(context.Context, *sql.Tx) error
 		if err == nil && o.Status == StatusSkipped {
@@ -287,6 +290,9 @@ func (x *Actions) runRename(ctx context.Context, s *engine.Session, rest string,
 			return nil, err
 		}
 		return r.result(false, ""), nil
+	}
+	if err := r.intend(ctx, req, it.ID); err != nil {
+		return nil, fmt.Errorf("rename: %w", err)
 	}
 	done, detail, lastErr := guardedOne(ctx, send, func(ctx context.Context) (bool, error) {
 		d, err := verify(ctx, []string{it.ID})
@@ -475,7 +481,7 @@ func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, rest string,
 	}
 	tr := s.Progress.Start("move", int64(len(todo)), "nodes")
 	defer tr.Done()
-	fatal := pool(ctx, x.workers, todo, func(it item) error {
+	fatal := poolJournaled(ctx, r, x.workers, todo, oneID, "POST /nodes/{folder}/children (move)", func(it item) error {
 		var raw []byte
 		send := func(ctx context.Context, retry func(context.Context, error) bool) (err error) {
 			raw, err = a.moveNode(ctx, it.ID, it.ParentID, dest.id, retry)
@@ -511,7 +517,7 @@ func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, rest string,
 	}, func(it item, why string) {
 		_ = r.record(ctx, nil, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why})
 	})
-	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }
 
 // guardedOne sends one mutating request for one node so that it is never

@@ -167,6 +167,9 @@ func (x *Actions) runRenamePerson(ctx context.Context, s *engine.Session, rest s
 		}
 		return map[string]bool{p.id: ps[p.id].Name == name}, nil
 	}
+	if err := r.intend(ctx, req, spec); err != nil {
+		return r.end(false, err, "")
+	}
 	detail, done := sendOne(ctx, r, p.id, req, func(ctx context.Context, retry func(context.Context, error) bool) error {
 		return c.Do(ctx, &fetch.Request{Method: http.MethodPut, Path: "/cluster/name", JSON: clusterBody("sourceCluster", p.id, "newName", name),
 			Retry: retry, Op: "PUT /cluster/name"}, nil)
@@ -306,6 +309,9 @@ func (x *Actions) runMergePeople(ctx context.Context, s *engine.Session, rest st
 		}
 		return map[string]bool{into.id: done}, nil
 	}
+	if err := r.intend(ctx, req, specOf...); err != nil {
+		return r.end(false, err, "")
+	}
 	detail, done := sendOne(ctx, r, into.id, req, func(ctx context.Context, retry func(context.Context, error) bool) error {
 		return c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/cluster", JSON: clusterBody("clusterIds", ids, "newName", name),
 			Retry: retry, Op: "POST /cluster"}, nil)
@@ -404,6 +410,9 @@ func (x *Actions) runSetCover(ctx context.Context, s *engine.Session, rest strin
 			return nil, err
 		}
 		return map[string]bool{p.id: ps[p.id].CoverNodeID == node}, nil
+	}
+	if err := r.intend(ctx, req, spec); err != nil {
+		return r.end(false, err, "")
 	}
 	detail, done := sendOne(ctx, r, p.id, req, func(ctx context.Context, retry func(context.Context, error) bool) error {
 		return c.Do(ctx, &fetch.Request{Method: http.MethodPut, Path: "/cluster/hero/" + url.PathEscape(p.id),

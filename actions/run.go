@@ -106,7 +106,12 @@ type run struct {
 	ingesters map[string]*engine.Ingester
 
 	requests atomic.Int64 // requests sent (not counting retries)
-	start    time.Time
+	// intended counts the ids journaled as about to be sent (intend).
+	intended atomic.Int64
+	// journalErr is the first failure to write the journal: the statement
+	// fails (exit 1) whatever its rows say.
+	journalErr error
+	start      time.Time
 	// order, when set, is each id's place in the target: concurrent work
 	// finishes in any order, the result rows come in the target's. Places
 	// are even; an odd one follows the node before it (a Live Photo's
@@ -150,6 +155,57 @@ func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sq
 	ctx = context.WithoutCancel(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	err := r.write(ctx, apply, outs)
+	r.outcomes = append(r.outcomes, outs...)
+	for _, o := range outs {
+		r.counts[o.Status]++
+	}
+	if err != nil {
+		if r.journalErr == nil {
+			r.journalErr = err
+		}
+		return fmt.Errorf("%s: %w; the local tables may now differ from the service: run SYNC", strings.ToLower(r.action), err)
+	}
+	return nil
+}
+
+// statusSending is the journal status of a request about to be sent
+// (intend): a later entry gives its outcome. When none does (the process
+// died, the disk filled), the node's outcome is unknown, and a re-run
+// reads it back before it sends anything for it (priorUnknown).
+const statusSending = "sending"
+
+// errJournal marks a journal that could not be written before sending:
+// what it would have recorded was not sent, and the statement fails.
+var errJournal = errors.New("the journal (actions_log) could not be written before sending")
+
+// intend journals, durably (a committed transaction), that a request for
+// targets is about to be sent with req. Every request is journaled before
+// it goes: when this fails (a full disk, a WAL that cannot be written),
+// the caller must send nothing.
+func (r *run) intend(ctx context.Context, req string, targets ...string) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	outs := make([]Outcome, len(targets))
+	for i, t := range targets {
+		outs[i] = Outcome{ID: t, Status: statusSending, Detail: req + ": about to be sent; the next entry gives the outcome"}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.write(context.WithoutCancel(ctx), nil, outs); err != nil {
+		err = fmt.Errorf("%w (%v), so nothing more was sent; free space or fix the database's folder, then run the statement again", errJournal, err)
+		if r.journalErr == nil {
+			r.journalErr = err
+		}
+		return err
+	}
+	r.intended.Add(int64(len(targets)))
+	return nil
+}
+
+// write journals outs and runs apply in one transaction; r.mu is held.
+func (r *run) write(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error, outs []Outcome) error {
 	at := time.Now().UTC()
 	seq := r.seq
 	err := r.s.DB.Tx(ctx, func(tx *sql.Tx) error {
@@ -181,12 +237,8 @@ func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sq
 		}
 		return nil
 	})
-	r.outcomes = append(r.outcomes, outs...)
-	for _, o := range outs {
-		r.counts[o.Status]++
-	}
 	if err != nil {
-		return fmt.Errorf("%s: %w; the local tables may now differ from the service: run SYNC", strings.ToLower(r.action), err)
+		return err
 	}
 	r.seq = seq
 	return nil
@@ -270,8 +322,13 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		s.WriteString("; choose for the conflicts with ON CONFLICT SKIP, RENAME or REPLACE")
 	}
 	// The exit status follows the rows' statuses: engine.Session.Run
-	// counts them, for every statement alike.
-	return &engine.Result{Rows: b.Reader(), Summary: s.String()}
+	// counts them, for every statement alike. A journal that could not be
+	// written fails the statement too, whatever its rows say.
+	res := &engine.Result{Rows: b.Reader(), Summary: s.String()}
+	if r.journalErr != nil {
+		res.Failed = 1
+	}
+	return res
 }
 
 func plural(n int64, one, many string) string {
@@ -291,13 +348,14 @@ func idList(ids []string) string {
 }
 
 // priorUnknown returns the ids whose latest journal entry for action is a
-// failure of unknown outcome: their state must be read back before they
-// are sent again. The marker may follow the request a detail names
+// failure of unknown outcome, or a request about to be sent whose outcome
+// was never written (statusSending): their state must be read back
+// before they are sent again. The marker may follow the request a detail names
 // ("PATCH /trash (op add): outcome unknown: ...").
 func priorUnknown(ctx context.Context, db *engine.DB, action string, ids []string) (map[string]bool, error) {
 	out, err := selectedIDs(ctx, db, ids, `SELECT target FROM (
   SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
-  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND status = 'failed' AND contains(detail, ?)`, action, unknownOutcome)
+  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND (status = 'failed' AND contains(detail, ?) OR status = ?)`, action, unknownOutcome, statusSending)
 	if err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}
@@ -480,3 +538,69 @@ func (k *sink) loop() {
 		}
 	}
 }
+
+// intentChunk is how many ids are journaled as about to be sent at once
+// (one transaction) by poolJournaled: a chunk per request would cost a
+// commit per node of a FAVORITE of thousands.
+const intentChunk = 64
+
+// poolJournaled runs pool over jobs chunk by chunk, journaling the ids of
+// each chunk (ids of its jobs) as about to be sent with req before any of
+// it is sent (run.intend). A chunk is at least intentChunk ids and n jobs,
+// so the workers stay busy. When a chunk cannot be journaled, it and the
+// rest are handed to skipped, and the error is returned as fatal.
+func poolJournaled[T any](ctx context.Context, r *run, n int, jobs []T, ids func(T) []string, req string, do func(T) error, skipped func(T, string)) error {
+	for lo := 0; lo < len(jobs); {
+		hi, count := lo, 0
+		for hi < len(jobs) && (count < intentChunk || hi-lo < n) {
+			count += len(ids(jobs[hi]))
+			hi++
+		}
+		if ctx.Err() != nil {
+			for _, j := range jobs[lo:] {
+				skipped(j, notSent)
+			}
+			return nil
+		}
+		var all []string
+		for _, j := range jobs[lo:hi] {
+			all = append(all, ids(j)...)
+		}
+		if err := r.intend(ctx, req, all...); err != nil {
+			for _, j := range jobs[lo:] {
+				skipped(j, "not sent: "+err.Error())
+			}
+			return err
+		}
+		if fatal := pool(ctx, n, jobs[lo:hi], do, skipped); fatal != nil {
+			for _, j := range jobs[hi:] {
+				skipped(j, "not sent: stopped after "+fatal.Error())
+			}
+			return fatal
+		}
+		lo = hi
+	}
+	return nil
+}
+
+// end returns the statement's result, or, when the journal could not be
+// written before anything was sent, the error alone: nothing happened on
+// the service, and the statement fails with why.
+func (r *run) end(interrupted bool, fatal error, extra string) (*engine.Result, error) {
+	if errors.Is(fatal, errJournal) && r.intended.Load() == 0 {
+		return nil, fmt.Errorf("%s: %w", strings.ToLower(r.action), fatal)
+	}
+	return r.result(interrupted, extra), nil
+}
+
+// itemIDs returns the ids of items.
+func itemIDs(items []item) []string {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	return ids
+}
+
+// oneID returns the id of one item, as a list.
+func oneID(it item) []string { return []string{it.ID} }

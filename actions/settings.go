@@ -124,7 +124,7 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		return nil, err
 	}
 	k := r.newSink(ctx, st.apply)
-	fatal := pool(ctx, x.workers, todo, func(it item) error {
+	fatal := poolJournaled(ctx, r, x.workers, todo, oneID, req, func(it item) error {
 		res := guardedSend(context.WithoutCancel(ctx), []string{it.ID}, send, st.verify(a))
 		r.requests.Add(int64(res.requests))
 		tr.Add(1)
@@ -146,7 +146,7 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	if err := k.close(); err != nil && fatal == nil {
 		fatal = err
 	}
-	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }
 
 // insertNodes puts nodes (JSON objects as the service sent them) into

@@ -241,7 +241,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	// Outcomes are journaled, and the local tables updated, in batches by
 	// a sink: workers go on to the next batch without waiting for DuckDB.
 	k := r.newSink(ctx, m.apply)
-	fatal := pool(ctx, x.workers, batches, func(b []item) error {
+	fatal := poolJournaled(ctx, r, x.workers, batches, itemIDs, m.request(), func(b []item) error {
 		ids := make([]string, len(b))
 		for i, it := range b {
 			ids[i] = it.ID
@@ -327,7 +327,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 			note = strings.TrimPrefix(note+"; "+n, "; ")
 		}
 	}
-	return r.result(ctx.Err() != nil, note), nil
+	return r.end(ctx.Err() != nil, fatal, note)
 }
 
 // joinDetail prefixes a detail with the request it came from.

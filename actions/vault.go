@@ -204,7 +204,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, re
 	}
 	tr := s.Progress.Start(verb, int64(len(todo)), "nodes")
 	defer tr.Done()
-	fatal := pool(ctx, 1, batches, func(b []item) error {
+	fatal := poolJournaled(ctx, r, 1, batches, itemIDs, req, func(b []item) error {
 		ids := make([]string, len(b))
 		names := map[string]string{}
 		for k, it := range b {
@@ -237,7 +237,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, re
 		}
 		_ = r.record(ctx, nil, outs...)
 	})
-	return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }
 
 // mustJSON encodes a string as JSON.
