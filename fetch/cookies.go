@@ -63,7 +63,7 @@ func LoadCookies(path string) (Cookies, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return Cookies{}, fmt.Errorf("cookies file %s does not exist: export session-id, ubid-*, at-* cookies from a logged-in Amazon Photos browser tab into it, or pass --cookies FILE", path)
+			return Cookies{}, fmt.Errorf("cookies file %s does not exist: run apsql login to read the session from your browser, or export session-id, ubid-*, at-* cookies from a logged-in Amazon Photos browser tab into it, or pass --cookies FILE", path)
 		}
 		return Cookies{}, fmt.Errorf("read cookies file: %w", err)
 	}

@@ -181,7 +181,7 @@ func TestLoadCookies(t *testing.T) {
 		t.Errorf("error leaks a cookie value: %v", err)
 	}
 	_, err = LoadCookies(filepath.Join(dir, "absent"))
-	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "--cookies") {
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "--cookies") || !strings.Contains(err.Error(), "apsql login") {
 		t.Errorf("LoadCookies(absent) = %v, want a does-not-exist error naming --cookies", err)
 	}
 }

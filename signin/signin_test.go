@@ -179,6 +179,8 @@ func TestChromium(t *testing.T) {
 	// secret-tool answers for Chromium's application only, as libsecret does.
 	writeTool(t, tools, "secret-tool", `[ "$1 $2 $3" = "lookup application chromium" ] && echo 'keyring-pw-v11' && exit 0; exit 1`+"\n")
 	writeTool(t, tools, "security", `[ "$1 $2 $3 $4 $5 $6" = "find-generic-password -w -a Chrome -s Chrome Safe Storage" ] && echo 'keychain-pw' && exit 0; exit 44`+"\n")
+	// KWallet keeps Chrome's password in the folder "Chrome Keys".
+	writeTool(t, tools, "kwallet-query", `[ "$1 $2 $3 $4 $5" = "--read-password Chrome Safe Storage --folder Chrome Keys kdewallet" ] && echo 'kwallet-pw' && exit 0; echo "Failed to read"; exit 1`+"\n")
 	t.Setenv("PATH", tools)
 	for _, tt := range []struct {
 		name, goos, browser string
@@ -192,6 +194,7 @@ func TestChromium(t *testing.T) {
 		{"v10 empty password host hash", "linux", "chromium", 24, signintest.CBC("v10", signintest.Key("", 1), true)},
 		{"v11 secret-tool", "linux", "chromium", 21, signintest.CBC("v11", signintest.Key("keyring-pw-v11", 1), false)},
 		{"v11 secret-tool host hash", "linux", "chromium", 24, signintest.CBC("v11", signintest.Key("keyring-pw-v11", 1), true)},
+		{"v11 kwallet-query", "linux", "chrome", 24, signintest.CBC("v11", signintest.Key("kwallet-pw", 1), true)},
 		{"macOS keychain", "darwin", "chrome", 21, signintest.CBC("v10", signintest.Key("keychain-pw", 1003), false)},
 		{"macOS keychain host hash", "darwin", "chrome", 24, signintest.CBC("v10", signintest.Key("keychain-pw", 1003), true)},
 		{"newer compatible version", "linux", "chromium", 25, signintest.CBC("v10", signintest.Key("peanuts", 1), true)},
@@ -411,5 +414,29 @@ func TestWriteFile(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("folder holds %d entries, want the cookies file only", len(entries))
+	}
+}
+
+// TestKeychainDenied: on macOS, a Keychain that refuses the password (the
+// user clicked Deny) is a clear error naming the entry.
+func TestKeychainDenied(t *testing.T) {
+	tools := t.TempDir()
+	writeTool(t, tools, "security", "echo 'security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain.' >&2; exit 44\n")
+	t.Setenv("PATH", tools)
+	dir := filepath.Join(t.TempDir(), "Default")
+	signintest.Chromium(t, dir, 24, signintest.CBC("v10", signintest.Key("keychain-pw", 1003), true), amazonDE())
+	p, _ := signin.ProfileAt(dir, "brave")
+	e := env
+	e.GOOS = "darwin"
+	st, err := signin.Load(t.Context(), e, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Cookies(t.Context(), e, "amazon.de")
+	if !errors.Is(err, signin.ErrNoKeyring) || !strings.Contains(err.Error(), `the Keychain gave no "Brave Safe Storage" password`) {
+		t.Errorf("Cookies = %v, want ErrNoKeyring naming Brave Safe Storage", err)
+	}
+	if err != nil {
+		noSecret(t, "error", err.Error())
 	}
 }

@@ -385,7 +385,11 @@ func (a *apiClient) account(ctx context.Context) (rows [][2]string, ok bool) {
 	}
 	client, err := a.get(ctx)
 	if err != nil {
-		return [][2]string{{"signed in", "no: " + err.Error() + " (run apsql login)"}, {"cookies file", path}}, false
+		msg := err.Error()
+		if !strings.Contains(msg, "apsql login") {
+			msg += " (or run apsql login)"
+		}
+		return [][2]string{{"signed in", "no: " + msg}, {"cookies file", path}}, false
 	}
 	r := client.Region()
 	region := r.Name

@@ -260,6 +260,9 @@ func TestLoginBadProfiles(t *testing.T) {
 		t.Errorf("v11 without a keyring: exit %d: %s", code, stderr)
 	}
 	w.noCookieFile()
+	if code, stdout, _ := w.run("whoami", "--cookies", w.cookies); code != exitFailed || !strings.Contains(stdout, "signed in:      no: cookies file "+w.cookies+" does not exist: run apsql login") {
+		t.Errorf("whoami without a cookies file: exit %d: %s", code, stdout)
+	}
 	if code, _, stderr := w.run("login", "--browser", "netscape"); code != exitUsage || !strings.Contains(stderr, "use one of firefox, chromium, chrome, brave, edge") {
 		t.Errorf("--browser netscape: exit %d: %s", code, stderr)
 	}
