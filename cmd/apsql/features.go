@@ -166,6 +166,9 @@ func (a *apiClient) register(db *engine.DB) error {
 	if err := backup.RegisterLocalFiles(db); err != nil {
 		return fmt.Errorf("register local_files(): %w", err)
 	}
+	if err := mirror.RegisterDupes(db, a.get); err != nil {
+		return err
+	}
 	if err := mirror.RegisterSearch(db, a.get); err != nil {
 		return fmt.Errorf("register search(): %w", err)
 	}

@@ -1,0 +1,430 @@
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apsql/apsql/dupes"
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/filterlang"
+	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/resultset"
+)
+
+// ErrNoHashes: near_duplicates() ran before any SYNC HASHES.
+var ErrNoHashes = errors.New("no hashes table: run SYNC HASHES first")
+
+// Hash thumbnails: the size asked of the service and how many are in
+// flight (the client's pacer still decides how many are sent at once).
+const (
+	hashViewBox  = 128
+	hashWorkers  = 16
+	hashMaxBytes = 8 << 20
+)
+
+// hashBatch rows are committed at a time (a variable for tests).
+var hashBatch = 500
+
+// hashesTable is the table SYNC HASHES fills, one row per photo or video
+// it looked at:
+//   - status 'ok': phash and dhash are set;
+//   - 'skipped': the thumbnail can never be hashed as it is (404, not an
+//     image, does not decode, one flat colour); reason says why, and
+//     the node is looked at again only when its md5 changes;
+//   - 'failed': the request failed after the client's retries; the next
+//     SYNC HASHES tries it again.
+const hashesTable = `CREATE TABLE IF NOT EXISTS hashes (
+  id VARCHAR, md5 VARCHAR, phash UBIGINT, dhash UBIGINT, status VARCHAR, reason VARCHAR,
+  thumbWidth INTEGER, thumbHeight INTEGER, computedAt TIMESTAMP)`
+
+// hashJob is one node to hash.
+type hashJob struct {
+	id, md5, owner string
+}
+
+// hashRow is one row of hashes.
+type hashRow struct {
+	id, md5, status, reason string
+	phash, dhash            uint64
+	w, h                    int
+	at                      time.Time
+}
+
+func registerSyncHashes(reg *engine.Registry, client ClientFunc) {
+	reg.Register(engine.Command{
+		Keywords: []string{"SYNC", "HASHES"},
+		Syntax:   "SYNC HASHES [WHERE cond | FILTER 'filter' | ALBUM 'name']",
+		Help:     "perceptual hashes of photos and videos (poster frame) from small thumbnails into hashes, for near_duplicates(); only nodes without a hash or whose md5 changed",
+		Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
+			cond, args, err := parseHashTarget(ctx, s.DB, rest)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.DB.CheckBeforeWrite(ctx); err != nil {
+				return nil, fmt.Errorf("sync hashes: %w", err)
+			}
+			return syncHashes(ctx, s, client, cond, args)
+		},
+	})
+}
+
+// parseHashTarget reads SYNC HASHES' optional target into a condition on
+// nodes (alias n).
+func parseHashTarget(ctx context.Context, db *engine.DB, rest string) (string, []any, error) {
+	rest = strings.TrimSpace(rest)
+	if rest == "" {
+		return "TRUE", nil, nil
+	}
+	word, tail, _ := strings.Cut(rest, " ")
+	tail = strings.TrimSpace(tail)
+	switch strings.ToUpper(word) {
+	case "WHERE":
+		if tail == "" {
+			return "", nil, errors.New("sync hashes: WHERE needs a condition on nodes, e.g. SYNC HASHES WHERE year(contentDate) = 2024")
+		}
+		return "(" + tail + ")", nil, nil
+	case "FILTER":
+		a := engine.NewArgs(tail)
+		src, err := a.String()
+		if err != nil || !a.Done() {
+			return "", nil, errors.New("sync hashes: FILTER takes one quoted filter, e.g. SYNC HASHES FILTER 'timeYear:(2024)'")
+		}
+		f, err := engine.ParseFilter(src, filterlang.Local)
+		if err != nil {
+			return "", nil, err
+		}
+		where, args := f.SQL()
+		return "(" + where + ")", args, nil
+	case "ALBUM":
+		a := engine.NewArgs(tail)
+		name, err := a.String()
+		if err != nil || !a.Done() {
+			return "", nil, errors.New("sync hashes: ALBUM takes one quoted album name, e.g. SYNC HASHES ALBUM 'Trip'")
+		}
+		var id string
+		err = db.QueryRow(ctx, `SELECT id FROM albums WHERE name = ? ORDER BY id LIMIT 1`, name).Scan(&id)
+		if err != nil {
+			return "", nil, fmt.Errorf("sync hashes: no album %s in the mirror: run SYNC ALBUMS, or check the name", engine.Quote(name))
+		}
+		return "n.id IN (SELECT id FROM album_members WHERE albumId = " + engine.Quote(id) + ")", nil, nil
+	}
+	return "", nil, fmt.Errorf("sync hashes: unexpected %q: want SYNC HASHES, SYNC HASHES WHERE cond, SYNC HASHES FILTER 'filter' or SYNC HASHES ALBUM 'name'", word)
+}
+
+// syncHashes hashes the thumbnails of the photos and videos cond selects
+// that have no hash yet (or one of an older md5, or a failed attempt),
+// committing every hashBatch rows, so an interrupted run keeps what it
+// did and the next run goes on from there.
+func syncHashes(ctx context.Context, s *engine.Session, client ClientFunc, cond string, args []any) (*engine.Result, error) {
+	db := s.DB
+	if _, err := db.Exec(ctx, hashesTable); err != nil {
+		return nil, fmt.Errorf("sync hashes: %w", err)
+	}
+	q := `SELECT n.id, coalesce(n.md5, ''), coalesce(n.ownerId, '') FROM nodes n LEFT JOIN hashes h USING (id)
+WHERE n.status = 'AVAILABLE' AND (starts_with(n.contentType, 'image/') OR starts_with(n.contentType, 'video/'))
+  AND (h.id IS NULL OR h.md5 IS DISTINCT FROM n.md5 OR h.status = 'failed') AND ` + cond + `
+ORDER BY n.id`
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sync hashes: select the nodes to hash: %w", err)
+	}
+	var jobs []hashJob
+	for rows.Next() {
+		var j hashJob
+		if err := rows.Scan(&j.id, &j.md5, &j.owner); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sync hashes: %w", err)
+		}
+		jobs = append(jobs, j)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sync hashes: select the nodes to hash: %w", err)
+	}
+	counts := map[string]int{}
+	reasons := map[string]int{}
+	start := time.Now()
+	var runErr error
+	if len(jobs) > 0 {
+		c, err := client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tr := s.Progress.Start("hashes", int64(len(jobs)), "thumbnails")
+		runErr = hashAll(ctx, db, c, jobs, func(r hashRow) {
+			tr.Add(1)
+			counts[r.status]++
+			if r.status != "ok" {
+				reasons[reasonKind(r.reason)]++
+			}
+		})
+		tr.Done()
+	}
+	el := time.Since(start)
+	b := resultset.New(resultset.Col("status", resultset.String), resultset.Col("reason", resultset.String), resultset.Col("count", resultset.Int64))
+	if counts["ok"] > 0 {
+		b.Append("ok", nil, int64(counts["ok"]))
+	}
+	for _, k := range sortedKeys(reasons) {
+		st := "skipped"
+		if k == reasonFetch {
+			st = "failed"
+		}
+		b.Append(st, k, int64(reasons[k]))
+	}
+	done := counts["ok"] + counts["skipped"] + counts["failed"]
+	sum := fmt.Sprintf("sync hashes: %s of %s %s in %s (%s hashed, %s skipped, %s failed)",
+		output.Thousands(int64(done)), output.Thousands(int64(len(jobs))), plural(len(jobs), "thumbnail", "thumbnails"),
+		el.Round(time.Millisecond), output.Thousands(int64(counts["ok"])), output.Thousands(int64(counts["skipped"])), output.Thousands(int64(counts["failed"])))
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("sync hashes: interrupted after %s thumbnails (kept: the next SYNC HASHES goes on from there)", output.Thousands(int64(done)))
+		}
+		return nil, fmt.Errorf("sync hashes: %w (the %s hashes committed before it stopped are kept)", runErr, output.Thousands(int64(done)))
+	}
+	res := &engine.Result{Rows: b.Reader(), Summary: sum}
+	if counts["failed"] > 0 {
+		res.Failed = counts["failed"]
+	}
+	return res, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// The kinds of reason a result row counts (the table keeps the detail).
+const (
+	reasonFetch = "thumbnail request failed"
+	reason404   = "no thumbnail (404)"
+)
+
+func reasonKind(reason string) string {
+	for _, k := range []string{reason404, dupes.ErrNotImage.Error(), dupes.ErrUndecodable.Error(), dupes.ErrTooLarge.Error(), dupes.ErrFlat.Error()} {
+		if strings.HasPrefix(reason, k) {
+			return k
+		}
+	}
+	return reasonFetch
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// hashAll fetches and hashes jobs, hashWorkers at a time through c (its
+// pacer and retries), and writes the rows in batches of hashBatch, each
+// batch in one transaction. seen is called for every row written. A 401
+// or a failed write stops the run; rows of failed requests are written
+// as 'failed'.
+func hashAll(parent context.Context, db *engine.DB, c *fetch.Client, jobs []hashJob, seen func(hashRow)) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var owner struct {
+		sync.Mutex
+		id  string
+		err error
+	}
+	ownerOf := func(j hashJob) (string, error) {
+		if j.owner != "" {
+			return j.owner, nil
+		}
+		owner.Lock()
+		defer owner.Unlock()
+		if owner.id == "" && owner.err == nil {
+			owner.id, owner.err = c.OwnerID(ctx)
+		}
+		return owner.id, owner.err
+	}
+	in := make(chan hashJob)
+	out := make(chan hashRow, hashWorkers)
+	var fatal struct {
+		sync.Mutex
+		err error
+	}
+	stop := func(err error) {
+		fatal.Lock()
+		if fatal.err == nil {
+			fatal.err = err
+		}
+		fatal.Unlock()
+		cancel()
+	}
+	var wg sync.WaitGroup
+	for range hashWorkers {
+		wg.Go(func() {
+			for j := range in {
+				r, err := hashOne(ctx, c, j, ownerOf)
+				if err != nil {
+					stop(err)
+					return
+				}
+				select {
+				case out <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(in)
+		for _, j := range jobs {
+			select {
+			case in <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	batch := make([]hashRow, 0, hashBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		// Written on the parent context: a Ctrl-C keeps the rows in hand.
+		if err := writeHashes(context.WithoutCancel(parent), db, batch); err != nil {
+			return err
+		}
+		for _, r := range batch {
+			seen(r)
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for r := range out {
+		batch = append(batch, r)
+		if len(batch) == hashBatch {
+			if err := flush(); err != nil {
+				stop(err)
+				for range out {
+				}
+				break
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		stop(err)
+	}
+	fatal.Lock()
+	defer fatal.Unlock()
+	if fatal.err != nil {
+		return fatal.err
+	}
+	return parent.Err()
+}
+
+// hashOne fetches one thumbnail and hashes it. The error is for the run
+// as a whole (401, the context); everything about this node is its row.
+func hashOne(ctx context.Context, c *fetch.Client, j hashJob, ownerOf func(hashJob) (string, error)) (hashRow, error) {
+	r := hashRow{id: j.id, md5: j.md5, at: time.Now().UTC()}
+	ownerID, err := ownerOf(j)
+	if err != nil {
+		return r, fmt.Errorf("read the owner id for thumbnails: %w", err)
+	}
+	var data []byte
+	// API.md §1.4 C6: GET /v1/thumbnail/{id}?ownerId=&viewBox=W on the
+	// thumbnail host; a video's thumbnail is its poster frame.
+	err = c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(j.id),
+		Query: url.Values{"ownerId": {ownerID}, "viewBox": {strconv.Itoa(hashViewBox)}}, Op: "GET /v1/thumbnail/" + j.id}, &data)
+	var apiErr *fetch.APIError
+	switch {
+	case ctx.Err() != nil:
+		return r, ctx.Err()
+	case errors.Is(err, fetch.ErrUnauthorized):
+		return r, err
+	case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
+		r.status, r.reason = "skipped", reason404
+		return r, nil
+	case err != nil:
+		r.status, r.reason = "failed", reasonFetch+": "+err.Error()
+		return r, nil
+	case len(data) > hashMaxBytes:
+		r.status, r.reason = "skipped", fmt.Sprintf("%s: a thumbnail of %s", dupes.ErrTooLarge, output.Bytes(int64(len(data))))
+		return r, nil
+	}
+	img, err := dupes.Decode(data)
+	if err == nil {
+		b := img.Bounds()
+		r.w, r.h = b.Dx(), b.Dy()
+		var hs dupes.Hashes
+		if hs, err = dupes.Hash(img); err == nil {
+			r.status, r.phash, r.dhash = "ok", hs.PHash, hs.DHash
+			return r, nil
+		}
+	}
+	r.status, r.reason = "skipped", err.Error()
+	return r, nil
+}
+
+// writeHashes replaces the rows of batch's nodes in one transaction.
+func writeHashes(ctx context.Context, db *engine.DB, batch []hashRow) error {
+	var ids, vals strings.Builder
+	for k, r := range batch {
+		if k > 0 {
+			ids.WriteString(", ")
+			vals.WriteString(", ")
+		}
+		ids.WriteString(engine.Quote(r.id))
+		hash := func(h uint64) string {
+			if r.status != "ok" {
+				return "NULL"
+			}
+			return strconv.FormatUint(h, 10) + "::UBIGINT"
+		}
+		dim := func(v int) string {
+			if v == 0 {
+				return "NULL"
+			}
+			return strconv.Itoa(v)
+		}
+		reason := "NULL"
+		if r.reason != "" {
+			reason = engine.Quote(r.reason)
+		}
+		md5 := "NULL"
+		if r.md5 != "" {
+			md5 = engine.Quote(r.md5)
+		}
+		fmt.Fprintf(&vals, "(%s, %s, %s, %s, %s, %s, %s, %s, %s)", engine.Quote(r.id), md5, hash(r.phash), hash(r.dhash),
+			engine.Quote(r.status), reason, dim(r.w), dim(r.h), engine.Quote(r.at.Format("2006-01-02 15:04:05.000000"))+"::TIMESTAMP")
+	}
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM hashes WHERE id IN (`+ids.String()+`)`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO hashes VALUES `+vals.String())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write %d hashes: %w", len(batch), err)
+	}
+	return nil
+}
