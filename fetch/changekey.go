@@ -20,28 +20,34 @@ import (
 // value is NULL: ok false). It is never 0. Mirror rows and listed nodes
 // give the same key when the three columns hold the same values.
 func ChangeKey(version int64, hasVersion bool, modified int64, hasModified bool, md5 []byte, hasMD5 bool) uint64 {
-	// FNV-1a over the fields and their NULL flags.
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	var b [17]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(version))
-	binary.LittleEndian.PutUint64(b[8:], uint64(modified))
-	b[16] = flag(hasVersion) | flag(hasModified)<<1 | flag(hasMD5)<<2
 	if !hasVersion {
-		clear(b[0:8])
+		version = 0
 	}
 	if !hasModified {
-		clear(b[8:16])
+		modified = 0
 	}
-	for _, c := range b {
-		h = (h ^ uint64(c)) * prime
-	}
+	h := mix64(0x243F6A8885A308D3 ^ uint64(flag(hasVersion)|flag(hasModified)<<1|flag(hasMD5)<<2))
+	h = mix64(h ^ uint64(version))
+	h = mix64(h ^ uint64(modified))
 	if hasMD5 {
-		for _, c := range md5 {
-			h = (h ^ uint64(c)) * prime
+		b := md5
+		for len(b) >= 8 {
+			h = mix64(h ^ binary.LittleEndian.Uint64(b))
+			b = b[8:]
 		}
+		var tail [8]byte
+		copy(tail[:], b)
+		h = mix64(h ^ binary.LittleEndian.Uint64(tail[:]) ^ uint64(len(md5))<<56)
 	}
 	return h | 1
+}
+
+// mix64 is splitmix64's finalizer: every input bit moves every output bit.
+func mix64(x uint64) uint64 {
+	x += 0x9E3779B97F4A7C15
+	x = (x ^ x>>30) * 0xBF58476D1CE4E5B9
+	x = (x ^ x>>27) * 0x94D049BB133111EB
+	return x ^ x>>31
 }
 
 func flag(b bool) byte {

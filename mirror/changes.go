@@ -91,7 +91,7 @@ func journaled(idExpr, table string, removing bool) string {
 	if removing {
 		which = `a."action" IN ` + removingActions
 	}
-	return `EXISTS (SELECT 1 FROM actions_log a WHERE a."target" = ` + idExpr + ` AND a."status" = 'ok' AND a."at" >= ` + sinceSQL(table) + ` AND ` + which + `)`
+	return `coalesce(` + idExpr + ` IN (SELECT a."target" FROM actions_log a WHERE a."status" = 'ok' AND a."at" >= ` + sinceSQL(table) + ` AND ` + which + `), false)`
 }
 
 // fieldsSQL is the list of the columns (but skip) whose values differ

@@ -51,6 +51,7 @@ func main() {
 	breakdown := flag.Bool("breakdown", true, "also measure decode and insert separately")
 	goMemLimit := flag.Int64("go-memory-limit", 0, "Go soft memory limit of the sync process in MiB (0: the Go default), as apsql sets it")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the sync process (the first SYNC) to `FILE`")
+	changed := flag.Float64("changed", 0.01, "share of the nodes renamed on the service before a third SYNC (0: none)")
 	dbFile := flag.String("db", "", "database file (default: a file in a temporary folder; :memory: for none)")
 	flag.Parse()
 	if *role == "emulate" {
@@ -62,13 +63,13 @@ func main() {
 	if *goMemLimit > 0 {
 		debug.SetMemoryLimit(*goMemLimit << 20)
 	}
-	if err := run(*nodes, *latency, *rateLimit, *memLimit, *dbFile, *breakdown); err != nil {
+	if err := run(*nodes, *latency, *rateLimit, *memLimit, *dbFile, *breakdown, *changed); err != nil {
 		fmt.Fprintln(os.Stderr, "syncbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile string, breakdown bool) error {
+func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile string, breakdown bool, changed float64) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "syncbench")
 	if err != nil {
@@ -155,6 +156,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	}
 	mirror.Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return client, nil })
 	sess := engine.NewSession(db)
+	sess.Logf = func(format string, args ...any) { fmt.Printf("      "+format+"\n", args...) }
 	rssBefore := peakRSS()
 	if profile != "" {
 		f, err := os.Create(profile)
@@ -189,18 +191,98 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	fmt.Printf("      CPU time of the sync process (user+system, all threads): %.1f s = %.2f cores busy on average\n", cpu.Seconds(), cpu.Seconds()/elapsed.Seconds())
 	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB; Go runtime's share at its peak: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, goPeakBytes>>20, runtime.GOMAXPROCS(0))
 
-	t = time.Now()
-	res, err = sess.Run(ctx, "SYNC")
-	if err != nil {
+	// A re-SYNC with nothing changed, then one with a share of the nodes
+	// renamed on the service (PATCH /nodes/{id}, as another app would),
+	// each next to a ceiling listing measured just before it.
+	if err := reSync(ctx, client, sess, "second SYNC (no changes)"); err != nil {
 		return err
 	}
-	res.Rows.Release()
-	fmt.Printf("second SYNC (no changes): %s; %s\n", time.Since(t).Round(time.Millisecond), res.Summary)
+	if changed > 0 {
+		k := int(changed * float64(n))
+		t = time.Now()
+		if err := renameSome(ctx, client, k); err != nil {
+			return err
+		}
+		fmt.Printf("renamed %d nodes on the service in %s\n", k, time.Since(t).Round(time.Millisecond))
+		if err := reSync(ctx, client, sess, fmt.Sprintf("third SYNC (%g%% renamed)", 100*changed)); err != nil {
+			return err
+		}
+	}
 
 	if breakdown {
 		return measureBreakdown(ctx, client, db)
 	}
 	return nil
+}
+
+// ceilingListing times the ids-only listing of every page (fetched, ids
+// scanned, nothing decoded or stored) and gives its memory back.
+func ceilingListing(ctx context.Context, client *fetch.Client) (time.Duration, int, error) {
+	t := time.Now()
+	ids, err := client.StreamSearchIDs(ctx, mirror.DefaultFilter)
+	d := time.Since(t)
+	n := len(ids)
+	ids = nil
+	debug.FreeOSMemory()
+	return d, n, err
+}
+
+// reSync measures a SYNC into the filled mirror next to a ceiling listing
+// taken just before it, with the peak RSS of the SYNC alone.
+func reSync(ctx context.Context, client *fetch.Client, sess *engine.Session, label string) error {
+	ceil, n, err := ceilingListing(ctx, client)
+	if err != nil {
+		return fmt.Errorf("ceiling listing: %w", err)
+	}
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	t := time.Now()
+	cpu0 := cpuTime()
+	res, err := sess.Run(ctx, "SYNC")
+	if err != nil {
+		return err
+	}
+	res.Rows.Release()
+	el := time.Since(t)
+	fmt.Printf("%s: %s, %.2fx the ceiling (ids-only listing of %d nodes just before: %s); peak RSS %d MB; CPU %.1f s; %s\n",
+		label, el.Round(time.Millisecond), el.Seconds()/ceil.Seconds(), n, ceil.Round(time.Millisecond), peakRSS()>>20, (cpuTime() - cpu0).Seconds(), res.Summary)
+	return nil
+}
+
+// renameSome renames k nodes spread over the library on the service, eight
+// requests at a time.
+func renameSome(ctx context.Context, client *fetch.Client, k int) error {
+	ids, err := client.StreamSearchIDs(ctx, mirror.DefaultFilter)
+	if err != nil {
+		return err
+	}
+	if k <= 0 || len(ids) == 0 {
+		return nil
+	}
+	step := max(1, len(ids)/k)
+	work := make(chan string)
+	errc := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var err error
+			for id := range work {
+				if err == nil {
+					err = client.Do(ctx, &fetch.Request{Method: "PATCH", Path: "/nodes/" + id, JSON: map[string]any{"name": "renamed-" + id + ".jpg"}}, nil)
+				}
+			}
+			errc <- err
+		}()
+	}
+	for i := 0; i < len(ids) && i/step < k; i += step {
+		work <- ids[i]
+	}
+	close(work)
+	var first error
+	for range 8 {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // measureBreakdown splits a first SYNC into its parts, each measured alone:
