@@ -277,14 +277,18 @@ func (d *DB) CheckBeforeWrite(ctx context.Context) error {
 	// SYNC's peak (a million-node file: 533-704 MB peak RSS at the
 	// default 256MB limit, against 426-475 MB without the check). The
 	// limit is put back as DuckDB shows it (to 0.1 MiB).
-	var limit string
-	if err := d.conn.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
-		return d.damaged("", err)
+	// After Lockdown no setting changes: the check reads under the
+	// user's limit.
+	if !d.LockedDown() {
+		var limit string
+		if err := d.conn.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
+			return d.damaged("", err)
+		}
+		if _, err := d.conn.ExecContext(ctx, `SET memory_limit = '64MB'`); err != nil {
+			return d.damaged("", err)
+		}
+		defer d.conn.ExecContext(context.WithoutCancel(ctx), `SET memory_limit = `+Quote(limit))
 	}
-	if _, err := d.conn.ExecContext(ctx, `SET memory_limit = '64MB'`); err != nil {
-		return d.damaged("", err)
-	}
-	defer d.conn.ExecContext(context.WithoutCancel(ctx), `SET memory_limit = `+Quote(limit))
 	for _, t := range tables {
 		// max(hash(COLUMNS(*))) uses every column, so none is pruned.
 		q := `SELECT max(hash(COLUMNS(*))) FROM ` + Ident(t[0]) + `.` + Ident(t[1])

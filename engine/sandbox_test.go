@@ -96,6 +96,12 @@ func TestSandboxRefuses(t *testing.T) {
 		{"read_ndjson", "SELECT * FROM read_ndjson(" + q + ")"},
 		{"a path as a table", "SELECT * FROM " + Quote(dir+"/x.csv")},
 		{"a URL", "SELECT * FROM read_text('https://example.com/cookies')"},
+		{"query()", "SELECT * FROM query(" + Quote("SELECT * FROM read_text("+q+")") + ")"},
+		// DuckDB itself refuses these (query() takes one SELECT;
+		// query_table() names tables): any error of DuckDB's will do.
+		{"query() of SET", "SELECT * FROM query('SET enable_external_access = true') -- duckdb"},
+		{"query() of ATTACH", "SELECT * FROM query('ATTACH '':memory:'' AS m2') -- duckdb"},
+		{"query_table()", "SELECT * FROM query_table(" + Quote(secret) + ") -- duckdb"},
 		{"COPY to a file", "COPY nodes TO " + Quote(filepath.Join(dir, "out.csv"))},
 		{"COPY from a file", "COPY nodes FROM " + q},
 		{"EXPORT", "EXPORT DATABASE " + Quote(filepath.Join(dir, "export"))},
@@ -133,13 +139,14 @@ func TestSandboxRefuses(t *testing.T) {
 			// A write inside a query is refused by DuckDB's read-only
 			// transaction: its own typed error.
 			var de *duckdb.Error
-			if !errors.Is(err, ErrSandboxed) && !(errors.As(err, &de) && de.Type == duckdb.ErrorTypeTransaction) {
+			byDuckDB := errors.As(err, &de) && (de.Type == duckdb.ErrorTypeTransaction || strings.HasSuffix(c.sql, "-- duckdb"))
+			if !errors.Is(err, ErrSandboxed) && !byDuckDB {
 				t.Fatalf("%s: %v (%T), want ErrSandboxed", c.sql, err, err)
 			}
 			if strings.Contains(err.Error(), "123-secret") {
 				t.Fatalf("%s: the error shows the file: %v", c.sql, err)
 			}
-			if strings.Contains(err.Error(), "\n") {
+			if strings.Contains(err.Error(), "\n") && !byDuckDB {
 				t.Errorf("%s: a message of several lines: %q", c.sql, err)
 			}
 		})
@@ -164,6 +171,11 @@ func TestSandboxRefuses(t *testing.T) {
 	}
 	if _, err := d.Exec(t.Context(), "INSERT INTO albums (id, name) VALUES ('a2', 'Home')"); err != nil {
 		t.Errorf("the session's connection cannot write after Lockdown: %v", err)
+	}
+	// SYNC's check before it writes does not take the locked settings
+	// for damage.
+	if err := d.CheckBeforeWrite(t.Context()); err != nil {
+		t.Errorf("CheckBeforeWrite after Lockdown: %v", err)
 	}
 }
 
