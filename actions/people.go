@@ -95,6 +95,23 @@ func refreshPeople(ctx context.Context, s *engine.Session, c *fetch.Client) stri
 	return ""
 }
 
+// refreshPeopleAfter reads the people table again after an action that
+// changed which photos are available (TRASH, RESTORE, PURGE): the service
+// counts a person's available photos, and may pick another cover. It
+// does nothing when nothing was done or the table is empty (never
+// SYNCed); it returns a note for the summary when the read failed.
+func refreshPeopleAfter(ctx context.Context, r *run, c *fetch.Client) string {
+	if r.count(StatusOK) == 0 {
+		return ""
+	}
+	var n int
+	if err := r.s.DB.QueryRow(context.WithoutCancel(ctx), `SELECT count(*) FROM people`).Scan(&n); err != nil || n == 0 {
+		return ""
+	}
+	r.requests.Add(1)
+	return refreshPeople(ctx, r.s, c)
+}
+
 // sendOne sends one person request through guardedSend (verify reads the
 // people back) and returns its outcome detail and whether it is done.
 func sendOne(ctx context.Context, r *run, id, req string, send func(ctx context.Context, retry func(context.Context, error) bool) error, verify verifier) (string, bool) {

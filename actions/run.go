@@ -66,13 +66,28 @@ func dropGone(outs []Outcome) func(ctx context.Context, tx *sql.Tx) error {
 		return nil
 	}
 	in := idList(ids)
+	stmts := append([]string{`DELETE FROM nodes WHERE id IN ` + in, `DELETE FROM trash WHERE id IN ` + in}, forgetSQL(in)...)
 	return func(ctx context.Context, tx *sql.Tx) error {
-		for _, t := range []string{"nodes", "trash"} {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE id IN `+in); err != nil {
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
 			}
 		}
 		return nil
+	}
+}
+
+// forgetSQL returns the statements that take nodes no longer on the
+// service (purged, gone; the id list in) out of the tables derived from
+// them, as the service's listings no longer show them: album_members, with
+// each album's count lowered by the members it lost, and the labels of
+// those nodes.
+func forgetSQL(in string) []string {
+	return []string{
+		`UPDATE albums SET count = greatest(0, count - (SELECT count(*) FROM album_members m WHERE m.albumId = albums.id AND m.id IN ` + in + `))
+  WHERE id IN (SELECT albumId FROM album_members WHERE id IN ` + in + `)`,
+		`DELETE FROM album_members WHERE id IN ` + in,
+		`DELETE FROM labels WHERE source = 'node' AND id IN ` + in,
 	}
 }
 

@@ -99,7 +99,7 @@ func (m move) apply(ids []string) func(ctx context.Context, tx *sql.Tx) error {
 			`DELETE FROM trash WHERE id IN ` + in,
 		}
 	default:
-		stmts = []string{`DELETE FROM trash WHERE id IN ` + in, `DELETE FROM nodes WHERE id IN ` + in}
+		stmts = append([]string{`DELETE FROM trash WHERE id IN ` + in, `DELETE FROM nodes WHERE id IN ` + in}, forgetSQL(in)...)
 	}
 	// Folders among ids carry their subtree along (folders.go).
 	stmts = append(folderMoveSQL(m.action, in), stmts...)
@@ -326,6 +326,10 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 		if n := x.restoreSubtrees(ctx, r, c, todo); n != "" {
 			note = strings.TrimPrefix(note+"; "+n, "; ")
 		}
+	}
+	// A person's count is of available photos: read the people back.
+	if n := refreshPeopleAfter(ctx, r, c); n != "" {
+		note = strings.TrimPrefix(note+"; "+n, "; ")
 	}
 	return r.end(ctx.Err() != nil, fatal, note)
 }
