@@ -282,3 +282,32 @@ func TestPickSession(t *testing.T) {
 		t.Error("pick with no answer succeeded")
 	}
 }
+
+// TestLoginAsks: at a terminal, several sessions are listed and the one
+// whose number is typed is taken.
+func TestLoginAsks(t *testing.T) {
+	if _, err := buildBinary(); err != nil { // while go is on PATH
+		t.Fatal(err)
+	}
+	w := newLoginWorld(t)
+	exp := time.Now().Add(10 * 24 * time.Hour)
+	us := map[string]string{"session-id": "US-SESSION-1", "ubid-main": "US-UBID-2", "at-main": "Atza|US-TOKEN"}
+	w.firefox("two.default", append(signintest.Amazon("de", w.srv.Cookies(), exp), signintest.Amazon("com", us, exp)...))
+	tm := startTerm(t, []string{"HOME=" + w.home, "XDG_CONFIG_HOME=" + filepath.Join(w.home, ".config"), "APSQL_COOKIES="}, "login", "--endpoint", w.url)
+	out := tm.expect("Which one [1-2]? ")
+	if !strings.Contains(out, "1. amazon.com in Firefox profile \"two.default\"") || !strings.Contains(out, "2. amazon.de in Firefox profile \"two.default\"") {
+		t.Errorf("the list of sessions: %q", out)
+	}
+	tm.send("2\r")
+	out = tm.expect("apsql whoami tells")
+	if !strings.Contains(out, "Signed in to amazon.de (region EU) as customer "+w.srv.OwnerID()) {
+		t.Errorf("after choosing 2: %q", out)
+	}
+	if code := tm.wait(); code != exitOK {
+		t.Errorf("exit %d", code)
+	}
+	c, err := fetch.LoadCookies(filepath.Join(w.home, ".config", "apsql", "cookies"))
+	if err != nil || c.Value("at-acbde") != w.srv.Cookies()["at-acbde"] {
+		t.Errorf("the default cookies file does not hold the amazon.de session: %v", err)
+	}
+}
