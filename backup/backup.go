@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -180,8 +181,10 @@ type job struct {
 	n    *node
 	rel  string // '/'-separated, relative to the backup folder
 	kind jobKind
-	// verified: the file's md5 was checked against the node in this run.
-	verified bool
+	// prev is the node's record before the run (jobMeta keeps its run
+	// and mtime): copied at planning, as the manifest changes under the
+	// workers.
+	prev record
 }
 
 // row is one result row.
@@ -200,17 +203,8 @@ func (b *Backup) runBackup(ctx context.Context, s *engine.Session, rest string, 
 	if outer := enclosingBackup(o.dir); outer != "" {
 		return nil, fmt.Errorf("backup: %w: %s is inside the backup in %s; back up into a folder outside it (or into %s itself)", ErrNestedBackup, o.dir, outer, outer)
 	}
-	nodes, inTarget, err := loadNodes(ctx, s.DB, o)
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	var m *manifest
 	var lk *lock
-	if explain {
-		if m, err = readManifest(o.dir); err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
-		}
-	} else {
+	if !explain {
 		if err := os.MkdirAll(filepath.Join(o.dir, metaDir), 0o755); err != nil {
 			return nil, fmt.Errorf("backup: %w", writeError(o.dir, err))
 		}
@@ -218,11 +212,34 @@ func (b *Backup) runBackup(ctx context.Context, s *engine.Session, rest string, 
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 		defer lk.release()
-		if m, err = openManifest(o.dir); err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
-		}
-		defer m.close()
 	}
+	// The manifest is read while DuckDB lists the nodes: one core each.
+	type opened struct {
+		m   *manifest
+		err error
+	}
+	mc := make(chan opened, 1)
+	go func() {
+		var o2 opened
+		if explain {
+			o2.m, o2.err = readManifest(o.dir)
+		} else {
+			o2.m, o2.err = openManifest(o.dir)
+		}
+		mc <- o2
+	}()
+	nodes, inTarget, err := loadNodes(ctx, s.DB, o)
+	mo := <-mc
+	if mo.m != nil && !explain {
+		defer mo.m.close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if mo.err != nil {
+		return nil, fmt.Errorf("backup: %w", mo.err)
+	}
+	m := mo.m
 	root, err := openRoot(o.dir, explain)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
@@ -341,13 +358,19 @@ func loadNodes(ctx context.Context, db *engine.DB, o options) ([]*node, map[stri
 		}
 		join, args = `JOIN (`+q+`) AS t ON t.id = n.id`, a
 	}
+	// The description and location are read from raw only for sidecars:
+	// a re-run over 100k nodes without them skips the JSON.
+	metaCols := `'', ''`
+	if o.sidecar != "" {
+		metaCols = `coalesce(n.raw->>'$.description', ''),
+  coalesce(n.raw->>'$.contentProperties.image.location', n.raw->>'$.contentProperties.video.location', '')`
+	}
 	q := `SELECT n.id, coalesce(n.name, ''), coalesce(n.extension, ''), coalesce(n.parentId, ''),
   coalesce(f.name, ''), coalesce(f.path, ''), coalesce(n.ownerId, ''), coalesce(n.md5, ''), coalesce(n.contentType, ''),
   coalesce(n.size, 0), coalesce(n.contentDate, n.createdDate), n.createdDate, coalesce(n.favorite, false),
-  coalesce(n.raw->>'$.description', ''),
-  coalesce(n.raw->>'$.contentProperties.image.location', n.raw->>'$.contentProperties.video.location', '')
+  ` + metaCols + `
 FROM nodes n ` + join + ` LEFT JOIN folders f ON f.id = n.parentId
-WHERE n.kind = 'FILE' ORDER BY n.id`
+WHERE n.kind = 'FILE'`
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		if o.target != nil {
@@ -376,6 +399,7 @@ WHERE n.kind = 'FILE' ORDER BY n.id`
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	var in map[string]bool
 	if o.target != nil {
 		in = make(map[string]bool, len(out))
@@ -477,19 +501,20 @@ func (r *runState) plan(nodes []*node, inTarget map[string]bool) ([]job, []*reco
 	}
 	var jobs []job
 	var fresh []*node
-	for _, n := range nodes {
+	states := r.localStates(nodes)
+	for i, n := range nodes {
 		rec := m.byID[n.ID]
 		if rec == nil {
 			fresh = append(fresh, n)
 			continue
 		}
-		st := r.localState(rec)
+		st := states[i]
 		switch {
 		case n.MD5 == rec.MD5 && n.Size == rec.Size:
 			switch st {
 			case localSame:
 				if r.o.sidecar != "" && r.sidecarsStale(n, rec) {
-					jobs = append(jobs, job{n: n, rel: rec.Path, kind: jobMeta})
+					jobs = append(jobs, job{n: n, rel: rec.Path, kind: jobMeta, prev: *rec})
 				}
 			case localMissing:
 				jobs = append(jobs, job{n: n, rel: rec.Path, kind: jobRestore})
@@ -504,6 +529,7 @@ func (r *runState) plan(nodes []*node, inTarget map[string]bool) ([]job, []*reco
 			}
 		}
 	}
+	sort.Slice(fresh, func(i, j int) bool { return fresh[i].ID < fresh[j].ID })
 	// New nodes get the template's path; a path already recorded, used by
 	// another new node (compared folded, as case-insensitive file systems
 	// would) or held by a file that is not the node's gets " (2)", " (3)",
@@ -586,11 +612,40 @@ const (
 	localEdited                    // another size or mtime, or not a file
 )
 
+// localStates stats the recorded file of every node (in parallel: a
+// re-run over 100k nodes is mostly these system calls).
+func (r *runState) localStates(nodes []*node) []localState {
+	out := make([]localState, len(nodes))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(8, len(nodes)/1000)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(nodes) {
+					return
+				}
+				if rec := r.m.byID[nodes[i].ID]; rec != nil {
+					out[i] = r.localState(rec)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// localState says what the folder holds at rec's path. It is a plain
+// Lstat of the joined path (nothing is written, and no link is followed
+// at the end; a linked folder makes the file look missing or edited, and
+// the fetch that follows goes through the root and refuses the link).
 func (r *runState) localState(rec *record) localState {
 	if r.root == nil {
 		return localMissing
 	}
-	fi, err := r.root.Lstat(filepath.FromSlash(rec.Path))
+	fi, err := os.Lstat(filepath.Join(r.o.dir, filepath.FromSlash(rec.Path)))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return localMissing

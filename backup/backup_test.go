@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -248,5 +249,37 @@ func TestBackupBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(partName(p)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the part file is left: %v", err)
+	}
+}
+
+// TestBackupNames: names that collide only by case get their own files
+// (as a case-insensitive file system needs), hostile names stay inside the
+// folder, cleaned, and a template that would climb out is refused.
+func TestBackupNames(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40, Seed: 17}, "SYNC")
+	files := e.strings(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 5`)
+	names := []string{"Photo.JPG", "photo.jpg", "../../escape.jpg", "\u202egpj.exe", ".hidden"}
+	for i, id := range files {
+		if _, err := e.db.Exec(t.Context(), `UPDATE nodes SET name = ?, contentDate = TIMESTAMP '2020-05-01 10:00:00' WHERE id = ?`, names[i], id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "bk")
+	e.run(`BACKUP ` + `WHERE id IN ('` + strings.Join(files, `', '`) + `') TO '` + dir + `'`)
+	m := e.checkFiles(dir, files)
+	seen := map[string]string{}
+	for _, id := range files {
+		p := m.byID[id].Path
+		if other, ok := seen[strings.ToLower(p)]; ok {
+			t.Errorf("%s and %s share %s (folded)", id, other, p)
+		}
+		seen[strings.ToLower(p)] = id
+		if !strings.HasPrefix(p, "2020/05/") || slices.Contains(strings.Split(p, "/"), "..") || strings.Contains(p, "\u202e") || strings.HasPrefix(filepath.Base(p), ".") {
+			t.Errorf("%s: path %q", id, p)
+		}
+	}
+	t.Log(seen)
+	if _, _, err := e.try(`BACKUP TO '` + dir + `' (NAMING '../{name}')`); err == nil || !strings.Contains(err.Error(), "leave the target") {
+		t.Errorf("a climbing template: %v", err)
 	}
 }

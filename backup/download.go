@@ -191,10 +191,17 @@ func (r *runState) one(ctx context.Context, d *downloader, j job) (*record, row,
 	case jobMeta:
 		rw.status, rw.detail = statusOK, "metadata changed: sidecars rewritten"
 	}
-	if !n.Content.IsZero() && j.kind != jobMeta {
-		_ = r.root.Chtimes(name, time.Time{}, n.Content)
+	if j.kind == jobMeta {
+		if err := noLinkedFolders(r.root, name, r.o.dir); err != nil {
+			rw.status, rw.detail = statusFailed, err.Error()
+			return nil, rw, nil
+		}
 	}
-	fi, err := r.root.Lstat(name)
+	abs := filepath.Join(r.o.dir, name)
+	if !n.Content.IsZero() && j.kind != jobMeta {
+		_ = os.Chtimes(abs, time.Time{}, n.Content)
+	}
+	fi, err := os.Lstat(abs)
 	if err != nil {
 		rw.status, rw.detail = statusFailed, "read back "+j.rel+": "+err.Error()
 		return nil, rw, nil
@@ -205,8 +212,8 @@ func (r *runState) one(ctx context.Context, d *downloader, j job) (*record, row,
 		c := n.Content
 		rec.ContentDate = &c
 	}
-	if old := r.m.get(n.ID); old != nil && j.kind == jobMeta {
-		rec.Run, rec.MTime = old.Run, old.MTime
+	if j.kind == jobMeta {
+		rec.Run, rec.MTime = j.prev.Run, j.prev.MTime
 	}
 	if r.o.sidecar != "" {
 		meta, err := r.writeSidecars(n, j.rel)
