@@ -122,7 +122,7 @@ func TestLoginFirefox(t *testing.T) {
 			t.Errorf("whoami lacks %q:\n%s", want, stdout)
 		}
 	}
-	code, stdout, stderr = w.run("--endpoint", w.url, "--cookies", w.cookies, "-csv", "-c", ".account")
+	code, stdout, stderr = w.run("-v", "--endpoint", w.url, "--cookies", w.cookies, "-csv", "-c", ".account")
 	if code != exitOK || !strings.Contains(stdout, "signed in,yes") || !strings.Contains(stdout, "customer id,"+w.srv.OwnerID()) || !strings.Contains(stdout, "in 29 days") {
 		t.Errorf(".account: exit %d:\n%s%s", code, stdout, stderr)
 	}
