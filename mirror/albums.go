@@ -158,6 +158,9 @@ func RefreshPeople(ctx context.Context, db *engine.DB, c *fetch.Client) error {
 	if err != nil {
 		return err
 	}
+	// Its changes are recorded under their own statement; by_apsql comes
+	// from the journal the action wrote.
+	ctx, _ = withChangeLog(ctx, "PEOPLE REFRESH")
 	_, _, _, err = smallTable{name: "people", key: []string{"clusterId"}}.replace(ctx, db, PeopleRows(people))
 	return err
 }

@@ -241,3 +241,79 @@ func (rt recordedTable) record(ctx context.Context, tx *sql.Tx, t smallTable, tb
 	}
 	return markSynced(ctx, tx, l, t.name)
 }
+
+// ActionChanges records in the changes table what one action statement
+// (TRASH, RESTORE, RENAME, ALBUM ADD, ...) changed in the mirror, with
+// by_apsql true: the action calls it in the transaction that applies its
+// outcomes to the local tables, so the rows and the change log commit
+// together. All the calls of one statement share one sync_id.
+type ActionChanges struct {
+	log *changeLog
+}
+
+// NewActionChanges starts the change log of an action statement; statement
+// names it ("TRASH", "ALBUM ADD", ...).
+func NewActionChanges(statement string) *ActionChanges {
+	return &ActionChanges{log: &changeLog{statement: statement, at: time.Now().UTC()}}
+}
+
+// Nodes records change (ChangeAdded, ChangeRemoved or ChangeChanged) of the
+// rows of table (nodes, albums, people) whose ids are given, with the
+// columns fields for a change. Call it while the rows are in the table:
+// before a removal, after an addition; ids the table lacks are skipped.
+func (a *ActionChanges) Nodes(ctx context.Context, tx *sql.Tx, table, change string, ids []string, fields ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	idCol, ok := map[string]string{"nodes": "id", "trash": "id", "albums": "id", "people": `"clusterId"`}[table]
+	if !ok {
+		return fmt.Errorf("record changes: no table %s", table)
+	}
+	id, err := a.log.syncID(ctx, tx)
+	if err != nil {
+		return err
+	}
+	fl := "NULL"
+	if len(fields) > 0 {
+		fl = listLiteral(fields)
+	}
+	for lo := 0; lo < len(ids); lo += 1000 {
+		hi := min(lo+1000, len(ids))
+		q := insertChanges(id, a.log, table) + `n.` + idCol + `, n.name, ` + engine.Quote(change) + `, ` + fl + `, true, NULL FROM ` + engine.Ident(table) +
+			` n WHERE n.` + idCol + ` IN (SELECT unnest(` + listLiteral(ids[lo:hi]) + `))`
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("record the changes of %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// Members records that the nodes ids were added to (ChangeAdded) or
+// removed from (ChangeRemoved) the album albumID.
+func (a *ActionChanges) Members(ctx context.Context, tx *sql.Tx, change, albumID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	id, err := a.log.syncID(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for lo := 0; lo < len(ids); lo += 1000 {
+		hi := min(lo+1000, len(ids))
+		q := insertChanges(id, a.log, "album_members") + `m.id, (SELECT name FROM nodes x WHERE x.id = m.id LIMIT 1), ` + engine.Quote(change) + `, NULL, true, ` + engine.Quote(albumID) +
+			` FROM (SELECT unnest(` + listLiteral(ids[lo:hi]) + `) AS id) m`
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("record the changes of album_members: %w", err)
+		}
+	}
+	return nil
+}
+
+// listLiteral is a DuckDB list of string literals.
+func listLiteral(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = engine.Quote(x)
+	}
+	return "[" + strings.Join(q, ", ") + "]::VARCHAR[]"
+}

@@ -240,3 +240,65 @@ func TestChangesNameWhatTheServiceChanged(t *testing.T) {
 		t.Errorf("a SYNC with nothing changed recorded %d changes: %v", n, e.strings(t, fmt.Sprintf(`SELECT in_table || ' ' || change || ' ' || id FROM changes WHERE sync_id > %d`, id)))
 	}
 }
+
+// TestActionChanges: what an action records through ActionChanges lands in
+// changes with by_apsql true and one sync_id for the statement, and a
+// later SYNC, which finds the mirror already matching the service, adds
+// nothing for those nodes.
+func TestActionChanges(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 600, Seed: 5})
+	ctx := t.Context()
+	e.mustSync(t, "SYNC")
+	ids := e.strings(t, `SELECT id FROM nodes WHERE width IS NOT NULL ORDER BY id LIMIT 3`)
+	album := e.strings(t, `SELECT id FROM albums ORDER BY id LIMIT 1`)
+	if len(ids) < 3 || len(album) != 1 {
+		t.Fatalf("need 3 photos and an album, have %d, %d", len(ids), len(album))
+	}
+	// As TRASH would: the service trashes, the action records and applies.
+	if err := e.srv.TrashIDs(ids[0], ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	ac := NewActionChanges("TRASH")
+	for _, batch := range [][]string{{ids[0]}, {ids[1]}} {
+		tx, err := e.db.Conn().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ac.Nodes(ctx, tx, "nodes", ChangeRemoved, batch); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE id = ?`, batch[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := e.db.Conn().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NewActionChanges("ALBUM ADD").Members(ctx, tx, ChangeAdded, album[0], ids[2:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got := e.strings(t, `SELECT statement || ' ' || in_table || ' ' || change || ' ' || id || ' ' || by_apsql || ' ' || coalesce(album_id, '-') || ' ' || (name IS NOT NULL) FROM changes WHERE statement <> 'SYNC' ORDER BY statement, id`)
+	want := []string{
+		"ALBUM ADD album_members added " + ids[2] + " true " + album[0] + " true",
+		"TRASH nodes removed " + ids[0] + " true - true",
+		"TRASH nodes removed " + ids[1] + " true - true",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes = %q, want %q", got, want)
+	}
+	if n := e.queryInt(t, `SELECT count(DISTINCT sync_id) FROM changes WHERE statement = 'TRASH'`); n != 1 {
+		t.Errorf("one TRASH statement has %d sync ids", n)
+	}
+	last := e.queryInt(t, `SELECT max(sync_id) FROM changes`)
+	e.mustSync(t, "SYNC")
+	if got := e.strings(t, fmt.Sprintf(`SELECT id FROM changes WHERE sync_id > %d AND in_table = 'nodes'`, last)); len(got) != 0 {
+		t.Errorf("the SYNC after the action recorded %v again", got)
+	}
+}
