@@ -288,11 +288,17 @@ func (a *ActionChanges) Nodes(ctx context.Context, tx *sql.Tx, table, change str
 	return nil
 }
 
-// Members records that the nodes ids were added to (ChangeAdded) or
-// removed from (ChangeRemoved) the album albumID.
+// Members records that the nodes ids are being added to (ChangeAdded) or
+// removed from (ChangeRemoved) the album albumID. Call it before
+// album_members changes: only ids not yet members (added) or members
+// (removed) are recorded.
 func (a *ActionChanges) Members(ctx context.Context, tx *sql.Tx, change, albumID string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
+	}
+	member := "NOT EXISTS"
+	if change == ChangeRemoved {
+		member = "EXISTS"
 	}
 	id, err := a.log.syncID(ctx, tx)
 	if err != nil {
@@ -301,7 +307,7 @@ func (a *ActionChanges) Members(ctx context.Context, tx *sql.Tx, change, albumID
 	for lo := 0; lo < len(ids); lo += 1000 {
 		hi := min(lo+1000, len(ids))
 		q := insertChanges(id, a.log, "album_members") + `m.id, (SELECT name FROM nodes x WHERE x.id = m.id LIMIT 1), ` + engine.Quote(change) + `, NULL, true, ` + engine.Quote(albumID) +
-			` FROM (SELECT unnest(` + listLiteral(ids[lo:hi]) + `) AS id) m`
+			` FROM (SELECT DISTINCT unnest(` + listLiteral(ids[lo:hi]) + `) AS id) m WHERE ` + member + ` (SELECT 1 FROM album_members a WHERE a."albumId" = ` + engine.Quote(albumID) + ` AND a.id = m.id)`
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("record the changes of album_members: %w", err)
 		}

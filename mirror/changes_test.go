@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"database/sql"
 	"fmt"
 	"slices"
 	"sort"
@@ -259,8 +260,10 @@ func TestActionChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	ac := NewActionChanges("TRASH")
+	var tx *sql.Tx
+	var err error
 	for _, batch := range [][]string{{ids[0]}, {ids[1]}} {
-		tx, err := e.db.Conn().BeginTx(ctx, nil)
+		tx, err = e.db.Conn().BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,11 +277,21 @@ func TestActionChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tx, err := e.db.Conn().BeginTx(ctx, nil)
+	// ids[2] joins the album; ids[0] is a member already (not a change).
+	if _, err := e.db.Exec(ctx, `DELETE FROM album_members WHERE id = ?`, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Exec(ctx, `INSERT INTO album_members VALUES (?, ?)`, album[0], ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	tx, err = e.db.Conn().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := NewActionChanges("ALBUM ADD").Members(ctx, tx, ChangeAdded, album[0], ids[2:3]); err != nil {
+	if err := NewActionChanges("ALBUM ADD").Members(ctx, tx, ChangeAdded, album[0], ids[:3:3][2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewActionChanges("ALBUM ADD").Members(ctx, tx, ChangeAdded, album[0], ids[0:1]); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
