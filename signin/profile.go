@@ -151,6 +151,9 @@ func FindProfiles(env Env, browser string) ([]Profile, error) {
 			var pats []string
 			if b == "firefox" {
 				pats = []string{filepath.Join(r, "*", "cookies.sqlite")}
+				for _, dir := range firefoxAbsolute(r) {
+					pats = append(pats, filepath.Join(dir, "cookies.sqlite"))
+				}
 			} else {
 				pats = []string{filepath.Join(r, "*", "Network", "Cookies"), filepath.Join(r, "*", "Cookies")}
 			}
@@ -177,6 +180,36 @@ func FindProfiles(env Env, browser string) ([]Profile, error) {
 		return out[i].Name < out[j].Name
 	})
 	return out, nil
+}
+
+// firefoxAbsolute returns the profile folders that root's profiles.ini
+// keeps elsewhere (IsRelative=0, Path=/somewhere/else).
+func firefoxAbsolute(root string) []string {
+	data, err := os.ReadFile(filepath.Join(root, "profiles.ini"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	relative, path := true, ""
+	flush := func() {
+		if !relative && filepath.IsAbs(path) {
+			out = append(out, path)
+		}
+		relative, path = true, ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "["):
+			flush()
+		case line == "IsRelative=0":
+			relative = false
+		case strings.HasPrefix(line, "Path="):
+			path = strings.TrimPrefix(line, "Path=")
+		}
+	}
+	flush()
+	return out
 }
 
 // ProfileAt returns the profile at path: a profile folder, or its cookie

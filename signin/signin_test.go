@@ -330,6 +330,13 @@ func TestFindProfiles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(home, ".config", "chromium", "Empty"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// A Firefox profile kept elsewhere, named in profiles.ini.
+	elsewhere := filepath.Join(home, "elsewhere", "work")
+	signintest.Firefox(t, elsewhere, nil).Close()
+	ini := "[Profile1]\nName=work\nIsRelative=0\nPath=" + elsewhere + "\n\n[Profile0]\nName=default-release\nIsRelative=1\nPath=x1.default-release\nDefault=1\n"
+	if err := os.WriteFile(filepath.Join(home, ".mozilla", "firefox", "profiles.ini"), []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ps, err := signin.FindProfiles(e, "")
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +345,7 @@ func TestFindProfiles(t *testing.T) {
 	for _, p := range ps {
 		got = append(got, p.Browser+":"+p.Name)
 	}
-	if want := []string{"brave:Profile 1", "chrome:Default", "firefox:x1.default-release"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"brave:Profile 1", "chrome:Default", "firefox:work", "firefox:x1.default-release"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("FindProfiles = %v, want %v", got, want)
 	}
 	// macOS keeps them under Library/Application Support.
