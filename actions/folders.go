@@ -251,13 +251,21 @@ func (x *Actions) runRename(ctx context.Context, s *engine.Session, rest string,
 		}
 		return r.result(false, ""), nil
 	case it.Name == name:
-		o := Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already named " + engine.Quote(name)}
-		if explain {
-			r.add(o)
-		} else if err := r.record(ctx, nil, o); err != nil {
+		// Renamed elsewhere since the last SYNC? Ask before skipping.
+		c, err := x.client(ctx)
+		if err != nil {
 			return nil, err
 		}
-		return r.result(false, ""), nil
+		send, rows := recheck(ctx, api{c}, []item{it}, "already named "+engine.Quote(name), func(n remoteNode) bool { return n.Name == name })
+		r.requests.Add(1)
+		if len(send) == 0 {
+			if explain {
+				r.add(rows...)
+			} else if err := r.record(ctx, nil, rows...); err != nil {
+				return nil, err
+			}
+			return r.result(false, ""), nil
+		}
 	}
 	if explain {
 		r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: req})
@@ -482,6 +490,28 @@ func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, rest string,
 	tr := s.Progress.Start("move", int64(len(todo)), "nodes")
 	defer tr.Done()
 	fatal := poolJournaled(ctx, r, x.workers, todo, oneID, "POST /nodes/{folder}/children (move)", func(it item) error {
+		// The mirror's parent may be stale (moved elsewhere since the
+		// last SYNC): fromParent must be the node's parent now.
+		n, err := a.getNode(context.WithoutCancel(ctx), it.ID)
+		r.requests.Add(1)
+		var skip *Outcome
+		switch {
+		case errors.Is(err, errNodeGone):
+			o := goneOutcome(it.ID, it.Name, "GET /nodes/{id} before the move", "404")
+			skip = &o
+		case err != nil:
+			skip = &Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: "not sent: reading the node's folder back failed: " + err.Error() + "; run the statement again"}
+		case n.Status != "AVAILABLE":
+			skip = &Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash on the service (trashed elsewhere since the last SYNC): RESTORE it first"}
+		case slices.Contains(n.Parents, dest.id):
+			skip = &Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in " + dest.path + " (on the service)"}
+		case len(n.Parents) > 0:
+			it.ParentID = n.Parents[0]
+		}
+		if skip != nil {
+			tr.Add(1)
+			return r.record(ctx, nil, *skip)
+		}
 		var raw []byte
 		send := func(ctx context.Context, retry func(context.Context, error) bool) (err error) {
 			raw, err = a.moveNode(ctx, it.ID, it.ParentID, dest.id, retry)

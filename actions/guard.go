@@ -277,3 +277,51 @@ func pool[T any](ctx context.Context, n int, jobs []T, do func(T) error, skipped
 	}
 	return fatal
 }
+
+// recheck reads back, right before the statement acts, the items the
+// mirror says need nothing (already in the wanted state): the mirror may
+// be stale, changed on another device since the last SYNC. It returns the
+// items the service shows still needing the action (to be sent after
+// all) and the rows of the rest: skipped with detail when done says the
+// node is in the wanted state, skipped as gone when the service does not
+// have it. When reading fails the mirror's word stands, and the row says
+// so.
+func recheck(ctx context.Context, a api, items []item, detail string, done func(remoteNode) bool) (send []item, rows []Outcome) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	found, gone, err := a.getNodes(ctx, ids)
+	for _, it := range items {
+		n, ok := found[it.ID]
+		switch {
+		case err != nil:
+			rows = append(rows, Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: detail + " (as the mirror says; reading it back failed: " + err.Error() + ")"})
+		case gone[it.ID]:
+			rows = append(rows, goneOutcome(it.ID, it.Name, "GET /nodes/{id}", "404"))
+		case ok && !done(n):
+			send = append(send, it)
+		default:
+			rows = append(rows, Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: detail})
+		}
+	}
+	return send, rows
+}
+
+// addChecked adds the rows recheck returned to the result: a node found
+// gone is journaled at once (it leaves the mirror); in an EXPLAIN nothing
+// is journaled.
+func (r *run) addChecked(ctx context.Context, explain bool, rows []Outcome) error {
+	var gone []Outcome
+	for _, o := range rows {
+		if o.gone && !explain {
+			gone = append(gone, o)
+		} else {
+			r.add(o)
+		}
+	}
+	return r.record(ctx, nil, gone...)
+}

@@ -274,3 +274,17 @@ func appliedTwice(reqs []recorded) []string {
 	}
 	return twice
 }
+
+// changes counts the recorded requests that change something (not GET):
+// a re-run may read nodes back, but must send no change.
+func (r *recorder) changes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, q := range r.reqs {
+		if q.method != http.MethodGet {
+			n++
+		}
+	}
+	return n
+}

@@ -95,6 +95,24 @@ func refreshPeople(ctx context.Context, s *engine.Session, c *fetch.Client) stri
 	return ""
 }
 
+// personStill reports whether the service confirms what the people table
+// says of cluster id (ok), before a statement skips it as done: the table
+// may be stale (renamed on another device). When the service cannot be
+// read, or does not have the person, the table's word stands.
+func (x *Actions) personStill(ctx context.Context, r *run, id string, ok func(fetch.Person) bool) bool {
+	c, err := x.client(ctx)
+	if err != nil {
+		return true
+	}
+	r.requests.Add(1)
+	ps, err := servicePeople(ctx, c)
+	if err != nil {
+		return true
+	}
+	q, found := ps[id]
+	return !found || ok(q)
+}
+
 // refreshPeopleAfter reads the people table again after an action that
 // changed which photos are available (TRASH, RESTORE, PURGE): the service
 // counts a person's available photos, and may pick another cover. It
@@ -160,7 +178,7 @@ func (x *Actions) runRenamePerson(ctx context.Context, s *engine.Session, rest s
 		return nil, fmt.Errorf("rename person: %w", noPerson(spec))
 	}
 	req := `PUT /cluster/name {"sourceCluster":...,"newName":...}`
-	if p.name == name {
+	if p.name == name && x.personStill(ctx, r, p.id, func(q fetch.Person) bool { return q.Name == name }) {
 		o := Outcome{ID: p.id, Name: p.name, Status: StatusSkipped, Detail: "already named " + engine.Quote(name), Target: spec}
 		if explain {
 			r.add(o)
@@ -404,7 +422,7 @@ func (x *Actions) runSetCover(ctx context.Context, s *engine.Session, rest strin
 		return nil, fmt.Errorf("set cover: %w", noPerson(spec))
 	}
 	req := "PUT /cluster/hero/{clusterId} {\"nodeId\":" + string(mustJSON(node)) + "}"
-	if p.cover == node {
+	if p.cover == node && x.personStill(ctx, r, p.id, func(q fetch.Person) bool { return q.CoverNodeID == node }) {
 		o := Outcome{ID: p.id, Name: p.name, Status: StatusSkipped, Detail: "already its cover", Target: spec}
 		if explain {
 			r.add(o)

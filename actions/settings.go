@@ -81,7 +81,7 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	}
 	r.orderBy(items)
 	req := fmt.Sprintf(`PATCH /nodes/{id} {"settings":{"%s":%t}}`, st.key, st.value)
-	var todo []item
+	var todo, already []item
 	for _, it := range items {
 		switch {
 		case !it.known():
@@ -89,10 +89,28 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		case !it.InNodes:
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash: RESTORE it first"})
 		case st.current(it) == st.value:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already " + st.state})
+			already = append(already, it)
 		default:
 			todo = append(todo, it)
 		}
+	}
+	if len(already) > 0 {
+		// Changed on another device since the last SYNC? Ask before skipping.
+		c, err := x.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		send, rows := recheck(ctx, api{c}, already, "already "+st.state, func(n remoteNode) bool {
+			if st.key == "hidden" {
+				return n.Settings.Hidden == st.value
+			}
+			return n.Settings.Favorite == st.value
+		})
+		r.requests.Add(int64(len(already)))
+		if err := r.addChecked(ctx, explain, rows); err != nil {
+			return nil, err
+		}
+		todo = append(todo, send...)
 	}
 	if explain {
 		for _, it := range todo {

@@ -137,17 +137,37 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 		return nil, fmt.Errorf("%s: %w", m.verb, err)
 	}
 	r.add(unknown...)
+	var already []item // skipped as the mirror has them: confirmed below
 	for _, it := range items {
 		switch {
 		case !it.known():
 			// in unknown
-		case m.action == "TRASH" && !it.InNodes:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in trash"})
-		case m.action == "RESTORE" && !it.InTrash:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not in trash"})
+		case m.action == "TRASH" && !it.InNodes, m.action == "RESTORE" && !it.InTrash:
+			already = append(already, it)
 		case m.action == "PURGE" && !it.InTrash:
 			notInTrash = append(notInTrash, fmt.Sprintf("%s (%s)", it.ID, it.Name))
 		default:
+			todo = append(todo, it)
+			size += it.Size
+		}
+	}
+	var c *fetch.Client
+	if len(already) > 0 {
+		// The mirror may be stale (restored or trashed elsewhere since
+		// the last SYNC): ask the service before skipping.
+		if c, err = x.client(ctx); err != nil {
+			return nil, err
+		}
+		detail, want := "already in trash", "TRASH"
+		if m.action == "RESTORE" {
+			detail, want = "not in trash", "AVAILABLE"
+		}
+		send, rows := recheck(ctx, api{c}, already, detail, func(n remoteNode) bool { return n.Status != "AVAILABLE" && n.Status != "TRASH" || n.Status == want })
+		r.requests.Add(int64(len(already)))
+		if err := r.addChecked(ctx, explain, rows); err != nil {
+			return nil, err
+		}
+		for _, it := range send {
 			todo = append(todo, it)
 			size += it.Size
 		}
@@ -164,10 +184,11 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	// A folder takes its subtree along: count it as the service holds it
 	// now (nodes uploaded since the last SYNC too), before asking.
 	var subs map[string]*subtree
-	var c *fetch.Client
 	if hasFolder(todo) && (m.action == "TRASH" || m.action == "PURGE") {
-		if c, err = x.client(ctx); err != nil {
-			return nil, err
+		if c == nil {
+			if c, err = x.client(ctx); err != nil {
+				return nil, err
+			}
 		}
 		if subs, err = m.listSubtrees(ctx, c, r, todo); err != nil {
 			return nil, err

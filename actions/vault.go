@@ -116,7 +116,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, re
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}
-	var todo []item
+	var todo, already []item
 	for _, it := range items {
 		media := strings.HasPrefix(it.Type, "image/") || strings.HasPrefix(it.Type, "video/")
 		switch {
@@ -124,13 +124,35 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, re
 			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
 		case !it.InNodes:
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash: RESTORE it first"})
-		case v.add && member[it.ID]:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "already in the Family Vault"})
-		case !v.add && !member[it.ID]:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not in the Family Vault"})
+		case v.add && member[it.ID], !v.add && !member[it.ID]:
+			already = append(already, it)
 		case v.add && !media:
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a photo or video: the Family Vault holds only those"})
 		default:
+			todo = append(todo, it)
+		}
+	}
+	if len(already) > 0 {
+		// Added or removed on another device since the last SYNC? Ask
+		// before skipping.
+		c, err := x.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		detail := "not in the Family Vault"
+		if v.add {
+			detail = "already in the Family Vault"
+		}
+		send, rows := recheck(ctx, api{c}, already, detail, func(n remoteNode) bool { return (n.FamilyID != "") == v.add })
+		r.requests.Add(int64(len(already)))
+		if err := r.addChecked(ctx, explain, rows); err != nil {
+			return nil, err
+		}
+		for _, it := range send {
+			if v.add && !strings.HasPrefix(it.Type, "image/") && !strings.HasPrefix(it.Type, "video/") {
+				r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a photo or video: the Family Vault holds only those"})
+				continue
+			}
 			todo = append(todo, it)
 		}
 	}
