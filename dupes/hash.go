@@ -114,16 +114,17 @@ func Hash(img image.Image) (Hashes, error) {
 	x0, y0, x1, y1 := trim(lum, w, h)
 	var g [side * side]float32
 	resample(lum, w, x0, y0, x1, y1, g[:], side, side)
-
-	// Detail check on the 32×32 image: the standard deviation of grey.
-	var sum, sq float64
-	for _, v := range g {
-		sum += float64(v)
-		sq += float64(v) * float64(v)
-	}
-	n := float64(len(g))
-	if sd := math.Sqrt(max(0, sq/n-(sum/n)*(sum/n))); sd < 2 {
-		return Hashes{}, fmt.Errorf("%w (grey deviation %.1f of 255)", ErrFlat, sd)
+	if sd := deviation(g[:]); sd < 2 {
+		// What is left inside white or black edges is one colour (an
+		// object on a plain background, cut to its inside): hash it all.
+		if x0 != 0 || y0 != 0 || x1 != w || y1 != h {
+			x0, y0, x1, y1 = 0, 0, w, h
+			resample(lum, w, x0, y0, x1, y1, g[:], side, side)
+			sd = deviation(g[:])
+		}
+		if sd < 2 {
+			return Hashes{}, fmt.Errorf("%w (grey deviation %.1f of 255)", ErrFlat, sd)
+		}
 	}
 
 	// Separable DCT-II, only the 9 lowest frequencies each way.
@@ -170,6 +171,17 @@ func Hash(img image.Image) (Hashes, error) {
 		}
 	}
 	return hs, nil
+}
+
+// deviation is the standard deviation of g.
+func deviation(g []float32) float64 {
+	var sum, sq float64
+	for _, v := range g {
+		sum += float64(v)
+		sq += float64(v) * float64(v)
+	}
+	n := float64(len(g))
+	return math.Sqrt(max(0, sq/n-(sum/n)*(sum/n)))
 }
 
 // luminance returns img's grey levels (0..255), row-major, w×h.

@@ -38,9 +38,11 @@ func RegisterDupes(db *engine.DB, client ClientFunc) error {
 
 // usageType is the SQL of /account/usage's category of a node (photo,
 // video, doc, other), as the service counts it (API.md §1.3 #1).
+// list_contains, not IN: DuckDB plans an IN list as a join, which took
+// 12 s over a million nodes.
 const usageType = `CASE WHEN starts_with(contentType, 'image/') THEN 'photo'
   WHEN starts_with(contentType, 'video/') THEN 'video'
-  WHEN file_category(extension) IN ('pdf', 'doc', 'xls', 'ppt', 'txt', 'markup') THEN 'doc'
+  WHEN list_contains(['pdf', 'doc', 'xls', 'ppt', 'txt', 'markup'], file_category(extension)) THEN 'doc'
   ELSE 'other' END`
 
 var dupesViews = []string{
@@ -70,12 +72,18 @@ ORDER BY g.group_id, dn.createdDate, dn.id`,
 	// videos and other files count), and what removing exact duplicates
 	// (every copy but the oldest of each md5) would free.
 	`CREATE OR REPLACE TEMP VIEW storage_report AS
-WITH f AS (
-  SELECT id, size, md5, ` + usageType + ` AS type,
+WITH live AS (
+  SELECT id, size, md5, createdDate, contentDate, contentType, extension, make, model FROM nodes
+  WHERE status = 'AVAILABLE' AND kind = 'FILE'),
+keep AS (
+  SELECT md5, arg_min(id, (createdDate, id)) AS keep_id FROM live
+  WHERE md5 IS NOT NULL AND md5 <> '' GROUP BY md5 HAVING count(*) > 1),
+f AS (
+  SELECT id, size, ` + usageType + ` AS type,
     year(coalesce(contentDate, createdDate)) AS year,
     nullif(trim(concat_ws(' ', make, model)), '') AS camera,
-    md5 IS NOT NULL AND md5 <> '' AND row_number() OVER (PARTITION BY md5 ORDER BY createdDate, id) > 1 AS extra_copy
-  FROM nodes WHERE status = 'AVAILABLE' AND kind = 'FILE')
+    keep.keep_id IS NOT NULL AND id <> keep.keep_id AS extra_copy
+  FROM live LEFT JOIN keep USING (md5))
 SELECT type, year, coalesce(camera, '(none)') AS camera,
   count(*) AS count,
   coalesce(sum(size), 0)::BIGINT AS bytes,

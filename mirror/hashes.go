@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
+
 	"github.com/apsql/apsql/dupes"
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -23,10 +25,14 @@ import (
 // ErrNoHashes: near_duplicates() ran before any SYNC HASHES.
 var ErrNoHashes = errors.New("no hashes table: run SYNC HASHES first")
 
-// Hash thumbnails: the size asked of the service and how many are in
-// flight (the client's pacer still decides how many are sent at once).
+// HashViewBox is the thumbnail size SYNC HASHES asks for: 64 pixels give
+// the ground truth a better recall than 128 (0.977 against 0.962 at the
+// defaults, the same precision) and cost a quarter of the decoding.
+const HashViewBox = 64
+
+// How many thumbnails are in flight (the client's pacer still decides how
+// many are sent at once), and the largest one read.
 const (
-	hashViewBox  = 128
 	hashWorkers  = 16
 	hashMaxBytes = 8 << 20
 )
@@ -126,7 +132,7 @@ func parseHashTarget(ctx context.Context, db *engine.DB, rest string) (string, [
 // did and the next run goes on from there.
 func syncHashes(ctx context.Context, s *engine.Session, client ClientFunc, cond string, args []any) (*engine.Result, error) {
 	db := s.DB
-	if _, err := db.Exec(ctx, hashesTable); err != nil {
+	if err := prepareHashes(ctx, db); err != nil {
 		return nil, fmt.Errorf("sync hashes: %w", err)
 	}
 	q := `SELECT n.id, coalesce(n.md5, ''), coalesce(n.ownerId, '') FROM nodes n LEFT JOIN hashes h USING (id)
@@ -304,35 +310,41 @@ func hashAll(parent context.Context, db *engine.DB, c *fetch.Client, jobs []hash
 		wg.Wait()
 		close(out)
 	}()
+	// A writer of its own commits the batches, so fetching goes on while
+	// one is written; it is written on the parent context made
+	// uncancellable, so a Ctrl-C keeps the rows in hand.
+	batches := make(chan []hashRow, 2)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		failed := false
+		for b := range batches {
+			if failed {
+				continue
+			}
+			if err := writeHashes(context.WithoutCancel(parent), db, b); err != nil {
+				stop(err)
+				failed = true
+				continue
+			}
+			for _, r := range b {
+				seen(r)
+			}
+		}
+	}()
 	batch := make([]hashRow, 0, hashBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		// Written on the parent context: a Ctrl-C keeps the rows in hand.
-		if err := writeHashes(context.WithoutCancel(parent), db, batch); err != nil {
-			return err
-		}
-		for _, r := range batch {
-			seen(r)
-		}
-		batch = batch[:0]
-		return nil
-	}
 	for r := range out {
 		batch = append(batch, r)
 		if len(batch) == hashBatch {
-			if err := flush(); err != nil {
-				stop(err)
-				for range out {
-				}
-				break
-			}
+			batches <- batch
+			batch = make([]hashRow, 0, hashBatch)
 		}
 	}
-	if err := flush(); err != nil {
-		stop(err)
+	if len(batch) > 0 {
+		batches <- batch
 	}
+	close(batches)
+	<-wrote
 	fatal.Lock()
 	defer fatal.Unlock()
 	if fatal.err != nil {
@@ -353,7 +365,7 @@ func hashOne(ctx context.Context, c *fetch.Client, j hashJob, ownerOf func(hashJ
 	// API.md §1.4 C6: GET /v1/thumbnail/{id}?ownerId=&viewBox=W on the
 	// thumbnail host; a video's thumbnail is its poster frame.
 	err = c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(j.id),
-		Query: url.Values{"ownerId": {ownerID}, "viewBox": {strconv.Itoa(hashViewBox)}}, Op: "GET /v1/thumbnail/" + j.id}, &data)
+		Query: url.Values{"ownerId": {ownerID}, "viewBox": {strconv.Itoa(HashViewBox)}}, Op: "GET /v1/thumbnail/" + j.id}, &data)
 	var apiErr *fetch.APIError
 	switch {
 	case ctx.Err() != nil:
@@ -384,45 +396,66 @@ func hashOne(ctx context.Context, c *fetch.Client, j hashJob, ownerOf func(hashJ
 	return r, nil
 }
 
-// writeHashes replaces the rows of batch's nodes in one transaction.
-func writeHashes(ctx context.Context, db *engine.DB, batch []hashRow) error {
-	var ids, vals strings.Builder
-	for k, r := range batch {
-		if k > 0 {
-			ids.WriteString(", ")
-			vals.WriteString(", ")
-		}
-		ids.WriteString(engine.Quote(r.id))
-		hash := func(h uint64) string {
-			if r.status != "ok" {
-				return "NULL"
-			}
-			return strconv.FormatUint(h, 10) + "::UBIGINT"
-		}
-		dim := func(v int) string {
-			if v == 0 {
-				return "NULL"
-			}
-			return strconv.Itoa(v)
-		}
-		reason := "NULL"
-		if r.reason != "" {
-			reason = engine.Quote(r.reason)
-		}
-		md5 := "NULL"
-		if r.md5 != "" {
-			md5 = engine.Quote(r.md5)
-		}
-		fmt.Fprintf(&vals, "(%s, %s, %s, %s, %s, %s, %s, %s, %s)", engine.Quote(r.id), md5, hash(r.phash), hash(r.dhash),
-			engine.Quote(r.status), reason, dim(r.w), dim(r.h), engine.Quote(r.at.Format("2006-01-02 15:04:05.000000"))+"::TIMESTAMP")
-	}
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM hashes WHERE id IN (`+ids.String()+`)`); err != nil {
+// hashStage is where a batch is appended before it replaces its nodes'
+// rows of hashes (in the schema of SYNC's staging tables, out of sight of
+// .tables). A batch cut off between the two is simply not in hashes: the
+// next SYNC HASHES fetches those nodes again.
+const hashStage = stagingSchema + ".hashes_stage"
+
+// prepareHashes creates hashes and an empty staging table.
+func prepareHashes(ctx context.Context, db *engine.DB) error {
+	for _, q := range []string{hashesTable, "CREATE SCHEMA IF NOT EXISTS " + stagingSchema,
+		"CREATE OR REPLACE TABLE " + hashStage + " AS SELECT * FROM hashes LIMIT 0"} {
+		if _, err := db.Exec(ctx, q); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO hashes VALUES `+vals.String())
-		return err
+	}
+	return nil
+}
+
+// writeHashes appends batch to the staging table with DuckDB's Appender
+// (a VALUES statement of 500 rows took 80-180 ms to parse and run), then
+// replaces the rows of batch's nodes in one transaction.
+func writeHashes(ctx context.Context, db *engine.DB, batch []hashRow) error {
+	err := db.Raw(func(c *duckdb.Conn) error {
+		a, err := duckdb.NewAppenderFromConn(c, stagingSchema, "hashes_stage")
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			var ph, dh, reason, md5, w, h any
+			if r.status == "ok" {
+				ph, dh = r.phash, r.dhash
+			}
+			if r.reason != "" {
+				reason = r.reason
+			}
+			if r.md5 != "" {
+				md5 = r.md5
+			}
+			if r.w > 0 {
+				w, h = int32(r.w), int32(r.h)
+			}
+			if err := a.AppendRow(r.id, md5, ph, dh, r.status, reason, w, h, r.at); err != nil {
+				return errors.Join(err, a.Close())
+			}
+		}
+		return a.Close()
 	})
+	if err == nil {
+		err = db.Tx(ctx, func(tx *sql.Tx) error {
+			for _, q := range []string{
+				`DELETE FROM hashes WHERE id IN (SELECT id FROM ` + hashStage + `)`,
+				`INSERT INTO hashes SELECT * FROM ` + hashStage,
+				`DELETE FROM ` + hashStage,
+			} {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("write %d hashes: %w", len(batch), err)
 	}

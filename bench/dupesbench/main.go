@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,12 +41,25 @@ func main() {
 	nodes := flag.Int("nodes", 10000, "library size")
 	dbFile := flag.String("db", "", "database file (make, views, near)")
 	runs := flag.Int("runs", 3, "runs of each measurement")
+	latency := flag.Duration("latency", 0, "emulator latency per request (hashes)")
+	prof := flag.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dupesbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	var err error
 	switch *what {
 	case "hashes":
-		err = benchHashes(ctx, *nodes, *runs)
+		err = benchHashes(ctx, *nodes, *runs, *latency)
 	case "make":
 		err = makeDB(ctx, *dbFile, *nodes)
 	case "views":
@@ -54,12 +68,15 @@ func main() {
 			`SELECT sum(count), sum(bytes), sum(duplicate_bytes) FROM storage_report`,
 			`SELECT count(*) FROM timeline_gaps`,
 		})
+	case "query":
+		err = benchQueries(ctx, *dbFile, *runs, flag.Args())
 	case "near":
 		err = benchQueries(ctx, *dbFile, *runs, []string{`SELECT count(*), count(DISTINCT group_id), max(distance) FROM near_duplicates()`})
 	default:
 		err = fmt.Errorf("-what %q: want hashes, make, views or near", *what)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "dupesbench:", err)
 		os.Exit(1)
 	}
@@ -221,7 +238,7 @@ func benchQueries(ctx context.Context, path string, runs int, qs []string) error
 // benchHashes compares SYNC HASHES of every photo and video of an
 // emulated library with only fetching the same thumbnails, 16 at a time
 // through the same client, in the same process.
-func benchHashes(ctx context.Context, n, runs int) error {
+func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error {
 	srv, err := emulator.New(emulator.Options{Nodes: n, Seed: 1})
 	if err != nil {
 		return err
@@ -264,6 +281,7 @@ func benchHashes(ctx context.Context, n, runs int) error {
 			return err
 		}
 		var ids, owners []string
+		srv.SetFaults(latency, 0, 0, 0)
 		rows, err := db.Query(ctx, `SELECT id, ownerId FROM nodes WHERE starts_with(contentType, 'image/') OR starts_with(contentType, 'video/') ORDER BY id`)
 		if err != nil {
 			return err
@@ -277,6 +295,11 @@ func benchHashes(ctx context.Context, n, runs int) error {
 		}
 		rows.Close()
 		count = len(ids)
+		// Each measured phase has a fresh client: its adaptive concurrency
+		// starts low and ramps up the same way in both.
+		if c, err = newClient(); err != nil {
+			return err
+		}
 		t0 := time.Now()
 		var next atomic.Int64
 		var wg sync.WaitGroup
@@ -290,7 +313,7 @@ func benchHashes(ctx context.Context, n, runs int) error {
 					}
 					var data []byte
 					err := c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(ids[i]),
-						Query: url.Values{"ownerId": {owners[i]}, "viewBox": {"128"}}, Op: "GET /v1/thumbnail/" + ids[i]}, &data)
+						Query: url.Values{"ownerId": {owners[i]}, "viewBox": {strconv.Itoa(mirror.HashViewBox)}}, Op: "GET /v1/thumbnail/" + ids[i]}, &data)
 					if err != nil {
 						ferr.Store(&err)
 					}
@@ -316,16 +339,25 @@ func benchHashes(ctx context.Context, n, runs int) error {
 		}
 		hashT = append(hashT, time.Since(t0))
 		if res.Rows != nil {
+			for res.Rows.Next() {
+				r := res.Rows.RecordBatch()
+				for i := range int(r.NumRows()) {
+					if r.Column(0).ValueStr(i) != "ok" {
+						fmt.Println("  ", r.Column(0).ValueStr(i), r.Column(1).ValueStr(i), r.Column(2).ValueStr(i))
+					}
+				}
+			}
 			res.Rows.Release()
 		}
 		fmt.Println(res.Summary)
 		db.Close()
+		srv.SetFaults(0, 0, 0, 0)
 	}
 	slices.Sort(fetchT)
 	slices.Sort(hashT)
 	f, h := fetchT[len(fetchT)/2], hashT[len(hashT)/2]
-	fmt.Printf("%d thumbnails (viewBox 128), %d runs, %d CPUs: only fetching median %v (%.0f/s), SYNC HASHES median %v (%.0f/s): ratio %.2f\n",
-		count, runs, runtime.NumCPU(), f.Round(time.Millisecond), float64(count)/f.Seconds(), h.Round(time.Millisecond), float64(count)/h.Seconds(), h.Seconds()/f.Seconds())
+	fmt.Printf("latency %v: %d thumbnails (viewBox %d), %d runs, %d CPUs: only fetching median %v (%.0f/s), SYNC HASHES median %v (%.0f/s): ratio %.2f\n",
+		latency, count, mirror.HashViewBox, runs, runtime.NumCPU(), f.Round(time.Millisecond), float64(count)/f.Seconds(), h.Round(time.Millisecond), float64(count)/h.Seconds(), h.Seconds()/f.Seconds())
 	fmt.Println("runs:", strings.Trim(fmt.Sprint(fetchT), "[]"), "|", strings.Trim(fmt.Sprint(hashT), "[]"))
 	return nil
 }
