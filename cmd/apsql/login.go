@@ -325,6 +325,22 @@ func expiryText(c fetch.Cookies, now time.Time) string {
 	return fmt.Sprintf("expire %s (in %s)", when, roughDuration(d))
 }
 
+// expiryValue is the "cookies expire" row of whoami and .account.
+func expiryValue(c fetch.Cookies, demo bool, now time.Time) string {
+	t, ok := c.Expires()
+	switch {
+	case demo:
+		return "never (the demo's own session)"
+	case !ok:
+		return "not recorded in the cookies file (apsql login writes one that records it)"
+	}
+	when := t.UTC().Format("2006-01-02 15:04 MST")
+	if d := t.Sub(now); d > 0 {
+		return fmt.Sprintf("%s (in %s)", when, roughDuration(d))
+	}
+	return fmt.Sprintf("%s, already past (%s ago): run apsql login", when, roughDuration(now.Sub(t)))
+}
+
 // roughDuration is "30 days", "5h 3m", "12m".
 func roughDuration(d time.Duration) string {
 	switch {
@@ -409,7 +425,7 @@ func (a *apiClient) account(ctx context.Context) (rows [][2]string, ok bool) {
 		{"site", r.Domain},
 		{"region", region},
 		{"customer id", customer},
-		{"cookies", expiryText(a.cookies, time.Now())},
+		{"cookies expire", expiryValue(a.cookies, a.cfg.demo > 0, time.Now())},
 		{"cookies file", path},
 		{"cookie names", strings.Join(a.cookies.Names(), ", ")},
 		{"api", r.MetadataURL},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +118,7 @@ func TestLoginFirefox(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("whoami: exit %d: %s%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"signed in:      yes", "site:           amazon.de", "region:         EU", "customer id:    " + w.srv.OwnerID(), "cookies:        expire " + exp.UTC().Format("2006-01-02 15:04"), "cookies file:   " + w.cookies} {
+	for _, want := range []string{"signed in:      yes", "site:           amazon.de", "region:         EU", "customer id:    " + w.srv.OwnerID(), "cookies expire: " + exp.UTC().Format("2006-01-02 15:04"), "cookies file:   " + w.cookies} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("whoami lacks %q:\n%s", want, stdout)
 		}
@@ -311,3 +312,45 @@ func TestLoginAsks(t *testing.T) {
 		t.Errorf("the default cookies file does not hold the amazon.de session: %v", err)
 	}
 }
+
+// TestExpiryTexts: the expiry row and the warning, before and after the
+// cookies expire, and for a file that keeps no expiry.
+func TestExpiryTexts(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	at := func(exp time.Time) fetch.Cookies {
+		t.Helper()
+		var b strings.Builder
+		for _, n := range []string{"session-id", "ubid-main", "at-main"} {
+			b.WriteString(".amazon.com\tTRUE\t/\tTRUE\t" + itoa(exp.Unix()) + "\t" + n + "\tv\n")
+		}
+		c, err := fetch.ParseCookies([]byte(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tt := range []struct {
+		c           fetch.Cookies
+		value, warn string
+	}{
+		{at(now.Add(72 * time.Hour)), "2026-12-10 12:00 UTC (in 3 days)", ""},
+		{at(now.Add(90 * time.Minute)), "2026-12-07 13:30 UTC (in 1h 30m)", "apsql: warning: the Amazon cookies in F expire 2026-12-07 13:30 UTC (in 1h 30m): run apsql login"},
+		{at(now.Add(-25 * time.Hour)), "2026-12-06 11:00 UTC, already past (25h 0m ago): run apsql login", "apsql: warning: the Amazon cookies in F expired 2026-12-06 11:00 UTC (25h 0m ago): run apsql login"},
+	} {
+		if got := expiryValue(tt.c, false, now); got != tt.value {
+			t.Errorf("expiryValue = %q, want %q", got, tt.value)
+		}
+		if got := expiryWarning("F", tt.c, now); !strings.HasPrefix(got, tt.warn) || (tt.warn == "") != (got == "") {
+			t.Errorf("expiryWarning = %q, want %q...", got, tt.warn)
+		}
+	}
+	plain, err := fetch.ParseCookies([]byte("session-id=1; ubid-main=2; at-main=3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := expiryValue(plain, false, now); !strings.HasPrefix(got, "not recorded") || expiryWarning("F", plain, now) != "" {
+		t.Errorf("a header line: %q", got)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
