@@ -28,8 +28,8 @@ const (
 	cacheTable  = "local_files_md5"
 	localUDF    = "apsql_local_files"
 	localNull   = "(apsql: NULL dir)"
-	filesBatch  = 1024 // files per cache look-up and per insert
-	batchesAhed = 4    // batches in flight: memory stays bounded
+	filesBatch  = 256 // files per cache look-up and per insert
+	batchesAhed = 4   // batches in flight: memory stays bounded
 )
 
 // RegisterLocalFiles registers the table function local_files('dir') on
