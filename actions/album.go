@@ -439,6 +439,13 @@ func editMembers(album, op string, ids []string, complete bool, raw []byte) func
 		if len(ids) == 0 {
 			return nil
 		}
+		change := mirror.ChangeRemoved
+		if op == "add" {
+			change = mirror.ChangeAdded
+		}
+		if err := mirror.NewActionChanges("ALBUM "+strings.ToUpper(op)).Members(ctx, tx, change, album, ids); err != nil {
+			return err
+		}
 		q := `DELETE FROM album_members WHERE albumId = ? AND id IN ` + idList(ids)
 		args := []any{album}
 		if op == "add" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
 )
 
 // move is one of TRASH, RESTORE and PURGE: nodes change place between the
@@ -110,6 +111,33 @@ func (m move) apply(ids []string) func(ctx context.Context, tx *sql.Tx) error {
 			}
 		}
 		return nil
+	}
+}
+
+// recorded is apply that also records in the changes table what the
+// statement did to nodes: TRASH and PURGE remove the rows (recorded while
+// they are there), RESTORE adds them (recorded after).
+func (m move) recorded() func(ids []string) func(ctx context.Context, tx *sql.Tx) error {
+	changes := mirror.NewActionChanges(m.action)
+	return func(ids []string) func(ctx context.Context, tx *sql.Tx) error {
+		apply := m.apply(ids)
+		if apply == nil {
+			return nil
+		}
+		return func(ctx context.Context, tx *sql.Tx) error {
+			if m.action != "RESTORE" {
+				if err := changes.Nodes(ctx, tx, "nodes", mirror.ChangeRemoved, ids); err != nil {
+					return err
+				}
+			}
+			if err := apply(ctx, tx); err != nil {
+				return err
+			}
+			if m.action == "RESTORE" {
+				return changes.Nodes(ctx, tx, "nodes", mirror.ChangeAdded, ids)
+			}
+			return nil
+		}
 	}
 }
 
@@ -243,7 +271,8 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 		}
 	}
 	a := api{c}
-	todo, err = x.settleUnknown(ctx, r, todo, m.verify(a), m.apply)
+	recorded := m.recorded()
+	todo, err = x.settleUnknown(ctx, r, todo, m.verify(a), recorded)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +290,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	}
 	// Outcomes are journaled, and the local tables updated, in batches by
 	// a sink: workers go on to the next batch without waiting for DuckDB.
-	k := r.newSink(ctx, m.apply)
+	k := r.newSink(ctx, recorded)
 	fatal := poolJournaled(ctx, r, x.workers, batches, itemIDs, m.request(), func(b []item) error {
 		ids := make([]string, len(b))
 		for i, it := range b {
