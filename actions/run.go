@@ -323,7 +323,10 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		}
 		s.WriteString(strings.Join(parts, ", "))
 	}
-	if n := r.requests.Load(); n > 0 {
+	if n := r.requests.Load(); n > 0 && strings.HasPrefix(r.action, "EXPLAIN") {
+		// Reads only: what the service holds now (a folder's subtree).
+		fmt.Fprintf(&s, " after %s read %s", output.Thousands(n), plural(n, "request", "requests"))
+	} else if n > 0 {
 		fmt.Fprintf(&s, " in %s %s", output.Thousands(n), plural(n, "request", "requests"))
 	}
 	fmt.Fprintf(&s, " (%.1f s)", time.Since(r.start).Seconds())

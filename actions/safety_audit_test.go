@@ -44,6 +44,9 @@ func TestStaleFactsRechecked(t *testing.T) {
 	if err := e.srv.Move(ids[4], "A"); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.srv.TrashIDs(ids[5]); err != nil {
+		t.Fatal(err)
+	}
 
 	// TRASH of a node the mirror has in the trash: it is not, so it goes.
 	rows, sum := e.run(`TRASH '` + ids[0] + `'`)
@@ -65,6 +68,13 @@ func TestStaleFactsRechecked(t *testing.T) {
 	b, _ := e.srv.FolderID("B")
 	if n, _ := e.node(ids[4]); len(rows) != 1 || rows[0].status != StatusOK || len(n.Parents) != 1 || n.Parents[0] != b {
 		t.Errorf("MOVE of a node moved elsewhere: %+v (%s), service parents %v; want it in B", rows, sum, n.Parents)
+	}
+	// PURGE of a node the mirror has outside the trash: it was trashed
+	// elsewhere, so it is purged rather than refused.
+	e.s.Yes = true
+	rows, sum = e.run(`PURGE '` + ids[5] + `'`)
+	if _, there := e.node(ids[5]); len(rows) != 1 || rows[0].status != StatusOK || there {
+		t.Errorf("PURGE of a node trashed elsewhere: %+v (%s), still on the service %v", rows, sum, there)
 	}
 	e.sameTrash()
 }

@@ -159,6 +159,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 	// Sort the target into what is sent and what is not.
 	var todo []item
 	var notInTrash []string
+	var outside []item // PURGE of nodes the mirror has outside the trash
 	var size int64
 	unknown, err := notInMirror(ctx, s.DB, items)
 	if err != nil {
@@ -173,7 +174,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 		case m.action == "TRASH" && !it.InNodes, m.action == "RESTORE" && !it.InTrash:
 			already = append(already, it)
 		case m.action == "PURGE" && !it.InTrash:
-			notInTrash = append(notInTrash, fmt.Sprintf("%s (%s)", it.ID, it.Name))
+			outside = append(outside, it)
 		default:
 			todo = append(todo, it)
 			size += it.Size
@@ -198,6 +199,25 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest s
 		for _, it := range send {
 			todo = append(todo, it)
 			size += it.Size
+		}
+	}
+	if len(outside) > 0 {
+		// Trashed elsewhere since the last SYNC? Only what the service
+		// has outside the trash stops the statement.
+		if c == nil {
+			if c, err = x.client(ctx); err != nil {
+				return nil, err
+			}
+		}
+		found, _, rerr := api{c}.getNodes(ctx, itemIDs(outside))
+		r.requests.Add(int64(len(outside)))
+		for _, it := range outside {
+			if n, ok := found[it.ID]; rerr == nil && ok && n.Status == "TRASH" {
+				todo = append(todo, it)
+				size += it.Size
+			} else {
+				notInTrash = append(notInTrash, fmt.Sprintf("%s (%s)", it.ID, it.Name))
+			}
 		}
 	}
 	if n := len(notInTrash); n > 0 {
