@@ -42,3 +42,4 @@ test: onnxruntime chromium exiftool build vet fmt-check
 # A failing input is saved under filterlang/testdata/fuzz/ (commit it).
 fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./filterlang/
+	$(GO) test -run '^$$' -fuzz '^FuzzTokenize$$' -fuzztime 10s ./sqltext/

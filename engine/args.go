@@ -4,81 +4,85 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/apsql/apsql/sqltext"
 )
 
 // Args reads the arguments of one of apsql's own statements: SQL string
-// literals, numbers, keywords, option lists. Methods that fail return an
-// error naming what was expected and what was found.
+// literals, numbers, keywords, option lists. It reads the tokens of the
+// one SQL tokenizer (sqltext), so strings, dollar-quoted strings, quoted
+// identifiers and comments mean what they mean to the splitter. Methods
+// that fail return an error naming what was expected and what was found.
 type Args struct {
-	src string
-	i   int
+	src  string
+	toks []sqltext.Token
+	k    int // the next token
 }
 
 // NewArgs reads the text after a statement's keywords.
-func NewArgs(rest string) *Args { return &Args{src: rest} }
+func NewArgs(rest string) *Args { return &Args{src: rest, toks: sqltext.Tokenize(rest)} }
+
+// ArgsOf reads the tokens of st from the token k on, without scanning the
+// text again.
+func ArgsOf(st *sqltext.Statement, k int) *Args { return &Args{src: st.Text, toks: st.Tokens, k: k} }
 
 func (a *Args) skip() {
-	for a.i < len(a.src) {
-		switch c := a.src[a.i]; {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			a.i++
-		case strings.HasPrefix(a.src[a.i:], "--"):
-			j := strings.IndexByte(a.src[a.i:], '\n')
-			if j < 0 {
-				a.i = len(a.src)
-			} else {
-				a.i += j
-			}
-		case strings.HasPrefix(a.src[a.i:], "/*"):
-			j := strings.Index(a.src[a.i+2:], "*/")
-			if j < 0 {
-				a.i = len(a.src)
-			} else {
-				a.i += j + 4
-			}
-		default:
-			return
-		}
+	for a.k < len(a.toks) && a.toks[a.k].Trivia() {
+		a.k++
 	}
+}
+
+// next returns the next token that is not trivia, or false at the end.
+func (a *Args) next() (sqltext.Token, bool) {
+	a.skip()
+	if a.k < len(a.toks) {
+		return a.toks[a.k], true
+	}
+	return sqltext.Token{}, false
+}
+
+// pos is the byte offset of the next token (len(src) at the end).
+func (a *Args) pos() int {
+	if a.k < len(a.toks) {
+		return a.toks[a.k].Pos
+	}
+	return len(a.src)
 }
 
 // Done reports whether nothing but blanks and comments is left.
 func (a *Args) Done() bool {
-	a.skip()
-	return a.i >= len(a.src)
+	_, ok := a.next()
+	return !ok
 }
 
 // Rest returns what is left, trimmed, and consumes it.
 func (a *Args) Rest() string {
 	a.skip()
-	r := strings.TrimSpace(a.src[a.i:])
-	a.i = len(a.src)
+	r := strings.TrimSpace(a.src[a.pos():])
+	a.k = len(a.toks)
 	return r
 }
 
 // Peek returns the next word upper-cased ("" if the next token is no word).
 func (a *Args) Peek() string {
-	a.skip()
-	j := a.i
-	for j < len(a.src) && isIdent(a.src[j]) && a.src[j] < 0x80 {
-		j++
+	if t, ok := a.next(); ok && t.Kind == sqltext.Word {
+		return strings.ToUpper(t.Text)
 	}
-	return strings.ToUpper(a.src[a.i:j])
+	return ""
 }
 
-// PeekByte returns the next non-blank byte, or 0 at the end.
+// PeekByte returns the first byte of the next token, or 0 at the end.
 func (a *Args) PeekByte() byte {
-	a.skip()
-	if a.i < len(a.src) {
-		return a.src[a.i]
+	if t, ok := a.next(); ok {
+		return t.Text[0]
 	}
 	return 0
 }
 
 // Keyword consumes the word kw (case-insensitive) if it is next.
 func (a *Args) Keyword(kw string) bool {
-	if a.Peek() == strings.ToUpper(kw) {
-		a.i += len(kw)
+	if t, ok := a.next(); ok && t.IsWord(kw) {
+		a.k++
 		return true
 	}
 	return false
@@ -86,83 +90,80 @@ func (a *Args) Keyword(kw string) bool {
 
 // Word consumes and returns the next word as written.
 func (a *Args) Word() (string, error) {
-	w := a.Peek()
-	if w == "" {
+	t, ok := a.next()
+	if !ok || t.Kind != sqltext.Word {
 		return "", a.errorf("a word")
 	}
-	s := a.src[a.i : a.i+len(w)]
-	a.i += len(w)
-	return s, nil
+	a.k++
+	return t.Text, nil
 }
 
-// Punct consumes the byte c if it is next.
+// Punct consumes the byte c if it is the next token.
 func (a *Args) Punct(c byte) bool {
-	if a.PeekByte() == c {
-		a.i++
+	if t, ok := a.next(); ok && t.IsPunct(c) {
+		a.k++
 		return true
 	}
 	return false
 }
 
-// String consumes a single-quoted SQL string literal (a doubled quote inside
-// stands for one quote) and returns its value.
+// String consumes a SQL string literal ('text' with doubled quotes, or
+// E'text' with backslash escapes, or $$text$$) and returns its value.
 func (a *Args) String() (string, error) {
-	a.skip()
-	if a.i >= len(a.src) || a.src[a.i] != '\'' {
+	t, ok := a.next()
+	if !ok || t.Kind != sqltext.String && t.Kind != sqltext.DollarString {
 		return "", a.errorf("a quoted string like 'text'")
 	}
-	var b strings.Builder
-	for j := a.i + 1; j < len(a.src); j++ {
-		if a.src[j] != '\'' {
-			b.WriteByte(a.src[j])
-			continue
-		}
-		if j+1 < len(a.src) && a.src[j+1] == '\'' {
-			b.WriteByte('\'')
-			j++
-			continue
-		}
-		a.i = j + 1
-		return b.String(), nil
+	v, ok := sqltext.Unquote(t)
+	if !ok {
+		return "", fmt.Errorf("unterminated string: add the closing quote (')")
 	}
-	return "", fmt.Errorf("unterminated string: add the closing quote (')")
+	a.k++
+	return v, nil
+}
+
+// number reads an optionally signed number whose sign is right before it:
+// its text and the token after it.
+func (a *Args) number() (string, int, bool) {
+	t, ok := a.next()
+	if !ok {
+		return "", 0, false
+	}
+	k := a.k
+	if (t.IsPunct('-') || t.IsPunct('+')) && k+1 < len(a.toks) && a.toks[k+1].Kind == sqltext.Number {
+		return t.Text + a.toks[k+1].Text, k + 2, true
+	}
+	if t.Kind == sqltext.Number {
+		return t.Text, k + 1, true
+	}
+	return "", 0, false
 }
 
 // Int consumes an integer.
 func (a *Args) Int() (int64, error) {
-	a.skip()
-	j := a.i
-	if j < len(a.src) && (a.src[j] == '-' || a.src[j] == '+') {
-		j++
+	s, k, ok := a.number()
+	if !ok {
+		return 0, a.errorf("a whole number")
 	}
-	for j < len(a.src) && a.src[j] >= '0' && a.src[j] <= '9' {
-		j++
-	}
-	n, err := strconv.ParseInt(a.src[a.i:j], 10, 64)
+	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, a.errorf("a whole number")
 	}
-	a.i = j
+	a.k = k
 	return n, nil
 }
 
 // Value consumes an option value: a string, a number, or a word (true,
 // false, NULL, an identifier).
 func (a *Args) Value() (string, error) {
-	switch c := a.PeekByte(); {
-	case c == '\'':
+	if t, ok := a.next(); ok && (t.Kind == sqltext.String || t.Kind == sqltext.DollarString) {
 		return a.String()
-	case c == '-' || c == '+' || c == '.' || c >= '0' && c <= '9':
-		j := a.i + 1
-		for j < len(a.src) && (a.src[j] == '.' || a.src[j] >= '0' && a.src[j] <= '9' || a.src[j] == 'e' || a.src[j] == 'E') {
-			j++
-		}
-		v := a.src[a.i:j]
-		a.i = j
-		return v, nil
-	default:
-		return a.Word()
 	}
+	if s, k, ok := a.number(); ok {
+		a.k = k
+		return s, nil
+	}
+	return a.Word()
 }
 
 // Options consumes a trailing option list "(NAME value, NAME value)" as in
@@ -206,10 +207,10 @@ func (a *Args) Options(known ...string) (map[string]string, error) {
 
 func (a *Args) errorf(want string) error {
 	a.skip()
-	if a.i >= len(a.src) {
+	if a.k >= len(a.toks) {
 		return fmt.Errorf("expected %s, found the end of the statement", want)
 	}
-	found := a.src[a.i:]
+	found := a.src[a.pos():]
 	if len(found) > 20 {
 		found = found[:20] + "..."
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/apsql/apsql/sqltext"
 )
 
 // Result is what a statement returns.
@@ -35,9 +37,40 @@ type Command struct {
 	Syntax   string   // for .help: "EXPLAIN FIND 'filter'"
 	Help     string   // one line for .help
 	// Run executes the statement; rest is the statement's text after the
-	// keywords, without the semicolon.
+	// keywords, without the semicolon. A command sets Run or Exec.
 	Run func(ctx context.Context, s *Session, rest string) (*Result, error)
+	// Exec executes the statement from its tokens (the registry scanned
+	// it once); when set, it is used instead of Run.
+	Exec func(ctx context.Context, s *Session, st *Statement) (*Result, error)
 }
+
+// Statement is a statement of one of apsql's own commands as the registry
+// hands it over: its text and tokens (sqltext, scanned once) and where the
+// command's keywords end.
+type Statement struct {
+	*sqltext.Statement
+	// Keywords are the command's keywords the statement starts with.
+	Keywords []string
+	// rest is the index of the first token after the keywords.
+	rest int
+}
+
+// NewStatement tokenizes text for a command with n keywords.
+func NewStatement(text string, n int) *Statement {
+	st := sqltext.Parse(text)
+	return &Statement{Statement: st, Keywords: st.Keywords(n), rest: st.AfterWords(n)}
+}
+
+// Rest is the text after the keywords, trimmed.
+func (st *Statement) Rest() string {
+	if st.rest >= len(st.Tokens) {
+		return ""
+	}
+	return strings.TrimSpace(st.Text[st.Tokens[st.rest].Pos:])
+}
+
+// Args reads the arguments after the keywords from the statement's tokens.
+func (st *Statement) Args() *Args { return ArgsOf(st.Statement, st.rest) }
 
 // Registry is the dispatch table of apsql's own statements; .help is
 // generated from it.
@@ -68,9 +101,13 @@ func (r *Registry) Register(c Command) {
 // Lookup returns the command whose keywords are the longest prefix of stmt's
 // leading words.
 func (r *Registry) Lookup(stmt string) (Command, bool) {
+	return r.lookup(sqltext.Parse(stmt).Keywords(4))
+}
+
+// lookup returns the command whose keywords are the longest prefix of words.
+func (r *Registry) lookup(words []string) (Command, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	words := Keywords(stmt, 4)
 	best, found := Command{}, false
 	for _, c := range r.cmds {
 		if len(c.Keywords) > len(words) || (found && len(c.Keywords) <= len(best.Keywords)) {
@@ -168,8 +205,16 @@ func NewSession(d *DB) *Session {
 func (s *Session) Run(ctx context.Context, stmt string) (*Result, error) {
 	s.DB.RestoreSettings()
 	defer s.DB.RestoreSettings()
-	if c, ok := s.DB.cmds.Lookup(stmt); ok {
-		res, err := c.Run(ctx, s, AfterKeywords(stmt, len(c.Keywords)))
+	st := sqltext.Parse(stmt)
+	if c, ok := s.DB.cmds.lookup(st.Keywords(4)); ok {
+		cs := &Statement{Statement: st, Keywords: c.Keywords, rest: st.AfterWords(len(c.Keywords))}
+		var res *Result
+		var err error
+		if c.Exec != nil {
+			res, err = c.Exec(ctx, s, cs)
+		} else {
+			res, err = c.Run(ctx, s, cs.Rest())
+		}
 		if err != nil {
 			return nil, err
 		}
