@@ -3,7 +3,7 @@ GO       ?= go
 TAGS     := duckdb_arrow
 BIN      := bin/apsql
 
-.PHONY: build demo test check vet fmt-check onnxruntime chromium exiftool bench fuzz
+.PHONY: build demo test check vet fmt-check onnxruntime chromium exiftool bench fuzz mcp-inspector
 
 build:
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/apsql
@@ -32,8 +32,14 @@ chromium:
 exiftool:
 	scripts/install-exiftool.sh
 
+# apsql mcp against a client nobody here wrote: the MCP Inspector's CLI
+# (npm, installed once under .cache/mcp-inspector).
+mcp-inspector: build
+	scripts/mcp-inspector-test.sh $(BIN)
+
 # Everything CI checks: build, vet, gofmt, and every package's tests.
 test: onnxruntime chromium exiftool build vet fmt-check
+test: mcp-inspector
 	ONNXRUNTIME_LIB="$(CURDIR)/lib/onnxruntime/libonnxruntime.so.1" $(GO) test -tags $(TAGS) -short ./...
 	$(MAKE) fuzz
 

@@ -102,6 +102,7 @@ Usage:
   apsql -f script.sql             run a script, exit
   apsql --demo[=N]                shell on a built-in emulated library (no account needed)
   apsql [DBFILE] serve [--port N] a photo gallery of the mirror in the browser (127.0.0.1 only)
+  apsql [DBFILE] mcp [--http A]   the library for AI agents over MCP (stdio; apsql mcp --help)
   apsql emulate [flags]           run the Amazon Photos emulator as a server
   apsql login [flags]             read the Amazon session from a browser profile into the cookies file
   apsql whoami                    signed in? site, customer id, cookie expiry

@@ -50,6 +50,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if rest, ok := subcommand(args, "whoami"); ok {
 		return runWhoami(ctx, rest, stdout, stderr)
 	}
+	if rest, mf, ok, err := mcpArgs(args); ok {
+		if err != nil {
+			fmt.Fprintf(stderr, "apsql: %v\n", err)
+			return exitUsage
+		}
+		return runMCP(ctx, rest, mf, stdout, stderr)
+	}
 	if rest, sf, ok, err := serveArgs(args); ok {
 		if err != nil {
 			fmt.Fprintf(stderr, "apsql: %v\n", err)
