@@ -223,6 +223,15 @@ func TestRunRefusedAfterMirrorChanged(t *testing.T) {
 	e.ok("explain", map[string]any{"statement": fmt.Sprintf("FAVORITE '%s'", ids[0])}, &q)
 	e.ok("run", map[string]any{"statement": fmt.Sprintf("FAVORITE '%s'", ids[0]), "code": q.Code}, nil)
 	e.fails("run", map[string]any{"statement": stmt, "code": p.Code}, "mirror changed")
+
+	// Same mirror, but the statement now selects other nodes: refused.
+	random := "TRASH (SELECT id FROM photos ORDER BY random() LIMIT 5)"
+	trash := len(e.emu.State().TrashIDs)
+	e.ok("explain", map[string]any{"statement": random}, &p)
+	e.fails("run", map[string]any{"statement": random, "code": p.Code}, "no longer the one explained")
+	if n := len(e.emu.State().TrashIDs); n != trash {
+		t.Fatalf("a refused run trashed %d nodes", n-trash)
+	}
 }
 
 func TestSyncProgress(t *testing.T) {
