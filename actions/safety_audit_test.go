@@ -1,9 +1,12 @@
 package actions
 
 import (
+	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/apsql/apsql/emulator"
+	"github.com/apsql/apsql/fetch"
 )
 
 // TestStaleFactsRechecked (issue 16 item 1, the audit): every action that
@@ -77,4 +80,27 @@ func TestStaleFactsRechecked(t *testing.T) {
 		t.Errorf("PURGE of a node trashed elsewhere: %+v (%s), still on the service %v", rows, sum, there)
 	}
 	e.sameTrash()
+}
+
+// TestStaleVaultRechecked: a node the mirror has in the Family Vault but
+// that was taken out on another device is added again, not skipped.
+func TestStaleVaultRechecked(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 100, Seed: 22}, 0)
+	ids := e.ids(`SELECT id FROM nodes WHERE contentType LIKE 'image/%' ORDER BY id LIMIT 2`)
+	if rows, _ := e.run(`ADD TO FAMILY VAULT ` + idsTarget(ids)); len(byStatus(rows)[StatusOK]) != 2 {
+		t.Fatalf("ADD: %v", rows)
+	}
+	// Another device takes the first out.
+	err := e.c.Do(t.Context(), &fetch.Request{Method: http.MethodPost, Path: "/familyArchive/", JSON: map[string]any{
+		"nodesToAdd": []string{}, "nodesToRemove": ids[:1], "familyId": e.srv.FamilyID()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := e.run(`ADD TO FAMILY VAULT ` + idsTarget(ids))
+	if st := byStatus(rows); len(st[StatusOK]) != 1 || st[StatusOK][0] != ids[0] || len(st[StatusSkipped]) != 1 {
+		t.Errorf("ADD again: %v (%s); want the one taken out added, the other skipped", rows, sum)
+	}
+	if got := e.srv.VaultIDs(); !slices.Equal(got, sorted(ids)) {
+		t.Errorf("the service's vault holds %v, want %v", got, sorted(ids))
+	}
 }
