@@ -17,6 +17,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"sync"
 
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/webp"
@@ -324,8 +325,28 @@ type span struct {
 	w     []float32
 }
 
-// spans maps n source pixels onto m cells.
+// spanCache keeps the spans of the few sizes thumbnails come in.
+var spanCache struct {
+	sync.Mutex
+	m map[[2]int][]span
+}
+
+// spans maps n source pixels onto m cells (read-only: shared).
 func spans(n, m int) []span {
+	spanCache.Lock()
+	defer spanCache.Unlock()
+	if sp, ok := spanCache.m[[2]int{n, m}]; ok {
+		return sp
+	}
+	if spanCache.m == nil || len(spanCache.m) > 256 {
+		spanCache.m = make(map[[2]int][]span)
+	}
+	sp := newSpans(n, m)
+	spanCache.m[[2]int{n, m}] = sp
+	return sp
+}
+
+func newSpans(n, m int) []span {
 	out := make([]span, m)
 	scale := float64(n) / float64(m)
 	for i := range m {

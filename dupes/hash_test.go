@@ -105,7 +105,7 @@ func TestBadThumbnails(t *testing.T) {
 
 func BenchmarkDecodeHash(b *testing.B) {
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, pattern(128, 96, 1), &jpeg.Options{Quality: 85}); err != nil {
+	if err := jpeg.Encode(&buf, pattern(64, 48, 1), &jpeg.Options{Quality: 85}); err != nil {
 		b.Fatal(err)
 	}
 	data := buf.Bytes()
@@ -114,6 +114,22 @@ func BenchmarkDecodeHash(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if _, err := Hash(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkHash(b *testing.B) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, pattern(64, 48, 1), &jpeg.Options{Quality: 85}); err != nil {
+		b.Fatal(err)
+	}
+	img, err := Decode(buf.Bytes())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
 		if _, err := Hash(img); err != nil {
 			b.Fatal(err)
 		}
