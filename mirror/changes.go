@@ -126,21 +126,25 @@ func markSynced(ctx context.Context, tx *sql.Tx, l *changeLog, table string) err
 }
 
 // recordNodeChanges writes, in tx and before the mirror table changes, the
-// change rows of applying the staged rows src (upserted) to table, and of
+// change rows of applying the staged rows src (upserted) to table (old
+// holds table's rows of the staged ids; "" when nothing is staged), and of
 // removing the rows of table whose ids are in the table gone ("" for
 // none); changed is SQL saying that staged row s differs from row n. It
 // returns how many nodes this statement found removed from table that apsql
 // had not removed itself.
-func recordNodeChanges(ctx context.Context, tx *sql.Tx, l *changeLog, table, src, gone, changed string) (vanished int64, err error) {
+func recordNodeChanges(ctx context.Context, tx *sql.Tx, l *changeLog, table, src, old, gone, changed string) (vanished int64, err error) {
 	id, err := l.syncID(ctx, tx)
 	if err != nil {
 		return 0, err
 	}
 	tbl := engine.Ident(table)
 	ins := insertChanges(id, l, table)
-	stmts := []string{
-		ins + `s.id, s.name, 'added', NULL, ` + journaled("s.id", table, false) + `, NULL FROM ` + src + ` s WHERE NOT EXISTS (SELECT 1 FROM ` + tbl + ` n WHERE n.id = s.id)`,
-		ins + `s.id, s.name, 'changed', ` + fieldsSQL(model.NodeColumns, "id", "syncedAt") + `, ` + journaled("s.id", table, false) + `, NULL FROM ` + src + ` s JOIN ` + tbl + ` n USING (id) WHERE ` + changed,
+	var stmts []string
+	if old != "" {
+		stmts = []string{
+			ins + `s.id, s.name, 'added', NULL, ` + journaled("s.id", table, false) + `, NULL FROM ` + src + ` s WHERE NOT EXISTS (SELECT 1 FROM ` + old + ` n WHERE n.id = s.id)`,
+			ins + `s.id, s.name, 'changed', ` + fieldsSQL(model.NodeColumns, "id", "syncedAt") + `, ` + journaled("s.id", table, false) + `, NULL FROM ` + src + ` s JOIN ` + old + ` n USING (id) WHERE ` + changed,
+		}
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
