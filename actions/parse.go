@@ -7,6 +7,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/filterlang"
+	"github.com/apsql/apsql/sqltext"
 )
 
 // targetKind says how a target selects nodes.
@@ -48,86 +49,113 @@ type statement struct {
 // the top level (e.g. "TO"); known are the option names of a trailing
 // option list, which a WHERE predicate must not swallow.
 func parseTarget(rest string, stops []string, known []string) (target, string, error) {
-	rest = strings.TrimSpace(rest)
-	a := engine.NewArgs(rest)
+	t, after, err := parseTargetArgs(engine.NewArgs(rest), stops, known)
+	if err != nil {
+		return target{}, "", err
+	}
+	return t, after.Rest(), nil
+}
+
+// targetHelp lists the forms of a target.
+const targetHelp = "write WHERE <predicate>, (SELECT id ...), 'id', ..., FILTER 'amazon filter' or ALBUM 'name'"
+
+// parseTargetArgs reads a target from the tokens of a and returns it with
+// the Args that reads what follows it. Every form is read from the tokens
+// of the one SQL tokenizer (sqltext): a stop keyword or a parenthesis
+// inside a string, a dollar-quoted string, a quoted identifier or a
+// comment is not one.
+func parseTargetArgs(a *engine.Args, stops []string, known []string) (target, *engine.Args, error) {
 	switch {
 	case a.Keyword("WHERE"):
-		body := a.Rest()
-		pred, after := body, ""
+		toks := a.Tokens()
+		cut := len(toks)
 		for _, kw := range stops {
-			if i := findKeyword(pred, kw); i >= 0 {
-				pred, after = pred[:i], pred[i:]
+			if i := sqltext.FindWord(toks, kw); i >= 0 && i < cut {
+				cut = i
 			}
 		}
-		if after == "" {
-			if i := trailingOptions(pred, known); i >= 0 {
-				pred, after = pred[:i], pred[i:]
+		if cut == len(toks) {
+			if i := trailingOptions(toks, known); i >= 0 {
+				cut = i
 			}
 		}
-		pred = strings.TrimSpace(pred)
+		pred, after := a.Cut(cut)
 		if pred == "" {
-			return target{}, "", errors.New("WHERE needs a predicate over nodes, e.g. WHERE model = 'iPhone XS'")
+			return target{}, nil, errors.New("WHERE needs a predicate over nodes, e.g. WHERE model = 'iPhone XS'")
 		}
 		return target{kind: targetWhere, sql: pred, text: "WHERE " + pred}, after, nil
 	case a.Keyword("FILTER"):
 		src, err := a.String()
 		if err != nil {
-			return target{}, "", fmt.Errorf("FILTER: %w", err)
+			return target{}, nil, fmt.Errorf("FILTER: %w", err)
 		}
 		f, err := filterlang.Parse(src, filterlang.Local)
 		if err != nil {
-			return target{}, "", fmt.Errorf("FILTER: %w", err)
+			return target{}, nil, fmt.Errorf("FILTER: %w", err)
 		}
 		where, args := f.SQL()
-		return target{kind: targetFilter, sql: where, args: args, text: "FILTER " + engine.Quote(src)}, a.Rest(), nil
+		return target{kind: targetFilter, sql: where, args: args, text: "FILTER " + engine.Quote(src)}, a, nil
 	case a.Keyword("ALBUM"):
 		name, err := a.String()
 		if err != nil {
-			return target{}, "", fmt.Errorf("ALBUM: %w (ALBUM 'name' selects the album's members)", err)
+			return target{}, nil, fmt.Errorf("ALBUM: %w (ALBUM 'name' selects the album's members)", err)
 		}
-		return target{kind: targetAlbum, album: name, text: "ALBUM " + engine.Quote(name)}, a.Rest(), nil
+		return target{kind: targetAlbum, album: name, text: "ALBUM " + engine.Quote(name)}, a, nil
 	case a.PeekByte() == '(':
-		end := matchParen(rest, strings.IndexByte(rest, '('))
+		toks := a.Tokens()
+		end := sqltext.MatchParen(toks, 0)
 		if end < 0 {
-			return target{}, "", errors.New("unbalanced parentheses in the target: close the ( SELECT ... ) with )")
+			return target{}, nil, errors.New("unbalanced parentheses in the target: close the ( SELECT ... ) with )")
 		}
-		q := strings.TrimSpace(rest[strings.IndexByte(rest, '(')+1 : end])
-		if w := strings.ToUpper(firstWord(q)); w != "SELECT" && w != "WITH" && w != "FROM" && w != "VALUES" && w != "TABLE" {
-			return target{}, "", fmt.Errorf("a ( ... ) target must hold a query returning an id column, e.g. (SELECT id FROM nodes LIMIT 10), not %q", clip(q, 30))
+		a.Punct('(')
+		q, after := a.Cut(end - (len(toks) - len(a.Tokens())))
+		if w := strings.ToUpper(firstWord(toks[1:end])); w != "SELECT" && w != "WITH" && w != "FROM" && w != "VALUES" && w != "TABLE" {
+			return target{}, nil, fmt.Errorf("a ( ... ) target must hold a query returning an id column, e.g. (SELECT id FROM nodes LIMIT 10), not %q", clip(q, 30))
 		}
-		return target{kind: targetSelect, sql: q, text: "(" + q + ")"}, rest[end+1:], nil
-	case a.PeekByte() == '\'':
+		after.Punct(')')
+		return target{kind: targetSelect, sql: q, text: "(" + q + ")"}, after, nil
+	case isString(a):
 		var ids []string
 		for {
 			id, err := a.String()
 			if err != nil {
-				return target{}, "", err
+				return target{}, nil, err
 			}
 			id = strings.TrimSpace(id)
 			if id == "" {
-				return target{}, "", errors.New("an empty id in the target list: give node ids like 'HeMReF-vvJiTTkdPIeWuoP'")
+				return target{}, nil, errors.New("an empty id in the target list: give node ids like 'HeMReF-vvJiTTkdPIeWuoP'")
 			}
 			ids = append(ids, id)
 			if !a.Punct(',') {
 				break
 			}
 		}
-		quoted := make([]string, len(ids))
-		for i, id := range ids {
-			quoted[i] = engine.Quote(id)
-		}
-		return target{kind: targetIDs, ids: ids, text: strings.Join(quoted, ", ")}, a.Rest(), nil
+		return newIDsTarget(ids), a, nil
 	case a.Done():
-		return target{}, "", errors.New("missing target: write WHERE <predicate>, (SELECT id ...), 'id', ..., FILTER 'amazon filter' or ALBUM 'name'")
+		return target{}, nil, errors.New("missing target: " + targetHelp)
 	default:
-		return target{}, "", fmt.Errorf("unexpected %q where a target belongs: write WHERE <predicate>, (SELECT id ...), 'id', ..., FILTER 'amazon filter' or ALBUM 'name'", clip(rest, 20))
+		return target{}, nil, fmt.Errorf("unexpected %q where a target belongs: %s", clip(a.Remaining(), 20), targetHelp)
 	}
+}
+
+// newIDsTarget is the target of a list of ids.
+func newIDsTarget(ids []string) target {
+	quoted := make([]string, len(ids))
+	for i, id := range ids {
+		quoted[i] = engine.Quote(id)
+	}
+	return target{kind: targetIDs, ids: ids, text: strings.Join(quoted, ", ")}
+}
+
+// isString reports whether a string literal is next.
+func isString(a *engine.Args) bool {
+	t, ok := a.PeekToken()
+	return ok && (t.Kind == sqltext.String || t.Kind == sqltext.DollarString)
 }
 
 // parseTail reads what may follow a target: [TO 'x'] [(options)]; nothing
 // else may be left.
-func parseTail(st *statement, after string, allowTo bool, known []string) error {
-	a := engine.NewArgs(after)
+func parseTail(st *statement, a *engine.Args, allowTo bool, known []string) error {
 	if a.Keyword("TO") {
 		if !allowTo {
 			return errors.New("this statement takes no TO clause")
@@ -154,11 +182,17 @@ func parseTail(st *statement, after string, allowTo bool, known []string) error 
 
 // parseStatement parses "target [TO 'x'] [(options)]".
 func parseStatement(rest string, allowTo bool, known []string) (statement, error) {
+	return parseStatementArgs(engine.NewArgs(rest), allowTo, known)
+}
+
+// parseStatementArgs parses "target [TO 'x'] [(options)]" from the tokens
+// of a.
+func parseStatementArgs(a *engine.Args, allowTo bool, known []string) (statement, error) {
 	var stops []string
 	if allowTo {
 		stops = []string{"TO"}
 	}
-	t, after, err := parseTarget(rest, stops, known)
+	t, after, err := parseTargetArgs(a, stops, known)
 	if err != nil {
 		return statement{}, err
 	}
@@ -169,94 +203,25 @@ func parseStatement(rest string, allowTo bool, known []string) (statement, error
 	return st, nil
 }
 
-// scanSQL walks s at the top level: fn is called with the byte index and
-// the parenthesis depth of every byte outside string literals, quoted
-// identifiers and comments; it stops when fn returns false.
-func scanSQL(s string, fn func(i, depth int) bool) {
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\'' || c == '"':
-			for j := i + 1; j < len(s); j++ {
-				if s[j] == c {
-					if j+1 < len(s) && s[j+1] == c {
-						j++
-						continue
-					}
-					i = j
-					break
-				}
-				if j == len(s)-1 {
-					i = j
-				}
-			}
-			continue
-		case c == '-' && i+1 < len(s) && s[i+1] == '-':
-			for i < len(s) && s[i] != '\n' {
-				i++
-			}
-			continue
-		case c == '/' && i+1 < len(s) && s[i+1] == '*':
-			j := strings.Index(s[i+2:], "*/")
-			if j < 0 {
-				return
-			}
-			i += j + 3
-			continue
-		case c == '(':
-			if !fn(i, depth) {
-				return
-			}
-			depth++
-			continue
-		case c == ')':
-			depth--
-		}
-		if !fn(i, depth) {
-			return
-		}
-	}
-}
-
-// findKeyword returns the index of the first top-level occurrence of the
-// word kw (case-insensitive) in s, or -1.
-func findKeyword(s, kw string) int {
-	found := -1
-	scanSQL(s, func(i, depth int) bool {
-		if depth != 0 || !isWordStart(s, i) || len(s)-i < len(kw) || !strings.EqualFold(s[i:i+len(kw)], kw) {
-			return true
-		}
-		if end := i + len(kw); end < len(s) && isIdentByte(s[end]) {
-			return true
-		}
-		found = i
-		return false
-	})
-	return found
-}
-
-// trailingOptions returns the index of a trailing top-level "(NAME ...)"
-// group whose first word is one of the known option names, or -1.
-func trailingOptions(s string, known []string) int {
+// trailingOptions returns the index in toks of the "(" of a trailing
+// top-level "(NAME ...)" group whose first word is one of the known option
+// names, or -1. The group cannot be the whole of toks.
+func trailingOptions(toks []sqltext.Token, known []string) int {
 	if len(known) == 0 {
 		return -1
 	}
-	t := strings.TrimRight(s, " \t\r\n")
-	if !strings.HasSuffix(t, ")") {
-		return -1
-	}
-	open := -1
-	scanSQL(t, func(i, depth int) bool {
-		if t[i] == '(' && depth == 0 {
+	last, open := -1, -1
+	sqltext.Walk(toks, func(i, depth int) bool {
+		last = i
+		if depth == 0 && toks[i].IsPunct('(') {
 			open = i
 		}
 		return true
 	})
-	if open <= 0 || matchParen(t, open) != len(t)-1 {
+	if open <= 0 || !toks[last].IsPunct(')') || sqltext.MatchParen(toks, open) != last {
 		return -1
 	}
-	w := strings.ToUpper(firstWord(t[open+1:]))
+	w := strings.ToUpper(firstWord(toks[open+1 : last]))
 	for _, k := range known {
 		if w == k {
 			return open
@@ -265,38 +230,19 @@ func trailingOptions(s string, known []string) int {
 	return -1
 }
 
-// matchParen returns the index of the parenthesis closing the one at open,
-// or -1.
-func matchParen(s string, open int) int {
-	if open < 0 {
-		return -1
-	}
-	end := -1
-	scanSQL(s[open:], func(i, depth int) bool {
-		if s[open+i] == ')' && depth == 0 {
-			end = open + i
-			return false
+// firstWord returns the first word of toks, skipping blanks, comments and
+// opening parentheses ("" when something else comes first).
+func firstWord(toks []sqltext.Token) string {
+	for _, t := range toks {
+		switch {
+		case t.Trivia() || t.IsPunct('('):
+		case t.Kind == sqltext.Word:
+			return t.Text
+		default:
+			return ""
 		}
-		return true
-	})
-	return end
-}
-
-func isIdentByte(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
-}
-
-func isWordStart(s string, i int) bool {
-	return isIdentByte(s[i]) && (i == 0 || !isIdentByte(s[i-1]))
-}
-
-func firstWord(s string) string {
-	s = strings.TrimLeft(s, " \t\r\n(")
-	j := 0
-	for j < len(s) && isIdentByte(s[j]) {
-		j++
 	}
-	return s[:j]
+	return ""
 }
 
 // clip shortens s for an error message.

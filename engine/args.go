@@ -227,3 +227,31 @@ func ParseBool(name, v string) (bool, error) {
 	}
 	return false, fmt.Errorf("option %s wants true or false, not %q", name, v)
 }
+
+// PeekToken returns the next token that is not a blank or a comment,
+// without consuming it; false at the end.
+func (a *Args) PeekToken() (sqltext.Token, bool) { return a.next() }
+
+// Tokens returns the tokens left, blanks and comments before the next
+// token skipped.
+func (a *Args) Tokens() []sqltext.Token {
+	a.skip()
+	return a.toks[a.k:]
+}
+
+// Cut consumes the tokens left up to Tokens()[j] and returns their text,
+// trimmed, and an Args that reads on from Tokens()[j] (j = len(Tokens())
+// cuts at the end).
+func (a *Args) Cut(j int) (string, *Args) {
+	a.skip()
+	from := a.pos()
+	a.k += j
+	text := strings.TrimSpace(a.src[from:a.pos()])
+	return text, &Args{src: a.src, toks: a.toks, k: a.k}
+}
+
+// Remaining returns what is left, trimmed, without consuming it.
+func (a *Args) Remaining() string {
+	a.skip()
+	return strings.TrimSpace(a.src[a.pos():])
+}

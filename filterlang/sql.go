@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apsql/apsql/sqltext"
 )
 
 // SQL returns a DuckDB predicate over the columns of the nodes table (SPEC
@@ -33,30 +35,26 @@ func (f *Filter) InlineSQL() string {
 	return Inline(where, args)
 }
 
-// Inline replaces each ? placeholder outside quotes in where with the
-// matching value of args as a DuckDB literal. Values may be string, int64,
-// int or bool.
+// Inline replaces each ? placeholder in where (a parameter token of the
+// one SQL tokenizer, sqltext: never one inside a string, a quoted
+// identifier or a comment) with the matching value of args as a DuckDB
+// literal. Values may be string, int64, int or bool.
 func Inline(where string, args []any) string {
 	var b strings.Builder
 	b.Grow(len(where) + 16*len(args))
-	quote := byte(0)
-	for i := 0; i < len(where); i++ {
-		c := where[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '?' && len(args) > 0:
+	s := sqltext.NewScanner(where)
+	for {
+		t, ok := s.Next()
+		if !ok {
+			return b.String()
+		}
+		if t.Kind == sqltext.Param && t.Text == "?" && len(args) > 0 {
 			writeLiteral(&b, args[0])
 			args = args[1:]
 			continue
 		}
-		b.WriteByte(c)
+		b.WriteString(t.Text)
 	}
-	return b.String()
 }
 
 func writeLiteral(b *strings.Builder, v any) {
