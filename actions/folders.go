@@ -149,6 +149,27 @@ func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest s
 	}
 	for k, pre := range prefixes {
 		if f, ok := local[strings.ToLower(pre)]; ok {
+			// Trashed or deleted elsewhere since the last SYNC? Then it
+			// is not there to reuse: forget it and make it.
+			if c == nil {
+				if c, err = x.client(ctx); err != nil {
+					return nil, err
+				}
+			}
+			n, gerr := api{c}.getNode(ctx, f.id)
+			r.requests.Add(1)
+			if errors.Is(gerr, errNodeGone) || gerr == nil && n.Status != "AVAILABLE" {
+				drop := func(ctx context.Context, tx *sql.Tx) error {
+					_, err := tx.ExecContext(ctx, `DELETE FROM folders WHERE id IN `+folderSubtree(idList([]string{f.id})))
+					return err
+				}
+				if err := r.record(ctx, drop); err != nil {
+					return nil, err
+				}
+				delete(local, strings.ToLower(pre))
+			}
+		}
+		if f, ok := local[strings.ToLower(pre)]; ok {
 			if err := r.record(ctx, nil, Outcome{ID: f.id, Name: f.path + "/", Status: StatusSkipped, Detail: "folder exists (in the mirror); not created again", Target: f.path + "/"}); err != nil {
 				return nil, err
 			}

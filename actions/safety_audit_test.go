@@ -104,3 +104,30 @@ func TestStaleVaultRechecked(t *testing.T) {
 		t.Errorf("the service's vault holds %v, want %v", got, sorted(ids))
 	}
 }
+
+// TestStaleFolderRechecked: CREATE FOLDER 'X/Y' where the mirror holds X
+// but X was trashed elsewhere makes X again rather than putting Y into the
+// trashed folder.
+func TestStaleFolderRechecked(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 50, Seed: 23}, 0)
+	old, err := e.srv.MkdirAll("Xmas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.syncFolders()
+	if err := e.srv.TrashIDs(old); err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := e.run(`CREATE FOLDER 'Xmas/2026'`)
+	if st := byStatus(rows); len(st[StatusOK]) != 2 {
+		t.Errorf("CREATE FOLDER under a folder trashed elsewhere: %v (%s); want both made", rows, sum)
+	}
+	id, ok := e.srv.FolderID("Xmas/2026")
+	if !ok {
+		t.Fatal("Xmas/2026 is not an available folder on the service")
+	}
+	if n, _ := e.node(id); len(n.Parents) != 1 || n.Parents[0] == old {
+		t.Errorf("2026 went into the trashed folder %s", old)
+	}
+	e.sameFolders()
+}
