@@ -34,7 +34,43 @@ type Node struct {
 		Extension   string    `json:"extension"`
 		ContentDate time.Time `json:"contentDate"`
 	} `json:"contentProperties"`
+	// FamilyID is set on a node in the Family Vault.
+	FamilyID string       `json:"familyId"`
+	Settings NodeSettings `json:"settings"`
+	// AssetProperties is set on kind ASSET children (a Live Photo's video).
+	AssetProperties struct {
+		AssetType string `json:"assetType"`
+	} `json:"assetProperties"`
+	// CollectionProperties is set on albums (VISUAL_COLLECTION).
+	CollectionProperties struct {
+		Covers []struct {
+			ID        string `json:"id"`
+			IsDefault bool   `json:"isDefault"`
+		} `json:"covers"`
+	} `json:"collectionProperties"`
+	// Raw is the node's whole JSON object as the service sent it.
 	Raw json.RawMessage `json:"-"`
+}
+
+// NodeSettings are a node's settings (PATCH /nodes/{id} {"settings":...}).
+type NodeSettings struct {
+	Favorite bool `json:"favorite"`
+	Hidden   bool `json:"hidden"`
+}
+
+// Cover returns an album's cover node id: the default cover of
+// collectionProperties.covers, else the first one, else "" (API.md §2.7).
+func (n *Node) Cover() string {
+	cover := ""
+	for _, c := range n.CollectionProperties.Covers {
+		if c.IsDefault {
+			return c.ID
+		}
+		if cover == "" {
+			cover = c.ID
+		}
+	}
+	return cover
 }
 
 // UnmarshalJSON decodes a node and keeps its JSON in Raw. Dates that do not
@@ -123,15 +159,6 @@ func (c *Client) OwnerID(ctx context.Context) (string, error) {
 	}
 	c.ownerID = root.OwnerID
 	return c.ownerID, nil
-}
-
-// GetNode returns one node (GET /nodes/{id}).
-func (c *Client) GetNode(ctx context.Context, id string) (*Node, error) {
-	var n Node
-	if err := c.Do(ctx, &Request{Path: "/nodes/" + url.PathEscape(id)}, &n); err != nil {
-		return nil, err
-	}
-	return &n, nil
 }
 
 // Children lists every child of a node (GET /nodes/{id}/children), with an
