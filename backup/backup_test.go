@@ -283,3 +283,30 @@ func TestBackupNames(t *testing.T) {
 		t.Errorf("a climbing template: %v", err)
 	}
 }
+
+// TestBackupChangedInCloud: a node whose content changed in the cloud
+// (UPLOAD ... ON CONFLICT REPLACE, a new md5) is fetched again into the
+// path it already had, its record updated; nothing else is fetched.
+func TestBackupChangedInCloud(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 50, Seed: 23}, "SYNC")
+	dir := filepath.Join(t.TempDir(), "bk")
+	e.run(`BACKUP TO '` + dir + `'`)
+	m := readManifestT(t, dir)
+	id := e.strings(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 1`)[0]
+	folder, _, _ := e.srv.PathOf(id)
+	name := e.strings(`SELECT name FROM nodes WHERE id = ?`, id)[0]
+	src := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(src, []byte("the new content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.run(`UPLOAD '` + src + `' TO '` + strings.TrimPrefix(folder, "/") + `' ON CONFLICT REPLACE`)
+	e.run(`SYNC`)
+	rows, _ := e.run(`BACKUP TO '` + dir + `'`)
+	if len(rows) != 1 || rows[0]["id"] != id || !strings.Contains(rows[0]["detail"], "changed in the cloud") {
+		t.Errorf("rows %v", rows)
+	}
+	m2 := e.checkFiles(dir, e.strings(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id`))
+	if m2.byID[id].Path != m.byID[id].Path {
+		t.Errorf("the changed node moved from %s to %s", m.byID[id].Path, m2.byID[id].Path)
+	}
+}
