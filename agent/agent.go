@@ -122,8 +122,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // MCP is the SDK's server (to connect a transport to it).
 func (s *Server) MCP() *mcp.Server { return s.mcp }
 
-// Close releases the sandbox.
-func (s *Server) Close() error { return s.sb.Close() }
+// Close waits for Init (cancel its context first to cut it short) and
+// releases the sandbox.
+func (s *Server) Close() error {
+	<-s.ready
+	return s.sb.Close()
+}
 
 // HTTPHandler is the streamable HTTP transport behind a bearer token:
 // every request must carry "Authorization: Bearer TOKEN". The SDK refuses

@@ -151,6 +151,10 @@ func runMCP(ctx context.Context, args []string, mf mcpFlags, stdout, stderr io.W
 	if cfg.verbose {
 		sh.sess.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "apsql: "+format+"\n", args...) }
 	}
+	// The demo library is made and mirrored while the client
+	// initializes (Init below): initialize is answered at once.
+	demo := cfg.demo
+	cfg.demo = 0
 	if err := setupFeatures(ctx, sh); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		var ue usageError
@@ -166,10 +170,17 @@ func runMCP(ctx context.Context, args []string, mf mcpFlags, stdout, stderr io.W
 		Version: version(),
 		Logf:    func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) },
 	}
-	if cfg.demo > 0 {
-		// The demo library starts empty on this side: it is mirrored
-		// while the client initializes; tools wait for it.
+	if demo > 0 {
+		if cfg.endpoint != "" || cfg.cookies != "" {
+			fmt.Fprintln(stderr, "Error: --demo runs its own emulated service: leave out --endpoint and --cookies")
+			return exitUsage
+		}
+		// Tools wait for it.
 		opts.Init = func(ctx context.Context, s *engine.Session) error {
+			cfg.demo = demo
+			if err := startDemo(sh, sh.api); err != nil {
+				return err
+			}
 			_, err := s.Run(ctx, "SYNC")
 			return err
 		}
@@ -179,12 +190,17 @@ func runMCP(ctx context.Context, args []string, mf mcpFlags, stdout, stderr io.W
 			fmt.Fprintf(stderr, "apsql: %s mirrors nothing yet: the sync tool fills it (or apsql %s -c SYNC first)\n", db.Path, db.Path)
 		}
 	}
-	srv, err := agent.New(ctx, opts)
+	sctx, cancel := context.WithCancel(ctx)
+	srv, err := agent.New(sctx, opts)
 	if err != nil {
+		cancel()
 		fmt.Fprintf(stderr, "apsql: %v\n", err)
 		return exitFailed
 	}
-	defer srv.Close()
+	defer func() {
+		cancel() // the demo's mirroring, if the client left before it ended
+		srv.Close()
+	}()
 	if ln == nil {
 		if err := srv.RunStdio(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
 			fmt.Fprintf(stderr, "apsql: mcp: %v\n", err)
