@@ -60,6 +60,10 @@ type Config struct {
 	// RequestTimeout bounds one attempt of a request; default 2 min. A raw
 	// body (an upload) adds its size at minUploadRate (32 KiB/s).
 	RequestTimeout time.Duration
+	// ProgressTimeout is the longest one request (all its retries, and
+	// the pauses the service asks for with 429) goes without progress
+	// before it fails; default 2 min (--timeout).
+	ProgressTimeout time.Duration
 	// IdleTimeout cuts a response body that brings no byte for this long
 	// (default 30 s): a stalled download is then resumed, a stalled answer
 	// retried, instead of waiting forever.
@@ -78,6 +82,7 @@ type Client struct {
 	region  Region
 	hc      *http.Client
 	lim     *limiter
+	pace    *ratePacer
 	cookie  string // Cookie header
 	session string // x-amzn-sessionid
 	ua      string
@@ -102,6 +107,9 @@ type Client struct {
 
 // defaultIdleTimeout is how long a response body may bring no byte.
 const defaultIdleTimeout = 30 * time.Second
+
+// defaultProgressTimeout is how long one request may go without progress.
+const defaultProgressTimeout = 2 * time.Minute
 
 // defaultUserAgent is a desktop browser's: Amazon serves the web API to
 // browsers (API.md §1.2).
@@ -140,6 +148,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
 	}
+	if cfg.ProgressTimeout <= 0 {
+		cfg.ProgressTimeout = defaultProgressTimeout
+	}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("--cache directory: %w", err)
@@ -158,6 +169,13 @@ func New(cfg Config) (*Client, error) {
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: newTransport(cfg.MaxConcurrency)}
 	}
+	if c.hc.CheckRedirect == nil {
+		// A redirect (contentRedirection to the content host) is a request
+		// too: it waits for the shared bucket like the others.
+		hc := *c.hc
+		hc.CheckRedirect = c.checkRedirect
+		c.hc = &hc
+	}
 	if c.ua == "" {
 		c.ua = defaultUserAgent
 	}
@@ -168,6 +186,7 @@ func New(cfg Config) (*Client, error) {
 		c.now = time.Now
 	}
 	c.lim = newLimiter(cfg.MaxConcurrency, func(n int) { c.event(Event{Kind: EventConcurrency, Concurrency: n}) })
+	c.pace = newRatePacer()
 	c.authCtx, c.authCancel = context.WithCancelCause(context.Background())
 	return c, nil
 }
@@ -184,6 +203,16 @@ func newTransport(maxConns int) *http.Transport {
 		ResponseHeaderTimeout: 90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// checkRedirect follows up to 10 redirects, each after the rate pacer let
+// it go.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	_, err := c.pace.wait(req.Context(), c.sleep)
+	return err
 }
 
 // Region is where the client sends its requests.
@@ -409,6 +438,14 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		if err != nil {
 			return nil, nil, context.Cause(ctx)
 		}
+		paceTicket, err := c.pace.wait(ctx, c.sleep)
+		if err != nil {
+			c.lim.release(ticket, outcomeFailed)
+			if cause := context.Cause(ctx); cause != nil {
+				return nil, nil, cause
+			}
+			return nil, nil, fmt.Errorf("%s: %w", op, err)
+		}
 		resp, body, err := c.attempt(ctx, req, method, rawURL, op, readBody)
 		var (
 			apiErr     *APIError
@@ -420,15 +457,26 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		case err == nil:
 		case errors.As(err, &apiErr):
 			status, retryAfter = apiErr.Status, apiErr.RetryAfter
-			if throttleStatus(status) {
+			switch {
+			case status == http.StatusTooManyRequests:
+				// A rate limit: the pacer's business, not the concurrency's.
+				o = outcomeFailed
+			case throttleStatus(status):
 				o = outcomeThrottled
-			} else if status >= 500 {
+			case status >= 500:
 				o = outcomeFailed
 			}
 		default:
 			o = outcomeFailed
 		}
 		c.lim.release(ticket, o)
+		var refused int64
+		var grant float64
+		if status == http.StatusTooManyRequests {
+			refused, grant = c.pace.throttled(paceTicket, retryAfter)
+		} else {
+			c.pace.answered(o == outcomeClean)
+		}
 		if err == nil {
 			if !readBody {
 				// The body is read under ctx after send returns: cancel it
@@ -455,6 +503,26 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		retryable := (apiErr != nil && apiErr.Retryable) || (apiErr == nil && netRetryable(err))
 		if !retryable {
 			return nil, nil, err
+		}
+		if status == http.StatusTooManyRequests {
+			// Throttled: not a failed attempt while the service takes
+			// other requests; the pacer slows down until it does.
+			if retryAfter > maxRetryAfter {
+				return nil, nil, fmt.Errorf("%s: the server asks to wait %s before retrying; try again later: %w", op, retryAfter.Round(time.Second), err)
+			}
+			if since, ok := c.pace.progressWithin(c.cfg.ProgressTimeout, retryAfter); !ok {
+				return nil, nil, fmt.Errorf("%s: %w: %s refused, now at %s req/s; none was taken for %s (and the service asks to wait %s more): try again later, or raise --timeout: %w",
+					op, ErrThrottled, requestsN(refused), formatRate(grant), since.Round(100*time.Millisecond), retryAfter.Round(100*time.Millisecond), err)
+			}
+			if !idempotent && (req.Retry == nil || !req.Retry(ctx, err)) {
+				return nil, nil, err
+			}
+			attempt--
+			if n, ok := ctx.Value(retryCounterKey{}).(*atomic.Int64); ok {
+				n.Add(1)
+			}
+			c.event(Event{Kind: EventThrottled, Op: op, Attempt: attempt + 1, Status: status, Wait: retryAfter, Err: err, Refused: refused, Rate: grant})
+			continue // the pacer waits Retry-After
 		}
 		if attempt > c.cfg.MaxRetries {
 			return nil, nil, fmt.Errorf("%s: gave up after %d attempts: %w", op, attempt, err)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,31 @@ import (
 // a Client sees it, every other request of that Client fails with it too
 // (a statement stops within a second). Test with errors.Is.
 var ErrUnauthorized = errors.New("authentication failed (401): the cookies are expired or incomplete; run apsql login to read fresh ones from your browser, or copy fresh session-id, ubid-*, at-* cookies from a logged-in browser")
+
+// ErrThrottled is the cause of a request that the service kept refusing
+// with 429 while it took no other request of the client for
+// Config.ProgressTimeout: the message says how many were refused and the
+// rate the client had slowed down to.
+var ErrThrottled = errors.New("throttled by the service")
+
+// formatRate writes a request rate for messages: "4.3", "0.25".
+func formatRate(r float64) string {
+	switch {
+	case r <= 0:
+		return "an unlimited"
+	case r < 1:
+		return strconv.FormatFloat(r, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(r, 'f', 1, 64)
+}
+
+// requestsN writes "1 request", "12 requests".
+func requestsN(n int64) string {
+	if n == 1 {
+		return "1 request"
+	}
+	return strconv.FormatInt(n, 10) + " requests"
+}
 
 // ErrListingChanged reports that offset paging saw the library change while
 // it was being listed (a duplicate id, a count that differs from what was

@@ -25,6 +25,10 @@ const (
 	// EventWarning: something went wrong that does not fail the request
 	// (a --cache file could not be written); Err says what.
 	EventWarning
+	// EventStalled: a request has made no progress for Wait (no answer,
+	// an upload the server does not read, a body that trickles); Err says
+	// which and when it is cut. Once per stall.
+	EventStalled
 )
 
 func (k EventKind) String() string {
@@ -39,6 +43,8 @@ func (k EventKind) String() string {
 		return "concurrency"
 	case EventWarning:
 		return "warning"
+	case EventStalled:
+		return "stalled"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -57,18 +63,29 @@ type Event struct {
 	Wait        time.Duration
 	Err         error
 	Concurrency int // new limit (EventConcurrency)
+	// Refused is the 429s the client got so far and Rate the requests per
+	// second it now sends at (EventThrottled on a 429).
+	Refused int64
+	Rate    float64
 }
 
 func (e Event) String() string {
 	switch e.Kind {
 	case EventPage:
 		return fmt.Sprintf("%s: page at offset %d: %d items of %d", e.Op, e.Offset, e.Items, e.Total)
-	case EventRetry, EventThrottled:
+	case EventThrottled:
+		if e.Status == 429 {
+			return fmt.Sprintf("throttled by the service: %s refused, now at %s req/s (%s, waiting %s)", requestsN(e.Refused), formatRate(e.Rate), e.Op, e.Wait.Round(time.Millisecond))
+		}
+		return fmt.Sprintf("%s: %s (attempt %d, waiting %s): %v", e.Op, e.Kind, e.Attempt, e.Wait.Round(time.Millisecond), e.Err)
+	case EventRetry:
 		return fmt.Sprintf("%s: %s (attempt %d, waiting %s): %v", e.Op, e.Kind, e.Attempt, e.Wait.Round(time.Millisecond), e.Err)
 	case EventConcurrency:
 		return fmt.Sprintf("concurrency %d", e.Concurrency)
 	case EventWarning:
 		return fmt.Sprintf("%s: %v", e.Op, e.Err)
+	case EventStalled:
+		return fmt.Sprintf("%s: waiting: %v", e.Op, e.Err)
 	}
 	return e.Kind.String()
 }

@@ -2,9 +2,12 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Retry timing. One policy for every request (STYLE: rclone's pacer idea):
@@ -170,4 +173,209 @@ func (l *limiter) current() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.limit
+}
+
+// ratePacer is the token bucket that every request of a Client passes
+// (issue 17): unlimited until the service first answers 429, then it
+// converges to the rate the service grants, AIMD on the rate itself:
+//
+//   - the first 429 sets the rate to what got through in the last
+//     seconds (the service's grant, as measured) times rateCut; a later
+//     429 cuts the rate by rateCut (rateCutFast when the previous cut was
+//     less than cutSpacing ago: the estimate was far off), once per round
+//     (answers to requests sent before the cut do not cut again);
+//   - every second of clean answers at the rate adds rateStep of the rate
+//     at the last cut (additive increase, probing slowly);
+//   - a 429's Retry-After (else one token's time) pauses the whole bucket,
+//     not only the request that got it: the service asked this client to
+//     wait, and its own bucket refills meanwhile.
+type ratePacer struct {
+	lim *rate.Limiter // rate.Inf until the first 429
+
+	mu          sync.Mutex
+	limited     bool
+	slowStart   bool    // after the first cut, until the second: grow by rateSlowStart
+	rate        float64 // req/s while limited
+	cutRate     float64 // the rate set by the last cut
+	notBefore   time.Time
+	seq, cutSeq uint64
+	lastCut     time.Time
+	lastGrow    time.Time
+	refused     int64       // 429s answered, client-wide
+	oks         []time.Time // times of the clean answers of the last rateWindow
+	firstSend   time.Time
+	lastAnswer  time.Time // last answer that was not a 429 or a failure
+}
+
+const (
+	// rateWindow is how far back the granted rate is measured.
+	rateWindow = 2 * time.Second
+	// rateCut and rateCutFast are the multiplicative decreases.
+	rateCut     = 0.9
+	rateCutFast = 0.75
+	// cutSpacing: a cut this soon after the previous one is a fast cut.
+	cutSpacing = 3 * time.Second
+	// rateStep is the additive increase per second, a fraction of the
+	// rate at the last cut.
+	rateStep = 0.05
+	// rateSlowStart is the growth per second between the first and the
+	// second 429.
+	rateSlowStart = 2
+	// rateFirstCut is what of the measured grant a slow start's cut keeps.
+	rateFirstCut = 0.9
+	// minRate is the slowest the pacer goes (one request every 20 s).
+	minRate = 0.05
+)
+
+func newRatePacer() *ratePacer {
+	return &ratePacer{lim: rate.NewLimiter(rate.Inf, 1)}
+}
+
+// wait blocks until the bucket lets one request go and returns its ticket.
+func (p *ratePacer) wait(ctx context.Context, sleep func(context.Context, time.Duration) error) (uint64, error) {
+	for {
+		p.mu.Lock()
+		d := time.Until(p.notBefore)
+		p.mu.Unlock()
+		if d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := p.lim.Wait(ctx); err != nil {
+			if cause := context.Cause(ctx); cause != nil {
+				return 0, cause
+			}
+			return 0, fmt.Errorf("the request could not be sent before its deadline at the rate the service grants: %w", context.DeadlineExceeded)
+		}
+		p.mu.Lock()
+		if time.Now().Before(p.notBefore) {
+			p.mu.Unlock() // paused while this one waited
+			continue
+		}
+		p.seq++
+		t := p.seq
+		if p.firstSend.IsZero() {
+			p.firstSend = time.Now()
+		}
+		p.mu.Unlock()
+		return t, nil
+	}
+}
+
+// answered records an answer that is not a 429: clean (a 2xx or 4xx
+// answer: the service took the request) or not (a 5xx, a network error).
+func (p *ratePacer) answered(clean bool) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !clean {
+		return
+	}
+	p.lastAnswer = now
+	p.oks = append(p.oks, now)
+	i := 0
+	for i < len(p.oks) && now.Sub(p.oks[i]) > rateWindow {
+		i++
+	}
+	p.oks = p.oks[i:]
+	if !p.limited || now.Sub(p.lastGrow) < time.Second || now.Sub(p.lastCut) < time.Second {
+		return
+	}
+	// Grow only while the bucket is what holds the client back.
+	if float64(len(p.oks))/rateWindow.Seconds() < 0.8*p.rate {
+		return
+	}
+	p.lastGrow = now
+	if p.slowStart {
+		// The first estimate is rough (it saw a second at most): find the
+		// grant fast, as TCP's slow start does.
+		p.rate *= rateSlowStart
+	} else {
+		p.rate += rateStep * p.cutRate
+	}
+	p.apply()
+}
+
+// throttled records a 429 for the request of ticket, with the server's
+// Retry-After (0: none). It returns the number of 429s so far and the rate.
+func (p *ratePacer) throttled(ticket uint64, retryAfter time.Duration) (int64, float64) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refused++
+	if ticket > p.cutSeq {
+		// What got through lately: the service's grant, as measured.
+		span := rateWindow
+		if s := now.Sub(p.firstSend); s < span {
+			span = max(s, time.Second)
+		}
+		n := 0
+		for _, t := range p.oks {
+			if now.Sub(t) <= span {
+				n++
+			}
+		}
+		measured := float64(n) / span.Seconds()
+		var r float64
+		switch {
+		case !p.limited:
+			p.slowStart = true
+			r = measured * rateFirstCut
+		case p.slowStart:
+			// The grant lies between the rate before the last doubling
+			// and this one; what got through says where.
+			p.slowStart = false
+			r = max(measured, p.rate/rateSlowStart) * rateFirstCut
+		case now.Sub(p.lastCut) < cutSpacing:
+			r = p.rate * rateCutFast
+		default:
+			r = p.rate * rateCut
+		}
+		p.limited = true
+		p.rate = max(r, minRate)
+		p.cutRate = p.rate
+		p.cutSeq = p.seq
+		p.lastCut = now
+		p.apply()
+	}
+	pause := retryAfter
+	if pause <= 0 {
+		pause = max(200*time.Millisecond, time.Duration(float64(time.Second)/p.rate))
+	}
+	if nb := now.Add(pause); nb.After(p.notBefore) {
+		p.notBefore = nb
+	}
+	return p.refused, p.rate
+}
+
+// apply sets the limiter to p.rate; p.mu is held.
+func (p *ratePacer) apply() {
+	p.lim.SetLimit(rate.Limit(p.rate))
+	p.lim.SetBurst(max(1, int(p.rate)))
+}
+
+// progressWithin reports whether the service took a request (answered it
+// with anything but a 429 or a failure; or the first was sent) less than d
+// before now+ahead, and how long ago that was.
+func (p *ratePacer) progressWithin(d, ahead time.Duration) (time.Duration, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last := p.lastAnswer
+	if last.IsZero() {
+		last = p.firstSend
+	}
+	since := time.Since(last)
+	return since, since+ahead < d
+}
+
+// state is the 429s so far and the rate now (0: not limited).
+func (p *ratePacer) state() (int64, float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.limited {
+		return p.refused, 0
+	}
+	return p.refused, p.rate
 }

@@ -30,6 +30,7 @@ func registerFeatureFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.tld, "tld", "", "force the Amazon domain (`TLD`: com, ca, co.uk, de, co.jp, ...) instead of deriving it from the cookie names")
 	fs.StringVar(&cfg.endpoint, "endpoint", "", "send every request to this base `URL` instead of Amazon (the emulator, tests, proxies)")
 	fs.IntVar(&cfg.concurrency, "concurrency", 16, "upper bound `N` on parallel API requests (adaptive below it)")
+	fs.DurationVar(&cfg.timeout, "timeout", 0, "how long one request (a page, a file, with its retries) may go `WITHOUT` progress before it fails (default 2m)")
 	fs.StringVar(&cfg.cache, "cache", "", "also write every raw API response body to `DIR`")
 	fs.BoolVar(&cfg.yes, "yes", false, "answer yes to confirmations (needed for PURGE outside the interactive shell)")
 	fs.Var(demoFlag{&cfg.demo}, "demo", "open the shell on a built-in emulated library of `N` items (default 10000; no account needed)")
@@ -82,6 +83,8 @@ func (a *apiClient) get(ctx context.Context) (*fetch.Client, error) {
 		MaxConcurrency: a.cfg.concurrency,
 		CacheDir:       a.cfg.cache,
 		Events:         a.event,
+		// --timeout: how long one request may go without progress.
+		ProgressTimeout: a.cfg.timeout,
 	})
 	if err != nil {
 		return nil, err
@@ -102,23 +105,34 @@ const (
 // trouble) gets a line on stderr, at most one per warnEvery.
 func (a *apiClient) event(e fetch.Event) {
 	switch e.Kind {
-	case fetch.EventRetry, fetch.EventThrottled, fetch.EventWarning:
+	case fetch.EventRetry, fetch.EventThrottled, fetch.EventWarning, fetch.EventStalled:
 		a.logf("%s", e)
 	case fetch.EventConcurrency:
 		a.logf("%s", e)
 	}
-	if a.warn == nil || e.Kind != fetch.EventRetry || e.Attempt < warnAfter {
+	if a.warn == nil {
+		return
+	}
+	var line string
+	switch {
+	case e.Kind == fetch.EventRetry && e.Attempt >= warnAfter:
+		line = fmt.Sprintf("apsql: %s; still retrying (-v shows every retry)", e)
+	case e.Kind == fetch.EventThrottled && e.Status == 429:
+		line = fmt.Sprintf("apsql: %s; slowing down to what it grants", e)
+	case e.Kind == fetch.EventStalled:
+		line = "apsql: " + e.String() // why the statement is waiting, once per stall
+	default:
 		return
 	}
 	a.warnMu.Lock()
 	defer a.warnMu.Unlock()
-	if now := time.Now(); now.Sub(a.lastWarn) >= warnEvery {
+	if now := time.Now(); now.Sub(a.lastWarn) >= warnEvery || e.Kind == fetch.EventStalled {
 		a.lastWarn = now
 		clear := ""
 		if a.clearTTY {
 			clear = "\r\033[K" // over the progress bar, which redraws below
 		}
-		fmt.Fprintf(a.warn, "%sapsql: %s; still retrying (-v shows every retry)\n", clear, e)
+		fmt.Fprintf(a.warn, "%s%s\n", clear, line)
 	}
 }
 

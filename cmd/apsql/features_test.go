@@ -21,15 +21,22 @@ func TestRetryWarning(t *testing.T) {
 	for at := 1; at < warnAfter; at++ {
 		a.event(retry(at))
 	}
-	a.event(fetch.Event{Kind: fetch.EventThrottled, Op: "/search offset 0", Attempt: warnAfter + 2, Status: 429, Err: errors.New("429")})
 	if out.Len() != 0 {
-		t.Fatalf("warned before %d failures, or about throttling: %q", warnAfter, out.String())
+		t.Fatalf("warned before %d failures: %q", warnAfter, out.String())
 	}
 	a.event(retry(warnAfter))
 	a.event(retry(warnAfter + 1)) // within warnEvery: no second line
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], "/search offset 0") || !strings.Contains(lines[0], "still retrying") || strings.Contains(lines[0], "\r") {
 		t.Errorf("warning = %q, want one line naming the request and 'still retrying'", out.String())
+	}
+
+	// Throttling (429) says what happened and the rate it slowed to.
+	var thr bytes.Buffer
+	th := &apiClient{cfg: &config{}, logf: func(string, ...any) {}, warn: &thr}
+	th.event(fetch.Event{Kind: fetch.EventThrottled, Op: "/search offset 0", Status: 429, Refused: 12, Rate: 4.5, Err: errors.New("429")})
+	if got := thr.String(); !strings.Contains(got, "throttled by the service: 12 requests refused, now at 4.5 req/s") {
+		t.Errorf("throttle line = %q", got)
 	}
 
 	quiet := &apiClient{cfg: &config{}, logf: func(string, ...any) {}}

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/output"
@@ -31,8 +32,9 @@ type config struct {
 	endpoint    string
 	concurrency int
 	cache       string
-	demo        int    // 0: no demo
-	memoryLimit string // DuckDB memory_limit ("" keeps DuckDB's default)
+	timeout     time.Duration // --timeout: a request's longest time without progress (0: fetch's default)
+	demo        int           // 0: no demo
+	memoryLimit string        // DuckDB memory_limit ("" keeps DuckDB's default)
 }
 
 // demoFlag is --demo or --demo=N.
