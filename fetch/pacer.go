@@ -233,14 +233,16 @@ func newRatePacer() *ratePacer {
 
 // wait blocks until the bucket lets one request go and returns its ticket.
 func (p *ratePacer) wait(ctx context.Context, sleep func(context.Context, time.Duration) error) (uint64, error) {
+	var served time.Time // the pause this waiter slept through (sleep may be a test's, returning at once)
 	for {
 		p.mu.Lock()
-		d := time.Until(p.notBefore)
+		nb := p.notBefore
 		p.mu.Unlock()
-		if d > 0 {
+		if d := time.Until(nb); d > 0 && nb.After(served) {
 			if err := sleep(ctx, d); err != nil {
 				return 0, err
 			}
+			served = nb
 			continue
 		}
 		if err := p.lim.Wait(ctx); err != nil {
@@ -250,7 +252,7 @@ func (p *ratePacer) wait(ctx context.Context, sleep func(context.Context, time.D
 			return 0, fmt.Errorf("the request could not be sent before its deadline at the rate the service grants: %w", context.DeadlineExceeded)
 		}
 		p.mu.Lock()
-		if time.Now().Before(p.notBefore) {
+		if time.Now().Before(p.notBefore) && p.notBefore.After(served) {
 			p.mu.Unlock() // paused while this one waited
 			continue
 		}
@@ -340,8 +342,8 @@ func (p *ratePacer) throttled(ticket uint64, retryAfter time.Duration) (int64, f
 		p.lastCut = now
 		p.apply()
 	}
-	pause := retryAfter
-	if pause <= 0 {
+	pause := retryAfter + time.Duration(randInt64N(int64(retryAfter)/10+1)) // jitter: not all at once
+	if retryAfter <= 0 {
 		pause = max(200*time.Millisecond, time.Duration(float64(time.Second)/p.rate))
 	}
 	if nb := now.Add(pause); nb.After(p.notBefore) {
