@@ -85,7 +85,7 @@ keep AS (
 f AS (
   SELECT id, size, ` + usageType + ` AS type,
     year(coalesce(contentDate, createdDate)) AS year,
-    nullif(trim(concat_ws(' ', make, model)), '') AS camera,
+    nullif(trim(CASE WHEN starts_with(lower(model), lower(make)) THEN model ELSE concat_ws(' ', make, model) END), '') AS camera,
     keep.keep_id IS NOT NULL AND id <> keep.keep_id AS extra_copy
   FROM live LEFT JOIN keep USING (md5))
 SELECT type, year, coalesce(camera, '(none)') AS camera,
