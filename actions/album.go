@@ -99,8 +99,8 @@ func (a api) remoteAlbum(ctx context.Context, name string) ([]byte, error) {
 }
 
 // runCreateAlbum runs CREATE ALBUM 'name' [FROM target].
-func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	a0 := engine.NewArgs(rest)
+func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *engine.Statement, explain bool) (*engine.Result, error) {
+	a0 := stmt.Args()
 	name, err := a0.String()
 	if err != nil {
 		return nil, fmt.Errorf("create album: %w (CREATE ALBUM 'name' [FROM target])", err)
@@ -110,7 +110,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 	}
 	var st *statement
 	if a0.Keyword("FROM") {
-		p, err := parseStatement(a0.Rest(), false, nil)
+		p, err := parseStatementArgs(a0, false, nil)
 		if err != nil {
 			return nil, fmt.Errorf("create album: %w", err)
 		}
@@ -221,8 +221,8 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, rest st
 }
 
 // runAlbum runs ALBUM 'name' ADD target and ALBUM 'name' REMOVE target.
-func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	a0 := engine.NewArgs(rest)
+func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, stmt *engine.Statement, explain bool) (*engine.Result, error) {
+	a0 := stmt.Args()
 	name, err := a0.String()
 	if err != nil {
 		return nil, fmt.Errorf("album: %w (ALBUM 'name' ADD target or ALBUM 'name' REMOVE target)", err)
@@ -236,7 +236,7 @@ func (x *Actions) runAlbum(ctx context.Context, s *engine.Session, rest string, 
 	default:
 		return nil, fmt.Errorf("album %s: expected ADD or REMOVE after the name", engine.Quote(name))
 	}
-	st, err := parseStatement(a0.Rest(), false, nil)
+	st, err := parseStatementArgs(a0, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("album %s %s: %w", engine.Quote(name), strings.ToUpper(op), err)
 	}

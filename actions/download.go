@@ -49,8 +49,8 @@ type download struct {
 }
 
 // runDownload runs DOWNLOAD target [TO 'dir'] [(NAMING, CONCURRENCY, OVERWRITE)].
-func (x *Actions) runDownload(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	st, err := parseStatement(rest, true, []string{"NAMING", "CONCURRENCY", "OVERWRITE", "LIVE_VIDEO"})
+func (x *Actions) runDownload(ctx context.Context, s *engine.Session, stmt *engine.Statement, explain bool) (*engine.Result, error) {
+	st, err := parseStatementArgs(stmt.Args(), true, []string{"NAMING", "CONCURRENCY", "OVERWRITE", "LIVE_VIDEO"})
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}

@@ -393,8 +393,8 @@ func modifiedOf(raw []byte) any {
 // goes into the folder with POST /nodes/{folder}/children {"fromParent",
 // "childId"}. The folder must be in the mirror (CREATE FOLDER makes it); a
 // name the folder already holds is a failed row, nothing else is touched.
-func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	st, err := parseStatement(rest, true, nil)
+func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, stmt *engine.Statement, explain bool) (*engine.Result, error) {
+	st, err := parseStatementArgs(stmt.Args(), true, nil)
 	if err != nil {
 		return nil, fmt.Errorf("move: %w", err)
 	}

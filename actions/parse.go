@@ -65,6 +65,19 @@ const targetHelp = "write WHERE <predicate>, (SELECT id ...), 'id', ..., FILTER 
 // inside a string, a dollar-quoted string, a quoted identifier or a
 // comment is not one.
 func parseTargetArgs(a *engine.Args, stops []string, known []string) (target, *engine.Args, error) {
+	if ids, ok := a.IDs(); ok {
+		// The caller gave the target as ids (engine.WithIDs): they are
+		// the target, and the text holds only what follows it.
+		if len(ids) == 0 {
+			return target{}, nil, errors.New("missing target: the set of node ids is empty")
+		}
+		for _, id := range ids {
+			if strings.TrimSpace(id) == "" {
+				return target{}, nil, errors.New("an empty id in the target list: give node ids like 'HeMReF-vvJiTTkdPIeWuoP'")
+			}
+		}
+		return newIDsTarget(ids), a, nil
+	}
 	switch {
 	case a.Keyword("WHERE"):
 		toks := a.Tokens()

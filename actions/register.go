@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -38,8 +39,25 @@ func Register(reg *engine.Registry, client func(ctx context.Context) (*fetch.Cli
 	}
 }
 
-// runner is the shape of every action's Run, with the EXPLAIN flag.
-type runner func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error)
+// runner is the shape of every action's Run, with the EXPLAIN flag: it
+// gets the statement as the registry tokenized it (and the target of
+// node ids a caller such as the gallery gave instead of a target in the
+// text, engine.WithIDs).
+type runner func(ctx context.Context, s *engine.Session, st *engine.Statement, explain bool) (*engine.Result, error)
+
+// textRunner is an action that reads its arguments from its text and
+// takes no target of ids.
+type textRunner func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error)
+
+// text adapts a textRunner; a target of ids is refused.
+func text(f textRunner) runner {
+	return func(ctx context.Context, s *engine.Session, st *engine.Statement, explain bool) (*engine.Result, error) {
+		if st.IDs != nil {
+			return nil, fmt.Errorf("%s: %w", strings.Join(st.Keywords, " "), engine.ErrNoIDTarget)
+		}
+		return f(ctx, s, st.Rest(), explain)
+	}
+}
 
 func (x *Actions) table() []struct {
 	kw     []string
@@ -48,18 +66,18 @@ func (x *Actions) table() []struct {
 	run    runner
 } {
 	mv := func(m move) runner {
-		return func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-			return x.runMove(ctx, s, m, rest, explain)
+		return func(ctx context.Context, s *engine.Session, st *engine.Statement, explain bool) (*engine.Result, error) {
+			return x.runMove(ctx, s, m, st.Args(), explain)
 		}
 	}
 	vault := func(v vaultOp) runner {
-		return func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-			return x.runVault(ctx, s, v, rest, explain)
+		return func(ctx context.Context, s *engine.Session, st *engine.Statement, explain bool) (*engine.Result, error) {
+			return x.runVault(ctx, s, v, st.Args(), explain)
 		}
 	}
-	set := func(st setting) runner {
-		return func(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-			return x.runSetting(ctx, s, st, rest, explain)
+	set := func(op setting) runner {
+		return func(ctx context.Context, s *engine.Session, st *engine.Statement, explain bool) (*engine.Result, error) {
+			return x.runSetting(ctx, s, op, st.Args(), explain)
 		}
 	}
 	return []struct {
@@ -77,21 +95,21 @@ func (x *Actions) table() []struct {
 		{[]string{"UNHIDE"}, "UNHIDE target", "unhide nodes", set(setUnhide)},
 		{[]string{"CREATE", "ALBUM"}, "CREATE ALBUM 'name' [FROM target]", "create an album, optionally holding target", x.runCreateAlbum},
 		{[]string{"ALBUM"}, "ALBUM 'name' ADD|REMOVE target", "add nodes to an album or remove them", x.runAlbum},
-		{[]string{"RENAME", "ALBUM"}, "RENAME ALBUM 'old' TO 'new'", "rename an album", x.runRenameAlbum},
-		{[]string{"RENAME", "PERSON"}, "RENAME PERSON 'name or cluster id' TO 'new'", "rename a person (a face cluster of the people table)", x.runRenamePerson},
-		{[]string{"MERGE", "PEOPLE"}, "MERGE PEOPLE 'a', 'b' [, ...] INTO 'name'", "merge people into the first one named, under a name", x.runMergePeople},
+		{[]string{"RENAME", "ALBUM"}, "RENAME ALBUM 'old' TO 'new'", "rename an album", text(x.runRenameAlbum)},
+		{[]string{"RENAME", "PERSON"}, "RENAME PERSON 'name or cluster id' TO 'new'", "rename a person (a face cluster of the people table)", text(x.runRenamePerson)},
+		{[]string{"MERGE", "PEOPLE"}, "MERGE PEOPLE 'a', 'b' [, ...] INTO 'name'", "merge people into the first one named, under a name", text(x.runMergePeople)},
 		// Keywords stop at two or three words: EXPLAIN and the longest
 		// keyword list must fit the four words the registry looks at.
-		{[]string{"SET", "COVER"}, "SET COVER OF PERSON 'name or cluster id' TO 'nodeId'", "set a person's cover photo", x.runSetCover},
+		{[]string{"SET", "COVER"}, "SET COVER OF PERSON 'name or cluster id' TO 'nodeId'", "set a person's cover photo", text(x.runSetCover)},
 		{[]string{"ADD", "TO", "FAMILY"}, "ADD TO FAMILY VAULT target", "share photos and videos with the family (batches of 50)", vault(vaultAdd)},
 		{[]string{"REMOVE", "FROM", "FAMILY"}, "REMOVE FROM FAMILY VAULT target", "take photos and videos out of the Family Vault", vault(vaultRemove)},
-		{[]string{"CREATE", "FOLDER"}, "CREATE FOLDER 'path/to/folder'", "create a folder and its missing parents (existing ones are reused)", x.runCreateFolder},
+		{[]string{"CREATE", "FOLDER"}, "CREATE FOLDER 'path/to/folder'", "create a folder and its missing parents (existing ones are reused)", text(x.runCreateFolder)},
 		{[]string{"MOVE"}, "MOVE target TO 'folder/path'", "move files or folders into a folder", x.runMoveTo},
-		{[]string{"RENAME"}, "RENAME 'id' TO 'new name'", "rename a file, folder or album", x.runRename},
+		{[]string{"RENAME"}, "RENAME 'id' TO 'new name'", "rename a file, folder or album", text(x.runRename)},
 		{[]string{"DOWNLOAD"}, "DOWNLOAD target [TO 'dir'] [(NAMING '{id}_{name}', CONCURRENCY n, OVERWRITE false, LIVE_VIDEO false)]",
 			"download files, verified against md5, written atomically; present and correct files are skipped; LIVE_VIDEO true adds each Live Photo's video next to it", x.runDownload},
 		{[]string{"UPLOAD"}, "UPLOAD 'path' [TO 'remote/folder'] [ON CONFLICT SKIP|RENAME|REPLACE] [(DEDUP true, CONCURRENCY n)]",
-			"upload a file or a tree, recreating folders; skips files whose md5 is already in the library", x.runUpload},
+			"upload a file or a tree, recreating folders; skips files whose md5 is already in the library", text(x.runUpload)},
 	}
 }
 
@@ -109,15 +127,15 @@ func (x *Actions) commands() []engine.Command {
 		run := e.run
 		out = append(out,
 			engine.Command{Keywords: e.kw, Syntax: e.syntax, Help: e.help,
-				Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
+				Exec: func(ctx context.Context, s *engine.Session, st *engine.Statement) (*engine.Result, error) {
 					ctx, release := fetch.WithStopGrace(ctx, stopGrace)
 					defer release()
-					return run(ctx, s, rest, false)
+					return run(ctx, s, st, false)
 				}},
 			engine.Command{Keywords: append([]string{"EXPLAIN"}, e.kw...), Syntax: "EXPLAIN " + e.syntax,
 				Help: "dry run of " + strings.Join(e.kw, " ") + ": the nodes or files and the requests it would send; nothing is sent",
-				Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
-					return run(ctx, s, rest, true)
+				Exec: func(ctx context.Context, s *engine.Session, st *engine.Statement) (*engine.Result, error) {
+					return run(ctx, s, st, true)
 				}})
 	}
 	return out

@@ -65,9 +65,9 @@ func (st setting) apply(ids []string) func(context.Context, *sql.Tx) error {
 }
 
 // runSetting runs FAVORITE, UNFAVORITE, HIDE or UNHIDE.
-func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting, rest string, explain bool) (*engine.Result, error) {
+func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting, args *engine.Args, explain bool) (*engine.Result, error) {
 	verb := lower(st.action)
-	stmt, err := parseStatement(rest, false, nil)
+	stmt, err := parseStatementArgs(args, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}

@@ -21,6 +21,11 @@ func ParseTarget(rest string, stops []string) (Target, string, error) {
 	return Target{t}, after, err
 }
 
+// IDs is the target of a fixed set of node ids (a selection, an agent's
+// list), made without statement text. To run an action on ids, see
+// engine.WithIDs and Session.Exec.
+func IDs(ids ...string) Target { return Target{newIDsTarget(ids)} }
+
 // Text is the target as written, for journals and messages.
 func (t Target) Text() string { return t.t.text }
 

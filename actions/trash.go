@@ -142,8 +142,8 @@ func (m move) recorded() func(ids []string) func(ctx context.Context, tx *sql.Tx
 }
 
 // runMove runs TRASH, RESTORE or PURGE (explain: EXPLAIN of it).
-func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, rest string, explain bool) (*engine.Result, error) {
-	st, err := parseStatement(rest, false, nil)
+func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *engine.Args, explain bool) (*engine.Result, error) {
+	st, err := parseStatementArgs(args, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.verb, err)
 	}

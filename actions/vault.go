@@ -85,13 +85,12 @@ func inVault(ctx context.Context, db *engine.DB, ids []string) (map[string]bool,
 
 // runVault runs ADD TO FAMILY VAULT target and REMOVE FROM FAMILY VAULT
 // target (rest starts at VAULT).
-func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, rest string, explain bool) (*engine.Result, error) {
+func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0 *engine.Args, explain bool) (*engine.Result, error) {
 	verb := lower(v.action)
-	a0 := engine.NewArgs(rest)
 	if !a0.Keyword("VAULT") {
 		return nil, fmt.Errorf("%s: write %s target", verb, v.action)
 	}
-	stmt, err := parseStatement(a0.Rest(), false, []string{"FAMILY_ID"})
+	stmt, err := parseStatementArgs(a0, false, []string{"FAMILY_ID"})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}

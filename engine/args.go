@@ -17,6 +17,16 @@ type Args struct {
 	src  string
 	toks []sqltext.Token
 	k    int // the next token
+	// ids is the statement's target as a fixed id set (Statement.IDs).
+	ids []string
+}
+
+// IDs returns the target of node ids the statement was given instead of a
+// target in its text (Statement.IDs), once: a second call returns false.
+func (a *Args) IDs() ([]string, bool) {
+	ids := a.ids
+	a.ids = nil
+	return ids, ids != nil
 }
 
 // NewArgs reads the text after a statement's keywords.
@@ -247,7 +257,7 @@ func (a *Args) Cut(j int) (string, *Args) {
 	from := a.pos()
 	a.k += j
 	text := strings.TrimSpace(a.src[from:a.pos()])
-	return text, &Args{src: a.src, toks: a.toks, k: a.k}
+	return text, &Args{src: a.src, toks: a.toks, k: a.k, ids: a.ids}
 }
 
 // Remaining returns what is left, trimmed, without consuming it.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -51,14 +52,69 @@ type Statement struct {
 	*sqltext.Statement
 	// Keywords are the command's keywords the statement starts with.
 	Keywords []string
+	// IDs, when not nil, is an action's target given as a fixed set of
+	// node ids by the caller (the gallery's selection, an agent's list):
+	// the text is the statement without its target ("TRASH",
+	// "ALBUM 'x' ADD", "DOWNLOAD TO 'dir'"), and the ids are never written
+	// into SQL text to be parsed back. Commands that take no target refuse
+	// it.
+	IDs []string
 	// rest is the index of the first token after the keywords.
 	rest int
 }
 
-// NewStatement tokenizes text for a command with n keywords.
-func NewStatement(text string, n int) *Statement {
-	st := sqltext.Parse(text)
-	return &Statement{Statement: st, Keywords: st.Keywords(n), rest: st.AfterWords(n)}
+// ErrNoIDTarget is returned for a statement with IDs whose command takes
+// no target.
+var ErrNoIDTarget = errors.New("this statement takes no target of node ids")
+
+// WithIDs returns the statement text (without its target) whose target is
+// the node ids ids, for Session.Exec.
+func WithIDs(text string, ids []string) *Statement {
+	if ids == nil {
+		ids = []string{}
+	}
+	return &Statement{Statement: sqltext.Parse(text), IDs: ids}
+}
+
+// Exec runs a statement built by WithIDs: one of apsql's own commands,
+// found by the statement's leading words.
+func (s *Session) Exec(ctx context.Context, st *Statement) (*Result, error) {
+	s.DB.RestoreSettings()
+	defer s.DB.RestoreSettings()
+	c, ok := s.DB.cmds.lookup(st.Statement.Keywords(4))
+	if !ok {
+		return nil, fmt.Errorf("%q is none of apsql's statements: %w", clip(st.Text), ErrNoIDTarget)
+	}
+	return s.exec(ctx, c, &Statement{Statement: st.Statement, Keywords: c.Keywords, IDs: st.IDs, rest: st.AfterWords(len(c.Keywords))})
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// exec runs command c on st.
+func (s *Session) exec(ctx context.Context, c Command, st *Statement) (*Result, error) {
+	var res *Result
+	var err error
+	switch {
+	case c.Exec != nil:
+		res, err = c.Exec(ctx, s, st)
+	case st.IDs != nil:
+		return nil, fmt.Errorf("%s: %w", strings.Join(c.Keywords, " "), ErrNoIDTarget)
+	default:
+		res, err = c.Run(ctx, s, st.Rest())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		res = &Result{}
+	}
+	countFailed(c, res)
+	return res, nil
 }
 
 // Rest is the text after the keywords, trimmed.
@@ -69,8 +125,13 @@ func (st *Statement) Rest() string {
 	return strings.TrimSpace(st.Text[st.Tokens[st.rest].Pos:])
 }
 
-// Args reads the arguments after the keywords from the statement's tokens.
-func (st *Statement) Args() *Args { return ArgsOf(st.Statement, st.rest) }
+// Args reads the arguments after the keywords from the statement's tokens;
+// it carries the statement's IDs (Args.IDs).
+func (st *Statement) Args() *Args {
+	a := ArgsOf(st.Statement, st.rest)
+	a.ids = st.IDs
+	return a
+}
 
 // Registry is the dispatch table of apsql's own statements; .help is
 // generated from it.
@@ -207,22 +268,7 @@ func (s *Session) Run(ctx context.Context, stmt string) (*Result, error) {
 	defer s.DB.RestoreSettings()
 	st := sqltext.Parse(stmt)
 	if c, ok := s.DB.cmds.lookup(st.Keywords(4)); ok {
-		cs := &Statement{Statement: st, Keywords: c.Keywords, rest: st.AfterWords(len(c.Keywords))}
-		var res *Result
-		var err error
-		if c.Exec != nil {
-			res, err = c.Exec(ctx, s, cs)
-		} else {
-			res, err = c.Run(ctx, s, cs.Rest())
-		}
-		if err != nil {
-			return nil, err
-		}
-		if res == nil {
-			res = &Result{}
-		}
-		countFailed(c, res)
-		return res, nil
+		return s.exec(ctx, c, &Statement{Statement: st, Keywords: c.Keywords, rest: st.AfterWords(len(c.Keywords))})
 	}
 	rr, err := s.DB.query(ctx, stmt)
 	if err != nil {

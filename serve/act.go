@@ -15,7 +15,8 @@ import (
 
 // actionRequest is a POST of the selection bar. The statement is built
 // here from its parts, each checked and quoted; nothing the page sends is
-// pasted into SQL as it is.
+// pasted into SQL as it is, and selected ids are handed to the action as
+// ids (engine.WithIDs), never written into SQL text to be parsed back.
 type actionRequest struct {
 	Action string   `json:"action"` // trash, album, download
 	IDs    []string `json:"ids"`
@@ -60,18 +61,18 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, explain bool) {
 		return
 	}
 	ctx := r.Context()
-	stmt, err := s.statement(ctx, req)
+	p, err := s.statement(ctx, req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	stmt := p.text
 	if !explain && !s.confirms.take(req.Confirm, stmt) {
 		s.writeError(w, r, &apiError{status: http.StatusConflict, msg: "this action was not confirmed after its EXPLAIN, or it ran already with that confirmation, or the selection changed since: review it again"})
 		return
 	}
-	text := stmt
 	if explain {
-		text = "EXPLAIN " + stmt
+		p = p.explain()
 	} else {
 		// A confirmed action finishes even if the page goes away: it is
 		// journaled, but a half-done TRASH would surprise.
@@ -79,7 +80,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, explain bool) {
 	}
 	ans := &actionAnswer{Statement: stmt}
 	err = s.db.with(ctx, func(db *engine.DB) error {
-		res, err := s.opts.Session.Run(ctx, text)
+		res, err := p.run(ctx, s.opts.Session)
 		if err != nil {
 			return err
 		}
@@ -111,12 +112,40 @@ func firstWord(s string) string {
 	return s
 }
 
+// prepared is an action of the selection bar, ready to run: text is the
+// statement as shown to the person (and confirmed); the action runs from
+// exec and ids, the statement without its target and the selected ids,
+// or, for a whole result, from text.
+type prepared struct {
+	text string
+	exec string   // the statement without its target, when ids is not nil
+	ids  []string // the target, selected one by one
+}
+
+// explain returns the EXPLAIN of p.
+func (p prepared) explain() prepared {
+	p.text = "EXPLAIN " + p.text
+	if p.ids != nil {
+		p.exec = "EXPLAIN " + p.exec
+	}
+	return p
+}
+
+// run runs p in sess.
+func (p prepared) run(ctx context.Context, sess *engine.Session) (*engine.Result, error) {
+	if p.ids != nil {
+		return sess.Exec(ctx, engine.WithIDs(p.exec, p.ids))
+	}
+	return sess.Run(ctx, p.text)
+}
+
 // statement builds the action's statement from req.
-func (s *Server) statement(ctx context.Context, req actionRequest) (string, error) {
+func (s *Server) statement(ctx context.Context, req actionRequest) (prepared, error) {
 	var target string
+	var ids []string
 	switch {
 	case req.All != nil && len(req.IDs) > 0:
-		return "", badRequest("give ids or all, not both")
+		return prepared{}, badRequest("give ids or all, not both")
 	case req.All != nil:
 		v := url.Values{}
 		for k, x := range req.All {
@@ -124,58 +153,65 @@ func (s *Server) statement(ctx context.Context, req actionRequest) (string, erro
 		}
 		q, err := parseQuery(v)
 		if err != nil {
-			return "", err
+			return prepared{}, err
 		}
 		res, err := s.results.get(q)
 		if err == nil {
 			err = res.wait(ctx)
 		}
 		if err != nil {
-			return "", err
+			return prepared{}, err
 		}
 		// The table's name is the server's own; the target reads the ids
 		// the grid shows, as they were when the query ran.
 		target = "(SELECT id FROM temp." + res.table + ")"
 	default:
 		if len(req.IDs) == 0 {
-			return "", badRequest("nothing selected")
+			return prepared{}, badRequest("nothing selected")
 		}
 		if len(req.IDs) > maxSelected {
-			return "", badRequest("%d ids selected: at most %d one by one; use Select all for a whole result", len(req.IDs), maxSelected)
+			return prepared{}, badRequest("%d ids selected: at most %d one by one; use Select all for a whole result", len(req.IDs), maxSelected)
 		}
 		seen := make(map[string]bool, len(req.IDs))
+		ids = make([]string, 0, len(req.IDs))
 		parts := make([]string, 0, len(req.IDs))
 		for _, id := range req.IDs {
 			if !validID.MatchString(id) {
-				return "", badRequest("not a node id: %q", id)
+				return prepared{}, badRequest("not a node id: %q", id)
 			}
 			if !seen[id] {
 				seen[id] = true
+				ids = append(ids, id)
 				parts = append(parts, engine.Quote(id))
 			}
 		}
+		// Only for the person to read: the action runs from ids.
 		target = strings.Join(parts, ", ")
 	}
+	// head and tail are the statement before and after its target.
+	var head, tail string
 	switch req.Action {
 	case "trash":
-		return "TRASH " + target, nil
+		head = "TRASH"
 	case "album":
 		name := strings.TrimSpace(req.Album)
 		if err := checkText("album name", name, 1000); err != nil {
-			return "", err
+			return prepared{}, err
 		}
-		return "ALBUM " + engine.Quote(name) + " ADD " + target, nil
+		head = "ALBUM " + engine.Quote(name) + " ADD"
 	case "download":
 		dir := strings.TrimSpace(req.Dir)
 		if dir == "" {
 			dir = s.opts.DownloadDir
 		}
 		if err := checkText("download folder", dir, 4096); err != nil {
-			return "", err
+			return prepared{}, err
 		}
-		return "DOWNLOAD " + target + " TO " + engine.Quote(dir), nil
+		head, tail = "DOWNLOAD", " TO "+engine.Quote(dir)
+	default:
+		return prepared{}, badRequest("unknown action %q: want trash, album or download", req.Action)
 	}
-	return "", badRequest("unknown action %q: want trash, album or download", req.Action)
+	return prepared{text: head + " " + target + tail, exec: head + tail, ids: ids}, nil
 }
 
 // checkText refuses an empty name, one too long, or one with control
