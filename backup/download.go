@@ -9,12 +9,9 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -467,42 +464,16 @@ func resumable(err error) bool {
 // get sends one contentRedirection request (with a Range from offset when
 // offset > 0) and copies the body to w.
 func (d *downloader) get(ctx context.Context, n *node, owner string, offset int64, w io.Writer, buf []byte) (int64, error) {
-	req := &fetch.Request{
-		Path:  "/nodes/" + url.PathEscape(n.ID) + "/contentRedirection",
-		Query: url.Values{"querySuffix": {"?download=true"}, "ownerId": {owner}},
-		Op:    "GET /nodes/" + n.ID + "/contentRedirection",
+	body, err := d.c.OpenContent(ctx, n.ID, owner, offset)
+	var re *fetch.RangeError
+	if errors.As(err, &re) {
+		return 0, &restartError{re.Why}
 	}
-	if offset > 0 {
-		req.Header = http.Header{"Range": {fmt.Sprintf("bytes=%d-", offset)}}
-	}
-	resp, err := d.c.Open(ctx, req)
 	if err != nil {
-		var ae *fetch.APIError
-		if errors.As(err, &ae) && ae.Status == http.StatusRequestedRangeNotSatisfiable && offset > 0 {
-			return 0, &restartError{"the server refused the range"}
-		}
 		return 0, err
 	}
-	defer resp.Body.Close()
-	if offset > 0 {
-		if resp.StatusCode != http.StatusPartialContent {
-			return 0, &restartError{"the server ignored the range"}
-		}
-		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
-			return 0, &restartError{"the server answered another range"}
-		}
-	}
-	return io.CopyBuffer(w, resp.Body, buf)
-}
-
-func rangeStart(v string) (int64, bool) {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "bytes ")
-	i := strings.IndexByte(v, '-')
-	if i <= 0 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(v[:i], 10, 64)
-	return n, err == nil
+	defer body.Close()
+	return io.CopyBuffer(w, body, buf)
 }
 
 // hashWriter writes to the file and the md5 at once and reports progress.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -178,16 +176,6 @@ func (r *runState) buildViews(nodes []*node) error {
 	return nil
 }
 
-// remoteNode is what THEN TRASH reads back of a node before trashing it.
-type remoteNode struct {
-	ID                string `json:"id"`
-	Status            string `json:"status"`
-	ContentProperties struct {
-		MD5  string `json:"md5"`
-		Size int64  `json:"size"`
-	} `json:"contentProperties"`
-}
-
 // thenTrash trashes, in the cloud, the target's nodes whose file in the
 // backup is verified: fetched and md5-checked by this run, or recorded by
 // an earlier one and still holding the node's md5 (hashed now). Each is
@@ -246,12 +234,10 @@ func (r *runState) thenTrash(ctx context.Context, b *Backup, nodes []*node) erro
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var rn remoteNode
-			err := c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id), Op: "GET /nodes/" + id}, &rn)
+			rn, err := c.GetNode(ctx, id)
 			n, rec := byID[id], r.m.get(id)
-			var ae *fetch.APIError
 			switch {
-			case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			case errors.Is(err, fetch.ErrNodeGone):
 				r.add(row{id, n.Name, rec.Path, statusSkipped, "THEN TRASH: the service no longer has the node: nothing to trash"})
 			case err != nil:
 				r.add(row{id, n.Name, rec.Path, statusFailed, "THEN TRASH: read the node back: " + err.Error()})

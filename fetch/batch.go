@@ -75,11 +75,11 @@ func (m errorMap) result() BatchResult {
 	return r
 }
 
-// goneError is a 404 of one node: it reads as ErrNodeGone and still
-// unwraps to the *APIError.
+// goneError is a 404 of one node: errors.Is(err, ErrNodeGone), and it
+// still unwraps to the *APIError, whose text it keeps.
 type goneError struct{ api *APIError }
 
-func (e *goneError) Error() string   { return ErrNodeGone.Error() }
+func (e *goneError) Error() string   { return e.api.Error() }
 func (e *goneError) Unwrap() []error { return []error{ErrNodeGone, e.api} }
 
 // gone turns a 404 into a goneError; other errors pass.

@@ -3,7 +3,6 @@ package mirror
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,33 +23,7 @@ const albumListings = 4
 // its number of members.
 func AlbumRow(n *fetch.Node, count int64) []driver.Value {
 	return []driver.Value{n.ID, n.Name, nullTime(n.CreatedDate), nullTime(n.ModifiedDate), count,
-		nullString(AlbumCover(n.Raw)), jsonValue(n.Raw)}
-}
-
-// AlbumCover returns an album's cover node id: the default cover of
-// collectionProperties.covers, else the first one, else "" (API.md §2.7).
-func AlbumCover(raw json.RawMessage) string {
-	var a struct {
-		CollectionProperties struct {
-			Covers []struct {
-				ID        string `json:"id"`
-				IsDefault bool   `json:"isDefault"`
-			} `json:"covers"`
-		} `json:"collectionProperties"`
-	}
-	if json.Unmarshal(raw, &a) != nil {
-		return ""
-	}
-	cover := ""
-	for _, c := range a.CollectionProperties.Covers {
-		if c.IsDefault {
-			return c.ID
-		}
-		if cover == "" {
-			cover = c.ID
-		}
-	}
-	return cover
+		nullString(n.Cover()), jsonValue(n.Raw)}
 }
 
 // syncAlbums mirrors the albums and their members: the albums are the

@@ -5,9 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,12 +27,9 @@ var ErrNoHashes = errors.New("no hashes table: run SYNC HASHES first")
 // defaults, the same precision) and cost a quarter of the decoding.
 const HashViewBox = 64
 
-// How many thumbnails are in flight (the client's pacer still decides how
-// many are sent at once), and the largest one read.
-const (
-	hashWorkers  = 16
-	hashMaxBytes = 8 << 20
-)
+// hashWorkers is how many thumbnails are in flight (the client's pacer
+// still decides how many are sent at once).
+const hashWorkers = 16
 
 // hashBatch rows are committed at a time (a variable for tests).
 var hashBatch = 500
@@ -361,25 +355,23 @@ func hashOne(ctx context.Context, c *fetch.Client, j hashJob, ownerOf func(hashJ
 	if err != nil {
 		return r, fmt.Errorf("read the owner id for thumbnails: %w", err)
 	}
-	var data []byte
-	// API.md §1.4 C6: GET /v1/thumbnail/{id}?ownerId=&viewBox=W on the
-	// thumbnail host; a video's thumbnail is its poster frame.
-	err = c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(j.id),
-		Query: url.Values{"ownerId": {ownerID}, "viewBox": {strconv.Itoa(HashViewBox)}}, Op: "GET /v1/thumbnail/" + j.id}, &data)
-	var apiErr *fetch.APIError
+	// A video's thumbnail is its poster frame.
+	data, err := c.Thumbnail(ctx, j.id, ownerID, HashViewBox)
 	switch {
 	case ctx.Err() != nil:
 		return r, ctx.Err()
 	case errors.Is(err, fetch.ErrUnauthorized):
 		return r, err
-	case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
+	case errors.Is(err, fetch.ErrNodeGone):
 		r.status, r.reason = "skipped", reason404
 		return r, nil
+	case errors.Is(err, fetch.ErrThumbnailTooLarge):
+		r.status, r.reason = "skipped", fmt.Sprintf("%s: a thumbnail of more than %s", dupes.ErrTooLarge, output.Bytes(fetch.MaxThumbnailBytes))
+		return r, nil
+	case errors.Is(err, fetch.ErrThumbnailEmpty):
+		data = nil // dupes.Decode names it
 	case err != nil:
 		r.status, r.reason = "failed", reasonFetch+": "+err.Error()
-		return r, nil
-	case len(data) > hashMaxBytes:
-		r.status, r.reason = "skipped", fmt.Sprintf("%s: a thumbnail of %s", dupes.ErrTooLarge, output.Bytes(int64(len(data))))
 		return r, nil
 	}
 	img, err := dupes.Decode(data)

@@ -2,9 +2,6 @@ package mirror
 
 import (
 	"context"
-	"fmt"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,7 +24,7 @@ type source interface {
 	ListNodes(ctx context.Context, filter string) ([]fetch.Node, error)
 	Children(ctx context.Context, parentID, filter string) ([]fetch.Node, error)
 	People(ctx context.Context) ([]fetch.Person, error)
-	Do(ctx context.Context, req *fetch.Request, out any) error
+	SearchRecords(ctx context.Context, sq fetch.SearchQuery, syncedAt time.Time) (arrow.RecordBatch, fetch.PageInfo, error)
 }
 
 var _ source = (*fetch.Client)(nil)
@@ -37,31 +34,12 @@ func newService(c *fetch.Client) source { return c }
 // pageLimit is the largest page /search serves (API.md §1.5).
 const pageLimit = 200
 
-// searchPage fetches one /search page and decodes it into a record batch
-// with fetch.NodeSchema (the caller releases it). fetch.Client.Search
-// decodes pages with encoding/json into Go structs; SYNC NEW and search()
-// need Arrow rows page by page, fetched only as they are consumed, which
+// searchPage fetches one /search page as a record batch with
+// fetch.NodeSchema (the caller releases it): SYNC NEW and search() need
+// Arrow rows page by page, fetched only as they are consumed, which
 // fetch's whole-listing streams do not offer.
 func searchPage(ctx context.Context, src source, filter, sort string, offset, limit int, syncedAt time.Time) (arrow.RecordBatch, fetch.PageInfo, error) {
-	q := url.Values{}
-	q.Set("filters", filter)
-	if sort != "" {
-		q.Set("sort", sort)
-	}
-	q.Set("searchContext", "customer")
-	q.Set("lowResThumbnail", "true")
-	q.Set("limit", strconv.Itoa(limit))
-	q.Set("offset", strconv.Itoa(offset))
-	var body []byte
-	op := fmt.Sprintf("/search offset %d", offset)
-	if err := src.Do(ctx, &fetch.Request{Path: "/search", Query: q, Op: op}, &body); err != nil {
-		return nil, fetch.PageInfo{}, err
-	}
-	rec, info, err := fetch.DecodeNodes(body, syncedAt)
-	if err != nil {
-		return nil, info, fmt.Errorf("%s: %w", op, err)
-	}
-	return rec, info, nil
+	return src.SearchRecords(ctx, fetch.SearchQuery{Filter: filter, Sort: sort, Offset: offset, Limit: limit}, syncedAt)
 }
 
 // searchCount asks the server how many nodes match filter (one page of

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,9 +19,6 @@ import (
 // thumbSizes are the sizes the page asks for (the grid's tiles, and the
 // detail pane's picture); a fixed set keeps the cache small.
 var thumbSizes = map[int]bool{256: true, 512: true, 1024: true}
-
-// maxThumb bounds a thumbnail read from the service.
-const maxThumb = 16 << 20
 
 // thumbs fetches thumbnails from the service and keeps them on disk:
 // DIR/SIZE/ID.jpg, written to a temporary file, synced and renamed, so a
@@ -72,18 +68,10 @@ func (t *thumbs) get(ctx context.Context, id string, size int, owner func(ctx co
 		if err != nil {
 			return nil, err
 		}
-		var data []byte
-		// API.md §1.4 C6: GET /v1/thumbnail/{id}?ownerId=&viewBox=W on the
-		// thumbnail host, with the cookies (which stay in this process).
-		err = c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(id),
-			Query: url.Values{"ownerId": {o}, "viewBox": {strconv.Itoa(size)}}, Op: "GET /v1/thumbnail/" + id}, &data)
+		data, err := c.Thumbnail(ctx, id, o, size)
 		if err != nil {
 			return nil, err
 		}
-		if len(data) == 0 || len(data) > maxThumb {
-			return nil, fmt.Errorf("thumbnail of %s: %d bytes", id, len(data))
-		}
-		data = append([]byte(nil), data...)
 		if err := writeAtomic(p, data); err != nil {
 			return nil, fmt.Errorf("cache thumbnail: %w", err)
 		}
@@ -142,8 +130,7 @@ func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
 	data, err := s.thumbs.get(r.Context(), id, size, func(ctx context.Context) (string, error) { return s.ownerOf(ctx, id) })
 	if err != nil {
 		status := http.StatusBadGateway
-		var he *fetch.APIError
-		if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		if errors.Is(err, fetch.ErrNodeGone) {
 			status = http.StatusNotFound
 		}
 		if r.Context().Err() == nil {

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -311,9 +310,7 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 					if i >= len(ids) {
 						return
 					}
-					var data []byte
-					err := c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(ids[i]),
-						Query: url.Values{"ownerId": {owners[i]}, "viewBox": {strconv.Itoa(mirror.HashViewBox)}}, Op: "GET /v1/thumbnail/" + ids[i]}, &data)
+					_, err := c.Thumbnail(ctx, ids[i], owners[i], mirror.HashViewBox)
 					if err != nil {
 						ferr.Store(&err)
 					}

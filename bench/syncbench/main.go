@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -210,7 +211,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	}
 
 	if breakdown {
-		return measureBreakdown(ctx, client, db)
+		return measureBreakdown(ctx, client, db, cookies, url)
 	}
 	return nil
 }
@@ -266,7 +267,7 @@ func renameSome(ctx context.Context, client *fetch.Client, k int) error {
 			var err error
 			for id := range work {
 				if err == nil {
-					err = client.Do(ctx, &fetch.Request{Method: "PATCH", Path: "/nodes/" + id, JSON: map[string]any{"name": "renamed-" + id + ".jpg"}}, nil)
+					_, err = client.RenameNode(ctx, id, "renamed-"+id+".jpg", nil)
 				}
 			}
 			errc <- err
@@ -290,7 +291,7 @@ func renameSome(ctx context.Context, client *fetch.Client, k int) error {
 // kept in memory: use it up to a few hundred thousand nodes), then those
 // batches streamed into an empty keyed table in one transaction (DuckDB
 // alone, as the first SYNC inserts), and the decoder alone on one core.
-func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB) error {
+func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB, cookies fetch.Cookies, endpoint string) error {
 	// The kept batches exceed apsql's Go soft limit: lift it, or the GC
 	// would run without pause and be measured instead.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
@@ -343,12 +344,32 @@ func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB) 
 		insert.Round(time.Millisecond), float64(in.Rows())/insert.Seconds(), streamed.Round(time.Millisecond), (insert - streamed).Round(time.Millisecond))
 
 	// Decode alone: 20 pages fetched once, decoded repeatedly on one core.
-	var bodies [][]byte
+	// The raw pages come from a client that keeps every answer (--cache).
+	cache, err := os.MkdirTemp("", "syncbench-pages-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(cache)
+	rawClient, err := fetch.New(fetch.Config{Cookies: cookies, Endpoint: endpoint, CacheDir: cache})
+	if err != nil {
+		return err
+	}
 	for off := 0; off < 20*200; off += 200 {
-		var body []byte
-		req := &fetch.Request{Path: "/search", Query: map[string][]string{
-			"filters": {mirror.DefaultFilter}, "limit": {"200"}, "offset": {strconv.Itoa(off)}}}
-		if err := client.Do(ctx, req, &body); err != nil {
+		rec, _, err := rawClient.SearchRecords(ctx, fetch.SearchQuery{Filter: mirror.DefaultFilter, Offset: off, Limit: 200}, time.Now())
+		if err != nil {
+			return err
+		}
+		rec.Release()
+	}
+	pages, err := filepath.Glob(filepath.Join(cache, "*.json"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(pages)
+	var bodies [][]byte
+	for _, p := range pages {
+		body, err := os.ReadFile(p)
+		if err != nil {
 			return err
 		}
 		bodies = append(bodies, body)
