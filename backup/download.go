@@ -53,11 +53,13 @@ func (r *runState) execute(ctx context.Context, b *Backup, jobs []job) error {
 			return err
 		}
 	}
+	// One progress line: bytes with their rate and ETA, and the files
+	// done in its label (when the shell's bar can change it).
 	d := &downloader{c: c, root: r.root, dir: r.o.dir,
-		files: r.s.Progress.Start("backup", int64(len(jobs)), "files"),
-		bytes: r.s.Progress.Start("backup", total, "bytes")}
-	defer d.files.Done()
+		bytes: r.s.Progress.Start(fmt.Sprintf("backup 0/%s files", output.Thousands(int64(len(jobs)))), total, "bytes")}
 	defer d.bytes.Done()
+	describe, _ := d.bytes.(interface{ Describe(string) })
+	var filesDone atomic.Int64
 	var (
 		next  atomic.Int64
 		stop  atomic.Bool
@@ -103,7 +105,9 @@ func (r *runState) execute(ctx context.Context, b *Backup, jobs []job) error {
 					return
 				}
 				rec, rw, err := r.one(ctx, d, jobs[i])
-				d.files.Add(1)
+				if k := filesDone.Add(1); describe != nil {
+					describe.Describe(fmt.Sprintf("backup %s/%s files", output.Thousands(k), output.Thousands(int64(len(jobs)))))
+				}
 				if rec != nil {
 					recs <- *rec
 				}
@@ -282,7 +286,6 @@ type downloader struct {
 	c     *fetch.Client
 	root  *os.Root
 	dir   string
-	files engine.Tracker
 	bytes engine.Tracker
 	total atomic.Int64
 

@@ -58,6 +58,14 @@ func (b *bar) SetTotal(total int64) {
 	b.mu.Unlock()
 }
 
+// Describe changes the bar's label (BACKUP counts its files there, on the
+// one line whose bar counts bytes).
+func (b *bar) Describe(label string) {
+	b.mu.Lock()
+	b.b.Describe(label)
+	b.mu.Unlock()
+}
+
 func (b *bar) Done() {
 	b.mu.Lock()
 	b.b.Finish()
