@@ -69,6 +69,19 @@ func tidy(s *jsonschema.Schema) {
 	tidy(s.AdditionalProperties)
 }
 
+// scrubbed wraps a tool's handler: its error's text loses cookie values
+// and signed URLs too (DuckDB's errors quote the query; the service's,
+// the request).
+func scrubbed[In, Out any](s *Server, h mcp.ToolHandlerFor[In, Out]) mcp.ToolHandlerFor[In, Out] {
+	return func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		res, out, err := h(ctx, req, in)
+		if err != nil {
+			return res, out, errors.New(s.scrubber().text(err.Error()))
+		}
+		return res, out, nil
+	}
+}
+
 func rowsBound(p map[string]*jsonschema.Schema) {
 	p["max_rows"].Minimum = ptr(0.0)
 	p["max_rows"].Maximum = ptr(float64(maxRows))
@@ -87,7 +100,7 @@ Only SELECT/WITH/FROM/VALUES/DESCRIBE/SUMMARIZE; no files, network, writes or se
 Example: SELECT year(contentDate) AS y, count(*) AS n, sum(size) AS bytes FROM videos GROUP BY y ORDER BY y`,
 		InputSchema: schemaFor[queryIn](rowsBound),
 		Annotations: readOnly,
-	}, s.query)
+	}, scrubbed(s, s.query))
 	mcp.AddTool(s.mcp, &mcp.Tool{
 		Name:         "find",
 		OutputSchema: outSchema[Table](),
@@ -97,7 +110,7 @@ Syntax: field:(value OR value) joined with AND, OR, NOT and parentheses. Fields:
 Example: type:(VIDEOS) AND timeYear:(2019). A filter that does not parse gets an error with a caret under the problem. The answer includes the SQL it became, to refine with query; the same filter is a target of actions: TRASH FILTER '...'.`,
 		InputSchema: schemaFor[findIn](rowsBound),
 		Annotations: readOnly,
-	}, s.find)
+	}, scrubbed(s, s.find))
 	mcp.AddTool(s.mcp, &mcp.Tool{
 		Name:         "schema",
 		OutputSchema: outSchema[SchemaResult](),
@@ -105,7 +118,7 @@ Example: type:(VIDEOS) AND timeYear:(2019). A filter that does not parse gets an
 		Description:  `The mirror's tables and views, their columns and types, and what they mean. Give table to see one; leave it out for all. Read it before writing SQL for query or a WHERE target for explain.`,
 		InputSchema:  schemaFor[schemaIn](nil),
 		Annotations:  readOnly,
-	}, s.schema)
+	}, scrubbed(s, s.schema))
 	mcp.AddTool(s.mcp, &mcp.Tool{
 		Name:         "explain",
 		OutputSchema: outSchema[Plan](),
@@ -116,7 +129,7 @@ A target is WHERE <SQL predicate over nodes> | (SELECT id FROM ...) | 'id', 'id'
 Show the plan to the user, then call run with the same statement and the code to do exactly this.`,
 		InputSchema: schemaFor[explainIn](nil),
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(true)},
-	}, s.explain)
+	}, scrubbed(s, s.explain))
 	mcp.AddTool(s.mcp, &mcp.Tool{
 		Name:         "run",
 		OutputSchema: outSchema[Plan](),
@@ -126,7 +139,7 @@ Refused without a code, with a code used already (each runs once) or expired (30
 Returns one row per node or file with status ok, skipped or failed; every request is journaled in actions_log and the mirror is updated to match.`,
 		InputSchema: schemaFor[runIn](nil),
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: false, IdempotentHint: false, DestructiveHint: ptr(true), OpenWorldHint: ptr(true)},
-	}, s.run)
+	}, scrubbed(s, s.run))
 	mcp.AddTool(s.mcp, &mcp.Tool{
 		Name:         "sync",
 		OutputSchema: outSchema[SyncResult](),
@@ -134,7 +147,7 @@ Returns one row per node or file with status ok, skipped or failed; every reques
 		Description:  `Refresh the local mirror from Amazon Photos: SYNC (default: every photo and video, folders, albums, people, usage; removes what is gone) or, with new=true, SYNC NEW (only what was added since the last sync; much faster). Sends progress notifications when the request has a progress token. Call it when the user says the library changed, or before an action on recent items.`,
 		InputSchema:  schemaFor[syncIn](nil),
 		Annotations:  &mcp.ToolAnnotations{ReadOnlyHint: false, IdempotentHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(true)},
-	}, s.sync)
+	}, scrubbed(s, s.sync))
 	mcp.AddTool(s.mcp, &mcp.Tool{
 		Name:        "thumbnail",
 		Title:       "Show a photo",
@@ -145,7 +158,7 @@ Returns one row per node or file with status ok, skipped or failed; every reques
 			p["id"].Pattern = validID.String()
 		}),
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(true)},
-	}, s.thumbnail)
+	}, scrubbed(s, s.thumbnail))
 	mcp.AddTool(s.mcp, &mcp.Tool{
 		Name:         "usage",
 		OutputSchema: outSchema[UsageResult](),
@@ -153,7 +166,7 @@ Returns one row per node or file with status ok, skipped or failed; every reques
 		Description:  `The account's storage usage from Amazon Photos, by type (photo, video, doc, other): items and bytes in all, and the billable part, which is what counts against the quota (with Prime, photos are free; videos and other files count). Also records it in the usage table. For what duplicates would free, query storage_report.`,
 		InputSchema:  schemaFor[usageIn](nil),
 		Annotations:  &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(true)},
-	}, s.usage)
+	}, scrubbed(s, s.usage))
 }
 
 // progress returns a Progress that turns the statement's progress lines
