@@ -20,6 +20,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts       Options
 		addr       = fs.String("addr", "127.0.0.1:0", "listen address `HOST:PORT`")
 		cookiesOut = fs.String("cookies-out", "", "write a cookies `FILE` (JSON) that the emulator accepts")
+		families   = fs.Int("families", 0, "add `N` near-duplicate families (an original and 2-5 copies, and a lookalike each) as JPEGs in the folder Families")
 	)
 	fs.IntVar(&opts.Nodes, "nodes", 10000, "number of photos and videos in the synthetic library")
 	fs.Int64Var(&opts.Seed, "seed", 1, "seed of the library, cookies and fault sequence")
@@ -74,6 +75,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "apsql emulate: %v\n", err)
 		return 2
+	}
+	if *families > 0 {
+		if _, err := s.AddFamilies("Families", *families, opts.Seed); err != nil {
+			fmt.Fprintf(stderr, "apsql emulate: %v\n", err)
+			return 2
+		}
 	}
 	for _, f := range faultFlags {
 		if err := s.parseFault(f); err != nil {

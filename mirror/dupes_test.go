@@ -418,3 +418,25 @@ func TestTimelineGaps(t *testing.T) {
 		t.Log("the library has no gap: only the empty case was checked")
 	}
 }
+
+// TestSyncHashesTargets: a WHERE target may name any column of nodes,
+// also those hashes has too (md5, status); FILTER and ALBUM targets.
+func TestSyncHashesTargets(t *testing.T) {
+	e := newDupesEnv(t, emulator.Options{Nodes: 60, Seed: 2})
+	e.mustSync(t, "SYNC")
+	media := e.queryInt(t, `SELECT count(*) FROM nodes WHERE starts_with(contentType, 'image/') OR starts_with(contentType, 'video/')`)
+	photos := e.queryInt(t, `SELECT count(*) FROM nodes WHERE starts_with(contentType, 'image/')`)
+	_, sum := e.run(t, t.Context(), `SYNC HASHES FILTER 'type:(PHOTOS)'`)
+	if want := fmt.Sprintf("%d of %d", photos, photos); !strings.Contains(sum, want) {
+		t.Errorf("SYNC HASHES FILTER 'type:(PHOTOS)': %q, want %q", sum, want)
+	}
+	_, sum = e.run(t, t.Context(), `SYNC HASHES WHERE md5 IS NOT NULL AND status = 'AVAILABLE'`)
+	if want := fmt.Sprintf("%d of %d", media-photos, media-photos); !strings.Contains(sum, want) {
+		t.Errorf("SYNC HASHES WHERE md5 ... AND status ...: %q, want %q (the videos left)", sum, want)
+	}
+	for _, stmt := range []string{`SYNC HASHES ALBUM 'no such album'`, `SYNC HASHES WHERE`, `SYNC HASHES nonsense`, `SYNC HASHES FILTER 'type:(PHOTOS'`} {
+		if _, err := e.sess.Run(t.Context(), stmt); err == nil {
+			t.Errorf("%s: no error", stmt)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func registerSyncHashes(reg *engine.Registry, client ClientFunc) {
 }
 
 // parseHashTarget reads SYNC HASHES' optional target into a condition on
-// nodes (alias n).
+// the columns of nodes.
 func parseHashTarget(ctx context.Context, db *engine.DB, rest string) (string, []any, error) {
 	rest = strings.TrimSpace(rest)
 	if rest == "" {
@@ -115,7 +115,7 @@ func parseHashTarget(ctx context.Context, db *engine.DB, rest string) (string, [
 		if err != nil {
 			return "", nil, fmt.Errorf("sync hashes: no album %s in the mirror: run SYNC ALBUMS, or check the name", engine.Quote(name))
 		}
-		return "n.id IN (SELECT id FROM album_members WHERE albumId = " + engine.Quote(id) + ")", nil, nil
+		return "id IN (SELECT id FROM album_members WHERE albumId = " + engine.Quote(id) + ")", nil, nil
 	}
 	return "", nil, fmt.Errorf("sync hashes: unexpected %q: want SYNC HASHES, SYNC HASHES WHERE cond, SYNC HASHES FILTER 'filter' or SYNC HASHES ALBUM 'name'", word)
 }
@@ -131,7 +131,8 @@ func syncHashes(ctx context.Context, s *engine.Session, client ClientFunc, cond 
 	}
 	q := `SELECT n.id, coalesce(n.md5, ''), coalesce(n.ownerId, '') FROM nodes n LEFT JOIN hashes h USING (id)
 WHERE n.status = 'AVAILABLE' AND (starts_with(n.contentType, 'image/') OR starts_with(n.contentType, 'video/'))
-  AND (h.id IS NULL OR h.md5 IS DISTINCT FROM n.md5 OR h.status = 'failed') AND ` + cond + `
+  AND (h.id IS NULL OR h.md5 IS DISTINCT FROM n.md5 OR h.status = 'failed')
+  AND n.id IN (SELECT id FROM nodes WHERE ` + cond + `)
 ORDER BY n.id`
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
