@@ -60,6 +60,10 @@ type Config struct {
 	// RequestTimeout bounds one attempt of a request; default 2 min. A raw
 	// body (an upload) adds its size at minUploadRate (32 KiB/s).
 	RequestTimeout time.Duration
+	// HeaderTimeout is how long one attempt waits for the answer's
+	// headers once the request is sent; default 30 s. It applies to the
+	// client's own transport (HTTPClient nil).
+	HeaderTimeout time.Duration
 	// ProgressTimeout is the longest one request (all its retries, and
 	// the pauses the service asks for with 429) goes without progress
 	// before it fails; default 2 min (--timeout).
@@ -108,6 +112,9 @@ type Client struct {
 // defaultIdleTimeout is how long a response body may bring no byte.
 const defaultIdleTimeout = 30 * time.Second
 
+// defaultHeaderTimeout is how long an attempt waits for the headers.
+const defaultHeaderTimeout = 30 * time.Second
+
 // defaultProgressTimeout is how long one request may go without progress.
 const defaultProgressTimeout = 2 * time.Minute
 
@@ -148,6 +155,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
 	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = defaultHeaderTimeout
+	}
 	if cfg.ProgressTimeout <= 0 {
 		cfg.ProgressTimeout = defaultProgressTimeout
 	}
@@ -167,7 +177,9 @@ func New(cfg Config) (*Client, error) {
 		now:     cfg.Now,
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: newTransport(cfg.MaxConcurrency)}
+		tr := newTransport(cfg.MaxConcurrency)
+		tr.ResponseHeaderTimeout = cfg.HeaderTimeout
+		c.hc = &http.Client{Transport: tr}
 	}
 	if c.hc.CheckRedirect == nil {
 		// A redirect (contentRedirection to the content host) is a request
@@ -433,6 +445,7 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		}
 	}()
 
+	lastProgress := time.Now() // a failed attempt is no progress; the budget spans the retries
 	for attempt := 1; ; attempt++ {
 		ticket, err := c.lim.acquire(ctx)
 		if err != nil {
@@ -526,6 +539,9 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		}
 		if attempt > c.cfg.MaxRetries {
 			return nil, nil, fmt.Errorf("%s: gave up after %d attempts: %w", op, attempt, err)
+		}
+		if since := time.Since(lastProgress); since+backoffDelay(attempt, retryAfter, func(int64) int64 { return 0 }) > c.cfg.ProgressTimeout {
+			return nil, nil, fmt.Errorf("%s: %w for %s (%d attempts; --timeout sets the limit): %w", op, ErrNoProgress, since.Round(100*time.Millisecond), attempt, err)
 		}
 		if attempt > firstContactRetries && !c.reached.Load() && dialFailed(err) {
 			return nil, nil, fmt.Errorf("cannot connect to %s (%d attempts, and no answer from it yet): check the network, or --endpoint: %w", hostOf(rawURL), attempt, err)

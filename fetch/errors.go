@@ -23,6 +23,11 @@ import (
 // (a statement stops within a second). Test with errors.Is.
 var ErrUnauthorized = errors.New("authentication failed (401): the cookies are expired or incomplete; run apsql login to read fresh ones from your browser, or copy fresh session-id, ubid-*, at-* cookies from a logged-in browser")
 
+// ErrNoProgress is the cause of a request that failed again and again
+// (no answer, a stalled body, 5xx) for Config.ProgressTimeout (--timeout,
+// 2 min by default) with nothing gained: it is not retried further.
+var ErrNoProgress = errors.New("no progress")
+
 // ErrThrottled is the cause of a request that the service kept refusing
 // with 429 while it took no other request of the client for
 // Config.ProgressTimeout: the message says how many were refused and the
