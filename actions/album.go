@@ -118,6 +118,9 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *e
 	} else if !a0.Done() {
 		return nil, fmt.Errorf("create album: unexpected %q after the name; write CREATE ALBUM 'name' [FROM target]", clip(a0.Rest(), 20))
 	}
+	if _, ok := a0.IDs(); ok {
+		return nil, fmt.Errorf("create album: ids given without FROM: %w", engine.ErrNoIDTarget)
+	}
 	var items []item
 	if st != nil {
 		if items, err = resolve(ctx, s.DB, st.target, "nodes"); err != nil {

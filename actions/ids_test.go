@@ -60,6 +60,9 @@ func TestRunOnIDs(t *testing.T) {
 		msg  string
 	}{
 		{"RENAME TO 'x'", ids, engine.ErrNoIDTarget, ""},
+		{"CREATE ALBUM 'new'", ids, engine.ErrNoIDTarget, ""},
+		{"EXPLAIN FAVORITE", ids, nil, ""},
+		{"EXPLAIN ADD TO FAMILY VAULT", ids, nil, ""},
 		{"SELECT 1", ids, engine.ErrNoIDTarget, ""},
 		{"RESTORE", []string{}, nil, "missing target"},
 		{"RESTORE", []string{" "}, nil, "empty id"},
