@@ -367,41 +367,28 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		r.requests.Add(int64(res.requests))
 		// One refused member fails the whole batch (400 "Improper child
 		// kind"): send the batch's members one by one to find which.
-		if len(ids) > 1 && len(res.failed) == len(ids) && refusedBatch(res.failed) {
-			res = sent{ok: map[string]string{}, failed: map[string]string{}, gone: map[string]string{}}
+		if len(ids) > 1 && len(res.failed) == len(ids) && refusedBatch(res.errs) {
+			res = newSent()
 			for _, id := range ids {
 				one := guardedSend(context.WithoutCancel(ctx), []string{id}, send, verify)
 				r.requests.Add(int64(one.requests))
-				for k, v := range one.ok {
-					res.ok[k] = v
-				}
-				for k, v := range one.failed {
-					res.failed[k] = v
-				}
-				for k, v := range one.gone {
-					res.gone[k] = v
-				}
+				one.requests = 0
+				res.merge(one)
 			}
 		}
 		tr.Add(int64(len(ids)))
 		outs := make([]Outcome, 0, len(ids))
 		for _, id := range ids {
-			if d, ok := res.ok[id]; ok {
-				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusOK, Detail: joinDetail(req, d)})
-			} else if d, ok := res.gone[id]; ok {
-				outs = append(outs, goneOutcome(id, names[id], req, d))
-			} else {
-				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(req, res.failed[id])})
-			}
+			outs = append(outs, res.outcome(id, names[id], req))
 		}
 		if err := r.record(ctx, apply(sortedKeys(res.ok)), outs...); err != nil {
 			return err
 		}
-		return fatalOf(res.failed)
+		return res.fatal()
 	}, func(b []item, why string) {
 		outs := make([]Outcome, len(b))
 		for k, it := range b {
-			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}
+			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}
 		}
 		_ = r.record(ctx, nil, outs...)
 	})
@@ -475,9 +462,9 @@ func listLiteral(ids []string) string {
 
 // refusedBatch reports whether a batch failed with a 400 (one bad member
 // refuses all), as opposed to a failure that would hit each member alike.
-func refusedBatch(failed map[string]string) bool {
-	for _, d := range failed {
-		return strings.Contains(d, fmt.Sprintf(": %d %s", http.StatusBadRequest, http.StatusText(http.StatusBadRequest)))
+func refusedBatch(errs map[string]error) bool {
+	for _, err := range errs {
+		return isStatus(err, http.StatusBadRequest)
 	}
 	return false
 }
@@ -564,7 +551,7 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 			return err
 		}
 	} else {
-		o.Status, o.Detail, o.Name = StatusFailed, joinDetail(req, res.failed[album]), old
+		o.Status, o.Reason, o.Detail, o.Name = StatusFailed, res.why[album], joinDetail(req, res.failed[album]), old
 	}
 	if err := r.record(ctx, apply, o); err != nil {
 		return nil, err

@@ -196,7 +196,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, stmt *engi
 			var outs []Outcome
 			for _, d := range todo {
 				if !listed[d.it.ID] {
-					outs = append(outs, Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Detail: why})
+					outs = append(outs, Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
 				}
 			}
 			if err := r.record(ctx, nil, outs...); err != nil {
@@ -244,12 +244,9 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, stmt *engi
 		if stop != nil {
 			return stop // the disk is full: no other file can be written either
 		}
-		if strings.Contains(o.Detail, fetch.ErrUnauthorized.Error()) {
-			return fetch.ErrUnauthorized
-		}
-		return nil
+		return fatalReason(o.Reason)
 	}, func(d download, why string) {
-		_ = k.put(Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Detail: why}, nil)
+		_ = k.put(Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}, nil)
 	})
 	if err := k.close(); err != nil && fatal == nil {
 		fatal = err
@@ -362,7 +359,7 @@ func (dl *downloader) one(ctx context.Context, d download) (o Outcome, stop erro
 			o.Status, o.Detail = StatusFailed, "read the existing "+d.rel+": "+err.Error()
 			return o, nil
 		case ok:
-			o.Status, o.Detail = StatusSkipped, "already present (md5 matches): "+d.rel
+			o.Status, o.Reason, o.Detail = StatusSkipped, ReasonAlready, "already present (md5 matches): "+d.rel
 			setMTime(d.path, d.it.Content)
 			return o, nil
 		case !dl.overwrite:
@@ -387,7 +384,7 @@ func (dl *downloader) one(ctx context.Context, d download) (o Outcome, stop erro
 		}
 	}
 	if err != nil {
-		o.Status, o.Detail = StatusFailed, "GET /nodes/{id}/contentRedirection: "+err.Error()
+		o.Status, o.Reason, o.Detail = StatusFailed, reasonOf(err), "GET /nodes/{id}/contentRedirection: "+err.Error()
 		return o, dl.diskFull(&o, err)
 	}
 	if err := dl.root.Rename(partName(name), name); err != nil {
@@ -442,7 +439,7 @@ func (dl *downloader) diskFull(o *Outcome, err error) error {
 		return nil
 	}
 	full := fmt.Errorf("disk full: free space on %s, then run the statement again", dl.dir)
-	o.Detail = full.Error() + " (" + o.Detail + ")"
+	o.Reason, o.Detail = ReasonDiskFull, full.Error()+" ("+o.Detail+")"
 	return full
 }
 

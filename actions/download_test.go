@@ -431,10 +431,10 @@ func TestDownloadGoneNodeAndNoEmptyParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Rows.Release()
-	st := map[string]string{}
+	st := map[string]Status{}
 	for _, r := range e.ids(`SELECT target || '=' || status FROM actions_log WHERE action = 'DOWNLOAD'`) {
 		k, v, _ := strings.Cut(r, "=")
-		st[k] = v
+		st[k] = Status(v)
 	}
 	if st[keep] != StatusOK || st[lost] != StatusSkipped || res.Failed != 0 {
 		t.Fatalf("journal %v, Result.Failed %d: want %s ok, %s skipped as gone, nothing failed", st, res.Failed, keep, lost)

@@ -207,7 +207,7 @@ func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest s
 		}
 		if err != nil {
 			for _, rest := range prefixes[k+1:] {
-				_ = r.record(ctx, nil, Outcome{Name: rest + "/", Status: StatusFailed, Target: rest + "/", Detail: "not sent: its parent folder could not be made"})
+				_ = r.record(ctx, nil, Outcome{Name: rest + "/", Status: StatusFailed, Reason: ReasonNotSent, Target: rest + "/", Detail: "not sent: its parent folder could not be made"})
 			}
 			break
 		}
@@ -521,7 +521,7 @@ func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, stmt *engine
 			o := goneOutcome(it.ID, it.Name, "GET /nodes/{id} before the move", "404")
 			skip = &o
 		case err != nil:
-			skip = &Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: "not sent: reading the node's folder back failed: " + err.Error() + "; run the statement again"}
+			skip = &Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: "not sent: reading the node's folder back failed: " + err.Error() + "; run the statement again"}
 		case n.Status != "AVAILABLE":
 			skip = &Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash on the service (trashed elsewhere since the last SYNC): RESTORE it first"}
 		case slices.Contains(n.Parents, dest.id):
@@ -566,7 +566,7 @@ func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, stmt *engine
 		}
 		return nil
 	}, func(it item, why string) {
-		_ = r.record(ctx, nil, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why})
+		_ = r.record(ctx, nil, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
 	})
 	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }

@@ -59,7 +59,7 @@ func (e *env) sameFolders() {
 func statuses(rows []row) string {
 	var b []string
 	for _, r := range rows {
-		b = append(b, r.name+"="+r.status)
+		b = append(b, r.name+"="+string(r.status))
 	}
 	return strings.Join(b, " ")
 }

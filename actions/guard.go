@@ -76,10 +76,64 @@ type verifier func(ctx context.Context, ids []string) (done map[string]bool, err
 const maxRounds = 3
 
 // sent is the outcome of a guarded send: a detail per id that is done
-// (ok), not done (failed), or not on the service at all (gone: 404).
+// (ok), not done (failed, with the error and its reason), or not on the
+// service at all (gone: 404).
 type sent struct {
 	ok, failed, gone map[string]string
+	errs             map[string]error  // why each failed id failed
+	why              map[string]Reason // the reason of each failed id
 	requests         int
+}
+
+func newSent() sent {
+	return sent{ok: map[string]string{}, failed: map[string]string{}, gone: map[string]string{},
+		errs: map[string]error{}, why: map[string]Reason{}}
+}
+
+// fail records id as failed with err; reason ReasonNone takes err's.
+func (res *sent) fail(id string, err error, reason Reason) {
+	if reason == ReasonNone {
+		reason = reasonOf(err)
+	}
+	res.failed[id], res.errs[id], res.why[id] = err.Error(), err, reason
+}
+
+// merge adds the outcomes of o to res.
+func (res *sent) merge(o sent) {
+	for _, m := range [][2]map[string]string{{res.ok, o.ok}, {res.failed, o.failed}, {res.gone, o.gone}} {
+		for k, v := range m[1] {
+			m[0][k] = v
+		}
+	}
+	for k, v := range o.errs {
+		res.errs[k] = v
+	}
+	for k, v := range o.why {
+		res.why[k] = v
+	}
+	res.requests += o.requests
+}
+
+// outcome returns the row of id, sent with req.
+func (res *sent) outcome(id, name, req string) Outcome {
+	if d, ok := res.ok[id]; ok {
+		return Outcome{ID: id, Name: name, Status: StatusOK, Detail: joinDetail(req, d)}
+	}
+	if d, ok := res.gone[id]; ok {
+		return goneOutcome(id, name, req, d)
+	}
+	return Outcome{ID: id, Name: name, Status: StatusFailed, Reason: res.why[id], Detail: joinDetail(req, res.failed[id])}
+}
+
+// fatal returns the error that stops the statement: a failure that means
+// nothing else can succeed (the cookies stopped working).
+func (res *sent) fatal() error {
+	for _, r := range res.why {
+		if err := fatalReason(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // guardedSend sends ids with send so that no id is ever applied twice and
@@ -96,7 +150,7 @@ type sent struct {
 //     request is sent again without them. When the refusal names no id, the
 //     request is split in halves until each gone id stands alone.
 func guardedSend(ctx context.Context, ids []string, send sender, verify verifier) sent {
-	res := sent{ok: map[string]string{}, failed: map[string]string{}, gone: map[string]string{}}
+	res := newSent()
 	for queue := [][]string{ids}; len(queue) > 0; {
 		cur := queue[0]
 		queue = append(queue[1:], res.send(ctx, cur, send, verify)...)
@@ -138,7 +192,7 @@ func (res *sent) send(ctx context.Context, ids []string, send sender, verify ver
 				case errors.Is(why, errNodeGone):
 					res.gone[id] = why.Error()
 				default:
-					res.failed[id] = why.Error()
+					res.fail(id, why, ReasonRefused)
 				}
 			}
 			return nil
@@ -164,7 +218,7 @@ func (res *sent) send(ctx context.Context, ids []string, send sender, verify ver
 		case errors.Is(err, fetch.ErrUnauthorized) || refusedForSure(err) && !isStatus(err, 429):
 			// The service refused: nothing was applied.
 			for _, id := range cur {
-				res.failed[id] = err.Error()
+				res.fail(id, err, ReasonNone)
 			}
 			return nil
 		case verr == nil:
@@ -176,7 +230,7 @@ func (res *sent) send(ctx context.Context, ids []string, send sender, verify ver
 					if d[id] {
 						res.ok[id] = "confirmed by reading the node back after: " + err.Error()
 					} else {
-						res.failed[id] = err.Error()
+						res.fail(id, err, ReasonNone)
 					}
 				}
 				return nil
@@ -184,7 +238,7 @@ func (res *sent) send(ctx context.Context, ids []string, send sender, verify ver
 			verr = e
 		}
 		for _, id := range cur {
-			res.failed[id] = fmt.Sprintf("%s: %v; reading the node back failed too (%v): a re-run checks before it sends", unknownOutcome, err, verr)
+			res.fail(id, fmt.Errorf("%s: %w; reading the node back failed too (%v): a re-run checks before it sends", unknownOutcome, err, verr), ReasonUnknown)
 		}
 		return nil
 	}
@@ -217,7 +271,7 @@ func (res *sent) missing(ids []string, me *missingError) [][]string {
 		return [][]string{rest}
 	case len(me.ids) > 0:
 		for _, id := range ids {
-			res.failed[id] = me.Error()
+			res.fail(id, me, ReasonRefused)
 		}
 		return nil
 	case len(ids) == 1:
@@ -317,7 +371,7 @@ func recheck(ctx context.Context, a api, items []item, detail string, done func(
 func (r *run) addChecked(ctx context.Context, explain bool, rows []Outcome) error {
 	var gone []Outcome
 	for _, o := range rows {
-		if o.gone && !explain {
+		if o.gone() && !explain {
 			gone = append(gone, o)
 		} else {
 			r.add(o)

@@ -128,7 +128,11 @@ func (e *env) count(q string, args ...any) int {
 }
 
 // row is one result row of an action.
-type row struct{ id, name, status, detail string }
+type row struct {
+	id, name string
+	status   Status
+	detail   string
+}
 
 // run runs a statement and returns its rows and summary; it fails the test
 // on an error.
@@ -161,15 +165,15 @@ func (e *env) try(ctx context.Context, stmt string) ([]row, string, error) {
 			return c.Value(r)
 		}
 		for r := 0; r < int(b.NumRows()); r++ {
-			out = append(out, row{col(0, r), col(1, r), col(2, r), col(3, r)})
+			out = append(out, row{col(0, r), col(1, r), Status(col(2, r)), col(3, r)})
 		}
 	}
 	return out, res.Summary, res.Rows.Err()
 }
 
 // byStatus groups the ids of rows by status.
-func byStatus(rows []row) map[string][]string {
-	m := map[string][]string{}
+func byStatus(rows []row) map[Status][]string {
+	m := map[Status][]string{}
 	for _, r := range rows {
 		m[r.status] = append(m[r.status], r.id)
 	}

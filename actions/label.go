@@ -134,7 +134,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 	if explain {
 		b := resultset.New(dirColumns...)
 		for _, f := range files {
-			b.Append(f, nil, nil, statusPlanned, fmt.Sprintf("classify at %dx%d; copy into %s/<%s>/", w, h, st.out, st.opts.Naming))
+			b.Append(f, nil, nil, string(statusPlanned), fmt.Sprintf("classify at %dx%d; copy into %s/<%s>/", w, h, st.out, st.opts.Naming))
 		}
 		empty := "dir_out is first emptied of the files earlier runs wrote"
 		if st.opts.Accumulate {
@@ -172,7 +172,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 		}
 		rows = append(rows, dirRow{path: fr.Path, label: fr.Label, prob: fr.Prob, status: fr.Status, detail: detail})
 		if werr == nil {
-			if werr = sink.add(Outcome{Name: fr.Path, Status: fr.Status, Detail: detail, Target: abs}, abs, fr.Top); werr != nil {
+			if werr = sink.add(Outcome{Name: fr.Path, Status: Status(fr.Status), Detail: detail, Target: abs}, abs, fr.Top); werr != nil {
 				cancel()
 			}
 		}
@@ -487,7 +487,7 @@ func (l *labeler) classifyThumbnails(parent context.Context, c *fetch.Client, m 
 
 	err := m.ClassifyStream(ctx, in, st.opts, func(res vision.Result) error {
 		j := byID[res.ID]
-		o := Outcome{ID: j.it.ID, Name: j.it.Name, Status: res.Status, Detail: res.Detail}
+		o := Outcome{ID: j.it.ID, Name: j.it.Name, Status: Status(res.Status), Detail: res.Detail}
 		if res.Status == vision.StatusSkipped {
 			o.Detail = "thumbnail not decodable: " + res.Detail
 		}
@@ -512,7 +512,7 @@ func (l *labeler) classifyThumbnails(parent context.Context, c *fetch.Client, m 
 	}
 	for _, j := range jobs {
 		if _, ok := done.Load(j.it.ID); !ok {
-			finish(j, Outcome{ID: j.it.ID, Name: j.it.Name, Status: StatusFailed, Detail: why}, "", 0, nil)
+			finish(j, Outcome{ID: j.it.ID, Name: j.it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}, "", 0, nil)
 		}
 	}
 	return err
@@ -553,7 +553,7 @@ func nodesResult(r *run, rows []nodeRow, extra string, interrupted bool) *engine
 		if nr.label != "" {
 			label, prob = nr.label, nr.prob
 		}
-		b.Append(id, nr.o.Name, nr.o.Status, nr.o.Detail, label, prob)
+		b.Append(id, nr.o.Name, string(nr.o.Status), nr.o.Detail, label, prob)
 	}
 	// The run's own summary, without its rows (they lack label and prob).
 	sum := r.result(interrupted, extra)

@@ -16,19 +16,9 @@ import (
 	"github.com/apsql/apsql/resultset"
 )
 
-// The statuses of a result row and of a journal entry (SPEC §2.3).
-const (
-	StatusOK      = "ok"
-	StatusSkipped = "skipped"
-	StatusFailed  = "failed"
-
-	// statusPlanned is an EXPLAIN row: what would be sent.
-	statusPlanned = "planned"
-)
-
 // unknownOutcome starts the detail of a failure whose effect on the service
-// is not known (the request may have been applied): a re-run reads the
-// node's state back before it sends again.
+// is not known (the request may have been applied; ReasonUnknown): a
+// re-run reads the node's state back before it sends again.
 const unknownOutcome = "outcome unknown"
 
 // notSent is the detail of the nodes an interrupted statement never sent.
@@ -38,19 +28,23 @@ const notSent = "not sent: interrupted"
 type Outcome struct {
 	ID     string // node id; "" for a file that has none
 	Name   string // node name, or the local path of an uploaded file
-	Status string // StatusOK, StatusSkipped or StatusFailed
+	Status Status
+	// Reason says why, for decisions and re-runs (the journal's reason
+	// column); Detail says it for people.
+	Reason Reason
 	Detail string
 	// Target is the journal's target column; ID when empty.
 	Target string
-	// gone marks a node found not to be on the service: writing the
-	// outcome deletes it from the local tables too.
-	gone bool
 }
+
+// gone reports a node found not to be on the service: writing the
+// outcome deletes it from the local tables too.
+func (o Outcome) gone() bool { return o.Reason == ReasonGone }
 
 // goneOutcome is the row of a node the service answered it does not have
 // (404) when req was sent: it is skipped, and deleted from the mirror.
 func goneOutcome(id, name, req, why string) Outcome {
-	return Outcome{ID: id, Name: name, Status: StatusSkipped, Detail: joinDetail(req, goneDetail+" ("+why+")"), gone: true}
+	return Outcome{ID: id, Name: name, Status: StatusSkipped, Reason: ReasonGone, Detail: joinDetail(req, goneDetail+" ("+why+")")}
 }
 
 // dropGone deletes the nodes of gone outcomes from nodes and trash, so
@@ -58,7 +52,7 @@ func goneOutcome(id, name, req, why string) Outcome {
 func dropGone(outs []Outcome) func(ctx context.Context, tx *sql.Tx) error {
 	var ids []string
 	for _, o := range outs {
-		if o.gone && o.ID != "" {
+		if o.gone() && o.ID != "" {
 			ids = append(ids, o.ID)
 		}
 	}
@@ -116,7 +110,7 @@ type run struct {
 	mu       sync.Mutex // serialises the database and the fields below
 	seq      int64
 	outcomes []Outcome
-	counts   map[string]int
+	counts   map[Status]int
 	// ingesters insert node batches, one per table, made on first use.
 	ingesters map[string]*engine.Ingester
 
@@ -151,7 +145,7 @@ func newRun(ctx context.Context, s *engine.Session, action string, explain bool)
 		// Nothing may be sent that the journal could not record.
 		return nil, fmt.Errorf("%s: %w", strings.ToLower(action), err)
 	}
-	r := &run{s: s, action: action, counts: map[string]int{}, start: time.Now()}
+	r := &run{s: s, action: action, counts: map[Status]int{}, start: time.Now()}
 	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM actions_log`).Scan(&r.seq); err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}
@@ -183,12 +177,6 @@ func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sq
 	}
 	return nil
 }
-
-// statusSending is the journal status of a request about to be sent
-// (intend): a later entry gives its outcome. When none does (the process
-// died, the disk filled), the node's outcome is unknown, and a re-run
-// reads it back before it sends anything for it (priorUnknown).
-const statusSending = "sending"
 
 // errJournal marks a journal that could not be written before sending:
 // what it would have recorded was not sent, and the statement fails.
@@ -232,19 +220,23 @@ func (r *run) write(ctx context.Context, apply func(ctx context.Context, tx *sql
 		for lo := 0; lo < len(outs); lo += 100 {
 			hi := min(lo+100, len(outs))
 			var b strings.Builder
-			b.WriteString(`INSERT INTO actions_log VALUES `)
-			args := make([]any, 0, 6*(hi-lo))
+			b.WriteString(`INSERT INTO actions_log (seq, "at", action, target, status, detail, reason) VALUES `)
+			args := make([]any, 0, 7*(hi-lo))
 			for k, o := range outs[lo:hi] {
 				if k > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("(?, ?, ?, ?, ?, ?)")
+				b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
 				seq++
 				t := o.Target
 				if t == "" {
 					t = o.ID
 				}
-				args = append(args, seq, at, r.action, t, o.Status, o.Detail)
+				var reason any
+				if o.Reason != ReasonNone {
+					reason = string(o.Reason)
+				}
+				args = append(args, seq, at, r.action, t, string(o.Status), o.Detail, reason)
 			}
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 				return fmt.Errorf("write actions_log: %w", err)
@@ -270,7 +262,7 @@ func (r *run) add(outs ...Outcome) {
 }
 
 // count returns how many outcomes have status st.
-func (r *run) count(st string) int {
+func (r *run) count(st Status) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.counts[st]
@@ -304,7 +296,7 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		if o.ID != "" {
 			id = o.ID
 		}
-		b.Append(id, o.Name, o.Status, o.Detail)
+		b.Append(id, o.Name, string(o.Status), o.Detail)
 	}
 	var s strings.Builder
 	s.WriteString(strings.ToLower(r.action))
@@ -316,9 +308,9 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		s.WriteString("the target selects nothing; nothing to do")
 	} else {
 		parts := []string{}
-		for _, st := range []string{StatusOK, StatusSkipped, StatusConflict, StatusFailed, statusPlanned} {
+		for _, st := range []Status{StatusOK, StatusSkipped, StatusConflict, StatusFailed, statusPlanned} {
 			if n := r.counts[st]; n > 0 {
-				parts = append(parts, output.Thousands(int64(n))+" "+st)
+				parts = append(parts, output.Thousands(int64(n))+" "+string(st))
 			}
 		}
 		s.WriteString(strings.Join(parts, ", "))
@@ -366,14 +358,13 @@ func idList(ids []string) string {
 }
 
 // priorUnknown returns the ids whose latest journal entry for action is a
-// failure of unknown outcome, or a request about to be sent whose outcome
-// was never written (statusSending): their state must be read back
-// before they are sent again. The marker may follow the request a detail names
-// ("PATCH /trash (op add): outcome unknown: ...").
+// failure of unknown outcome (ReasonUnknown), or a request about to be
+// sent whose outcome was never written (statusSending): their state must
+// be read back before they are sent again.
 func priorUnknown(ctx context.Context, db *engine.DB, action string, ids []string) (map[string]bool, error) {
 	out, err := selectedIDs(ctx, db, ids, `SELECT target FROM (
-  SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
-  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND (status = 'failed' AND contains(detail, ?) OR status = ?)`, action, unknownOutcome, statusSending)
+  SELECT target, status, reason, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
+  FROM actions_log WHERE action = ? AND target IN %s) WHERE rn = 1 AND (status = 'failed' AND reason = ? OR status = ?)`, action, string(ReasonUnknown), string(statusSending))
 	if err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}
@@ -420,17 +411,17 @@ func notInMirror(ctx context.Context, db *engine.DB, items []item) ([]Outcome, e
 		return nil, nil
 	}
 	gone, err := selectedIDs(ctx, db, ids, `SELECT target FROM (
-  SELECT target, status, detail, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
-  FROM actions_log WHERE target IN %s AND NOT starts_with(action, 'EXPLAIN')) WHERE rn = 1 AND status = 'skipped' AND contains(detail, ?)`, goneDetail)
+  SELECT target, status, reason, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
+  FROM actions_log WHERE target IN %s AND NOT starts_with(action, 'EXPLAIN')) WHERE rn = 1 AND status = 'skipped' AND reason = ?`, string(ReasonGone))
 	if err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}
 	outs := make([]Outcome, len(ids))
 	for i, id := range ids {
 		if gone[id] {
-			outs[i] = Outcome{ID: id, Status: StatusSkipped, Detail: "not on the service (gone, found by an earlier statement); nothing sent"}
+			outs[i] = Outcome{ID: id, Status: StatusSkipped, Reason: ReasonGone, Detail: "not on the service (gone, found by an earlier statement); nothing sent"}
 		} else {
-			outs[i] = Outcome{ID: id, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"}
+			outs[i] = Outcome{ID: id, Status: StatusFailed, Reason: ReasonNotInMirror, Detail: "not in the local mirror: run SYNC, then run the statement again"}
 		}
 	}
 	return outs, nil

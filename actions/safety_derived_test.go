@@ -105,7 +105,7 @@ func TestDerivedTablesFollowActions(t *testing.T) {
 		var bad []string
 		for _, r := range rows {
 			if r.status != StatusOK {
-				bad = append(bad, r.status+": "+r.detail)
+				bad = append(bad, string(r.status)+": "+r.detail)
 			}
 		}
 		t.Fatalf("DOWNLOAD ALBUM after the PURGE: %d ok, %d failed (%s): %s", len(st[StatusOK]), len(st[StatusFailed]), sum, strings.Join(bad, "; "))

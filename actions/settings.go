@@ -146,20 +146,12 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		res := guardedSend(context.WithoutCancel(ctx), []string{it.ID}, send, st.verify(a))
 		r.requests.Add(int64(res.requests))
 		tr.Add(1)
-		o := Outcome{ID: it.ID, Name: it.Name}
-		if d, done := res.ok[it.ID]; done {
-			o.Status, o.Detail = StatusOK, joinDetail(req, d)
-		} else if d, gone := res.gone[it.ID]; gone {
-			o = goneOutcome(it.ID, it.Name, req, d)
-		} else {
-			o.Status, o.Detail = StatusFailed, joinDetail(req, res.failed[it.ID])
-		}
-		if err := k.put(o, nil); err != nil {
+		if err := k.put(res.outcome(it.ID, it.Name, req), nil); err != nil {
 			return err
 		}
-		return fatalOf(res.failed)
+		return res.fatal()
 	}, func(it item, why string) {
-		_ = k.put(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}, nil)
+		_ = k.put(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}, nil)
 	})
 	if err := k.close(); err != nil && fatal == nil {
 		fatal = err

@@ -325,19 +325,13 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 				return err
 			}
 		}
-		res := sent{ok: map[string]string{}, failed: map[string]string{}, gone: map[string]string{}}
+		res := newSent()
 		if len(ids) > 0 {
 			res = guardedSend(context.WithoutCancel(ctx), ids, m.send(a), m.verify(a))
 		}
 		r.requests.Add(int64(res.requests))
 		for _, id := range ids {
-			if d, ok := res.ok[id]; ok {
-				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusOK, Detail: joinDetail(m.request(), d)})
-			} else if d, ok := res.gone[id]; ok {
-				outs = append(outs, goneOutcome(id, names[id], m.request(), d))
-			} else {
-				outs = append(outs, Outcome{ID: id, Name: names[id], Status: StatusFailed, Detail: joinDetail(m.request(), res.failed[id])})
-			}
+			outs = append(outs, res.outcome(id, names[id], m.request()))
 		}
 		tr.Add(int64(len(b)))
 		// A folder's subtree went with it (or not): one row per node.
@@ -350,7 +344,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 			}
 			rows := sub.rows(byID[o.ID])
 			for i := range rows {
-				rows[i].Status, rows[i].gone = o.Status, o.gone
+				rows[i].Status, rows[i].Reason = o.Status, o.Reason
 				if o.Status != StatusOK {
 					rows[i].Detail = fmt.Sprintf("with its folder %s, which was %s: %s", o.ID, o.Status, o.Detail)
 				}
@@ -370,13 +364,13 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 		if err := k.putAll(append(outs, more...)...); err != nil {
 			return err
 		}
-		return fatalOf(res.failed)
+		return res.fatal()
 	}, func(b []item, why string) {
 		outs := make([]Outcome, 0, len(b))
 		for _, it := range b {
-			outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why})
+			outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
 			for _, o := range subs[it.ID].rows(it) {
-				o.Status, o.Detail = StatusFailed, "with its folder "+it.ID+": "+why
+				o.Status, o.Reason, o.Detail = StatusFailed, ReasonNotSent, "with its folder "+it.ID+": "+why
 				outs = append(outs, o)
 			}
 		}
@@ -387,7 +381,7 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 	}
 	note := fatalSummary(fatal)
 	if m.action == "PURGE" {
-		if n := r.countDetail(notInTrashDetail); n > 0 {
+		if n := r.countReason(ReasonNotInTrash); n > 0 {
 			note = strings.TrimPrefix(note+"; "+fmt.Sprintf("%d %s no longer in the trash on the service (restored elsewhere since the last SYNC) and not purged",
 				n, plural(int64(n), "node was", "nodes were")), "; ")
 		}
@@ -410,17 +404,6 @@ func joinDetail(req, d string) string {
 		return req
 	}
 	return req + ": " + d
-}
-
-// fatalOf returns an error that stops the statement when a failure means
-// nothing else can succeed (the cookies stopped working).
-func fatalOf(failed map[string]string) error {
-	for _, d := range failed {
-		if strings.Contains(d, fetch.ErrUnauthorized.Error()) {
-			return fetch.ErrUnauthorized
-		}
-	}
-	return nil
 }
 
 // fatalSummary is the summary's note about a fatal error.
@@ -469,14 +452,13 @@ func (x *Actions) settleUnknown(ctx context.Context, r *run, todo []item, verify
 
 var errNoClient = errors.New("no Amazon Photos connection: pass --cookies FILE (or --endpoint URL for the emulator)")
 
-// countDetail returns how many outcomes have a detail starting with
-// prefix.
-func (r *run) countDetail(prefix string) int {
+// countReason returns how many outcomes have reason.
+func (r *run) countReason(reason Reason) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for _, o := range r.outcomes {
-		if strings.HasPrefix(o.Detail, prefix) {
+		if o.Reason == reason {
 			n++
 		}
 	}
@@ -505,9 +487,9 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 		var outs []Outcome
 		for _, it := range b {
 			why := "not sent: could not confirm that it is still in the trash (" + err.Error() + "); run the statement again"
-			outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why})
+			outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
 			for _, o := range subs[it.ID].rows(it) {
-				o.Status, o.Detail = StatusFailed, "with its folder "+it.ID+": "+why
+				o.Status, o.Reason, o.Detail = StatusFailed, ReasonNotSent, "with its folder "+it.ID+": "+why
 				outs = append(outs, o)
 			}
 		}
@@ -524,7 +506,7 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 			o := goneOutcome(it.ID, it.Name, "GET /nodes/{id} before "+movePurge.request(), "404")
 			outs = append(outs, o)
 			for _, so := range subs[it.ID].rows(it) {
-				so.Status, so.Detail, so.gone = StatusSkipped, "with its folder "+it.ID+": "+o.Detail, true
+				so.Status, so.Reason, so.Detail = StatusSkipped, ReasonGone, "with its folder "+it.ID+": "+o.Detail
 				outs = append(outs, so)
 			}
 		case ok && n.Status == "TRASH":
@@ -535,7 +517,7 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 				st = "unknown"
 			}
 			d := fmt.Sprintf("%s (the service shows it %s: restored elsewhere since the mirror saw it); not purged", notInTrashDetail, st)
-			outs = append(outs, Outcome{ID: it.ID, Name: n.Name, Status: StatusSkipped, Detail: d})
+			outs = append(outs, Outcome{ID: it.ID, Name: n.Name, Status: StatusSkipped, Reason: ReasonNotInTrash, Detail: d})
 			for _, so := range subs[it.ID].rows(it) {
 				so.Status, so.Detail = StatusSkipped, "with its folder "+it.ID+": "+notInTrashDetail+"; not purged (run SYNC FOLDERS and SYNC)"
 				outs = append(outs, so)

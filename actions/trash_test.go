@@ -190,7 +190,7 @@ func TestUnknownOutcomeIsCheckedBeforeResending(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The detail as runMove journals it: the request, then the marker.
-	e.exec(`INSERT INTO actions_log VALUES (1, now(), 'TRASH', ?, 'failed', ?)`, id,
+	e.exec(`INSERT INTO actions_log VALUES (1, now(), 'TRASH', ?, 'failed', ?, 'unknown')`, id,
 		joinDetail(moveTrash.request(), unknownOutcome+": connection reset"))
 	rows, _ := e.run(fmt.Sprintf(`TRASH '%s'`, id))
 	if len(rows) != 1 || rows[0].status != StatusOK || !strings.Contains(rows[0].detail, "earlier run") {

@@ -44,11 +44,6 @@ type upFile struct {
 	err    error // reading or hashing failed
 }
 
-// StatusConflict is the row of a file whose name the folder already holds
-// with other content: nothing was sent, and the person must choose (ON
-// CONFLICT); it fails the statement, as a failed row does.
-const StatusConflict = engine.RowConflict
-
 // What UPLOAD does with a file whose name the folder holds with other
 // content (ON CONFLICT): report it as a conflict (none given), skip it,
 // upload it as "name (1).ext", or make it the new content of that node.
@@ -226,19 +221,16 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 			if err := k.put(o, raw); err != nil {
 				return err
 			}
-			if strings.Contains(o.Detail, fetch.ErrUnauthorized.Error()) {
-				return fetch.ErrUnauthorized
-			}
-			return nil
+			return fatalReason(o.Reason)
 		}, func(f *upFile, why string) {
-			_ = k.put(Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel, Detail: why}, nil)
+			_ = k.put(Outcome{Name: f.rel, Status: StatusFailed, Reason: ReasonNotSent, Target: f.rel, Detail: why}, nil)
 		})
 		if err := k.close(); err != nil && fatal == nil {
 			fatal = err
 		}
 	} else {
 		for _, f := range todo {
-			_ = r.record(ctx, nil, Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel, Detail: "not sent: " + fatal.Error()})
+			_ = r.record(ctx, nil, Outcome{Name: f.rel, Status: StatusFailed, Reason: ReasonNotSent, Target: f.rel, Detail: "not sent: " + fatal.Error()})
 		}
 	}
 	extra := hashNote
@@ -258,7 +250,7 @@ func (r *run) journalAdded(ctx context.Context) error {
 	r.mu.Lock()
 	outs := append([]Outcome(nil), r.outcomes...)
 	r.outcomes = r.outcomes[:0]
-	r.counts = map[string]int{}
+	r.counts = map[Status]int{}
 	r.mu.Unlock()
 	return r.record(ctx, nil, outs...)
 }
@@ -787,7 +779,7 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 	case err == nil:
 		var n remoteNode
 		if jerr := json.Unmarshal(raw, &n); jerr != nil || n.ID == "" {
-			o.Status, o.Detail = StatusFailed, fmt.Sprintf("%s: %s: the answer has no node id: %s", ep, unknownOutcome, clip(string(raw), 60))
+			o.Status, o.Reason, o.Detail = StatusFailed, ReasonUnknown, fmt.Sprintf("%s: %s: the answer has no node id: %s", ep, unknownOutcome, clip(string(raw), 60))
 			return o, nil, false
 		}
 		up.mu.Lock()
@@ -839,7 +831,7 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 			o.Status, o.Detail = StatusFailed, fmt.Sprintf("ON CONFLICT REPLACE: the name %s in %s is held by a %s (%s), not a file: nothing replaced", engine.Quote(f.name), where, strings.ToLower(n.Kind), conflict)
 			return o, nil, false
 		default:
-			o.Status, o.Detail = StatusConflict, fmt.Sprintf("a different file named %s is already in %s (409, %s): nothing sent; choose with ON CONFLICT RENAME (upload it as %s), ON CONFLICT REPLACE (make it the new content of %s) or ON CONFLICT SKIP",
+			o.Status, o.Reason, o.Detail = StatusConflict, ReasonConflict, fmt.Sprintf("a different file named %s is already in %s (409, %s): nothing sent; choose with ON CONFLICT RENAME (upload it as %s), ON CONFLICT REPLACE (make it the new content of %s) or ON CONFLICT SKIP",
 				engine.Quote(f.name), where, conflict, engine.Quote(numbered(f.name, 1)), conflict)
 		}
 		if n.Kind != "FILE" || n.Status != "AVAILABLE" {
@@ -847,9 +839,9 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 		}
 		return o, existing, false
 	default:
-		o.Status, o.Detail = StatusFailed, ep+": "+err.Error()
+		o.Status, o.Reason, o.Detail = StatusFailed, reasonOf(err), ep+": "+err.Error()
 		if errors.Is(err, fetch.ErrInterrupted) {
-			o.Detail = ep + ": " + unknownOutcome + ": " + err.Error()
+			o.Reason, o.Detail = ReasonUnknown, ep+": "+unknownOutcome+": "+err.Error()
 		}
 		if !v2 && isStatus(err, http.StatusForbidden) {
 			return o, nil, true

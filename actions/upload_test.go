@@ -379,7 +379,7 @@ func TestUploadOnConflict(t *testing.T) {
 			if r["name"] != "x.jpg" {
 				continue // the folder's row
 			}
-			rows = append(rows, row{fmt.Sprint(r["id"]), fmt.Sprint(r["name"]), fmt.Sprint(r["status"]), fmt.Sprint(r["detail"])})
+			rows = append(rows, row{fmt.Sprint(r["id"]), fmt.Sprint(r["name"]), Status(fmt.Sprint(r["status"])), fmt.Sprint(r["detail"])})
 		}
 		if len(rows) != 1 {
 			t.Fatalf("%s: %d rows, want 1", clause, len(rows))

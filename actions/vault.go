@@ -243,18 +243,18 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 			} else if d, ok := res.gone[id]; ok {
 				o.Detail = joinDetail(req, d) + " (the service does not have the node: run SYNC)"
 			} else {
-				o.Detail = joinDetail(req, res.failed[id])
+				o.Reason, o.Detail = res.why[id], joinDetail(req, res.failed[id])
 			}
 			outs = append(outs, o)
 		}
 		if err := r.record(ctx, apply(sortedKeys(res.ok)), outs...); err != nil {
 			return err
 		}
-		return fatalOf(res.failed)
+		return res.fatal()
 	}, func(b []item, why string) {
 		outs := make([]Outcome, len(b))
 		for k, it := range b {
-			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: why}
+			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}
 		}
 		_ = r.record(ctx, nil, outs...)
 	})

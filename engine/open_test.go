@@ -93,7 +93,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if db.ReadOnly {
 		t.Error("a new file is ReadOnly")
 	}
-	if _, err := db.Exec(t.Context(), `INSERT INTO actions_log VALUES (1, now(), 'TRASH', 'x', 'ok', '')`); err != nil {
+	if _, err := db.Exec(t.Context(), `INSERT INTO actions_log (seq, "at", action, target, status, detail) VALUES (1, now(), 'TRASH', 'x', 'ok', '')`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -140,7 +140,7 @@ func TestCheckBeforeWriteFindsDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(t.Context(), `INSERT INTO actions_log SELECT i, now(), 'TRASH', md5(i::VARCHAR), 'ok', repeat(md5(i::VARCHAR), 4) FROM range(300000) t(i)`); err != nil {
+	if _, err := db.Exec(t.Context(), `INSERT INTO actions_log (seq, "at", action, target, status, detail) SELECT i, now(), 'TRASH', md5(i::VARCHAR), 'ok', repeat(md5(i::VARCHAR), 4) FROM range(300000) t(i)`); err != nil {
 		t.Fatal(err)
 	}
 	limit := func() string {

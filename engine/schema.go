@@ -14,7 +14,7 @@ import (
 // SchemaVersion is the version of the library schema this apsql writes.
 // Each migration below moves a database from version i to i+1; add new
 // columns or tables as a new migration, never by editing an old one.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var migrations = []func(ctx context.Context, d *DB, tx *sql.Tx) error{
 	// 0 → 1: the tables and views of SPEC §4.
@@ -47,6 +47,23 @@ var migrations = []func(ctx context.Context, d *DB, tx *sql.Tx) error{
 		}
 		_, err := tx.ExecContext(ctx, `CREATE SEQUENCE IF NOT EXISTS `+ChangesSequence)
 		return err
+	},
+	// 3 → 4: actions_log.reason, why an outcome is what it is (gone,
+	// unknown, refused ...), which re-runs select on. The entries written
+	// before it said so only in their detail's words: those that later
+	// statements read (a node gone, an outcome unknown) get their reason
+	// from those words once, here.
+	func(ctx context.Context, d *DB, tx *sql.Tx) error {
+		for _, q := range []string{
+			`ALTER TABLE actions_log ADD COLUMN IF NOT EXISTS reason VARCHAR`,
+			`UPDATE actions_log SET reason = 'unknown' WHERE reason IS NULL AND status = 'failed' AND contains(detail, 'outcome unknown')`,
+			`UPDATE actions_log SET reason = 'gone' WHERE reason IS NULL AND status = 'skipped' AND contains(detail, 'not on the service (gone')`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("add actions_log.reason: %w", err)
+			}
+		}
+		return nil
 	},
 }
 

@@ -194,7 +194,7 @@ func TestChangesNameWhatTheServiceChanged(t *testing.T) {
 	}
 	// apsql trashed ids[100] itself (journaled), but its mirror update did
 	// not happen (an interrupted statement): SYNC finds it gone, by apsql.
-	if _, err := e.db.Exec(ctx, `INSERT INTO actions_log VALUES (1000, now()::TIMESTAMP + INTERVAL 1 HOUR, 'TRASH', ?, 'ok', '')`, ids[100]); err != nil {
+	if _, err := e.db.Exec(ctx, `INSERT INTO actions_log (seq, "at", action, target, status, detail) VALUES (1000, now()::TIMESTAMP + INTERVAL 1 HOUR, 'TRASH', ?, 'ok', '')`, ids[100]); err != nil {
 		t.Fatal(err)
 	}
 	after := e.snap(t)

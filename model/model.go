@@ -113,7 +113,7 @@ var Tables = []Table{
 	}},
 	{Name: "actions_log", Key: "seq", Doc: "every request outcome of every action", Columns: []Column{
 		{"seq", BigInt, ""}, {"at", Timestamp, ""}, {"action", Varchar, ""}, {"target", Varchar, ""},
-		{"status", Varchar, ""}, {"detail", Varchar, ""},
+		{"status", Varchar, ""}, {"detail", Varchar, ""}, {"reason", Varchar, ""},
 	}},
 	{Name: "changes", Doc: "what each SYNC and action changed in the mirror: one row per node, album, member or person added, removed or changed", Columns: []Column{
 		{"sync_id", BigInt, ""}, {"at", Timestamp, ""}, {"statement", Varchar, ""}, {"in_table", Varchar, ""},

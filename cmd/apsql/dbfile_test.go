@@ -26,7 +26,7 @@ func apsql(t *testing.T, args ...string) (int, string, string) {
 func TestSyncIntoDamagedFile(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ap.duckdb")
 	// A mirror with a long journal: a table SYNC itself never reads.
-	journal := `INSERT INTO actions_log SELECT i, now(), 'TRASH', md5(i::VARCHAR), 'ok', repeat(md5(i::VARCHAR), 4) FROM range(200000) t(i)`
+	journal := `INSERT INTO actions_log (seq, "at", action, target, status, detail) SELECT i, now(), 'TRASH', md5(i::VARCHAR), 'ok', repeat(md5(i::VARCHAR), 4) FROM range(200000) t(i)`
 	if code, _, stderr := apsql(t, "--demo=2000", "-q", db, "-c", "SYNC; "+journal); code != 0 {
 		t.Fatalf("first SYNC: exit %d: %s", code, stderr)
 	}
