@@ -315,3 +315,80 @@ func TestActionChanges(t *testing.T) {
 		t.Errorf("the SYNC after the action recorded %v again", got)
 	}
 }
+
+// versions reads the service's version of each node matching a node-dialect
+// filter (the files SYNC ALL lists), from the emulator's own JSON.
+func (e *env) versions(t *testing.T, filter string) map[string]int64 {
+	t.Helper()
+	ids, err := e.srv.NodeIDs(filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, n := range e.truth(t, ids) {
+		out[n.ID] = n.Version
+	}
+	return out
+}
+
+// TestChangesOfSyncAllAndSyncNodes: SYNC ALL (documents too) records
+// exactly what the emulator changed among the files, and SYNC NODES FILTER
+// records the upserted nodes that changed, and removes nothing.
+func TestChangesOfSyncAllAndSyncNodes(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 400, Seed: 17})
+	docs := upload(t, e.srv, "Documents", "report", "txt", 12)
+	e.mustSync(t, "SYNC ALL")
+	before := e.versions(t, AllFilter)
+	fresh := upload(t, e.srv, "Documents", "memo", "pdf", 3)
+	if err := e.srv.Rename(docs[0], "renamed.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.TrashIDs(docs[1], docs[2]); err != nil {
+		t.Fatal(err)
+	}
+	after := e.versions(t, AllFilter)
+	last := e.queryInt(t, `SELECT coalesce(max(sync_id), 0) FROM changes`)
+	e.mustSync(t, "SYNC ALL")
+	id := e.queryInt(t, `SELECT coalesce(max(sync_id), 0) FROM changes`)
+	if id <= last {
+		t.Fatalf("SYNC ALL recorded nothing")
+	}
+	a, r, c := diffKeys(before, after)
+	var want []string
+	for _, k := range a {
+		want = append(want, "nodes added "+k)
+	}
+	for _, k := range r {
+		want = append(want, "nodes removed "+k)
+	}
+	for _, k := range c {
+		want = append(want, "nodes changed "+k)
+	}
+	if len(a) != len(fresh) || len(r) != 2 || len(c) != 1 {
+		t.Fatalf("the emulator's diff: +%d -%d ~%d, want +3 -2 ~1", len(a), len(r), len(c))
+	}
+	if d := diffLists(e.gotChanges(t, id), want); d != "" {
+		t.Errorf("SYNC ALL's changes differ from what the emulator changed: %s", d)
+	}
+	if n := e.queryInt(t, fmt.Sprintf(`SELECT count(*) FROM changes WHERE sync_id = %d AND statement <> 'SYNC ALL'`, id)); n != 0 {
+		t.Errorf("%d rows of SYNC ALL name another statement", n)
+	}
+
+	// SYNC NODES FILTER upserts: a renamed photo is a change, a trashed
+	// one stays (nothing is removed on a filter's evidence).
+	photos, err := e.srv.IDs(DefaultFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Rename(photos[3], "other.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.TrashIDs(photos[4]); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync(t, "SYNC NODES")
+	got := e.strings(t, fmt.Sprintf(`SELECT statement || ' ' || change || ' ' || id FROM changes WHERE sync_id > %d AND in_table = 'nodes' ORDER BY 1`, id))
+	if w := []string{"SYNC NODES changed " + photos[3]}; !slices.Equal(got, w) {
+		t.Errorf("SYNC NODES recorded %v, want %v", got, w)
+	}
+}
