@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"image/png"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -429,9 +428,7 @@ func (e *labelEnv) thumbTop(m *vision.Model, ids []string) map[string]string {
 	e.t.Helper()
 	imgs := make([]vision.Image, len(ids))
 	for i, id := range ids {
-		var data []byte
-		err := e.c.Do(e.t.Context(), &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(id),
-			Query: url.Values{"ownerId": {e.srv.OwnerID()}, "viewBox": {"16,16"}}}, &data)
+		data, err := e.c.ThumbnailBox(e.t.Context(), id, e.srv.OwnerID(), 16, 16)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -840,8 +837,8 @@ func BenchmarkLabelNodes(b *testing.B) {
 	for range defaultConcurrency {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(imgs); i = int(next.Add(1)) - 1 {
-				if err := c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(imgs[i].ID),
-					Query: url.Values{"ownerId": {srv.OwnerID()}, "viewBox": {"16,16"}}}, &imgs[i].Data); err != nil {
+				var err error
+				if imgs[i].Data, err = c.ThumbnailBox(ctx, imgs[i].ID, srv.OwnerID(), 16, 16); err != nil {
 					b.Error(err)
 					return
 				}

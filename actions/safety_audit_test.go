@@ -1,12 +1,10 @@
 package actions
 
 import (
-	"net/http"
 	"slices"
 	"testing"
 
 	"github.com/apsql/apsql/emulator"
-	"github.com/apsql/apsql/fetch"
 )
 
 // TestStaleFactsRechecked (issue 16 item 1, the audit): every action that
@@ -91,8 +89,7 @@ func TestStaleVaultRechecked(t *testing.T) {
 		t.Fatalf("ADD: %v", rows)
 	}
 	// Another device takes the first out.
-	err := e.c.Do(t.Context(), &fetch.Request{Method: http.MethodPost, Path: "/familyArchive/", JSON: map[string]any{
-		"nodesToAdd": []string{}, "nodesToRemove": ids[:1], "familyId": e.srv.FamilyID()}}, nil)
+	_, err := e.c.FamilyArchive(t.Context(), e.srv.FamilyID(), nil, ids[:1], nil)
 	if err != nil {
 		t.Fatal(err)
 	}

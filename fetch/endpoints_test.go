@@ -286,6 +286,9 @@ func TestEndpointsTransfer(t *testing.T) {
 	if err != nil || len(th) == 0 || len(th) > fetch.MaxThumbnailBytes {
 		t.Fatalf("Thumbnail: %d bytes, %v", len(th), err)
 	}
+	if th, err := c.ThumbnailBox(ctx, ids[0], owner, 16, 16); err != nil || len(th) == 0 {
+		t.Fatalf("ThumbnailBox: %d bytes, %v", len(th), err)
+	}
 	if _, err := c.Thumbnail(ctx, "AAAAAAAAAAAAAAAAAAAAAA", owner, 64); !errors.Is(err, fetch.ErrNodeGone) {
 		t.Fatalf("Thumbnail of an unknown id: %v, want ErrNodeGone", err)
 	}

@@ -169,9 +169,18 @@ var (
 // fitted into size pixels (GET /v1/thumbnail/{id} on the thumbnail host,
 // API.md §1.4 C6; ownerID is required). A 404 wraps ErrNodeGone.
 func (c *Client) Thumbnail(ctx context.Context, id, ownerID string, size int) ([]byte, error) {
+	return c.thumbnail(ctx, id, ownerID, strconv.Itoa(size))
+}
+
+// ThumbnailBox is Thumbnail fitted into width × height pixels.
+func (c *Client) ThumbnailBox(ctx context.Context, id, ownerID string, width, height int) ([]byte, error) {
+	return c.thumbnail(ctx, id, ownerID, strconv.Itoa(width)+","+strconv.Itoa(height))
+}
+
+func (c *Client) thumbnail(ctx context.Context, id, ownerID, viewBox string) ([]byte, error) {
 	var data []byte
 	err := c.Do(ctx, &Request{Host: HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(id),
-		Query: url.Values{"ownerId": {ownerID}, "viewBox": {strconv.Itoa(size)}}, Op: "GET /v1/thumbnail/" + id}, &data)
+		Query: url.Values{"ownerId": {ownerID}, "viewBox": {viewBox}}, Op: "GET /v1/thumbnail/" + id}, &data)
 	switch {
 	case err != nil:
 		return nil, gone(err)
