@@ -277,6 +277,11 @@ func TestSyncProgress(t *testing.T) {
 		}
 		t.Errorf("last progress %v, want the nodes counted", last)
 	}
+	// The mirror holds what the emulator serves.
+	st := e.emu.State()
+	if got := e.strs("SELECT count(*) FROM nodes WHERE status = 'AVAILABLE'")[0]; got != fmt.Sprint(st.Photos+st.Videos) {
+		t.Errorf("mirror has %s available nodes, emulator %d photos and videos", got, st.Photos+st.Videos)
+	}
 	var ns SyncResult
 	e.ok("sync", map[string]any{"new": true}, &ns)
 	if ns.Statement != "SYNC NEW" {

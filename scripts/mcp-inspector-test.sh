@@ -3,7 +3,7 @@
 # (npm @modelcontextprotocol/inspector), over stdio, on the demo library.
 # It checks tools/list (every tool, portable schemas: --strict), a query,
 # a find with a bad filter, a refused run, an unknown tool, resources and
-# prompts. make test runs it after the build; the Inspector is installed
+# prompts, and --http with and without the bearer token. make test runs it after the build; the Inspector is installed
 # once under .cache/mcp-inspector (gitignored).
 #
 # Usage: scripts/mcp-inspector-test.sh [path/to/apsql]
@@ -74,6 +74,35 @@ refused "unknown tool" 'not found' --method tools/call --tool-name drop_everythi
 inspect "resources/list" 'apsql://guide' --method resources/list
 inspect "resources/read" 'explain' --method resources/read --uri apsql://guide
 inspect "prompts/list" 'clean-up-duplicates' --method prompts/list
+# Streamable HTTP behind the token: refused without it, served with it.
+"$BIN" --demo=200 mcp --http 127.0.0.1:0 2>"$TMP/http.err" &
+pid=$!
+i=0
+while ! grep -q '^Authorization: Bearer' "$TMP/http.err" && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+url=$(sed -n 's/^apsql mcp: //p' "$TMP/http.err")
+token=$(sed -n 's/^Authorization: Bearer //p' "$TMP/http.err")
+if [ -z "$url" ] || [ -z "$token" ]; then
+	echo "FAIL --http: no URL and token on stderr:" >&2
+	cat "$TMP/http.err" >&2
+	fails=$((fails + 1))
+else
+	if "$INSPECTOR" --cli "$url" --transport http --method tools/list >"$TMP/out" 2>&1; then
+		echo "FAIL --http: served without the token" >&2
+		fails=$((fails + 1))
+	fi
+	if ! "$INSPECTOR" --cli "$url" --transport http --header "Authorization: Bearer $token" \
+		--method tools/call --tool-name query --tool-arg 'sql=SELECT count(*) AS n FROM nodes' >"$TMP/out" 2>"$TMP/err" ||
+		! grep -q '"total": 1' "$TMP/out"; then
+		echo "FAIL --http: query with the token:" >&2
+		cat "$TMP/out" "$TMP/err" | grep -v '^\[mcp-inspector\]' | head -20 >&2
+		fails=$((fails + 1))
+	fi
+fi
+kill "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
 if [ "$fails" -gt 0 ]; then
 	echo "mcp-inspector-test: $fails checks failed" >&2
 	exit 1
