@@ -108,7 +108,7 @@ func (x *Actions) table() []struct {
 		{[]string{"RENAME"}, "RENAME 'id' TO 'new name'", "rename a file, folder or album", text(x.runRename)},
 		{[]string{"DOWNLOAD"}, "DOWNLOAD target [TO 'dir'] [(NAMING '{id}_{name}', CONCURRENCY n, OVERWRITE false, LIVE_VIDEO false)]",
 			"download files, verified against md5, written atomically; present and correct files are skipped; LIVE_VIDEO true adds each Live Photo's video next to it", x.runDownload},
-		{[]string{"UPLOAD"}, "UPLOAD 'path' [TO 'remote/folder'] [ON CONFLICT SKIP|RENAME|REPLACE] [(DEDUP true, CONCURRENCY n)]",
+		{[]string{"UPLOAD"}, "UPLOAD 'path' | (SELECT path ...) [TO 'remote/folder'] [ON CONFLICT SKIP|RENAME|REPLACE] [(DEDUP true, CONCURRENCY n)]",
 			"upload a file or a tree, recreating folders; skips files whose md5 is already in the library", text(x.runUpload)},
 	}
 }

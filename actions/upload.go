@@ -93,12 +93,18 @@ func parseUploadTail(st *statement, rest string) (onConflict string, err error) 
 // SKIP|RENAME|REPLACE] [(DEDUP true, CONCURRENCY n)].
 func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
 	a := engine.NewArgs(rest)
-	local, err := a.String()
+	var local, query, tail string
+	var err error
+	if a.PeekByte() == '(' {
+		query, tail, err = uploadQuery(rest) // UPLOAD (SELECT path ...): upload_query.go
+	} else if local, err = a.String(); err == nil {
+		tail = a.Rest()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("upload: %w (UPLOAD 'local/path' [TO 'remote/folder'])", err)
+		return nil, fmt.Errorf("upload: %w (UPLOAD 'local/path' | (SELECT path ...) [TO 'remote/folder'])", err)
 	}
 	var st statement
-	onConflict, err := parseUploadTail(&st, a.Rest())
+	onConflict, err := parseUploadTail(&st, tail)
 	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
 	}
@@ -120,7 +126,13 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 	if err != nil {
 		return nil, err
 	}
-	files, skipped, err := walkUpload(local, remoteBase)
+	var files []*upFile
+	var skipped []Outcome
+	if query == "" {
+		files, skipped, err = walkUpload(local, remoteBase)
+	} else {
+		files, skipped, err = queryUpload(ctx, s.DB, query, remoteBase)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
 	}

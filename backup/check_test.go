@@ -3,6 +3,7 @@ package backup
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apsql/apsql/emulator"
@@ -63,5 +64,46 @@ func TestCheck(t *testing.T) {
 	}
 	if counts[checkMatched] != 2 || counts[checkMissingLocally] != 0 {
 		t.Errorf("AGAINST two ids: %v", counts)
+	}
+}
+
+// TestUploadMissingInCloud: UPLOAD (query of paths) sends exactly the
+// files CHECK calls missing_in_cloud, and afterwards CHECK finds them all
+// matched; the emulator holds their bytes.
+func TestUploadMissingInCloud(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40, Seed: 29}, "SYNC")
+	dir := filepath.Join(t.TempDir(), "bk")
+	e.run(`BACKUP TO '` + dir + `'`)
+	var mine []string
+	for i, s := range []string{"one", "two", "three"} {
+		p := filepath.Join(dir, "extra", s+".txt")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(s+" is mine "+string(rune('a'+i))), 0o644)
+		mine = append(mine, p)
+	}
+	q := `SELECT path FROM local_files('` + dir + `') WHERE md5 NOT IN (SELECT md5 FROM nodes WHERE md5 IS NOT NULL) AND path NOT LIKE '%/.apsql-backup/%'`
+	rows, sum := e.run(`UPLOAD (` + q + `) TO 'imported'`)
+	t.Log(sum)
+	uploaded := map[string]string{} // local path → node id
+	for _, r := range rows {
+		if r["status"] == "ok" && strings.Contains(r["detail"], "uploaded") {
+			uploaded[r["name"]] = r["id"]
+		}
+	}
+	if len(uploaded) != len(mine) {
+		t.Errorf("%d uploaded, want %d: %v", len(uploaded), len(mine), rows)
+	}
+	for _, p := range mine {
+		want, _ := os.ReadFile(p)
+		if got, ok := e.srv.Content(uploaded[p]); !ok || string(got) != string(want) {
+			t.Errorf("%s: the emulator holds %q for %s", p, got, uploaded[p])
+		}
+	}
+	e.run(`SYNC`)
+	rows, _ = e.run(`CHECK '` + dir + `'`)
+	for _, r := range rows {
+		if r["status"] != checkMatched {
+			t.Errorf("after the upload: %v", r)
+		}
 	}
 }
