@@ -188,7 +188,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *e
 			return r.end(false, err, "")
 		}
 		r.requests.Add(1)
-		raw, err := a.createNode(context.WithoutCancel(ctx), map[string]any{"kind": "VISUAL_COLLECTION", "name": name}, retry)
+		raw, err := a.createAlbum(context.WithoutCancel(ctx), name, retry)
 		if err != nil && found == nil && verr == nil && !refusedForSure(err) {
 			// Retries ran out, or the error was not retried: read back
 			// once more before saying anything.
@@ -335,7 +335,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 	}
 	var albumRaw []byte // the album as the last edit's answer shows it
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-		raw, err := a.albumEdit(ctx, album, op, ids, retry)
+		raw, err := a.albumEdit(ctx, album, op == "add", ids, retry)
 		if err == nil && json.Valid(raw) && len(raw) > 2 {
 			albumRaw = raw
 		}
@@ -534,7 +534,7 @@ func (x *Actions) runRenameAlbum(ctx context.Context, s *engine.Session, rest st
 		return map[string]bool{ids[0]: n.Name == name}, nil
 	}
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-		_, err := a.patchNode(ctx, ids[0], map[string]any{"name": name}, retry)
+		_, err := a.patchNode(ctx, ids[0], fetch.NodePatch{Name: &name}, retry)
 		return nil, err
 	}
 	if err := r.intend(ctx, req, album); err != nil {

@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/apsql/apsql/fetch"
 )
@@ -21,210 +17,125 @@ import (
 // documented, and 50 keeps one refused member from failing many.
 const batchSize = 50
 
-// api holds the endpoint calls of the actions, on top of fetch.Client.
+// api holds the endpoint calls of the actions: thin adapters over the
+// typed methods of fetch.Client, which builds every request.
 type api struct {
 	c *fetch.Client
 }
 
-// remoteNode is the part of a node's JSON the actions read back.
-type remoteNode struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	Status   string   `json:"status"`
-	OwnerID  string   `json:"ownerId"`
-	Parents  []string `json:"parents"`
-	FamilyID string   `json:"familyId"` // set on a node in the Family Vault (vault.go)
-	Settings struct {
-		Favorite bool `json:"favorite"`
-		Hidden   bool `json:"hidden"`
-	} `json:"settings"`
-	ContentProperties struct {
-		MD5  string `json:"md5"`
-		Size int64  `json:"size"`
-	} `json:"contentProperties"`
-	// AssetProperties is set on kind ASSET children (a Live Photo's video).
-	AssetProperties struct {
-		AssetType string `json:"assetType"`
-	} `json:"assetProperties"`
-	// Raw is the node's JSON as getNode read it (nil elsewhere).
-	Raw json.RawMessage `json:"-"`
-}
+// remoteNode is a node as the service sends it.
+type remoteNode = fetch.Node
 
-// errNodeGone is returned by getNode for a node the service does not know
-// (404): purged, or never existed.
-var errNodeGone = errors.New("node not found on the service")
+// errNodeGone is the cause of a node the service does not know (404):
+// purged, or never existed.
+var errNodeGone = fetch.ErrNodeGone
 
-// getNode reads one node (GET /nodes/{id}); a 404 is errNodeGone.
+// getNode reads one node (GET /nodes/{id}); a 404 wraps errNodeGone.
 func (a api) getNode(ctx context.Context, id string) (remoteNode, error) {
-	var n remoteNode
-	var raw []byte
-	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id), Op: "GET /nodes/" + id}, &raw)
-	if isStatus(err, http.StatusNotFound) {
-		return n, errNodeGone
-	}
+	n, err := a.c.GetNode(ctx, id)
 	if err != nil {
-		return n, err
+		return remoteNode{}, err
 	}
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return n, fmt.Errorf("GET /nodes/%s: %w", id, err)
-	}
-	n.Raw = raw
-	return n, nil
+	return *n, nil
 }
 
-// getNodes reads nodes in parallel (at most 8 at a time): the map holds the
-// ones found; ids answered 404 are in gone.
+// getNodes reads nodes in parallel: the map holds the ones found; ids
+// answered 404 are in gone.
 func (a api) getNodes(ctx context.Context, ids []string) (found map[string]remoteNode, gone map[string]bool, err error) {
-	found, gone = map[string]remoteNode{}, map[string]bool{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	var first error
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			n, err := a.getNode(ctx, id)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case errors.Is(err, errNodeGone):
-				gone[id] = true
-			case err != nil:
-				if first == nil {
-					first = err
-				}
-			default:
-				found[id] = n
-			}
-		}()
+	got, gone, err := a.c.GetNodes(ctx, ids)
+	found = make(map[string]remoteNode, len(got))
+	for id, n := range got {
+		found[id] = *n
 	}
-	wg.Wait()
-	return found, gone, first
-}
-
-// errorMap reads {"errorMap":{id: status}} of PATCH /trash and POST
-// /bulk/nodes/purge: the ids the service refused, with why.
-type errorMap struct {
-	ErrorMap map[string]json.RawMessage `json:"errorMap"`
-}
-
-// details returns why each id was refused; a 404 (the service does not
-// have the node) wraps errNodeGone.
-func (m errorMap) details() map[string]error {
-	out := map[string]error{}
-	for id, v := range m.ErrorMap {
-		var code int
-		if json.Unmarshal(v, &code) == nil {
-			out[id] = describeCode(code)
-		} else {
-			out[id] = errors.New("refused by the service: " + string(v))
-		}
-	}
-	return out
-}
-
-func describeCode(code int) error {
-	switch code {
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: errorMap 404", errNodeGone)
-	case http.StatusConflict:
-		return errors.New("refused by the service: 409 node is not in the trash")
-	}
-	return errors.New("refused by the service: " + strconv.Itoa(code) + " " + http.StatusText(code))
+	return found, gone, err
 }
 
 // trash sends PATCH /trash: op "add" moves ids to the trash, "remove"
-// restores them (API.md §1.3 #22, #23).
-func (a api) trash(ctx context.Context, op string, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-	body := map[string]any{"op": op, "value": ids}
+// restores them (API.md §1.3 #22, #23). The ids refused come with why (an
+// error wrapping errNodeGone for a node the service does not have).
+func (a api) trash(ctx context.Context, op string, ids []string, retry fetch.RetryFunc) (map[string]error, error) {
+	var res fetch.BatchResult
+	var err error
 	if op == "add" {
-		body["recurse"] = "true"
-		body["filters"] = ""
-		body["conflictResolution"] = "RENAME"
+		res, err = a.c.Trash(ctx, ids, retry)
+	} else {
+		res, err = a.c.Restore(ctx, ids, retry)
 	}
-	var m errorMap
-	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/trash", JSON: body, Retry: retry,
-		Op: "PATCH /trash " + op}, &m)
-	return m.details(), err
+	return res.Failed, err
 }
 
 // purge sends POST /bulk/nodes/purge (API.md §1.3 #25).
-func (a api) purge(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-	var m errorMap
-	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/bulk/nodes/purge",
-		JSON: map[string]any{"recurse": "false", "nodeIds": ids}, Retry: retry, Op: "POST /bulk/nodes/purge"}, &m)
-	return m.details(), err
+func (a api) purge(ctx context.Context, ids []string, retry fetch.RetryFunc) (map[string]error, error) {
+	res, err := a.c.Purge(ctx, ids, retry)
+	return res.Failed, err
+}
+
+// familyArchive adds ids to the Family Vault of family (add) or removes
+// them (POST /familyArchive/).
+func (a api) familyArchive(ctx context.Context, family string, add bool, ids []string, retry fetch.RetryFunc) (map[string]error, error) {
+	var res fetch.BatchResult
+	var err error
+	if add {
+		res, err = a.c.FamilyArchive(ctx, family, ids, nil, retry)
+	} else {
+		res, err = a.c.FamilyArchive(ctx, family, nil, ids, retry)
+	}
+	return res.Failed, err
+}
+
+// raw returns n's JSON, nil for no node.
+func raw(n *fetch.Node) []byte {
+	if n == nil {
+		return nil
+	}
+	return n.Raw
 }
 
 // patchNode sends PATCH /nodes/{id} (settings, name; API.md §1.3 #15) and
 // returns the updated node's JSON.
-func (a api) patchNode(ctx context.Context, id string, body map[string]any, retry func(context.Context, error) bool) ([]byte, error) {
-	var raw []byte
-	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(id), JSON: body,
-		Retry: retry, Op: "PATCH /nodes/" + id}, &raw)
-	return raw, err
+func (a api) patchNode(ctx context.Context, id string, p fetch.NodePatch, retry fetch.RetryFunc) ([]byte, error) {
+	n, err := a.c.PatchNode(ctx, id, p, retry)
+	return answer(n, err)
 }
 
-// createNode sends POST /nodes (a folder or an album; API.md §1.3 #13,
-// #14) and returns the new node's JSON. A name conflict is an *APIError
-// with Status 409 and NodeID set.
-func (a api) createNode(ctx context.Context, body map[string]any, retry func(context.Context, error) bool) ([]byte, error) {
-	var raw []byte
-	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/nodes", JSON: body, Retry: retry,
-		Op: "POST /nodes " + fmt.Sprint(body["kind"])}, &raw)
-	return raw, err
+// answer returns the JSON of a node answer; one without a node id is
+// returned as it came, for the caller to say so.
+func answer(n *fetch.Node, err error) ([]byte, error) {
+	if errors.Is(err, fetch.ErrUnexpectedAnswer) {
+		return raw(n), nil
+	}
+	return raw(n), err
+}
+
+// createFolder sends POST /nodes for a folder (API.md §1.3 #13) and
+// returns the new node's JSON. A name conflict is an *APIError with
+// Status 409 and NodeID set.
+func (a api) createFolder(ctx context.Context, parentID, name string, retry fetch.RetryFunc) ([]byte, error) {
+	return answer(a.c.CreateFolder(ctx, parentID, name, retry))
+}
+
+// createAlbum sends POST /nodes for an album (API.md §1.3 #14).
+func (a api) createAlbum(ctx context.Context, name string, retry fetch.RetryFunc) ([]byte, error) {
+	return answer(a.c.CreateAlbum(ctx, name, retry))
 }
 
 // albumEdit sends PATCH /nodes/{album}/children (API.md §1.3 #17) and
-// returns the answer's body (the album node, where the service sends it).
-func (a api) albumEdit(ctx context.Context, album, op string, ids []string, retry func(context.Context, error) bool) ([]byte, error) {
-	var raw []byte
-	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(album) + "/children",
-		JSON: map[string]any{"op": op, "value": ids}, Retry: retry, Op: "PATCH /nodes/" + album + "/children " + op}, &raw)
-	return raw, err
+// returns the album as the answer shows it (nil where it shows none).
+func (a api) albumEdit(ctx context.Context, album string, add bool, ids []string, retry fetch.RetryFunc) ([]byte, error) {
+	var n *fetch.Node
+	var err error
+	if add {
+		n, err = a.c.AddToAlbum(ctx, album, ids, retry)
+	} else {
+		n, err = a.c.RemoveFromAlbum(ctx, album, ids, retry)
+	}
+	return raw(n), err
 }
 
-// children lists the ids of a folder's children or an album's members
-// (GET /nodes/{id}/children, pages of 200). Offset paging stops at the
-// service's offset+limit cap of 9999 (API.md §1.5) unless the service hands
-// out a nextToken; complete is false when the cap cut the listing short.
+// children lists the ids of a folder's children or an album's members;
+// complete is false when the service's listing cap cut it short.
 func (a api) children(ctx context.Context, id string) (ids map[string]bool, complete bool, err error) {
-	ids = map[string]bool{}
-	const limit = 200
-	offset, token := 0, ""
-	for {
-		q := url.Values{"limit": {strconv.Itoa(limit)}}
-		if token != "" {
-			q.Set("startToken", token)
-		} else {
-			q.Set("offset", strconv.Itoa(offset))
-		}
-		var page struct {
-			Count     int          `json:"count"`
-			Data      []remoteNode `json:"data"`
-			NextToken string       `json:"nextToken"`
-		}
-		if err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id) + "/children", Query: q,
-			Op: "GET /nodes/" + id + "/children offset " + strconv.Itoa(offset)}, &page); err != nil {
-			return nil, false, err
-		}
-		for _, n := range page.Data {
-			ids[n.ID] = true
-		}
-		offset += len(page.Data)
-		switch {
-		case len(page.Data) == 0 || offset >= page.Count:
-			return ids, true, nil
-		case page.NextToken != "":
-			token = page.NextToken
-		case offset+limit > 9999:
-			return ids, false, nil
-		}
-	}
+	return a.c.ChildIDs(ctx, id)
 }
 
 // findChild returns the JSON of parentID's AVAILABLE child named name
@@ -232,18 +143,13 @@ func (a api) children(ctx context.Context, id string) (ids map[string]bool, comp
 // tells a 409 whose body was lost which node holds the name.
 func (a api) findChild(ctx context.Context, parentID, name, kind string) ([]byte, error) {
 	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
-	var page struct {
-		Data []json.RawMessage `json:"data"`
-	}
-	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(parentID) + "/children", Query: url.Values{
-		"filters": {"kind:" + kind + ` AND name:"` + esc + `"`}, "limit": {"10"}}, Op: "GET /nodes/" + parentID + "/children by name"}, &page)
+	p, err := a.c.ChildrenPage(ctx, parentID, fetch.NodeQuery{Filter: "kind:" + kind + ` AND name:"` + esc + `"`, Limit: 10})
 	if err != nil {
 		return nil, err
 	}
-	for _, raw := range page.Data {
-		var n remoteNode
-		if json.Unmarshal(raw, &n) == nil && strings.EqualFold(n.Name, name) && n.Status == "AVAILABLE" {
-			return raw, nil
+	for _, n := range p.Nodes {
+		if strings.EqualFold(n.Name, name) && n.Status == "AVAILABLE" {
+			return n.Raw, nil
 		}
 	}
 	return nil, nil

@@ -309,7 +309,7 @@ func (x *Actions) runRename(ctx context.Context, s *engine.Session, rest string,
 	}
 	var raw []byte
 	send := func(ctx context.Context, retry func(context.Context, error) bool) (err error) {
-		raw, err = a.patchNode(ctx, it.ID, map[string]any{"name": name}, retry)
+		raw, err = a.patchNode(ctx, it.ID, fetch.NodePatch{Name: &name}, retry)
 		return err
 	}
 	if todo, err := x.settleUnknown(ctx, r, []item{it}, verify, func([]string) func(context.Context, *sql.Tx) error {

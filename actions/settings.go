@@ -132,7 +132,11 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	}
 	tr := s.Progress.Start(verb, int64(len(todo)), "nodes")
 	defer tr.Done()
-	body := map[string]any{"settings": map[string]any{st.key: st.value}}
+	value := st.value
+	body := fetch.NodePatch{Favorite: &value}
+	if st.key == "hidden" {
+		body = fetch.NodePatch{Hidden: &value}
+	}
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 		_, err := a.patchNode(ctx, ids[0], body, retry)
 		if isStatus(err, http.StatusNotFound) {

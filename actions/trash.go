@@ -141,7 +141,8 @@ func (m move) recorded() func(ids []string) func(ctx context.Context, tx *sql.Tx
 	}
 }
 
-// runMove runs TRASH, RESTORE or PURGE (explain: EXPLAIN of it).
+// runMove runs TRASH, RESTORE or PURGE (explain: EXPLAIN of it) on the
+// batch pipeline (pipeline.go).
 func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *engine.Args, explain bool) (*engine.Result, error) {
 	st, err := parseStatementArgs(args, false, nil)
 	if err != nil {
@@ -156,17 +157,67 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 		return nil, err
 	}
 	r.orderBy(items)
-	// Sort the target into what is sent and what is not.
-	var todo []item
-	var notInTrash []string
-	var outside []item // PURGE of nodes the mirror has outside the trash
-	var size int64
-	unknown, err := notInMirror(ctx, s.DB, items)
+	mv := &moveRun{x: x, m: m, r: r}
+	if err := mv.sort(ctx, items, explain); err != nil {
+		return nil, err
+	}
+	if err := mv.listSubtrees(ctx); err != nil {
+		return nil, err
+	}
+	if explain {
+		return mv.explain(), nil
+	}
+	if len(mv.todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	if res, err := mv.confirm(); res != nil || err != nil {
+		return res, err
+	}
+	if _, err := mv.client(ctx); err != nil {
+		return nil, err
+	}
+	fatal, err := x.send(ctx, r, mv.todo, mv.spec())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.verb, err)
+		return nil, err
+	}
+	return r.end(ctx.Err() != nil, fatal, mv.note(ctx, fatal))
+}
+
+// moveRun is one TRASH, RESTORE or PURGE statement: what it sends.
+type moveRun struct {
+	x    *Actions
+	m    move
+	r    *run
+	c    *fetch.Client
+	todo []item
+	subs map[string]*subtree // a folder's subtree, by the folder's id
+}
+
+// client connects on first use.
+func (mv *moveRun) client(ctx context.Context) (*fetch.Client, error) {
+	if mv.c == nil {
+		c, err := mv.x.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		mv.c = c
+	}
+	return mv.c, nil
+}
+
+// sort sorts the target into what is sent (todo) and what is not: nodes
+// the mirror does not hold, and those the mirror says need nothing,
+// checked with the service first (it may be stale: restored or trashed
+// elsewhere since the last SYNC). A PURGE of nodes the service holds
+// outside the trash is refused whole.
+func (mv *moveRun) sort(ctx context.Context, items []item, explain bool) error {
+	m, r := mv.m, mv.r
+	unknown, err := notInMirror(ctx, r.s.DB, items)
+	if err != nil {
+		return fmt.Errorf("%s: %w", m.verb, err)
 	}
 	r.add(unknown...)
-	var already []item // skipped as the mirror has them: confirmed below
+	var already, outside []item
 	for _, it := range items {
 		switch {
 		case !it.known():
@@ -176,16 +227,13 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 		case m.action == "PURGE" && !it.InTrash:
 			outside = append(outside, it)
 		default:
-			todo = append(todo, it)
-			size += it.Size
+			mv.todo = append(mv.todo, it)
 		}
 	}
-	var c *fetch.Client
 	if len(already) > 0 {
-		// The mirror may be stale (restored or trashed elsewhere since
-		// the last SYNC): ask the service before skipping.
-		if c, err = x.client(ctx); err != nil {
-			return nil, err
+		c, err := mv.client(ctx)
+		if err != nil {
+			return err
 		}
 		detail, want := "already in trash", "TRASH"
 		if m.action == "RESTORE" {
@@ -194,208 +242,203 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 		send, rows := recheck(ctx, api{c}, already, detail, func(n remoteNode) bool { return n.Status != "AVAILABLE" && n.Status != "TRASH" || n.Status == want })
 		r.requests.Add(int64(len(already)))
 		if err := r.addChecked(ctx, explain, rows); err != nil {
-			return nil, err
+			return err
 		}
-		for _, it := range send {
-			todo = append(todo, it)
-			size += it.Size
+		mv.todo = append(mv.todo, send...)
+	}
+	return mv.trashedElsewhere(ctx, outside)
+}
+
+// trashedElsewhere reads back the nodes of a PURGE that the mirror has
+// outside the trash: trashed elsewhere since the last SYNC, they are
+// purged; what the service has outside the trash stops the statement.
+func (mv *moveRun) trashedElsewhere(ctx context.Context, outside []item) error {
+	if len(outside) == 0 {
+		return nil
+	}
+	c, err := mv.client(ctx)
+	if err != nil {
+		return err
+	}
+	found, _, rerr := api{c}.getNodes(ctx, itemIDs(outside))
+	mv.r.requests.Add(int64(len(outside)))
+	var notInTrash []string
+	for _, it := range outside {
+		if n, ok := found[it.ID]; rerr == nil && ok && n.Status == "TRASH" {
+			mv.todo = append(mv.todo, it)
+		} else {
+			notInTrash = append(notInTrash, fmt.Sprintf("%s (%s)", it.ID, it.Name))
 		}
 	}
-	if len(outside) > 0 {
-		// Trashed elsewhere since the last SYNC? Only what the service
-		// has outside the trash stops the statement.
-		if c == nil {
-			if c, err = x.client(ctx); err != nil {
-				return nil, err
-			}
-		}
-		found, _, rerr := api{c}.getNodes(ctx, itemIDs(outside))
-		r.requests.Add(int64(len(outside)))
-		for _, it := range outside {
-			if n, ok := found[it.ID]; rerr == nil && ok && n.Status == "TRASH" {
-				todo = append(todo, it)
-				size += it.Size
-			} else {
-				notInTrash = append(notInTrash, fmt.Sprintf("%s (%s)", it.ID, it.Name))
-			}
-		}
+	n := len(notInTrash)
+	if n == 0 {
+		return nil
 	}
-	if n := len(notInTrash); n > 0 {
-		more := ""
-		if n > 10 {
-			more = fmt.Sprintf(" and %d more", n-10)
-			notInTrash = notInTrash[:10]
-		}
-		return nil, fmt.Errorf("purge: %d %s not in the trash, nothing was purged: %s%s; TRASH them first (PURGE only deletes nodes already in trash)",
-			n, plural(int64(n), "node is", "nodes are"), strings.Join(notInTrash, ", "), more)
+	more := ""
+	if n > 10 {
+		more = fmt.Sprintf(" and %d more", n-10)
+		notInTrash = notInTrash[:10]
 	}
-	// A folder takes its subtree along: count it as the service holds it
-	// now (nodes uploaded since the last SYNC too), before asking.
-	var subs map[string]*subtree
-	if hasFolder(todo) && (m.action == "TRASH" || m.action == "PURGE") {
-		if c == nil {
-			if c, err = x.client(ctx); err != nil {
-				return nil, err
-			}
-		}
-		if subs, err = m.listSubtrees(ctx, c, r, todo); err != nil {
-			return nil, err
-		}
-		todo = withoutSubtrees(todo, subs)
-		size = 0
-		for _, it := range todo {
-			size += it.Size
-		}
+	return fmt.Errorf("purge: %d %s not in the trash, nothing was purged: %s%s; TRASH them first (PURGE only deletes nodes already in trash)",
+		n, plural(int64(n), "node is", "nodes are"), strings.Join(notInTrash, ", "), more)
+}
+
+// listSubtrees lists, for TRASH and PURGE, what each folder of todo takes
+// along as the service holds it now (nodes uploaded since the last SYNC
+// too), before asking; those nodes are not sent on their own.
+func (mv *moveRun) listSubtrees(ctx context.Context) error {
+	if !hasFolder(mv.todo) || mv.m.action == "RESTORE" {
+		return nil
 	}
-	total := int64(len(todo))
-	for _, sub := range subs {
-		total += int64(len(sub.nodes))
+	c, err := mv.client(ctx)
+	if err != nil {
+		return err
+	}
+	if mv.subs, err = mv.m.listSubtrees(ctx, c, mv.r, mv.todo); err != nil {
+		return err
+	}
+	mv.todo = withoutSubtrees(mv.todo, mv.subs)
+	return nil
+}
+
+// totals returns how many nodes the statement moves (subtrees too) and
+// their size.
+func (mv *moveRun) totals() (n, size int64) {
+	for _, it := range mv.todo {
+		n++
+		size += it.Size
+	}
+	for _, sub := range mv.subs {
+		n += int64(len(sub.nodes))
 		size += sub.size
 	}
-	nb := (len(todo) + batchSize - 1) / batchSize
-	if explain {
-		for k, it := range todo {
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned,
-				Detail: fmt.Sprintf("%s batch %d of %d", m.request(), k/batchSize+1, nb)})
-			for _, n := range subs[it.ID].rows(it) {
-				r.add(Outcome{ID: n.ID, Name: n.Name, Status: statusPlanned, Detail: n.Detail})
-			}
-		}
-		return r.result(false, fmt.Sprintf("would send %d %s of up to %d ids (%s) for %s %s (%s); nothing was sent",
-			nb, plural(int64(nb), "request", "requests"), batchSize, m.request(), output.Thousands(total),
-			plural(total, "node", "nodes"), output.Bytes(size))), nil
-	}
-	if len(todo) == 0 {
-		return r.result(false, ""), nil
-	}
-	// Confirmation: interactive TRASH, and PURGE always (SPEC §2.3).
-	if m.action == "PURGE" || m.action == "TRASH" && s.Interactive && !s.Yes {
-		q := fmt.Sprintf("%s %s %s (%s)?", m.verb, output.Thousands(total), plural(total, "item", "items"), output.Bytes(size))
-		if !s.Yes && s.Confirm == nil {
-			return nil, fmt.Errorf("%s of %s %s (%s) needs confirmation: run it interactively or pass --yes",
-				m.verb, output.Thousands(total), plural(total, "item", "items"), output.Bytes(size))
-		}
-		yes, err := s.Confirmed(q, "--yes")
-		if err != nil {
-			return nil, err
-		}
-		if !yes {
-			// One line, not a row per node: the person has just said no
-			// to all of them, and a long table would bury the answer.
-			return &engine.Result{Summary: "cancelled: nothing was sent"}, nil
+	return n, size
+}
+
+// explain returns EXPLAIN's rows: each node with its batch, a folder's
+// subtree after it.
+func (mv *moveRun) explain() *engine.Result {
+	m, r := mv.m, mv.r
+	nb := (len(mv.todo) + batchSize - 1) / batchSize
+	for k, it := range mv.todo {
+		r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned,
+			Detail: fmt.Sprintf("%s batch %d of %d", m.request(), k/batchSize+1, nb)})
+		for _, n := range mv.subs[it.ID].rows(it) {
+			r.add(Outcome{ID: n.ID, Name: n.Name, Status: statusPlanned, Detail: n.Detail})
 		}
 	}
-	if c == nil {
-		if c, err = x.client(ctx); err != nil {
-			return nil, err
-		}
+	total, size := mv.totals()
+	return r.result(false, fmt.Sprintf("would send %d %s of up to %d ids (%s) for %s %s (%s); nothing was sent",
+		nb, plural(int64(nb), "request", "requests"), batchSize, m.request(), output.Thousands(total),
+		plural(total, "node", "nodes"), output.Bytes(size)))
+}
+
+// confirm asks, for an interactive TRASH and always for PURGE (SPEC
+// §2.3): a result (cancelled) or an error when the statement must not go
+// on.
+func (mv *moveRun) confirm() (*engine.Result, error) {
+	m, s := mv.m, mv.r.s
+	if m.action != "PURGE" && (m.action != "TRASH" || !s.Interactive || s.Yes) {
+		return nil, nil
 	}
-	a := api{c}
-	recorded := m.recorded()
-	todo, err = x.settleUnknown(ctx, r, todo, m.verify(a), recorded)
+	total, size := mv.totals()
+	what := fmt.Sprintf("%s %s (%s)", output.Thousands(total), plural(total, "item", "items"), output.Bytes(size))
+	if !s.Yes && s.Confirm == nil {
+		return nil, fmt.Errorf("%s of %s needs confirmation: run it interactively or pass --yes", m.verb, what)
+	}
+	yes, err := s.Confirmed(fmt.Sprintf("%s %s?", m.verb, what), "--yes")
 	if err != nil {
 		return nil, err
 	}
-	var batches [][]item
-	for lo := 0; lo < len(todo); lo += batchSize {
-		batches = append(batches, todo[lo:min(lo+batchSize, len(todo))])
+	if !yes {
+		// One line, not a row per node: the person has just said no
+		// to all of them, and a long table would bury the answer.
+		return &engine.Result{Summary: "cancelled: nothing was sent"}, nil
 	}
-	tr := s.Progress.Start(m.verb, int64(len(todo)), "nodes")
-	defer tr.Done()
-	names := map[string]string{}
-	byID := map[string]item{}
-	for _, it := range todo {
-		names[it.ID] = it.Name
-		byID[it.ID] = it
-	}
-	// Outcomes are journaled, and the local tables updated, in batches by
-	// a sink: workers go on to the next batch without waiting for DuckDB.
-	k := r.newSink(ctx, recorded)
-	fatal := poolJournaled(ctx, r, x.workers, batches, itemIDs, m.request(), func(b []item) error {
-		ids := make([]string, len(b))
-		for i, it := range b {
-			ids[i] = it.ID
-		}
-		var outs []Outcome
-		if m.action == "PURGE" {
-			// The mirror's trash may be stale: confirm each node is still
-			// in the trash right before purging it.
-			var err error
-			if ids, err = x.stillInTrash(ctx, r, a, b, subs); err != nil {
-				return err
-			}
-		}
-		res := newSent()
-		if len(ids) > 0 {
-			res = guardedSend(context.WithoutCancel(ctx), ids, m.send(a), m.verify(a))
-		}
-		r.requests.Add(int64(res.requests))
-		for _, id := range ids {
-			outs = append(outs, res.outcome(id, names[id], m.request()))
-		}
-		tr.Add(int64(len(b)))
-		// A folder's subtree went with it (or not): one row per node.
-		var raws [][]byte
-		var more []Outcome
-		for _, o := range outs {
-			sub := subs[o.ID]
-			if sub == nil {
-				continue
-			}
-			rows := sub.rows(byID[o.ID])
-			for i := range rows {
-				rows[i].Status, rows[i].Reason = o.Status, o.Reason
-				if o.Status != StatusOK {
-					rows[i].Detail = fmt.Sprintf("with its folder %s, which was %s: %s", o.ID, o.Status, o.Detail)
-				}
-			}
-			more = append(more, rows...)
-			if o.Status == StatusOK && m.action == "TRASH" {
-				raws = append(raws, sub.raws()...)
-			}
-		}
-		if len(raws) > 0 {
-			// Nodes the mirror did not hold yet (uploaded since the last
-			// SYNC) come into trash from the listing.
-			if err := r.insertNodes(ctx, "trash", raws...); err != nil {
-				return err
-			}
-		}
-		if err := k.putAll(append(outs, more...)...); err != nil {
-			return err
-		}
-		return res.fatal()
-	}, func(b []item, why string) {
-		outs := make([]Outcome, 0, len(b))
-		for _, it := range b {
-			outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
-			for _, o := range subs[it.ID].rows(it) {
-				o.Status, o.Reason, o.Detail = StatusFailed, ReasonNotSent, "with its folder "+it.ID+": "+why
-				outs = append(outs, o)
-			}
-		}
-		_ = k.putAll(outs...)
-	})
-	if err := k.close(); err != nil && fatal == nil {
-		fatal = err
-	}
-	note := fatalSummary(fatal)
+	return nil, nil
+}
+
+// spec is the statement on the pipeline: batches of 50 on the workers;
+// a PURGE batch is read back right before it is sent (the mirror's trash
+// may be stale); a folder's subtree follows its row.
+func (mv *moveRun) spec() batchSpec {
+	m, a := mv.m, api{mv.c}
+	sp := batchSpec{req: m.request(), per: batchSize, workers: mv.x.workers, progress: m.verb,
+		send: m.send(a), verify: m.verify(a), apply: m.recorded(), follow: mv.follow, unsent: mv.unsent}
 	if m.action == "PURGE" {
-		if n := r.countReason(ReasonNotInTrash); n > 0 {
-			note = strings.TrimPrefix(note+"; "+fmt.Sprintf("%d %s no longer in the trash on the service (restored elsewhere since the last SYNC) and not purged",
-				n, plural(int64(n), "node was", "nodes were")), "; ")
+		sp.check = func(ctx context.Context, b []item) ([]string, error) {
+			return mv.x.stillInTrash(ctx, mv.r, a, b, mv.subs)
 		}
 	}
-	if m.action == "RESTORE" {
-		if n := x.restoreSubtrees(ctx, r, c, todo); n != "" {
-			note = strings.TrimPrefix(note+"; "+n, "; ")
+	return sp
+}
+
+// follow returns the rows of the subtrees that went with the folders of
+// outs (or not): one per node. Nodes the mirror did not hold yet
+// (uploaded since the last SYNC) come into trash from the listing.
+func (mv *moveRun) follow(ctx context.Context, outs []Outcome) ([]Outcome, error) {
+	var raws [][]byte
+	var more []Outcome
+	for _, o := range outs {
+		sub := mv.subs[o.ID]
+		if sub == nil {
+			continue
 		}
+		rows := sub.rows(item{ID: o.ID, Name: sub.folder})
+		for i := range rows {
+			rows[i].Status, rows[i].Reason = o.Status, o.Reason
+			if o.Status != StatusOK {
+				rows[i].Detail = fmt.Sprintf("with its folder %s, which was %s: %s", o.ID, o.Status, o.Detail)
+			}
+		}
+		more = append(more, rows...)
+		if o.Status == StatusOK && mv.m.action == "TRASH" {
+			raws = append(raws, sub.raws()...)
+		}
+	}
+	if len(raws) > 0 {
+		if err := mv.r.insertNodes(ctx, "trash", raws...); err != nil {
+			return nil, err
+		}
+	}
+	return more, nil
+}
+
+// unsent returns the rows of a batch never sent, its subtrees' too.
+func (mv *moveRun) unsent(b []item, why string) []Outcome {
+	outs := make([]Outcome, 0, len(b))
+	for _, it := range b {
+		outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
+		for _, o := range mv.subs[it.ID].rows(it) {
+			o.Status, o.Reason, o.Detail = StatusFailed, ReasonNotSent, "with its folder "+it.ID+": "+why
+			outs = append(outs, o)
+		}
+	}
+	return outs
+}
+
+// note is the summary's note: why the statement stopped, the nodes a
+// PURGE found restored elsewhere, a RESTORE's subtrees, the people.
+func (mv *moveRun) note(ctx context.Context, fatal error) string {
+	var notes []string
+	add := func(n string) {
+		if n != "" {
+			notes = append(notes, n)
+		}
+	}
+	add(fatalSummary(fatal))
+	if mv.m.action == "PURGE" {
+		if n := mv.r.countReason(ReasonNotInTrash); n > 0 {
+			add(fmt.Sprintf("%d %s no longer in the trash on the service (restored elsewhere since the last SYNC) and not purged",
+				n, plural(int64(n), "node was", "nodes were")))
+		}
+	}
+	if mv.m.action == "RESTORE" {
+		add(mv.x.restoreSubtrees(ctx, mv.r, mv.c, mv.todo))
 	}
 	// A person's count is of available photos: read the people back.
-	if n := refreshPeopleAfter(ctx, r, c); n != "" {
-		note = strings.TrimPrefix(note+"; "+n, "; ")
-	}
-	return r.end(ctx.Err() != nil, fatal, note)
+	add(refreshPeopleAfter(ctx, mv.r, mv.c))
+	return strings.Join(notes, "; ")
 }
 
 // joinDetail prefixes a detail with the request it came from.
@@ -566,9 +609,10 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 // subtree is what the service holds below a folder of a TRASH or PURGE
 // target right now: the nodes that go with the folder, parents first.
 type subtree struct {
-	nodes []fetch.Node
-	size  int64
-	verb  string
+	nodes  []fetch.Node
+	size   int64
+	verb   string
+	folder string // the folder's name
 }
 
 // rows returns one row per node of the subtree (nil for none), each
@@ -626,7 +670,7 @@ func (m move) listSubtrees(ctx context.Context, c *fetch.Client, r *run, items [
 		if it.Kind != "FOLDER" {
 			continue
 		}
-		sub := &subtree{verb: verb}
+		sub := &subtree{verb: verb, folder: it.Name}
 		seen := map[string]bool{it.ID: true}
 		for queue := []string{it.ID}; len(queue) > 0; {
 			fid := queue[0]

@@ -588,8 +588,7 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 	name := p[strings.LastIndexByte(p, '/')+1:]
 	o := Outcome{Name: "/" + p + "/", Target: "/" + p + "/"}
 	up.r.requests.Add(1)
-	raw, err := (api{up.c}).createNode(context.WithoutCancel(ctx),
-		map[string]any{"kind": "FOLDER", "name": name, "parents": []string{parentID}},
+	raw, err := (api{up.c}).createFolder(context.WithoutCancel(ctx), parentID, name,
 		func(context.Context, error) bool { return true })
 	conflict, isConflict := "", false
 	if err != nil {
@@ -598,7 +597,7 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 	switch {
 	case err == nil:
 		var n struct {
-			remoteNode
+			ID           string `json:"id"`
 			CreatedDate  string `json:"createdDate"`
 			ModifiedDate string `json:"modifiedDate"`
 		}

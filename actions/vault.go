@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/apsql/apsql/engine"
@@ -206,15 +205,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 		}
 	}
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-		body := map[string]any{"nodesToAdd": []string{}, "nodesToRemove": []string{}, "familyId": family}
-		if v.add {
-			body["nodesToAdd"] = ids
-		} else {
-			body["nodesToRemove"] = ids
-		}
-		var m errorMap
-		err := c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/familyArchive/", JSON: body, Retry: retry, Op: "POST /familyArchive/"}, &m)
-		return m.details(), err
+		return a.familyArchive(ctx, family, v.add, ids, retry)
 	}
 	if todo, err = x.settleUnknown(ctx, r, todo, verify, apply); err != nil {
 		return nil, err
