@@ -66,6 +66,17 @@ func TestQuery(t *testing.T) {
 	if !strings.HasPrefix(txt, "n\n") {
 		t.Errorf("text %q, want CSV with the header n", txt)
 	}
+	// Text comes back as the database holds it (every name of the mirror).
+	tb = Table{}
+	e.ok("query", map[string]any{"sql": "SELECT name, model FROM nodes ORDER BY id", "max_rows": 1000}, &tb)
+	names, models := e.strs("SELECT name FROM nodes ORDER BY id"), e.strs("SELECT coalesce(model, 'NULL') FROM nodes ORDER BY id")
+	for i, r := range tb.Rows {
+		if fmt.Sprint(r[0]) != names[i] || (r[1] != nil || models[i] != "NULL") && fmt.Sprint(r[1]) != models[i] {
+			t.Fatalf("row %d: %q %q, database %q %q", i, r[0], r[1], names[i], models[i])
+		}
+	}
+	// The views of duplicates and storage work in the sandbox.
+	e.ok("query", map[string]any{"sql": "SELECT type, sum(bytes), sum(duplicate_bytes) FROM storage_report GROUP BY type"}, nil)
 	// A million rows: a hundred shown, all counted, at once.
 	start := time.Now()
 	tb = Table{}

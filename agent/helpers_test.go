@@ -68,6 +68,9 @@ func setupWith(t *testing.T, n int, path string, sync bool) *env {
 	if err := mirror.RegisterSearch(db, client); err != nil {
 		t.Fatal(err)
 	}
+	if err := mirror.RegisterDupes(db, client); err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, emu: emu, db: db, cookies: emu.Cookies(), cache: t.TempDir()}
 	secrets := func() []string {
 		var out []string

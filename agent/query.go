@@ -147,28 +147,34 @@ func (s *Server) table(ctx context.Context, q string, args []any, n int) (*Table
 			return err
 		}
 		limited := "SELECT * FROM (\n" + q + "\n) AS q LIMIT " + strconv.Itoa(n+1)
-		rr, err := s.sb.QueryArrow(ctx, limited, args...)
+		// database/sql's rows, not Sandbox.QueryArrow: the strings of
+		// the batches QueryArrow returns are garbage once it returned
+		// (their buffers go with the transaction).
+		rows, err := s.sb.Query(ctx, limited, args...)
 		if err != nil {
 			return err
 		}
-		defer rr.Release()
-		if err := collect(rr, t, n, sc); err != nil {
+		err = collectRows(rows, t, n, sc)
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return err
 		}
 		if t.Total <= int64(n) {
 			return nil
 		}
-		rows, err := s.sb.Query(ctx, "SELECT count(*) FROM (\n"+q+"\n) AS q", args...)
+		count, err := s.sb.Query(ctx, "SELECT count(*) FROM (\n"+q+"\n) AS q", args...)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := rows.Scan(&t.Total); err != nil {
+		defer count.Close()
+		for count.Next() {
+			if err := count.Scan(&t.Total); err != nil {
 				return err
 			}
 		}
-		return rows.Err()
+		return count.Err()
 	})
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil, fmt.Errorf("the query ran longer than %s and was stopped: aggregate, filter or LIMIT it", queryTimeout)
@@ -217,6 +223,69 @@ func collect(rr array.RecordReader, t *Table, n int, sc scrubber) error {
 	}
 	t.Shown = len(t.Rows)
 	return rr.Err()
+}
+
+// collectRows reads up to n rows of rows into t (values clipped and
+// scrubbed) and counts the rows it read.
+func collectRows(rows *engine.Rows, t *Table, n int, sc scrubber) error {
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	t.Columns = cols
+	t.Rows = [][]any{}
+	text := 0
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		t.Total++
+		if len(t.Rows) >= n || text > maxText {
+			continue
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		row := make([]any, len(cols))
+		for j, v := range vals {
+			if v == nil {
+				continue
+			}
+			c := cell(jsonable(v))
+			text += len(fmt.Sprint(c))
+			row[j] = sc.value(c)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	t.Shown = len(t.Rows)
+	return rows.Err()
+}
+
+// jsonable turns a value of the DuckDB driver into one that encodes as
+// JSON as it reads (a map of any keys, a UUID, a decimal, an interval).
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case string, bool, int64, int32, int16, int8, uint64, uint32, uint16, uint8, float64, float32, time.Time, []byte, nil:
+		return v
+	case []any:
+		for i := range x {
+			x[i] = jsonable(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = jsonable(x[k])
+		}
+		return x
+	case fmt.Stringer:
+		return x.String()
+	}
+	if _, err := json.Marshal(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return v
 }
 
 // cell turns a value of GetOneForMarshal into one for JSON, clipping long
