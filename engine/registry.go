@@ -29,6 +29,10 @@ type Result struct {
 	// countFailed): the shell prints them in full even after an
 	// interrupt, so that an interrupted statement shows what it did.
 	Held bool
+	// Plan is a short id of the plan an EXPLAIN showed, for a statement
+	// that takes it back to refuse a plan that changed since (DEDUPE ...
+	// (PLAN 'id')); "" for others.
+	Plan string
 }
 
 // Command is one of apsql's own statements. It is recognised by its leading

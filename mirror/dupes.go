@@ -37,6 +37,7 @@ func RegisterDupes(db *engine.DB, client ClientFunc) error {
 		return fmt.Errorf("register near_duplicates(): %w", err)
 	}
 	registerSyncHashes(db.Commands(), client)
+	registerDedupe(db.Commands(), client)
 	return nil
 }
 
