@@ -166,7 +166,7 @@ func (r *Registry) Register(c Command) {
 // Lookup returns the command whose keywords are the longest prefix of stmt's
 // leading words.
 func (r *Registry) Lookup(stmt string) (Command, bool) {
-	return r.lookup(sqltext.Parse(stmt).Keywords(4))
+	return r.lookup(sqltext.Keywords(stmt, 4))
 }
 
 // lookup returns the command whose keywords are the longest prefix of words.
@@ -270,8 +270,10 @@ func NewSession(d *DB) *Session {
 func (s *Session) Run(ctx context.Context, stmt string) (*Result, error) {
 	s.DB.RestoreSettings()
 	defer s.DB.RestoreSettings()
-	st := sqltext.Parse(stmt)
-	if c, ok := s.DB.cmds.lookup(st.Keywords(4)); ok {
+	// Only the leading words are read here; a statement for DuckDB is
+	// not tokenized whole.
+	if c, ok := s.DB.cmds.lookup(sqltext.Keywords(stmt, 4)); ok {
+		st := sqltext.Parse(stmt)
 		return s.exec(ctx, c, &Statement{Statement: st, Keywords: c.Keywords, rest: st.AfterWords(len(c.Keywords))})
 	}
 	rr, err := s.DB.query(ctx, stmt)

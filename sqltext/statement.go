@@ -127,8 +127,26 @@ func (st *Statement) After(n int) string {
 }
 
 // Keywords returns the first n words of stmt, upper-cased (see
-// Statement.Keywords).
-func Keywords(stmt string, n int) []string { return Parse(stmt).Keywords(n) }
+// Statement.Keywords). It reads only as far as those words, so that a
+// long statement that is no command is not tokenized whole.
+func Keywords(stmt string, n int) []string {
+	var out []string
+	s := NewScanner(stmt)
+	for len(out) < n {
+		t, ok := s.Next()
+		if !ok {
+			break
+		}
+		if t.Trivia() {
+			continue
+		}
+		if t.Kind != Word {
+			break
+		}
+		out = append(out, strings.ToUpper(t.Text))
+	}
+	return out
+}
 
 // AfterKeywords returns stmt without its first n words and the blanks and
 // comments around them (see Statement.After).

@@ -86,7 +86,7 @@ func (s *Scanner) Seek(pos int) {
 // Tokenize returns every token of src; their texts concatenate to src.
 func Tokenize(src string) []Token {
 	s := NewScanner(src)
-	out := make([]Token, 0, len(src)/4+1)
+	out := make([]Token, 0, min(len(src)/4, 1024)+1)
 	for {
 		t, ok := s.Next()
 		if !ok {
