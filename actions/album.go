@@ -301,11 +301,8 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 			todo = append(todo, it)
 		}
 	}
-	nb := (len(todo) + batchSize - 1) / batchSize
 	if explain {
-		for k, it := range todo {
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
-		}
+		nb := r.plan(todo, req)
 		return r.result(false, fmt.Sprintf("would send %d %s (%s) for %s %s; nothing was sent", nb,
 			plural(int64(nb), "request", "requests"), req, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
 	}
@@ -347,51 +344,24 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 	apply := func(ids []string) func(context.Context, *sql.Tx) error {
 		return editMembers(album, op, ids, complete, albumRaw)
 	}
-	if todo, err = x.settleUnknown(ctx, r, todo, verify, apply); err != nil {
+	// One refused member fails the whole batch (400 "Improper child
+	// kind"): send the batch's members one by one to find which.
+	split := func(ctx context.Context, ids []string, res sent) sent {
+		if len(ids) < 2 || len(res.failed) != len(ids) || !refusedBatch(res.errs) {
+			return res
+		}
+		each := newSent()
+		each.requests = res.requests
+		for _, id := range ids {
+			each.merge(guardedSend(context.WithoutCancel(ctx), []string{id}, send, verify))
+		}
+		return each
+	}
+	fatal, err := x.send(ctx, r, todo, batchSpec{req: req, per: batchSize, workers: 1, progress: "album " + op,
+		send: send, verify: verify, apply: apply, split: split, direct: true})
+	if err != nil {
 		return nil, err
 	}
-	var batches [][]item
-	for lo := 0; lo < len(todo); lo += batchSize {
-		batches = append(batches, todo[lo:min(lo+batchSize, len(todo))])
-	}
-	tr := s.Progress.Start("album "+op, int64(len(todo)), "nodes")
-	defer tr.Done()
-	fatal := poolJournaled(ctx, r, 1, batches, itemIDs, req, func(b []item) error {
-		ids := make([]string, len(b))
-		names := map[string]string{}
-		for k, it := range b {
-			ids[k] = it.ID
-			names[it.ID] = it.Name
-		}
-		res := guardedSend(context.WithoutCancel(ctx), ids, send, verify)
-		r.requests.Add(int64(res.requests))
-		// One refused member fails the whole batch (400 "Improper child
-		// kind"): send the batch's members one by one to find which.
-		if len(ids) > 1 && len(res.failed) == len(ids) && refusedBatch(res.errs) {
-			res = newSent()
-			for _, id := range ids {
-				one := guardedSend(context.WithoutCancel(ctx), []string{id}, send, verify)
-				r.requests.Add(int64(one.requests))
-				one.requests = 0
-				res.merge(one)
-			}
-		}
-		tr.Add(int64(len(ids)))
-		outs := make([]Outcome, 0, len(ids))
-		for _, id := range ids {
-			outs = append(outs, res.outcome(id, names[id], req))
-		}
-		if err := r.record(ctx, apply(sortedKeys(res.ok)), outs...); err != nil {
-			return err
-		}
-		return res.fatal()
-	}, func(b []item, why string) {
-		outs := make([]Outcome, len(b))
-		for k, it := range b {
-			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}
-		}
-		_ = r.record(ctx, nil, outs...)
-	})
 	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }
 

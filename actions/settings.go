@@ -127,11 +127,6 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		return nil, err
 	}
 	a := api{c}
-	if todo, err = x.settleUnknown(ctx, r, todo, st.verify(a), st.apply); err != nil {
-		return nil, err
-	}
-	tr := s.Progress.Start(verb, int64(len(todo)), "nodes")
-	defer tr.Done()
 	value := st.value
 	body := fetch.NodePatch{Favorite: &value}
 	if st.key == "hidden" {
@@ -145,20 +140,10 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		}
 		return nil, err
 	}
-	k := r.newSink(ctx, st.apply)
-	fatal := poolJournaled(ctx, r, x.workers, todo, oneID, req, func(it item) error {
-		res := guardedSend(context.WithoutCancel(ctx), []string{it.ID}, send, st.verify(a))
-		r.requests.Add(int64(res.requests))
-		tr.Add(1)
-		if err := k.put(res.outcome(it.ID, it.Name, req), nil); err != nil {
-			return err
-		}
-		return res.fatal()
-	}, func(it item, why string) {
-		_ = k.put(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}, nil)
-	})
-	if err := k.close(); err != nil && fatal == nil {
-		fatal = err
+	fatal, err := x.send(ctx, r, todo, batchSpec{req: req, per: 1, workers: x.workers, progress: verb,
+		send: send, verify: st.verify(a), apply: st.apply})
+	if err != nil {
+		return nil, err
 	}
 	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }

@@ -319,10 +319,8 @@ func (mv *moveRun) totals() (n, size int64) {
 // subtree after it.
 func (mv *moveRun) explain() *engine.Result {
 	m, r := mv.m, mv.r
-	nb := (len(mv.todo) + batchSize - 1) / batchSize
-	for k, it := range mv.todo {
-		r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned,
-			Detail: fmt.Sprintf("%s batch %d of %d", m.request(), k/batchSize+1, nb)})
+	nb := r.plan(mv.todo, m.request())
+	for _, it := range mv.todo {
 		for _, n := range mv.subs[it.ID].rows(it) {
 			r.add(Outcome{ID: n.ID, Name: n.Name, Status: statusPlanned, Detail: n.Detail})
 		}

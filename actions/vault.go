@@ -155,11 +155,8 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 		}
 	}
 	req := v.request()
-	nb := (len(todo) + batchSize - 1) / batchSize
 	if explain {
-		for k, it := range todo {
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
-		}
+		nb := r.plan(todo, req)
 		from := "the familyId read from the root folder"
 		if given != "" {
 			from = "the FAMILY_ID given"
@@ -207,48 +204,19 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
 		return a.familyArchive(ctx, family, v.add, ids, retry)
 	}
-	if todo, err = x.settleUnknown(ctx, r, todo, verify, apply); err != nil {
+	// A node the service does not have fails (the vault's answer is not
+	// proof it is gone): run SYNC.
+	outcome := func(res *sent, id, name string) Outcome {
+		if d, ok := res.gone[id]; ok {
+			return Outcome{ID: id, Name: name, Status: StatusFailed, Detail: joinDetail(req, d) + " (the service does not have the node: run SYNC)"}
+		}
+		return res.outcome(id, name, req)
+	}
+	fatal, err := x.send(ctx, r, todo, batchSpec{req: req, per: batchSize, workers: 1, progress: verb,
+		send: send, verify: verify, apply: apply, outcome: outcome, direct: true})
+	if err != nil {
 		return nil, err
 	}
-	var batches [][]item
-	for lo := 0; lo < len(todo); lo += batchSize {
-		batches = append(batches, todo[lo:min(lo+batchSize, len(todo))])
-	}
-	tr := s.Progress.Start(verb, int64(len(todo)), "nodes")
-	defer tr.Done()
-	fatal := poolJournaled(ctx, r, 1, batches, itemIDs, req, func(b []item) error {
-		ids := make([]string, len(b))
-		names := map[string]string{}
-		for k, it := range b {
-			ids[k] = it.ID
-			names[it.ID] = it.Name
-		}
-		res := guardedSend(context.WithoutCancel(ctx), ids, send, verify)
-		r.requests.Add(int64(res.requests))
-		tr.Add(int64(len(ids)))
-		outs := make([]Outcome, 0, len(ids))
-		for _, id := range ids {
-			o := Outcome{ID: id, Name: names[id], Status: StatusFailed}
-			if d, ok := res.ok[id]; ok {
-				o.Status, o.Detail = StatusOK, joinDetail(req, d)
-			} else if d, ok := res.gone[id]; ok {
-				o.Detail = joinDetail(req, d) + " (the service does not have the node: run SYNC)"
-			} else {
-				o.Reason, o.Detail = res.why[id], joinDetail(req, res.failed[id])
-			}
-			outs = append(outs, o)
-		}
-		if err := r.record(ctx, apply(sortedKeys(res.ok)), outs...); err != nil {
-			return err
-		}
-		return res.fatal()
-	}, func(b []item, why string) {
-		outs := make([]Outcome, len(b))
-		for k, it := range b {
-			outs[k] = Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}
-		}
-		_ = r.record(ctx, nil, outs...)
-	})
 	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }
 
