@@ -147,9 +147,8 @@ func (s *Server) table(ctx context.Context, q string, args []any, n int) (*Table
 			return err
 		}
 		limited := "SELECT * FROM (\n" + q + "\n) AS q LIMIT " + strconv.Itoa(n+1)
-		// database/sql's rows, not Sandbox.QueryArrow: the strings of
-		// the batches QueryArrow returns are garbage once it returned
-		// (their buffers go with the transaction).
+		// database/sql's rows: the driver copies every value (an
+		// Arrow string aliases its batch's C memory, freed on Release).
 		rows, err := s.sb.Query(ctx, limited, args...)
 		if err != nil {
 			return err
@@ -291,14 +290,16 @@ func jsonable(v any) any {
 // cell turns a value of GetOneForMarshal into one for JSON, clipping long
 // text.
 func cell(v any) any {
+	// Copies: an Arrow string aliases its batch's buffer, which may be
+	// C memory that Release frees.
 	switch x := v.(type) {
 	case string:
-		return clip(x)
+		return strings.Clone(clip(x))
 	case json.RawMessage:
 		if len(x) > maxCell {
-			return clip(string(x))
+			return strings.Clone(clip(string(x)))
 		}
-		return x
+		return json.RawMessage(bytes.Clone(x))
 	case []byte:
 		return fmt.Sprintf("(%d bytes)", len(x))
 	case time.Time:
