@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -651,45 +650,17 @@ func resumable(err error) bool {
 // get sends one contentRedirection request (with a Range from offset when
 // offset > 0; the redirect keeps the header) and copies the body to w.
 func (dl *downloader) get(ctx context.Context, it item, owner string, offset int64, w io.Writer, buf []byte) (int64, error) {
-	req := &fetch.Request{
-		Path:  "/nodes/" + url.PathEscape(it.ID) + "/contentRedirection",
-		Query: url.Values{"querySuffix": {"?download=true"}, "ownerId": {owner}},
-		Op:    "GET /nodes/" + it.ID + "/contentRedirection",
-	}
-	if offset > 0 {
-		req.Header = http.Header{"Range": {fmt.Sprintf("bytes=%d-", offset)}}
-	}
 	dl.count(it.ID)
-	resp, err := dl.c.Open(ctx, req)
+	body, err := dl.c.OpenContent(ctx, it.ID, owner, offset)
+	var re *fetch.RangeError
+	if errors.As(err, &re) {
+		return 0, &restartError{re.Why}
+	}
 	if err != nil {
-		if isStatus(err, http.StatusRequestedRangeNotSatisfiable) && offset > 0 {
-			return 0, &restartError{"the server refused the range"}
-		}
 		return 0, err
 	}
-	defer resp.Body.Close()
-	if offset > 0 {
-		switch resp.StatusCode {
-		case http.StatusPartialContent:
-			if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
-				return 0, &restartError{"the server answered another range"}
-			}
-		default:
-			return 0, &restartError{"the server ignored the range"}
-		}
-	}
-	return io.CopyBuffer(w, resp.Body, buf)
-}
-
-// rangeStart reads the first byte of "bytes START-END/TOTAL".
-func rangeStart(v string) (int64, bool) {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "bytes ")
-	i := strings.IndexByte(v, '-')
-	if i <= 0 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(v[:i], 10, 64)
-	return n, err == nil
+	defer body.Close()
+	return io.CopyBuffer(w, body, buf)
 }
 
 // hashWriter writes to the file and the md5 at once and reports progress.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -219,10 +218,11 @@ func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest s
 // moveNode sends POST /nodes/{newParent}/children (API.md §1.3 #19) and
 // returns the moved node's JSON.
 func (a api) moveNode(ctx context.Context, id, from, to string, retry func(context.Context, error) bool) ([]byte, error) {
-	var raw []byte
-	err := a.c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/nodes/" + url.PathEscape(to) + "/children",
-		JSON: map[string]any{"fromParent": from, "childId": id}, Retry: retry, Op: "POST /nodes/" + to + "/children"}, &raw)
-	return raw, err
+	n, err := a.c.MoveNode(ctx, id, from, to, retry)
+	if n != nil && (err == nil || errors.Is(err, fetch.ErrUnexpectedAnswer)) {
+		return n.Raw, nil // an answer without the node is read back by the caller
+	}
+	return nil, err
 }
 
 // conflictDetail explains a 409 of a rename or move.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,10 +51,6 @@ var (
 // and actions_log rows: large enough that the database is not the
 // bottleneck, small enough that an interrupted run keeps what it did.
 const labelFlush = 256
-
-// maxThumbnail bounds the size of one thumbnail read into memory; a
-// thumbnail at a model's input size is a few tens of kilobytes.
-const maxThumbnail = 32 << 20
 
 // labeler runs the LABEL statements of one shell. RegisterLabel creates it.
 type labeler struct {
@@ -463,7 +458,7 @@ func (l *labeler) classifyThumbnails(parent context.Context, c *fetch.Client, m 
 					return
 				}
 				j := jobs[i]
-				data, err := fetchThumbnail(ctx, c, j.it, viewBox, ownerID)
+				data, err := fetchThumbnail(ctx, c, j.it, m, ownerID)
 				sink.r.requests.Add(1)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -518,26 +513,15 @@ func (l *labeler) classifyThumbnails(parent context.Context, c *fetch.Client, m 
 	return err
 }
 
-// fetchThumbnail reads one node's thumbnail fitted into viewBox (API.md
-// §1.4 C6: ownerId is required).
-func fetchThumbnail(ctx context.Context, c *fetch.Client, it item, viewBox string, ownerID func(item) (string, error)) ([]byte, error) {
+// fetchThumbnail reads one node's thumbnail fitted into the model's input
+// size (fetch.Client.ThumbnailBox caps its size).
+func fetchThumbnail(ctx context.Context, c *fetch.Client, it item, m *vision.Model, ownerID func(item) (string, error)) ([]byte, error) {
 	owner, err := ownerID(it)
 	if err != nil {
 		return nil, err
 	}
-	var data []byte
-	err = c.Do(ctx, &fetch.Request{Host: fetch.HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(it.ID),
-		Query: url.Values{"ownerId": {owner}, "viewBox": {viewBox}}, Op: "GET /v1/thumbnail/" + it.ID}, &data)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) == 0 {
-		return nil, errors.New("empty thumbnail")
-	}
-	if len(data) > maxThumbnail {
-		return nil, fmt.Errorf("thumbnail of %s is larger than %s", output.Bytes(int64(len(data))), output.Bytes(maxThumbnail))
-	}
-	return data, nil
+	w, h := m.InputSize()
+	return c.ThumbnailBox(ctx, it.ID, owner, w, h)
 }
 
 // nodesResult builds the result of LABEL target: rows in the target's

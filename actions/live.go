@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,17 +48,12 @@ WHERE id IN (SELECT unnest(?::VARCHAR[])) AND contains(CAST(raw->'childAssetType
 
 // liveVideos lists the Live Photo videos of the still id.
 func (a api) liveVideos(ctx context.Context, id string) ([]remoteNode, error) {
-	var page struct {
-		Data []remoteNode `json:"data"`
-	}
-	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(id) + "/children",
-		Query: url.Values{"filters": {"kind:ASSET"}, "limit": {"200"}},
-		Op:    "GET /nodes/" + id + "/children (kind:ASSET)"}, &page)
+	page, err := a.c.ChildrenPage(ctx, id, fetch.NodeQuery{Filter: "kind:ASSET"})
 	if err != nil {
 		return nil, err
 	}
 	var out []remoteNode
-	for _, n := range page.Data {
+	for _, n := range page.Nodes {
 		if n.Kind == "ASSET" && n.AssetProperties.AssetType == liveVideoType && n.Status != "PURGED" {
 			out = append(out, n)
 		}

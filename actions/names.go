@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -149,17 +148,13 @@ func albumsOf(ctx context.Context, db *engine.DB, client func(context.Context) (
 	a := api{c}
 	var albums []remoteNode
 	for offset := 0; ; {
-		var page struct {
-			Count int          `json:"count"`
-			Data  []remoteNode `json:"data"`
-		}
-		q := url.Values{"filters": {"kind:VISUAL_COLLECTION AND status:AVAILABLE"}, "limit": {"200"}, "offset": {strconv.Itoa(offset)}}
-		if err := c.Do(ctx, &fetch.Request{Path: "/nodes", Query: q, Op: "GET /nodes albums offset " + strconv.Itoa(offset)}, &page); err != nil {
+		page, err := c.NodesPage(ctx, fetch.NodeQuery{Filter: fetch.AlbumFilter, Offset: offset})
+		if err != nil {
 			return nil, err
 		}
-		albums = append(albums, page.Data...)
-		offset += len(page.Data)
-		if len(page.Data) == 0 || offset >= page.Count {
+		albums = append(albums, page.Nodes...)
+		offset += len(page.Nodes)
+		if len(page.Nodes) == 0 || offset >= page.Count {
 			break
 		}
 		if offset+200 > 9999 {

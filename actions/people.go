@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/apsql/apsql/engine"
@@ -146,15 +144,6 @@ func sendOne(ctx context.Context, r *run, id, req string, send func(ctx context.
 	return joinDetail(req, res.failed[id]), false
 }
 
-// clusterBody is the body UP sends with each cluster request.
-func clusterBody(kv ...any) map[string]any {
-	m := map[string]any{"context": "customer"}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i].(string)] = kv[i+1]
-	}
-	return m
-}
-
 // runRenamePerson runs RENAME PERSON 'name or cluster id' TO 'new'.
 func (x *Actions) runRenamePerson(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
 	spec, name, err := parseRenaming(rest, "the person")
@@ -206,8 +195,7 @@ func (x *Actions) runRenamePerson(ctx context.Context, s *engine.Session, rest s
 		return r.end(false, err, "")
 	}
 	detail, done := sendOne(ctx, r, p.id, req, func(ctx context.Context, retry func(context.Context, error) bool) error {
-		return c.Do(ctx, &fetch.Request{Method: http.MethodPut, Path: "/cluster/name", JSON: clusterBody("sourceCluster", p.id, "newName", name),
-			Retry: retry, Op: "PUT /cluster/name"}, nil)
+		return c.RenamePerson(ctx, p.id, name, retry)
 	}, verify)
 	o := Outcome{ID: p.id, Name: p.name, Status: StatusFailed, Detail: detail, Target: spec}
 	var apply func(context.Context, *sql.Tx) error
@@ -348,8 +336,7 @@ func (x *Actions) runMergePeople(ctx context.Context, s *engine.Session, rest st
 		return r.end(false, err, "")
 	}
 	detail, done := sendOne(ctx, r, into.id, req, func(ctx context.Context, retry func(context.Context, error) bool) error {
-		return c.Do(ctx, &fetch.Request{Method: http.MethodPost, Path: "/cluster", JSON: clusterBody("clusterIds", ids, "newName", name),
-			Retry: retry, Op: "POST /cluster"}, nil)
+		return c.MergePeople(ctx, ids, name, retry)
 	}, verify)
 	outs := make([]Outcome, len(people))
 	for k, p := range people {
@@ -450,8 +437,7 @@ func (x *Actions) runSetCover(ctx context.Context, s *engine.Session, rest strin
 		return r.end(false, err, "")
 	}
 	detail, done := sendOne(ctx, r, p.id, req, func(ctx context.Context, retry func(context.Context, error) bool) error {
-		return c.Do(ctx, &fetch.Request{Method: http.MethodPut, Path: "/cluster/hero/" + url.PathEscape(p.id),
-			JSON: clusterBody("clusterId", p.id, "nodeId", node), Retry: retry, Op: "PUT /cluster/hero/" + p.id}, nil)
+		return c.SetPersonCover(ctx, p.id, node, retry)
 	}, verify)
 	o := Outcome{ID: p.id, Name: p.name, Status: StatusFailed, Detail: detail, Target: spec}
 	var apply func(context.Context, *sql.Tx) error

@@ -1,7 +1,6 @@
 package actions
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"database/sql"
@@ -12,16 +11,13 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"mime/multipart"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -736,48 +732,40 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 	o = Outcome{Name: f.rel, Target: f.rel}
 	var changed error
 	resent := false
-	ep, req := "POST /cdproxy/nodes", &fetch.Request{
-		Method: http.MethodPost,
-		Host:   fetch.HostContent,
-		Path:   "/cdproxy/nodes",
-		Query:  url.Values{"name": {f.name}, "kind": {"FILE"}, "parentNodeId": {parentID}},
-	}
+	ep := "POST /cdproxy/nodes"
 	if v2 {
 		// No conflictResolution: RENAME would store a second copy as
 		// "name (1).ext" where a resend of a landed upload must find the
 		// first (409).
-		ep, req = "POST /v2/upload", &fetch.Request{
-			Method: http.MethodPost,
-			Host:   fetch.HostContent,
-			Path:   "/v2/upload",
-			Query:  url.Values{"name": {f.name}, "parentNodeId": {parentID}, "fileSize": {strconv.FormatInt(f.size, 10)}},
-			Header: http.Header{"x-amzn-file-md5": {f.md5}},
-		}
+		ep = "POST /v2/upload"
 	}
-	req.Body = func() (io.ReadCloser, error) {
-		if f.size == 0 {
-			return http.NoBody, nil
-		}
-		fh, err := os.Open(f.abs)
-		if err != nil {
-			return nil, err
-		}
-		return &checkedFile{f: fh, h: md5.New(), size: f.size, want: f.md5, failed: &changed, tr: up.bytes}, nil
-	}
-	req.ContentLength = f.size
-	req.ContentType = "application/octet-stream"
-	// A resend cannot make a second copy: if the first request landed, the
-	// name is taken and the service answers 409 with its id.
-	req.Retry = func(context.Context, error) bool {
-		if changed != nil {
-			return false
-		}
-		resent = true
-		return true
-	}
-	req.Op = ep + " " + f.name
 	up.r.requests.Add(1)
-	err := up.c.Do(context.WithoutCancel(ctx), req, &raw)
+	node, err := up.c.UploadFile(context.WithoutCancel(ctx), fetch.Upload{Name: f.name, ParentID: parentID, Size: f.size, MD5: f.md5, V2: v2,
+		Open: func() (io.ReadCloser, error) {
+			if f.size == 0 {
+				return http.NoBody, nil
+			}
+			fh, err := os.Open(f.abs)
+			if err != nil {
+				return nil, err
+			}
+			return &checkedFile{f: fh, h: md5.New(), size: f.size, want: f.md5, failed: &changed, tr: up.bytes}, nil
+		},
+		// A resend cannot make a second copy: if the first request landed,
+		// the name is taken and the service answers 409 with its id.
+		Retry: func(context.Context, error) bool {
+			if changed != nil {
+				return false
+			}
+			resent = true
+			return true
+		}})
+	if node != nil {
+		raw = node.Raw
+	}
+	if errors.Is(err, fetch.ErrUnexpectedAnswer) {
+		err = nil // the answer is read below
+	}
 	where := "/" + f.remote
 	conflict, isConflict := "", false
 	if err != nil && changed == nil {
@@ -812,10 +800,10 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 	case isConflict:
 		o.ID = conflict
 		var existing []byte
-		gerr := up.c.Do(ctx, &fetch.Request{Path: "/nodes/" + url.PathEscape(conflict), Op: "GET /nodes/" + conflict}, &existing)
 		var n remoteNode
+		gn, gerr := up.c.GetNode(ctx, conflict)
 		if gerr == nil {
-			gerr = json.Unmarshal(existing, &n)
+			n, existing = *gn, gn.Raw
 		}
 		same := gerr == nil && strings.EqualFold(n.ContentProperties.MD5, f.md5)
 		// /v2/upload also refuses content that a file elsewhere holds.
@@ -900,39 +888,22 @@ func (up *uploader) renamed(ctx context.Context, f *upFile, parentID string) (Ou
 // harmless, so a failed request is resent.
 func (up *uploader) replace(ctx context.Context, f *upFile, id, where string) (Outcome, []byte) {
 	o := Outcome{ID: id, Name: f.rel, Target: f.rel}
-	var head bytes.Buffer
-	mw := multipart.NewWriter(&head)
-	if _, err := mw.CreateFormFile("content", f.name); err != nil {
-		o.Status, o.Detail = StatusFailed, "PUT /cdproxy/nodes/{id}/content: "+err.Error()
-		return o, nil
-	}
-	mime := mw.FormDataContentType()
-	var tail bytes.Buffer
-	tail.WriteString("\r\n--" + mw.Boundary() + "--\r\n")
 	var changed error
-	req := &fetch.Request{
-		Method:        http.MethodPut,
-		Host:          fetch.HostContent,
-		Path:          "/cdproxy/nodes/" + url.PathEscape(id) + "/content",
-		ContentLength: int64(head.Len()) + f.size + int64(tail.Len()),
-		ContentType:   mime,
-		Op:            "PUT /cdproxy/nodes/" + id + "/content",
-		Retry:         func(context.Context, error) bool { return changed == nil },
-		Body: func() (io.ReadCloser, error) {
-			fh, err := os.Open(f.abs)
-			if err != nil {
-				return nil, err
-			}
-			body := &checkedFile{f: fh, h: md5.New(), size: f.size, want: f.md5, failed: &changed, tr: up.bytes}
-			return struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(head.Bytes()), body, bytes.NewReader(tail.Bytes())), fh}, nil
-		},
-	}
 	up.r.requests.Add(1)
 	var raw []byte
-	err := up.c.Do(context.WithoutCancel(ctx), req, &raw)
+	node, err := up.c.ReplaceContent(context.WithoutCancel(ctx), id, f.name, f.size, func() (io.ReadCloser, error) {
+		fh, err := os.Open(f.abs)
+		if err != nil {
+			return nil, err
+		}
+		return &checkedFile{f: fh, h: md5.New(), size: f.size, want: f.md5, failed: &changed, tr: up.bytes}, nil
+	}, func(context.Context, error) bool { return changed == nil })
+	if node != nil {
+		raw = node.Raw
+	}
+	if errors.Is(err, fetch.ErrUnexpectedAnswer) {
+		err = nil // the answer is read below
+	}
 	const ep = "PUT /cdproxy/nodes/{id}/content"
 	var n remoteNode
 	switch {
