@@ -26,6 +26,8 @@ type actionRequest struct {
 	Album   string            `json:"album"`
 	Dir     string            `json:"dir"`
 	Confirm string            `json:"confirm"`
+	// Dedupe is the Duplicates view's DEDUPE (dedupe.go).
+	Dedupe *dedupeRequest `json:"dedupe"`
 }
 
 // maxSelected bounds a selection sent as ids (a larger one is "select all").
@@ -42,6 +44,9 @@ type actionAnswer struct {
 	Counts    map[string]int `json:"counts,omitempty"`
 	Summary   string         `json:"summary,omitempty"`
 	Confirm   string         `json:"confirm,omitempty"`
+	// Plan is the id of the plan an EXPLAIN showed, when its statement
+	// takes one (DEDUPE): the statement confirmed names it.
+	Plan string `json:"plan,omitempty"`
 }
 
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
@@ -85,9 +90,10 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, explain bool) {
 			return err
 		}
 		ans.Summary = res.Summary
+		ans.Plan = res.Plan
 		if res.Rows != nil {
 			defer res.Rows.Release()
-			return collectRows(res.Rows, ans)
+			return collectRows(res.Rows, ans, p.limit())
 		}
 		return nil
 	})
@@ -100,6 +106,11 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, explain bool) {
 		return
 	}
 	if explain {
+		if ans.Plan != "" {
+			// What is confirmed is this plan: run refuses another.
+			stmt = withPlan(stmt, ans.Plan)
+			ans.Statement = stmt
+		}
 		ans.Confirm = s.confirms.issue(stmt)
 	}
 	s.writeJSON(w, ans)
@@ -120,6 +131,15 @@ type prepared struct {
 	text string
 	exec string   // the statement without its target, when ids is not nil
 	ids  []string // the target, selected one by one
+	rows int      // the rows sent to the page; 0 for maxRows
+}
+
+// limit is how many rows of p's result go to the page.
+func (p prepared) limit() int {
+	if p.rows > 0 {
+		return p.rows
+	}
+	return maxRows
 }
 
 // explain returns the EXPLAIN of p.
@@ -143,6 +163,12 @@ func (p prepared) run(ctx context.Context, sess *engine.Session) (*engine.Result
 func (s *Server) statement(ctx context.Context, req actionRequest) (prepared, error) {
 	var target string
 	var ids []string
+	if req.Action == "dedupe" || req.Dedupe != nil {
+		if req.Action != "dedupe" || req.Dedupe == nil || req.All != nil || len(req.IDs) > 0 {
+			return prepared{}, badRequest("the action dedupe takes dedupe {target, policy}, and no ids or all")
+		}
+		return dedupeStatement(*req.Dedupe)
+	}
 	switch {
 	case req.All != nil && len(req.IDs) > 0:
 		return prepared{}, badRequest("give ids or all, not both")
@@ -209,7 +235,7 @@ func (s *Server) statement(ctx context.Context, req actionRequest) (prepared, er
 		}
 		head, tail = "DOWNLOAD", " TO "+engine.Quote(dir)
 	default:
-		return prepared{}, badRequest("unknown action %q: want trash, album or download", req.Action)
+		return prepared{}, badRequest("unknown action %q: want trash, album, download or dedupe", req.Action)
 	}
 	return prepared{text: head + " " + target + tail, exec: head + tail, ids: ids}, nil
 }
@@ -233,7 +259,7 @@ func checkText(what, s string, max int) error {
 
 // collectRows puts the first maxRows rows of rr in ans and counts them all
 // (by status, when there is a status column).
-func collectRows(rr array.RecordReader, ans *actionAnswer) error {
+func collectRows(rr array.RecordReader, ans *actionAnswer, limit int) error {
 	for _, f := range rr.Schema().Fields() {
 		ans.Columns = append(ans.Columns, f.Name)
 	}
@@ -252,7 +278,7 @@ func collectRows(rr array.RecordReader, ans *actionAnswer) error {
 			if status >= 0 {
 				ans.Counts[rec.Column(status).ValueStr(i)]++
 			}
-			if len(ans.Rows) >= maxRows {
+			if len(ans.Rows) >= limit {
 				continue
 			}
 			row := make([]any, rec.NumCols())

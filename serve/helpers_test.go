@@ -57,6 +57,9 @@ func setup(t *testing.T, n int, opts ...func(*Options)) *env {
 	if err := mirror.RegisterSearch(db, client); err != nil {
 		t.Fatal(err)
 	}
+	if err := mirror.RegisterDupes(db, client); err != nil {
+		t.Fatal(err)
+	}
 	sess := engine.NewSession(db)
 	if _, err := sess.Run(t.Context(), "SYNC"); err != nil {
 		t.Fatalf("SYNC: %v", err)
