@@ -255,7 +255,66 @@ func (d *DB) CheckBeforeWrite(ctx context.Context) error {
 	if d.Path == Memory {
 		return nil
 	}
-	rows, err := d.conn.QueryContext(ctx, `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary ORDER BY ALL`)
+	return d.checkBlocks(ctx, d.conn)
+}
+
+// BlockCheck is a CheckBeforeWrite running on a connection of its own
+// (see StartCheckBeforeWrite).
+type BlockCheck struct {
+	done   chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+// Wait returns the check's result once it has finished, or ctx's error
+// first.
+func (c *BlockCheck) Wait(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Stop cancels a check still running and waits until it has ended (its
+// connection closed, the memory limit put back). Call it once the
+// statement is done, whatever happened.
+func (c *BlockCheck) Stop() {
+	c.cancel()
+	<-c.done
+}
+
+// StartCheckBeforeWrite returns CheckBeforeWrite's verdict on a read-only
+// or in-memory database at once, and otherwise starts its read of every
+// block on a connection of its own: the session's connection stays free,
+// so a statement can fetch (and read the mirror) while the file is read,
+// and waits for the check before it writes anything. A 1M-node file takes
+// ~1.4 s on 2 cores, most of a re-SYNC's fixed cost when run first.
+func (d *DB) StartCheckBeforeWrite(ctx context.Context) *BlockCheck {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &BlockCheck{done: make(chan struct{}), cancel: cancel}
+	if err := d.Writable(); err != nil || d.Path == Memory {
+		c.err = err
+		close(c.done)
+		return c
+	}
+	go func() {
+		defer close(c.done)
+		conn, err := d.db.Conn(ctx)
+		if err != nil {
+			c.err = d.damaged("", err)
+			return
+		}
+		defer conn.Close()
+		c.err = d.checkBlocks(ctx, conn)
+	}()
+	return c
+}
+
+// checkBlocks reads every column of every table of the file on conn.
+func (d *DB) checkBlocks(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary ORDER BY ALL`)
 	if err != nil {
 		return d.damaged("", err)
 	}
@@ -281,18 +340,18 @@ func (d *DB) CheckBeforeWrite(ctx context.Context) error {
 	// user's limit.
 	if !d.LockedDown() {
 		var limit string
-		if err := d.conn.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
+		if err := conn.QueryRowContext(ctx, `SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
 			return d.damaged("", err)
 		}
-		if _, err := d.conn.ExecContext(ctx, `SET memory_limit = '64MB'`); err != nil {
+		if _, err := conn.ExecContext(ctx, `SET memory_limit = '64MB'`); err != nil {
 			return d.damaged("", err)
 		}
-		defer d.conn.ExecContext(context.WithoutCancel(ctx), `SET memory_limit = `+Quote(limit))
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SET memory_limit = `+Quote(limit))
 	}
 	for _, t := range tables {
 		// max(hash(COLUMNS(*))) uses every column, so none is pruned.
 		q := `SELECT max(hash(COLUMNS(*))) FROM ` + Ident(t[0]) + `.` + Ident(t[1])
-		r, err := d.conn.QueryContext(ctx, q)
+		r, err := conn.QueryContext(ctx, q)
 		if err == nil {
 			for r.Next() {
 			}

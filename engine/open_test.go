@@ -161,6 +161,20 @@ func TestCheckBeforeWriteFindsDamage(t *testing.T) {
 	if after := limit(); after != before {
 		t.Errorf("memory_limit after CheckBeforeWrite = %s, want %s as before", after, before)
 	}
+	// StartCheckBeforeWrite reads on a connection of its own: the
+	// session's connection answers while it runs.
+	check := db.StartCheckBeforeWrite(t.Context())
+	var n int64
+	if err := db.QueryRow(t.Context(), `SELECT count(*) FROM actions_log`).Scan(&n); err != nil || n != 300000 {
+		t.Errorf("a query beside the check: %d, %v; want 300000", n, err)
+	}
+	if err := check.Wait(t.Context()); err != nil {
+		t.Fatalf("StartCheckBeforeWrite of an intact file: %v", err)
+	}
+	check.Stop()
+	if after := limit(); after != before {
+		t.Errorf("memory_limit after StartCheckBeforeWrite = %s, want %s as before", after, before)
+	}
 	off := dataBlockOffset(t, db, "actions_log", "detail")
 	db.Close()
 	corrupt(t, path, off)
@@ -173,6 +187,12 @@ func TestCheckBeforeWriteFindsDamage(t *testing.T) {
 	err = db.CheckBeforeWrite(t.Context())
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "actions_log") {
 		t.Errorf("CheckBeforeWrite of a damaged file = %v, want ErrDamaged naming the file and table", err)
+	}
+	check = db.StartCheckBeforeWrite(t.Context())
+	defer check.Stop()
+	err = check.Wait(t.Context())
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "actions_log") {
+		t.Errorf("StartCheckBeforeWrite of a damaged file = %v, want ErrDamaged naming the file and table", err)
 	}
 }
 

@@ -44,16 +44,20 @@ func Register(reg *engine.Registry, client ClientFunc) {
 			if err != nil {
 				return nil, err
 			}
-			// Never fetch into a file that cannot take it: read-only, or
-			// with a damaged block (issue 11 item 6).
-			if err := s.DB.CheckBeforeWrite(ctx); err != nil {
-				return nil, fmt.Errorf("sync: %w", err)
+			// Never write into a file that cannot take it: read-only, or
+			// with a damaged block (issue 11 item 6). The read of every
+			// block runs beside the listing; every write waits for it
+			// (writeGate).
+			if err := s.DB.Writable(); err != nil {
+				return nil, fmt.Errorf("sync: %w", err) // known at once: fetch nothing
 			}
+			check := s.DB.StartCheckBeforeWrite(ctx)
+			defer check.Stop()
 			c, err := client(ctx)
 			if err != nil {
 				return nil, err
 			}
-			return run(ctx, s, newService(c), job)
+			return run(withWriteGate(ctx, check), s, newService(c), job)
 		},
 	})
 }
@@ -182,6 +186,13 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 	)
 	for i, p := range job.parts {
 		t0 := time.Now()
+		// A full SYNC of the nodes waits for the block check itself, just
+		// before its first write; every other part before it starts.
+		if p != "nodes" || job.filter != "" {
+			if err := waitWritable(ctx); err != nil {
+				return nil, err
+			}
+		}
 		var (
 			st   tableStats
 			more []tableStats // further tables the part wrote
@@ -216,6 +227,10 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			st, err = syncUsage(ctx, s, svc)
 		default:
 			err = fmt.Errorf("unknown part %q", p)
+		}
+		var damaged *checkError
+		if errors.As(err, &damaged) {
+			return nil, damaged // the file: no part may write
 		}
 		if err != nil {
 			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
@@ -300,3 +315,34 @@ func tableOf(part string) string {
 }
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// writeGateKey keys the statement's block check (engine.BlockCheck) in its
+// context.
+type writeGateKey struct{}
+
+func withWriteGate(ctx context.Context, c *engine.BlockCheck) context.Context {
+	return context.WithValue(ctx, writeGateKey{}, c)
+}
+
+// checkError is the block check's refusal: it ends the whole statement.
+type checkError struct{ err error }
+
+func (e *checkError) Error() string { return "sync: " + e.err.Error() }
+func (e *checkError) Unwrap() error { return e.err }
+
+// waitWritable waits for the statement's block check (none: a part run on
+// its own, as tests do) and returns its refusal as a *checkError. Every
+// SYNC part calls it before it writes anything to the file.
+func waitWritable(ctx context.Context) error {
+	c, ok := ctx.Value(writeGateKey{}).(*engine.BlockCheck)
+	if !ok {
+		return nil
+	}
+	if err := c.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return &checkError{err}
+	}
+	return nil
+}

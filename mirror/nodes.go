@@ -76,26 +76,44 @@ func markSince(raise bool) func(src string) string {
 
 // newStaging (re)creates the staging table of table.
 func newStaging(ctx context.Context, db *engine.DB, table string) (*staging, error) {
+	st := stagingOf(db, table)
+	if err := st.create(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// stagingOf returns the staging table of table, not yet created (create).
+func stagingOf(db *engine.DB, table string) *staging {
+	return &staging{db: db, name: stagingSchema + "." + engine.Ident(table), table: table}
+}
+
+// create (re)creates the staging table and its Ingester.
+func (st *staging) create(ctx context.Context) error {
+	db := st.db
 	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
-		return nil, fmt.Errorf("create staging schema: %w", err)
+		return fmt.Errorf("create staging schema: %w", err)
 	}
 	// CreateTableSQL writes CREATE TABLE IF NOT EXISTS "name" (...): the
 	// same columns and types as the mirror table, without its key.
-	ddl := db.CreateTableSQL(model.Table{Columns: model.NodeColumns}, table)
-	qualified := stagingSchema + "." + engine.Ident(table)
-	ddl = strings.Replace(ddl, "CREATE TABLE IF NOT EXISTS "+engine.Ident(table), "CREATE OR REPLACE TABLE "+qualified, 1)
+	ddl := db.CreateTableSQL(model.Table{Columns: model.NodeColumns}, st.table)
+	ddl = strings.Replace(ddl, "CREATE TABLE IF NOT EXISTS "+engine.Ident(st.table), "CREATE OR REPLACE TABLE "+st.name, 1)
 	if _, err := db.Exec(ctx, ddl); err != nil {
-		return nil, fmt.Errorf("create staging table: %w", err)
+		return fmt.Errorf("create staging table: %w", err)
 	}
-	in, err := db.Ingester(ctx, stagingSchema+"."+table, fetch.NodeSchema())
+	in, err := db.Ingester(ctx, stagingSchema+"."+st.table, fetch.NodeSchema())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &staging{db: db, name: qualified, table: table, in: in}, nil
+	st.in = in
+	return nil
 }
 
 // drop removes the staging table; it runs also after ctx was cancelled.
 func (st *staging) drop() {
+	if st.in == nil {
+		return // never created (see load)
+	}
 	_, _ = st.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+st.name)
 }
 
@@ -237,14 +255,43 @@ func stageIDs(ctx context.Context, db *engine.DB, name string, ids []string) err
 // INSERT into the staging table (see engine.Ingester.Stream) and advances
 // the progress line. The INSERT commits only when stream succeeds.
 func (st *staging) load(ctx context.Context, tr engine.Tracker, stream func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)) (fetch.StreamStats, error) {
-	ins := st.in.Stream(ctx)
+	// A staging table not created yet (fullListing's) is created at the
+	// first batch, once the statement's block check allows writing: a
+	// listing with nothing new writes nothing until then, and the check
+	// runs beside it.
+	var ins *engine.IngestStream
+	open := func() error {
+		if st.in == nil {
+			if err := waitWritable(ctx); err != nil {
+				return err
+			}
+			if err := st.create(ctx); err != nil {
+				return err
+			}
+		}
+		ins = st.in.Stream(ctx)
+		return nil
+	}
 	stats, err := stream(func(b arrow.RecordBatch) error {
+		if ins == nil {
+			if err := open(); err != nil {
+				return err
+			}
+		}
 		if err := ins.Send(ctx, b); err != nil {
 			return err
 		}
 		tr.Add(b.NumRows())
 		return nil
 	})
+	if ins == nil {
+		if err != nil {
+			return stats, err
+		}
+		if err := open(); err != nil {
+			return stats, err
+		}
+	}
 	if cerr := ins.Close(err); err == nil {
 		err = cerr
 	}
@@ -265,10 +312,7 @@ var errNotSnapshot = errors.New("not a complete copy")
 func fullListing(ctx context.Context, s *engine.Session, table, label string, total int, idx *keyIndex, stream func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error)) (*staging, fetch.StreamStats, error) {
 	var last error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		st, err := newStaging(ctx, s.DB, table)
-		if err != nil {
-			return nil, fetch.StreamStats{}, err
-		}
+		st := stagingOf(s.DB, table) // created at its first batch (load)
 		st.idx = idx
 		if idx != nil {
 			idx.reset()
@@ -377,6 +421,9 @@ func firstSync(ctx context.Context, s *engine.Session, src source, total int) (t
 }
 
 func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total int) (stats fetch.StreamStats, err error) {
+	if err := waitWritable(ctx); err != nil {
+		return stats, err
+	}
 	if _, err := s.DB.Exec(ctx, "BEGIN TRANSACTION"); err != nil {
 		return stats, err
 	}

@@ -42,6 +42,10 @@ func TestSyncIntoDamagedFile(t *testing.T) {
 	if err := d.QueryRow(t.Context(), `SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()`).Scan(&size); err != nil {
 		t.Fatal(err)
 	}
+	var changesBefore, nodesBefore int64
+	if err := d.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM nodes)`).Scan(&changesBefore, &nodesBefore); err != nil {
+		t.Fatal(err)
+	}
 	d.Close()
 	f, err := os.OpenFile(db, os.O_RDWR, 0)
 	if err != nil {
@@ -55,6 +59,20 @@ func TestSyncIntoDamagedFile(t *testing.T) {
 	code, stdout, stderr := apsql(t, "--demo=2000", "-q", db, "-c", "SYNC")
 	if code != exitFailed || !strings.Contains(stderr, "damaged") || !strings.Contains(stderr, db) || !strings.Contains(stderr, "actions_log") {
 		t.Errorf("SYNC into a damaged file: exit %d, stdout %q, stderr %q; want exit 1 and an error naming the damaged file and table", code, stdout, stderr)
+	}
+	// The check ran beside the listing: nothing was written meanwhile (no
+	// staging table, no changes row, the nodes as they were).
+	d, err = engine.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var staged, changes, nodes int64
+	if err := d.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'apsql_sync'), (SELECT count(*) FROM changes), (SELECT count(*) FROM nodes)`).Scan(&staged, &changes, &nodes); err != nil {
+		t.Fatal(err)
+	}
+	if staged != 0 || changes != changesBefore || nodes != nodesBefore {
+		t.Errorf("after the refused SYNC: %d staging tables, %d changes rows (before %d), %d nodes (before %d); want none written", staged, changes, changesBefore, nodes, nodesBefore)
 	}
 }
 
