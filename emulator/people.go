@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -15,10 +14,6 @@ import (
 // "nodeId"}. A merge keeps the first cluster of clusterIds (inferred); the
 // others' photos join it, and a person search for a merged id keeps
 // finding them (people:(id) follows the merge).
-
-// errNoCluster is a cluster id the service does not know (or one merged
-// into another).
-var errNoCluster = errors.New("cluster not found")
 
 // clusterIndex returns the index of a standing (not merged away) cluster.
 func (l *library) clusterIndex(id string) (int, bool) {

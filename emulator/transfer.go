@@ -446,6 +446,7 @@ func parseViewBox(v string) (int, int, error) {
 		bh, err = strconv.Atoi(strings.TrimSpace(hs))
 	}
 	if err != nil || bw <= 0 || bh <= 0 {
+		//lint:ignore ST1005 the service's own message, which clients may show
 		return 0, 0, fmt.Errorf("Invalid viewBox %q: want W or W,H with positive integers", v)
 	}
 	return bw, bh, nil

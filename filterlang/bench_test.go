@@ -1,7 +1,6 @@
 package filterlang
 
 import (
-	"fmt"
 	"testing"
 )
 
@@ -91,6 +90,6 @@ func BenchmarkMatch(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "nodes/s")
 	b.ReportMetric(float64(matched), "matched")
 	if matched == 0 || matched == n {
-		b.Fatal(fmt.Sprintf("%d of %d nodes match: the benchmark data proves nothing", matched, n))
+		b.Fatalf("%d of %d nodes match: the benchmark data proves nothing", matched, n)
 	}
 }

@@ -21,7 +21,7 @@ type task struct {
 	ref  any                    // the caller's item (file path, Image)
 	load func() ([]byte, error) // reads the encoded image
 	done chan struct{}          // closed once pix or err is set
-	pix  []float32              // preprocessed image, tensorLen floats
+	pix  *[]float32             // preprocessed image, tensorLen floats (from the pool)
 	err  error                  // why the image could not be used
 }
 
@@ -54,7 +54,8 @@ func (p pipe) run(ctx context.Context, feed func(ctx context.Context, send func(
 	order := make(chan *task, 2*p.workers+2*p.batch)
 	outs := make(chan outcome, 2*p.batch)
 	n := p.m.prep.tensorLen()
-	pool := sync.Pool{New: func() any { return make([]float32, n) }}
+	// The pool holds pointers so that Put does not allocate (SA6002).
+	pool := sync.Pool{New: func() any { s := make([]float32, n); return &s }}
 
 	g.Go(func() error {
 		defer close(work)
@@ -103,7 +104,7 @@ func (p pipe) run(ctx context.Context, feed func(ctx context.Context, send func(
 			flat = flat[:0]
 			for _, t := range pending {
 				if t.err == nil {
-					flat = append(flat, t.pix...)
+					flat = append(flat, *t.pix...)
 					pool.Put(t.pix)
 					t.pix = nil
 				}
@@ -186,14 +187,14 @@ func (p pipe) prepare(t *task, pool *sync.Pool, tmp []float32) []float32 {
 		t.err = err
 		return tmp
 	}
-	pix := pool.Get().([]float32)
+	pix := pool.Get().(*[]float32)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("preprocess %dx%d image: %v", img.w, img.h, r)
 			}
 		}()
-		tmp = p.m.prep.run(img, pix, tmp)
+		tmp = p.m.prep.run(img, *pix, tmp)
 	}()
 	if err != nil {
 		pool.Put(pix)

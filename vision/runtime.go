@@ -89,8 +89,8 @@ func InitRuntime(libPath string) error {
 			return fmt.Errorf("load onnx runtime %s: %v; reinstall it with %s", c, err, InstallCommand)
 		}
 	}
-	return fmt.Errorf("%w (tried $ONNXRUNTIME_LIB, lib/onnxruntime/%s and the system library path): install it with %s (needs npm) and set ONNXRUNTIME_LIB to the path it prints",
-		ErrRuntimeNotFound, libName, InstallCommand)
+	return fmt.Errorf("%w (tried $ONNXRUNTIME_LIB, lib/onnxruntime/%s and the system library path: %s): install it with %s (needs npm) and set ONNXRUNTIME_LIB to the path it prints",
+		ErrRuntimeNotFound, libName, strings.Join(errs, "; "), InstallCommand)
 }
 
 // RuntimePath returns the ONNX Runtime library loaded, or "" before
