@@ -72,6 +72,14 @@ type Config struct {
 	// (default 30 s): a stalled download is then resumed, a stalled answer
 	// retried, instead of waiting forever.
 	IdleTimeout time.Duration
+	// StallBytes is the least a body (an answer, or an upload the server
+	// reads) must move in a window of IdleTimeout: fewer counts as a stall
+	// and the attempt is cut, as when no byte comes (default 16 KiB, about
+	// 0.5 KiB/s; a body trickling one byte every 20 s is cut).
+	StallBytes int64
+	// StallNotice is how long a request goes without progress before an
+	// EventStalled says what it waits for; default 10 s.
+	StallNotice time.Duration
 
 	// Sleep replaces the backoff wait (tests); it must return early with
 	// the context's error when ctx is done.
@@ -103,6 +111,11 @@ type Client struct {
 	// then a connection that cannot be opened is most likely a wrong
 	// --endpoint or no network, and is not retried for a minute.
 	reached atomic.Bool
+
+	// budgets are the progress budgets of downloads (Open), by method and
+	// URL, so that a Range resume continues its download's budget.
+	budgetMu sync.Mutex
+	budgets  map[string]*budget
 
 	cacheSeq atomic.Int64
 	ownerMu  sync.Mutex
@@ -160,6 +173,12 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.ProgressTimeout <= 0 {
 		cfg.ProgressTimeout = defaultProgressTimeout
+	}
+	if cfg.StallBytes <= 0 {
+		cfg.StallBytes = defaultStallBytes
+	}
+	if cfg.StallNotice <= 0 {
+		cfg.StallNotice = defaultStallNotice
 	}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
@@ -445,8 +464,25 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		}
 	}()
 
-	lastProgress := time.Now() // a failed attempt is no progress; the budget spans the retries
+	// A failed attempt is no progress: the budget spans the retries, and a
+	// download's Range resumes (the same method and URL, Open again soon
+	// after its body was closed unfinished).
+	var bud *budget
+	if readBody {
+		bud = c.newBudget(op, "")
+	} else {
+		bud = c.budgetFor(op, method+" "+rawURL)
+	}
+	defer func() {
+		if !keepOpen {
+			bud.release(readBody)
+		}
+	}()
+	if _, over := bud.spent(); over {
+		return nil, nil, bud.noProgress(op, nil)
+	}
 	for attempt := 1; ; attempt++ {
+		bud.setPhase(phaseQueued)
 		ticket, err := c.lim.acquire(ctx)
 		if err != nil {
 			return nil, nil, context.Cause(ctx)
@@ -459,7 +495,7 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 			}
 			return nil, nil, fmt.Errorf("%s: %w", op, err)
 		}
-		resp, body, err := c.attempt(ctx, req, method, rawURL, op, readBody)
+		resp, body, err := c.attempt(ctx, req, method, rawURL, op, readBody, bud)
 		var (
 			apiErr     *APIError
 			retryAfter time.Duration
@@ -495,13 +531,22 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 				// The body is read under ctx after send returns: cancel it
 				// when the caller closes the body.
 				keepOpen = true
-				resp.Body = &closeHook{ReadCloser: resp.Body, hook: func() { stop(); cancel(nil) }}
+				wb, _ := resp.Body.(*watchedBody)
+				resp.Body = &closeHook{ReadCloser: resp.Body, hook: func() {
+					stop()
+					cancel(nil)
+					bud.release(wb != nil && wb.eof.Load())
+				}}
 			}
 			return resp, body, nil
 		}
 		if cause := context.Cause(ctx); cause != nil {
 			return nil, nil, cause // cancelled, or another request saw a 401
 		}
+		if errors.Is(err, ErrNoProgress) {
+			return nil, nil, err // the budget ran out during the attempt
+		}
+		failures := bud.failed(err)
 		if status == http.StatusUnauthorized {
 			c.unauthorized(ErrUnauthorized)
 			return nil, nil, err
@@ -531,17 +576,21 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 				return nil, nil, err
 			}
 			attempt--
+			bud.throttled() // waiting its turn, not stalled: the pacer's check above bounds it
 			if n, ok := ctx.Value(retryCounterKey{}).(*atomic.Int64); ok {
 				n.Add(1)
 			}
 			c.event(Event{Kind: EventThrottled, Op: op, Attempt: attempt + 1, Status: status, Wait: retryAfter, Err: err, Refused: refused, Rate: grant})
 			continue // the pacer waits Retry-After
 		}
+		if bud.key != "" {
+			attempt = failures // a download's attempts span its resumes
+		}
 		if attempt > c.cfg.MaxRetries {
 			return nil, nil, fmt.Errorf("%s: gave up after %d attempts: %w", op, attempt, err)
 		}
-		if since := time.Since(lastProgress); since+backoffDelay(attempt, retryAfter, func(int64) int64 { return 0 }) > c.cfg.ProgressTimeout {
-			return nil, nil, fmt.Errorf("%s: %w for %s (%d attempts; --timeout sets the limit): %w", op, ErrNoProgress, since.Round(100*time.Millisecond), attempt, err)
+		if since, _ := bud.spent(); since+backoffDelay(attempt, retryAfter, func(int64) int64 { return 0 }) > c.cfg.ProgressTimeout {
+			return nil, nil, bud.noProgress(op, err)
 		}
 		if attempt > firstContactRetries && !c.reached.Load() && dialFailed(err) {
 			return nil, nil, fmt.Errorf("cannot connect to %s (%d attempts, and no answer from it yet): check the network, or --endpoint: %w", hostOf(rawURL), attempt, err)
@@ -561,6 +610,7 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 		if n, ok := ctx.Value(retryCounterKey{}).(*atomic.Int64); ok {
 			n.Add(1)
 		}
+		bud.setPhase(phaseBackoff)
 		if err := c.sleep(ctx, wait); err != nil {
 			if cause := context.Cause(ctx); cause != nil {
 				return nil, nil, cause
@@ -585,9 +635,12 @@ func (c *Client) requestTimeout(req *Request) time.Duration {
 }
 
 // attempt sends the request once.
-func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op string, readBody bool) (*http.Response, *bytes.Buffer, error) {
-	// A body that stalls is cut through this context (idleBody).
+func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op string, readBody bool, bud *budget) (*http.Response, *bytes.Buffer, error) {
+	// A body that stalls, an upload the server does not read and a budget
+	// that runs out cut the attempt through this context.
 	ctx, cancelIdle := context.WithCancelCause(ctx)
+	bud.attemptStarted(cancelIdle)
+	bud.setPhase(phaseHeaders)
 	var cancel context.CancelFunc = func() { cancelIdle(nil) }
 	if readBody {
 		var cancelTimeout context.CancelFunc
@@ -614,7 +667,9 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 			return nil, nil, fmt.Errorf("%s: open body: %w", op, err)
 		}
 		defer rc.Close()
-		body, contentType = rc, req.ContentType
+		up := c.watchUpload(rc, bud, op, cancelIdle)
+		defer up.stop()
+		body, contentType = up, req.ContentType
 	}
 	hr, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	if err != nil {
@@ -640,6 +695,9 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 		c.reached.Store(true)
 	}
 	if err != nil {
+		if cut := bud.cutCause(ctx, op); cut != nil {
+			return nil, nil, cut
+		}
 		// Never echo the URL's host as a DNS failure without the fix.
 		return nil, nil, describeNetError(hr.URL.Hostname(), fmt.Errorf("%s: %w", op, unwrapURLError(err)))
 	}
@@ -661,7 +719,7 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 		resp.Body.Close()
 		return nil, nil, frontEndAnswer(method, op, resp.StatusCode, resp.Header.Get("Content-Type"), finalPath, b, false)
 	}
-	resp.Body = newIdleBody(resp.Body, c.cfg.IdleTimeout, op, cancelIdle)
+	resp.Body = c.watchBody(ctx, resp.Body, bud, op, cancelIdle)
 	if !readBody {
 		// The caller reads the body under ctx; send cancels its parent
 		// when the body is closed.
@@ -675,6 +733,9 @@ func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op s
 	}
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		putBuf(buf)
+		if errors.Is(err, ErrNoProgress) || errors.Is(err, ErrStalled) {
+			return nil, nil, err
+		}
 		return nil, nil, fmt.Errorf("%s: reading the answer: %w", op, unwrapURLError(err))
 	}
 	if fe := frontEndAnswer(method, op, resp.StatusCode, resp.Header.Get("Content-Type"), finalPath, buf.Bytes(), true); fe != nil {

@@ -26,8 +26,10 @@ const (
 	// (a --cache file could not be written); Err says what.
 	EventWarning
 	// EventStalled: a request has made no progress for Wait (no answer,
-	// an upload the server does not read, a body that trickles); Err says
-	// which and when it is cut. Once per stall.
+	// an upload the server does not read, a body that trickles); Stall
+	// says which, Limit when it fails, Err the last attempt's error if
+	// one failed. Once per stall (Config.StallNotice after the last
+	// progress).
 	EventStalled
 )
 
@@ -67,6 +69,11 @@ type Event struct {
 	// second it now sends at (EventThrottled on a 429).
 	Refused int64
 	Rate    float64
+	// Stall says what a stalled request waits for ("has sent no headers
+	// for 10s") and Limit how long it may go without progress before it
+	// fails (EventStalled).
+	Stall string
+	Limit time.Duration
 }
 
 func (e Event) String() string {
@@ -85,7 +92,11 @@ func (e Event) String() string {
 	case EventWarning:
 		return fmt.Sprintf("%s: %v", e.Op, e.Err)
 	case EventStalled:
-		return fmt.Sprintf("%s: waiting: %v", e.Op, e.Err)
+		how := "retrying"
+		if e.Attempt <= 1 {
+			how = "still waiting"
+		}
+		return fmt.Sprintf("waiting for the service: %s %s (%s; gives up after %s without progress, --timeout)", e.Op, e.Stall, how, e.Limit)
 	}
 	return e.Kind.String()
 }

@@ -3,8 +3,6 @@ package fetch
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 )
@@ -50,49 +48,4 @@ func WithStopGrace(ctx context.Context, grace time.Duration) (context.Context, c
 func hardStop(ctx context.Context) context.Context {
 	hs, _ := ctx.Value(hardStopKey{}).(context.Context)
 	return hs
-}
-
-// idleBody cuts a response body that brings no byte for idle: each Read
-// arms a timer, and when it fires the request's context is cancelled with
-// ErrStalled, which the Read then returns. Time the caller spends between
-// reads (writing to disk) does not count.
-type idleBody struct {
-	io.ReadCloser
-	idle   time.Duration
-	timer  *time.Timer
-	fired  atomic.Bool
-	op     string
-	cancel context.CancelCauseFunc
-}
-
-func newIdleBody(rc io.ReadCloser, idle time.Duration, op string, cancel context.CancelCauseFunc) *idleBody {
-	b := &idleBody{ReadCloser: rc, idle: idle, op: op, cancel: cancel}
-	b.timer = time.AfterFunc(time.Hour, func() {
-		b.fired.Store(true)
-		cancel(ErrStalled)
-	})
-	b.timer.Stop()
-	return b
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	if b.fired.Load() {
-		return 0, b.stalled()
-	}
-	b.timer.Reset(b.idle)
-	n, err := b.ReadCloser.Read(p)
-	b.timer.Stop()
-	if err != nil && b.fired.Load() {
-		return n, b.stalled()
-	}
-	return n, err
-}
-
-func (b *idleBody) stalled() error {
-	return fmt.Errorf("%s: no data for %s: %w", b.op, b.idle, ErrStalled)
-}
-
-func (b *idleBody) Close() error {
-	b.timer.Stop()
-	return b.ReadCloser.Close()
 }
