@@ -219,7 +219,8 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 		// batches a fraction of a second apart, and before the statement
 		// returns, interrupted or not.
 		k := r.newSink(ctx, nil)
-		fatal = pool(ctx, conc, todo, func(f *upFile) error {
+		// Each file is journaled as about to be sent before it goes.
+		fatal = poolJournaled(ctx, r, conc, todo, func(f *upFile) []string { return []string{f.rel} }, uploadRequest, func(f *upFile) error {
 			defer tracker.Add(1)
 			if err := folderErr[f.remote]; err != nil {
 				return k.put(Outcome{Name: f.rel, Status: StatusFailed, Target: f.rel,
@@ -249,7 +250,7 @@ func (x *Actions) runUpload(ctx context.Context, s *engine.Session, rest string,
 	if f := fatalSummary(fatal); f != "" {
 		extra += "; " + f
 	}
-	return r.result(ctx.Err() != nil, extra), nil
+	return r.end(ctx.Err() != nil, fatal, extra)
 }
 
 // journalAdded writes the outcomes collected so far with add (read
@@ -262,6 +263,9 @@ func (r *run) journalAdded(ctx context.Context) error {
 	r.mu.Unlock()
 	return r.record(ctx, nil, outs...)
 }
+
+// uploadRequest names an upload in the journal's 'sending' entries.
+const uploadRequest = "POST /cdproxy/nodes (upload)"
 
 // remotePath cleans a TO 'remote/folder' path into '/'-separated components
 // relative to the root.
@@ -542,7 +546,8 @@ func (up *uploader) folders(ctx context.Context, rootID string, paths []string, 
 		}
 		level := paths[lo:hi]
 		lo = hi
-		fatal := pool(ctx, workers, level, func(p string) error {
+		// Each folder is journaled as about to be made before it is.
+		fatal := poolJournaled(ctx, up.r, workers, level, func(p string) []string { return []string{"/" + p + "/"} }, `POST /nodes {"kind":"FOLDER"}`, func(p string) error {
 			mu.Lock()
 			parent, perr := ids[parentOf(p)], errs[parentOf(p)]
 			mu.Unlock()
