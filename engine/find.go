@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
 	"github.com/apsql/apsql/filterlang"
 	"github.com/apsql/apsql/resultset"
 )

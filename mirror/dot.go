@@ -4,10 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/apsql/apsql/output"
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/apsql/apsql/output"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"

@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apsql/apsql/fetch"
 	_ "modernc.org/sqlite" // pure Go: the reader of the browsers' SQLite files
+
+	"github.com/apsql/apsql/fetch"
 )
 
 // Errors of reading a profile; test with errors.Is.

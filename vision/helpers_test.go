@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apsql/apsql/vision/internal/onnxgen"
 	"golang.org/x/image/bmp"
+
+	"github.com/apsql/apsql/vision/internal/onnxgen"
 )
 
 // needRuntime loads ONNX Runtime or fails with the install command; only

@@ -34,8 +34,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/apsql/apsql/vision"
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/apsql/apsql/vision"
 )
 
 func main() {

@@ -13,8 +13,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/apsql/apsql/engine"
 	"github.com/chzyer/readline"
+
+	"github.com/apsql/apsql/engine"
 )
 
 const (

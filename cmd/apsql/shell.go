@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"golang.org/x/term"
+
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/output"
-	"golang.org/x/term"
 )
 
 // shell runs statements and dot commands, for the REPL and for scripts alike.
