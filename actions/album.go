@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"github.com/apsql/apsql/output"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/apsql/apsql/engine"
@@ -81,18 +80,13 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, createdDate = excluded.crea
 // node filter), to learn whether a create of unknown outcome happened.
 func (a api) remoteAlbum(ctx context.Context, name string) ([]byte, error) {
 	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
-	var page struct {
-		Data []json.RawMessage `json:"data"`
-	}
-	err := a.c.Do(ctx, &fetch.Request{Path: "/nodes", Query: url.Values{
-		"filters": {`kind:VISUAL_COLLECTION AND name:"` + esc + `"`}, "limit": {"10"}}, Op: "GET /nodes album by name"}, &page)
+	page, err := a.c.NodesPage(ctx, fetch.NodeQuery{Filter: `kind:VISUAL_COLLECTION AND name:"` + esc + `"`, Limit: 10})
 	if err != nil {
 		return nil, err
 	}
-	for _, raw := range page.Data {
-		var n remoteNode
-		if json.Unmarshal(raw, &n) == nil && n.Name == name && n.Status == "AVAILABLE" {
-			return raw, nil
+	for _, n := range page.Nodes {
+		if n.Name == name && n.Status == "AVAILABLE" {
+			return n.Raw, nil
 		}
 	}
 	return nil, nil

@@ -16,7 +16,7 @@ import (
 // service answered as not done (an errorMap), with why; an id the service
 // does not have is refused with an error that wraps errNodeGone. A request
 // refused as a whole because of ids the service does not have returns a
-// *missingError. retry must be put in the fetch.Request's Retry.
+// *missingError. retry is the fetch.RetryFunc the typed method takes.
 type sender func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (refused map[string]error, err error)
 
 // missingError is a request refused as a whole (404) because nodes it
