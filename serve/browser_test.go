@@ -346,3 +346,116 @@ func TestBrowserNarrow(t *testing.T) {
 		t.Fatalf("the query after: %v", err)
 	}
 }
+
+// TestBrowserDuplicates (issue 20 item 6): the Duplicates view over the
+// emulator's near-duplicate families shows the groups side by side, the
+// keeper of each marked by the policy chosen; "Trash the others" goes
+// through the EXPLAIN and the confirmation, and afterwards the service
+// has exactly each keeper left of every group.
+func TestBrowserDuplicates(t *testing.T) {
+	exe := chromium(t)
+	e, _ := dupesSetup(t, 5)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1440, 900))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	bctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	if err := chromedp.Do(bctx, chromedp.Navigate(e.srv.URL(e.http.Listener))); err != nil {
+		t.Fatalf("start chromium and open the gallery: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+	shots := os.Getenv("APSQL_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(shots, name+".png")
+			t.Logf("screenshot %s", p)
+			return os.WriteFile(p, png, 0o644)
+		})
+	}
+	waitJS := func(cond string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(20*time.Second))
+	}
+	type view struct {
+		Groups, Keepers, Cards, Loaded int
+		OneKeeperEach                 bool
+		Keepers1                      []string
+	}
+	look := func() view {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[view](`({
+			groups: document.querySelectorAll('.dgroup').length,
+			keepers: document.querySelectorAll('.dcard.keeper').length,
+			cards: document.querySelectorAll('.dcard').length,
+			loaded: [...document.querySelectorAll('.dcard img')].filter(i => i.complete && i.naturalWidth > 0).length,
+			oneKeeperEach: [...document.querySelectorAll('.dgroup')].every(g => g.querySelectorAll('.dcard.keeper .mark').length === 1),
+			keepers1: [...document.querySelectorAll('.dcard.keeper')].map(c => c.dataset.id),
+		})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(`.tile`)),
+		chromedp.Click(chromedp.CSS(`#dupbtn`)),
+		chromedp.WaitVisible(chromedp.CSS(`#dupview`)),
+		waitJS(`document.querySelectorAll('.dgroup').length > 0 && !document.querySelector('#duptrash').disabled`),
+		waitJS(`[...document.querySelectorAll('.dcard img')].every(i => i.complete)`),
+		shot("dup-1-view"),
+	)
+	if err != nil {
+		t.Fatalf("open the Duplicates view: %v", err)
+	}
+	v := look()
+	if v.Groups < 3 || v.Keepers != v.Groups || !v.OneKeeperEach || v.Loaded != v.Cards {
+		t.Fatalf("the Duplicates view: %+v; want groups with one keeper marked each and every thumbnail shown", v)
+	}
+	// Another policy marks the keepers again: the largest of each.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#duppolicy`), "largest"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#duppolicy').dispatchEvent(new Event('change'))`),
+		waitJS(`dup.ans !== null && dup.ans.statement.includes('KEEP largest')`),
+		shot("dup-2-largest"),
+	)
+	if err != nil {
+		t.Fatalf("change the policy: %v", err)
+	}
+	v = look()
+	want := e.strings(`SELECT arg_max(id, (size, -epoch(coalesce(contentDate, createdDate)))) FROM near_duplicates() JOIN nodes USING (id) GROUP BY group_id ORDER BY group_id`)
+	if strings.Join(v.Keepers1, " ") != strings.Join(want, " ") {
+		t.Errorf("KEEP largest marks %v, want the largest of each group %v", v.Keepers1, want)
+	}
+	// Trash the others: the EXPLAIN in the dialog, the confirmation, the run.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#duptrash`)),
+		waitJS(`document.querySelector('#dlgbody table') !== null && !document.querySelector('#dlgok').disabled`),
+		shot("dup-3-confirm"),
+		chromedp.Click(chromedp.CSS(`#dlgok`)),
+		waitJS(`document.querySelector('#dlgtitle').textContent === 'Done'`),
+		shot("dup-4-done"),
+	)
+	if err != nil {
+		t.Fatalf("trash the others: %v", err)
+	}
+	for _, id := range v.Keepers1 {
+		if _, st, _ := e.emu.PathOf(id); st != "AVAILABLE" {
+			t.Errorf("keeper %s is %s on the service", id, st)
+		}
+	}
+	trashed := len(e.emu.State().TrashIDs)
+	if trashed != v.Cards-v.Keepers {
+		t.Errorf("the service's trash holds %d, want the %d others", trashed, v.Cards-v.Keepers)
+	}
+	t.Logf("%d groups, %d photos, %d trashed", v.Groups, v.Cards, trashed)
+}

@@ -491,7 +491,8 @@ function openAction(kind) {
   if (input) input.focus();
 }
 
-async function confirmRun(explained, req) {
+async function confirmRun(explained, req, after) {
+  const done = after || run;
   setOK('Working…', null, true);
   $('#dlgcancel').disabled = true;
   try {
@@ -499,10 +500,10 @@ async function confirmRun(explained, req) {
     const c = ans.counts || {};
     showAnswer(ans, `Done: ${fmt(c.ok || 0)} ok, ${fmt(c.skipped || 0)} skipped, ${fmt(c.failed || 0)} failed.`);
     $('#dlgtitle').textContent = 'Done';
-    setOK('Close', () => { dlg.close(); run(); });
+    setOK('Close', () => { dlg.close(); done(); });
   } catch (e) {
     $('#dlgbody').append(el('div', { class: 'error' }, e.message));
-    setOK('Close', () => { dlg.close(); run(); });
+    setOK('Close', () => { dlg.close(); done(); });
   } finally {
     $('#dlgcancel').disabled = false;
   }
@@ -533,6 +534,94 @@ function showAnswer(ans, heading) {
     ans.summary ? el('div', { class: 'muted summary' }, ans.summary) : null,
   ].filter(Boolean));
 }
+
+// ---- the Duplicates view: EXPLAIN DEDUPE's groups, the keeper marked ----
+
+const dup = { ans: null, req: null, gen: 0 };
+
+function dupRequest(plan) {
+  const d = { target: $('#duptarget').value, policy: $('#duppolicy').value };
+  if (plan) d.plan = plan;
+  return { action: 'dedupe', dedupe: d };
+}
+
+async function loadDuplicates() {
+  const gen = ++dup.gen;
+  dup.ans = null;
+  $('#duptrash').disabled = true;
+  $('#dupsum').textContent = 'Checking…';
+  $('#dupgroups').replaceChildren();
+  try {
+    const ans = await post('/api/explain', dupRequest());
+    if (gen !== dup.gen) return;
+    dup.ans = ans;
+    renderDuplicates(ans);
+  } catch (e) {
+    if (gen !== dup.gen) return;
+    $('#dupsum').textContent = '';
+    $('#dupgroups').replaceChildren(el('div', { class: 'error' }, e.message));
+  }
+}
+
+function renderDuplicates(ans) {
+  const c = Object.fromEntries(ans.columns.map((n, i) => [n, i]));
+  const groups = new Map();
+  for (const r of ans.rows) {
+    const g = r[c.group_id];
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(r);
+  }
+  const box = $('#dupgroups');
+  box.replaceChildren();
+  for (const [g, rows] of groups) {
+    const cards = rows.map((r) => {
+      const keep = r[c.keep] === true, status = r[c.status];
+      const cls = keep ? 'keeper' : status === 'planned' ? 'trashing' : 'skipped';
+      const img = el('img', { alt: r[c.name] || r[c.id], loading: 'lazy' });
+      img.src = `/thumb/${encodeURIComponent(r[c.id])}?s=256`;
+      const res = r[c.width] && r[c.height] ? ` · ${r[c.width]}×${r[c.height]}` : '';
+      const albums = r[c.albums] && r[c.albums].length ? r[c.albums].join(', ') : 'no album';
+      return el('div', { class: 'dcard ' + cls, 'data-id': r[c.id], title: r[c.reason] || '' },
+        img,
+        el('div', { class: 'mark' }, keep ? 'Keep' : status === 'planned' ? 'Trash' : status),
+        el('div', { class: 'dinfo' },
+          el('div', { class: 'dname' }, r[c.name] || r[c.id]),
+          el('div', {}, (r[c.size] !== null ? bytes(r[c.size]) : '') + res),
+          el('div', {}, r[c.date] ? String(r[c.date]).slice(0, 10) : ''),
+          el('div', { class: 'dreason' }, albums)));
+    });
+    box.append(el('div', { class: 'dgroup', 'data-group': g },
+      el('h4', {}, `Group ${g} · ${rows.length} ${rows.length === 1 ? 'photo' : 'photos'}`),
+      el('div', { class: 'dmembers' }, ...cards)));
+  }
+  const planned = ans.rows.filter((r) => r[c.status] === 'planned').length;
+  const more = ans.total > ans.rows.length ? ` (first ${fmt(ans.rows.length)} of ${fmt(ans.total)} rows shown)` : '';
+  $('#dupsum').textContent = groups.size ? `${fmt(groups.size)} groups, ${fmt((ans.counts || {}).planned || planned)} to trash${more}` : 'No duplicates.';
+  if (!groups.size) box.append(el('div', { class: 'emptymsg' }, 'No groups: nothing to trash.'));
+  $('#duptrash').disabled = !((ans.counts || {}).planned > 0);
+}
+
+function trashOthers() {
+  const ans = dup.ans;
+  if (!ans) return;
+  const n = (ans.counts || {}).planned || 0;
+  $('#dlgform').replaceChildren();
+  $('#dlgtitle').textContent = `Trash ${fmt(n)} ${n === 1 ? 'copy' : 'copies'}, keeping one of each group?`;
+  showAnswer(ans, 'This is what DEDUPE will do (EXPLAIN; nothing sent yet). If the groups change before you confirm, nothing runs:');
+  setOK(`Trash ${fmt(n)} ${n === 1 ? 'copy' : 'copies'}`, () => confirmRun(ans, dupRequest(ans.plan), loadDuplicates), false, true);
+  dlg.showModal();
+}
+
+function openDuplicates() {
+  $('#dupview').hidden = false;
+  loadDuplicates();
+}
+
+$('#dupbtn').addEventListener('click', openDuplicates);
+$('#dupclose').addEventListener('click', () => { $('#dupview').hidden = true; run(); });
+$('#duptarget').addEventListener('change', loadDuplicates);
+$('#duppolicy').addEventListener('change', loadDuplicates);
+$('#duptrash').addEventListener('click', trashOthers);
 
 // ---- wiring ----
 
@@ -578,7 +667,7 @@ $('#facets').addEventListener('click', (e) => {
 $('#prev').addEventListener('click', () => step(-1));
 $('#next').addEventListener('click', () => step(1));
 document.addEventListener('keydown', (e) => {
-  if (dlg.open || e.target.tagName === 'INPUT') return;
+  if (dlg.open || e.target.tagName === 'INPUT' || !$('#dupview').hidden) return;
   if (e.key === 'Escape') { if (st.sel.size || st.all) clearSel(); else closeDetail(); }
   if (e.key === 'ArrowRight') step(1);
   if (e.key === 'ArrowLeft') step(-1);
