@@ -388,8 +388,8 @@ func TestBrowserDuplicates(t *testing.T) {
 	}
 	type view struct {
 		Groups, Keepers, Cards, Loaded int
-		OneKeeperEach                 bool
-		Keepers1                      []string
+		OneKeeperEach                  bool
+		Keepers1                       []string
 	}
 	look := func() view {
 		t.Helper()
