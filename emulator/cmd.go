@@ -29,7 +29,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&opts.RateLimit, "rate-limit", 0, "requests per second beyond which 429 is answered (0: none)")
 	fs.Float64Var(&opts.RateLimit, "rate", 0, "the same as --rate-limit: a token bucket of `N` requests per second, 429 with Retry-After beyond it")
 	var faultFlags []string
-	fs.Func("fault", "a hostile condition (repeatable): hang-headers[:ROUTE], trickle:PERIOD[:ROUTE], upload-unread, signin, captcha, forbidden, unavailable, aggregation-object, aggregation-garbage", func(v string) error {
+	fs.Func("fault", "a hostile condition (repeatable): hang-headers[:ROUTE], trickle:PERIOD[:ROUTE], stall-body:BYTES, upload-unread, signin, captcha, forbidden, unavailable, aggregation-object, aggregation-garbage", func(v string) error {
 		faultFlags = append(faultFlags, v)
 		return nil
 	})

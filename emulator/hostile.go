@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -253,6 +254,7 @@ func writeFrontEnd(w http.ResponseWriter, f FrontEnd) {
 //
 //	hang-headers[:ROUTE]     never answer (ROUTE like "GET /drive/v1/search")
 //	trickle:PERIOD[:ROUTE]   one body byte every PERIOD
+//	stall-body:BYTES         every download sends BYTES, then nothing
 //	upload-unread            never read an upload's body
 //	signin | captcha | forbidden | unavailable   front-end pages for every request
 //	aggregation-object | aggregation-garbage     /search/aggregation's shape
@@ -268,6 +270,12 @@ func (s *Server) parseFault(v string) error {
 			return errBadFault(v)
 		}
 		s.SetHang(route, HangTrickle, d, -1)
+	case "stall-body":
+		n, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil || n < 0 {
+			return errBadFault(v)
+		}
+		s.StallBodies(math.MaxInt32, n)
 	case "upload-unread":
 		s.SetHang("POST /cdproxy/nodes", HangUploadBody, 0, -1)
 		s.SetHang("POST /v2/upload", HangUploadBody, 0, -1)
@@ -292,5 +300,5 @@ func (s *Server) parseFault(v string) error {
 type errBadFault string
 
 func (e errBadFault) Error() string {
-	return "--fault " + string(e) + ": unknown; use hang-headers[:ROUTE], trickle:PERIOD[:ROUTE], upload-unread, signin, captcha, forbidden, unavailable, aggregation-object or aggregation-garbage"
+	return "--fault " + string(e) + ": unknown; use hang-headers[:ROUTE], trickle:PERIOD[:ROUTE], stall-body:BYTES, upload-unread, signin, captcha, forbidden, unavailable, aggregation-object or aggregation-garbage"
 }
