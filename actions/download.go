@@ -49,52 +49,11 @@ type download struct {
 
 // runDownload runs DOWNLOAD target [TO 'dir'] [(NAMING, CONCURRENCY, OVERWRITE)].
 func (x *Actions) runDownload(ctx context.Context, s *engine.Session, stmt *engine.Statement, explain bool) (*engine.Result, error) {
-	st, err := parseStatementArgs(stmt.Args(), true, []string{"NAMING", "CONCURRENCY", "OVERWRITE", "LIVE_VIDEO"})
+	st, o, err := parseDownload(stmt)
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
-	dir := defaultDownloadDir
-	if st.hasTo {
-		dir = st.to
-	}
-	if strings.TrimSpace(dir) == "" {
-		return nil, errors.New("download: TO '' is empty: name a directory, e.g. TO 'media'")
-	}
-	naming := defaultNaming
-	if v, ok := st.opts["NAMING"]; ok {
-		naming = v
-	}
-	tmpl, err := parseTemplate(naming)
-	if err != nil {
-		return nil, fmt.Errorf("download: %w", err)
-	}
-	conc, err := concurrencyOpt(st.opts)
-	if err != nil {
-		return nil, fmt.Errorf("download: %w", err)
-	}
-	overwrite := false
-	if v, ok := st.opts["OVERWRITE"]; ok {
-		if overwrite, err = engine.ParseBool("OVERWRITE", v); err != nil {
-			return nil, fmt.Errorf("download: %w", err)
-		}
-	}
-	live := false
-	if v, ok := st.opts["LIVE_VIDEO"]; ok {
-		if live, err = engine.ParseBool("LIVE_VIDEO", v); err != nil {
-			return nil, fmt.Errorf("download: %w", err)
-		}
-	}
-	items, err := resolve(ctx, s.DB, st.target, "nodes")
-	if err == nil {
-		items, err = expandFolders(ctx, s.DB, items)
-	}
-	if err == nil {
-		album := "" // an ALBUM 'name' target names {album} for all its nodes
-		if st.target.kind == targetAlbum {
-			album = st.target.album
-		}
-		err = fillNaming(ctx, s.DB, x.client, tmpl, items, album)
-	}
+	items, err := x.downloadItems(ctx, s, st, o)
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
@@ -103,13 +62,105 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, stmt *engi
 		return nil, err
 	}
 	r.orderBy(items)
-	var todo []download
-	taken := map[string]string{} // path → id
-	var total int64
-	// A node an earlier statement found gone (404) is skipped again.
-	missing, err := notInMirror(ctx, s.DB, items)
+	p, err := planDownloads(ctx, r, items, o)
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
+	}
+	if explain {
+		return p.explain(r, o), nil
+	}
+	if len(p.todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if res, err := p.addLive(ctx, r, c, o); res != nil || err != nil {
+		return res, err
+	}
+	return p.fetchAll(ctx, r, c, o)
+}
+
+// downloadOpts are DOWNLOAD's TO and options.
+type downloadOpts struct {
+	dir             string
+	tmpl            template
+	conc            int
+	overwrite, live bool
+}
+
+// parseDownload reads DOWNLOAD's statement: its target, TO and options.
+func parseDownload(stmt *engine.Statement) (statement, downloadOpts, error) {
+	var o downloadOpts
+	st, err := parseStatementArgs(stmt.Args(), true, []string{"NAMING", "CONCURRENCY", "OVERWRITE", "LIVE_VIDEO"})
+	if err != nil {
+		return st, o, err
+	}
+	o.dir = defaultDownloadDir
+	if st.hasTo {
+		o.dir = st.to
+	}
+	if strings.TrimSpace(o.dir) == "" {
+		return st, o, errors.New("TO '' is empty: name a directory, e.g. TO 'media'")
+	}
+	naming := defaultNaming
+	if v, ok := st.opts["NAMING"]; ok {
+		naming = v
+	}
+	if o.tmpl, err = parseTemplate(naming); err != nil {
+		return st, o, err
+	}
+	if o.conc, err = concurrencyOpt(st.opts); err != nil {
+		return st, o, err
+	}
+	for _, b := range []struct {
+		key string
+		to  *bool
+	}{{"OVERWRITE", &o.overwrite}, {"LIVE_VIDEO", &o.live}} {
+		if v, ok := st.opts[b.key]; ok {
+			if *b.to, err = engine.ParseBool(b.key, v); err != nil {
+				return st, o, err
+			}
+		}
+	}
+	return st, o, nil
+}
+
+// downloadItems resolves the target (folders by their files) and fills
+// what the naming template needs.
+func (x *Actions) downloadItems(ctx context.Context, s *engine.Session, st statement, o downloadOpts) ([]item, error) {
+	items, err := resolve(ctx, s.DB, st.target, "nodes")
+	if err != nil {
+		return nil, err
+	}
+	if items, err = expandFolders(ctx, s.DB, items); err != nil {
+		return nil, err
+	}
+	album := "" // an ALBUM 'name' target names {album} for all its nodes
+	if st.target.kind == targetAlbum {
+		album = st.target.album
+	}
+	return items, fillNaming(ctx, s.DB, x.client, o.tmpl, items, album)
+}
+
+// downloadPlan is what a DOWNLOAD fetches: each file with its path, the
+// Live Photo stills whose videos go along.
+type downloadPlan struct {
+	todo   []download
+	total  int64
+	taken  map[string]string // path → id
+	stills map[string]bool
+}
+
+// planDownloads sorts items into what is fetched, with its path, and
+// rows for the rest.
+func planDownloads(ctx context.Context, r *run, items []item, o downloadOpts) (*downloadPlan, error) {
+	p := &downloadPlan{taken: map[string]string{}}
+	// A node an earlier statement found gone (404) is skipped again.
+	missing, err := notInMirror(ctx, r.s.DB, items)
+	if err != nil {
+		return nil, err
 	}
 	r.add(missing...)
 	for _, it := range items {
@@ -117,133 +168,141 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, stmt *engi
 		case !it.known():
 			continue // in missing
 		case it.Kind != "FILE" && it.Kind != "":
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a file (" + it.Kind + ")"})
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Reason: ReasonNotApplicable, Detail: "not a file (" + it.Kind + ")"})
 			continue
 		}
-		rel := tmpl.expand(it)
-		path, err := localPath(dir, rel)
+		rel := o.tmpl.expand(it)
+		path, err := localPath(o.dir, rel)
 		if err != nil {
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Detail: err.Error()})
 			continue
 		}
-		todo = append(todo, download{it: it, path: path, rel: rel})
-		total += it.Size
+		p.todo = append(p.todo, download{it: it, path: path, rel: rel})
+		p.total += it.Size
 	}
 	// Two nodes with one path: the later ids get "name (2).ext", ...;
 	// a node whose file is on disk keeps its name.
-	todo = suffixCollisions(todo, dir, taken, overwrite)
-	var stills map[string]bool
-	if live {
-		ids := make([]string, len(todo))
-		for i, d := range todo {
+	p.todo = suffixCollisions(p.todo, o.dir, p.taken, o.overwrite)
+	if o.live {
+		ids := make([]string, len(p.todo))
+		for i, d := range p.todo {
 			ids[i] = d.it.ID
 		}
-		if stills, err = liveStills(ctx, s.DB, ids); err != nil {
-			return nil, fmt.Errorf("download: %w", err)
-		}
-	}
-	if explain {
-		var n, bytes int64
-		for _, d := range todo {
-			if ok, _ := present(d.path, d.it); ok {
-				r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusSkipped, Detail: "already present (md5 matches): " + d.rel})
-				continue
-			}
-			n++
-			bytes += d.it.Size
-			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
-				Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, output.Bytes(d.it.Size))})
-		}
-		for _, d := range todo {
-			if stills[d.it.ID] {
-				rel := liveRel(d.rel, ".MOV", "")
-				r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
-					Detail: fmt.Sprintf("its Live Photo video: GET /nodes/{id}/children (kind:ASSET), then GET /nodes/{video}/contentRedirection → %s (or its own extension)", rel)})
-			}
-		}
-		extra := ""
-		if n := len(stills); n > 0 {
-			extra = fmt.Sprintf(", and the videos of %s Live %s", output.Thousands(int64(n)), plural(int64(n), "Photo", "Photos"))
-		}
-		return r.result(false, fmt.Sprintf("would download %s %s (%s)%s into %s with %d at a time; nothing was sent",
-			output.Thousands(n), plural(n, "file", "files"), output.Bytes(bytes), extra, dir, conc)), nil
-	}
-	if len(todo) == 0 {
-		return r.result(false, ""), nil
-	}
-	c, err := x.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(stills) > 0 {
-		tr := s.Progress.Start("live videos", int64(len(stills)), "photos")
-		more, failed, fatal := addLiveVideos(ctx, api{c}, dir, todo, stills, conc, taken, tr, &r.requests)
-		tr.Done()
-		if err := r.record(ctx, nil, failed...); err != nil {
+		if p.stills, err = liveStills(ctx, r.s.DB, ids); err != nil {
 			return nil, err
 		}
-		if fatal != nil || ctx.Err() != nil {
-			// Nothing was downloaded: every target says so.
-			why := "not sent: stopped while listing Live Photo videos"
-			if fatal != nil {
-				why += ": " + fatal.Error()
-			}
-			listed := map[string]bool{}
-			for _, o := range failed {
-				listed[o.ID] = true
-			}
-			var outs []Outcome
-			for _, d := range todo {
-				if !listed[d.it.ID] {
-					outs = append(outs, Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
-				}
-			}
-			if err := r.record(ctx, nil, outs...); err != nil {
-				return nil, err
-			}
-			return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+	}
+	return p, nil
+}
+
+// explain returns EXPLAIN DOWNLOAD's rows and summary.
+func (p *downloadPlan) explain(r *run, o downloadOpts) *engine.Result {
+	var n, bytes int64
+	for _, d := range p.todo {
+		if ok, _ := present(d.path, d.it); ok {
+			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusSkipped, Reason: ReasonAlready, Detail: "already present (md5 matches): " + d.rel})
+			continue
 		}
-		for _, d := range more {
-			r.order[d.it.ID] = r.order[d.it.ParentID] + 1 // each video right after its still
-			todo = append(todo, d)
-			total += d.it.Size
+		n++
+		bytes += d.it.Size
+		r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
+			Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, output.Bytes(d.it.Size))})
+	}
+	for _, d := range p.todo {
+		if p.stills[d.it.ID] {
+			rel := liveRel(d.rel, ".MOV", "")
+			r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
+				Detail: fmt.Sprintf("its Live Photo video: GET /nodes/{id}/children (kind:ASSET), then GET /nodes/{video}/contentRedirection → %s (or its own extension)", rel)})
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	extra := ""
+	if n := len(p.stills); n > 0 {
+		extra = fmt.Sprintf(", and the videos of %s Live %s", output.Thousands(int64(n)), plural(int64(n), "Photo", "Photos"))
+	}
+	return r.result(false, fmt.Sprintf("would download %s %s (%s)%s into %s with %d at a time; nothing was sent",
+		output.Thousands(n), plural(n, "file", "files"), output.Bytes(bytes), extra, o.dir, o.conc))
+}
+
+// addLive lists the Live Photo videos of the stills and adds them to
+// todo, each right after its still. When listing stops, nothing is
+// downloaded and the result says so.
+func (p *downloadPlan) addLive(ctx context.Context, r *run, c *fetch.Client, o downloadOpts) (*engine.Result, error) {
+	if len(p.stills) == 0 {
+		return nil, nil
+	}
+	tr := r.s.Progress.Start("live videos", int64(len(p.stills)), "photos")
+	more, failed, fatal := addLiveVideos(ctx, api{c}, o.dir, p.todo, p.stills, o.conc, p.taken, tr, &r.requests)
+	tr.Done()
+	if err := r.record(ctx, nil, failed...); err != nil {
+		return nil, err
+	}
+	if fatal != nil || ctx.Err() != nil {
+		// Nothing was downloaded: every target says so.
+		why := "not sent: stopped while listing Live Photo videos"
+		if fatal != nil {
+			why += ": " + fatal.Error()
+		}
+		listed := map[string]bool{}
+		for _, o := range failed {
+			listed[o.ID] = true
+		}
+		var outs []Outcome
+		for _, d := range p.todo {
+			if !listed[d.it.ID] {
+				outs = append(outs, Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
+			}
+		}
+		if err := r.record(ctx, nil, outs...); err != nil {
+			return nil, err
+		}
+		return r.result(ctx.Err() != nil, fatalSummary(fatal)), nil
+	}
+	for _, d := range more {
+		r.order[d.it.ID] = r.order[d.it.ParentID] + 1 // each video right after its still
+		p.todo = append(p.todo, d)
+		p.total += d.it.Size
+	}
+	return nil, nil
+}
+
+// fetchAll downloads todo on o.conc workers into o.dir and returns the
+// statement's result.
+func (p *downloadPlan) fetchAll(ctx context.Context, r *run, c *fetch.Client, o downloadOpts) (*engine.Result, error) {
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("download: create the target directory: %w", err)
 	}
 	// Every file operation goes through root: nothing is written outside
 	// the target, whatever links are planted in it.
-	root, err := os.OpenRoot(dir)
+	root, err := os.OpenRoot(o.dir)
 	if err != nil {
 		return nil, fmt.Errorf("download: open the target directory: %w", err)
 	}
 	defer root.Close()
-	dl := &downloader{c: c, overwrite: overwrite, root: root, dir: dir,
-		files: s.Progress.Start("download", int64(len(todo)), "files"),
-		bytes: s.Progress.Start("download", total, "bytes")}
+	dl := &downloader{c: c, overwrite: o.overwrite, root: root, dir: o.dir,
+		files: r.s.Progress.Start("download", int64(len(p.todo)), "files"),
+		bytes: r.s.Progress.Start("download", p.total, "bytes")}
 	defer dl.files.Done()
 	defer dl.bytes.Done()
 	dirs := map[string]bool{}
 	var dirsMu sync.Mutex
 	start := time.Now()
 	k := r.newSink(ctx, nil)
-	fatal := pool(ctx, conc, todo, func(d download) error {
-		o, stop := dl.one(ctx, d)
+	fatal := pool(ctx, o.conc, p.todo, func(d download) error {
+		out, stop := dl.one(ctx, d)
 		r.requests.Add(int64(dl.take(d.it.ID)))
-		if o.Status == StatusOK {
+		if out.Status == StatusOK {
 			dirsMu.Lock()
 			dirs[filepath.Dir(d.path)] = true
 			dirsMu.Unlock()
 		}
 		dl.files.Add(1)
-		if err := k.put(o, nil); err != nil {
+		if err := k.put(out, nil); err != nil {
 			return err
 		}
 		if stop != nil {
 			return stop // the disk is full: no other file can be written either
 		}
-		return fatalReason(o.Reason)
+		return fatalReason(out.Reason)
 	}, func(d download, why string) {
 		_ = k.put(Outcome{ID: d.it.ID, Name: d.it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why}, nil)
 	})
@@ -256,7 +315,7 @@ func (x *Actions) runDownload(ctx context.Context, s *engine.Session, stmt *engi
 	}
 	secs := time.Since(start).Seconds()
 	got := dl.got()
-	extra := fmt.Sprintf("%s downloaded into %s", output.Bytes(got), dir)
+	extra := fmt.Sprintf("%s downloaded into %s", output.Bytes(got), o.dir)
 	if secs > 0 && got > 0 {
 		extra += fmt.Sprintf(" at %s/s", output.Bytes(int64(float64(got)/secs)))
 	}
