@@ -32,7 +32,7 @@ type UsageType struct {
 // than lastCalculated is a category (UP iterates them all).
 func (c *Client) Usage(ctx context.Context) (Usage, error) {
 	var raw map[string]json.RawMessage
-	if err := c.Do(ctx, &Request{Path: "/account/usage", Op: "account usage"}, &raw); err != nil {
+	if err := c.do(ctx, &request{Path: "/account/usage", Op: "account usage"}, &raw); err != nil {
 		return Usage{}, err
 	}
 	var u Usage
@@ -64,7 +64,7 @@ func (c *Client) Usage(ctx context.Context) (Usage, error) {
 // "ACTIVE"}): the cheapest call that checks the cookies.
 func (c *Client) AccountInfo(ctx context.Context) (map[string]any, error) {
 	var m map[string]any
-	if err := c.Do(ctx, &Request{Path: "/account/info", Op: "account info"}, &m); err != nil {
+	if err := c.do(ctx, &request{Path: "/account/info", Op: "account info"}, &m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -99,7 +99,7 @@ func (c *Client) Aggregations(ctx context.Context, category string) ([]Aggregati
 		var p struct {
 			Aggregations map[string]json.RawMessage `json:"aggregations"`
 		}
-		if err := c.Do(ctx, &Request{Path: "/search", Query: q, Op: "aggregations"}, &p); err != nil {
+		if err := c.do(ctx, &request{Path: "/search", Query: q, Op: "aggregations"}, &p); err != nil {
 			return nil, err
 		}
 		return searchAggregations(p.Aggregations)
@@ -108,7 +108,7 @@ func (c *Client) Aggregations(ctx context.Context, category string) ([]Aggregati
 	q.Set("category", category)
 	q.Set("aggregationContext", "all")
 	var body []byte
-	if err := c.Do(ctx, &Request{Path: "/search/aggregation", Query: q, Op: "aggregation " + category}, &body); err != nil {
+	if err := c.do(ctx, &request{Path: "/search/aggregation", Query: q, Op: "aggregation " + category}, &body); err != nil {
 		return nil, err
 	}
 	category, items, err := aggregationItems(body, category, "all")

@@ -42,7 +42,7 @@ type Person struct {
 func (c *Client) People(ctx context.Context) ([]Person, error) {
 	q := url.Values{"category": {"people"}, "aggregationContext": {"customer"}}
 	var body []byte
-	if err := c.Do(ctx, &Request{Path: "/search/aggregation", Query: q, Op: "aggregation people"}, &body); err != nil {
+	if err := c.do(ctx, &request{Path: "/search/aggregation", Query: q, Op: "aggregation people"}, &body); err != nil {
 		return nil, err
 	}
 	_, items, err := aggregationItems(body, "people", "customer")

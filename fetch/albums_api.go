@@ -28,7 +28,7 @@ func (c *Client) RemoveFromAlbum(ctx context.Context, albumID string, ids []stri
 
 func (c *Client) albumEdit(ctx context.Context, albumID, op string, ids []string, retry RetryFunc) (*Node, error) {
 	var raw []byte
-	err := c.Do(ctx, &Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(albumID) + "/children",
+	err := c.do(ctx, &request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(albumID) + "/children",
 		JSON: albumEditBody{webBody: web, Op: op, Value: ids}, Retry: retry, Op: "PATCH /nodes/" + albumID + "/children " + op}, &raw)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func (c *Client) FamilyArchive(ctx context.Context, familyID string, add, remove
 		remove = []string{}
 	}
 	var m errorMap
-	err := c.Do(ctx, &Request{Method: http.MethodPost, Path: "/familyArchive/",
+	err := c.do(ctx, &request{Method: http.MethodPost, Path: "/familyArchive/",
 		JSON: familyArchiveBody{webBody: web, NodesToAdd: add, NodesToRemove: remove, FamilyID: familyID}, Retry: retry, Op: "POST /familyArchive/"}, &m)
 	return m.result(), err
 }

@@ -258,26 +258,26 @@ func (c *Client) event(e Event) {
 	}
 }
 
-// Host selects which of the region's hosts a Request goes to.
-type Host int
+// host selects which of the region's hosts a request goes to.
+type host int
 
 const (
-	// HostMetadata is the drive/v1 API (www.amazon.<tld>/drive/v1).
-	HostMetadata Host = iota
-	// HostContent is the content host (content-<region>.drive.amazonaws.com):
+	// hostMetadata is the drive/v1 API (www.amazon.<tld>/drive/v1).
+	hostMetadata host = iota
+	// hostContent is the content host (content-<region>.drive.amazonaws.com):
 	// Path "/cdproxy/nodes" uploads.
-	HostContent
-	// HostThumbnail is thumbnails-photos.amazon.<tld>: Path "/v1/thumbnail/{id}".
-	HostThumbnail
+	hostContent
+	// hostThumbnail is thumbnails-photos.amazon.<tld>: Path "/v1/thumbnail/{id}".
+	hostThumbnail
 )
 
-// Request is one API call for Do and Open.
-type Request struct {
+// request is one API call for do and open: only this package builds one.
+type request struct {
 	// Method defaults to GET.
 	Method string
 	// Host and Path locate the call: Path is appended to the host's base
 	// ("/nodes/ID", "/cdproxy/nodes").
-	Host Host
+	Host host
 	Path string
 	// URL, when set, is the absolute URL to call instead of Host+Path (a
 	// contentRedirection target, a templink).
@@ -313,14 +313,14 @@ var baseParams = [][2]string{
 	{"asset", "ALL"}, {"tempLink", "false"}, {"resourceVersion", "V2"}, {"ContentType", "JSON"},
 }
 
-func (r *Request) method() string {
+func (r *request) method() string {
 	if r.Method == "" {
 		return http.MethodGet
 	}
 	return strings.ToUpper(r.Method)
 }
 
-func (r *Request) op() string {
+func (r *request) op() string {
 	if r.Op != "" {
 		return r.Op
 	}
@@ -333,25 +333,25 @@ func (r *Request) op() string {
 	return r.method() + " " + p
 }
 
-func (c *Client) url(r *Request) (string, error) {
+func (c *Client) url(r *request) (string, error) {
 	var u string
 	switch {
 	case r.URL != "":
 		u = r.URL
-	case r.Host == HostMetadata:
+	case r.Host == hostMetadata:
 		u = c.region.MetadataURL + r.Path
-	case r.Host == HostContent:
+	case r.Host == hostContent:
 		if c.region.UploadURL == "" {
 			return "", errNoUploadHost
 		}
 		u = c.region.UploadURL + r.Path
-	case r.Host == HostThumbnail:
+	case r.Host == hostThumbnail:
 		u = c.region.ThumbnailURL + r.Path
 	default:
 		return "", fmt.Errorf("unknown host %d", r.Host)
 	}
 	q := url.Values{}
-	if r.URL == "" && r.Host == HostMetadata && !r.NoBaseParams {
+	if r.URL == "" && r.Host == hostMetadata && !r.NoBaseParams {
 		for _, kv := range baseParams {
 			q.Set(kv[0], kv[1])
 		}
@@ -369,7 +369,7 @@ func (c *Client) url(r *Request) (string, error) {
 	return u, nil
 }
 
-// Do sends req through the retry policy and decodes a JSON answer into out
+// do sends req through the retry policy and decodes a JSON answer into out
 // (nil: discard; *[]byte: the raw body; anything else: json.Unmarshal).
 //
 //   - GET requests are retried on 429/500/502/503/504 and network errors
@@ -380,7 +380,7 @@ func (c *Client) url(r *Request) (string, error) {
 //     errors.Is(err, ErrUnauthorized), and stops every other request of
 //     the client that is in flight or waiting.
 //   - Other HTTP errors are *APIError.
-func (c *Client) Do(ctx context.Context, req *Request, out any) error {
+func (c *Client) do(ctx context.Context, req *request, out any) error {
 	body, err := c.fetchBody(ctx, req)
 	if err != nil {
 		return err
@@ -403,18 +403,18 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) error {
 	}
 }
 
-// Open sends req through the retry policy and returns the response of the
+// open sends req through the retry policy and returns the response of the
 // first 2xx answer with its body unread (downloads, thumbnails). The caller
-// must close resp.Body. Errors after Open returns (a cut mid-body) are the
+// must close resp.Body. Errors after open returns (a cut mid-body) are the
 // caller's to handle, e.g. by resuming with a Range header.
-func (c *Client) Open(ctx context.Context, req *Request) (*http.Response, error) {
+func (c *Client) open(ctx context.Context, req *request) (*http.Response, error) {
 	resp, _, err := c.send(ctx, req, false)
 	return resp, err
 }
 
-// fetchBody is Do without decoding: the body in a pooled buffer that the
+// fetchBody is do without decoding: the body in a pooled buffer that the
 // caller gives back with putBuf.
-func (c *Client) fetchBody(ctx context.Context, req *Request) (*bytes.Buffer, error) {
+func (c *Client) fetchBody(ctx context.Context, req *request) (*bytes.Buffer, error) {
 	_, body, err := c.send(ctx, req, true)
 	return body, err
 }
@@ -438,7 +438,7 @@ func (c *Client) unauthorized(cause error) {
 // send runs the retry loop. With readBody the whole body is read inside the
 // attempt (so a cut mid-body is retried) and the response is closed;
 // otherwise the open response is returned.
-func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.Response, *bytes.Buffer, error) {
+func (c *Client) send(ctx context.Context, req *request, readBody bool) (*http.Response, *bytes.Buffer, error) {
 	method := req.method()
 	idempotent := method == http.MethodGet || method == http.MethodHead
 	op := req.op()
@@ -626,7 +626,7 @@ func (c *Client) send(ctx context.Context, req *Request, readBody bool) (*http.R
 const minUploadRate = 32 << 10 // bytes per second
 
 // requestTimeout bounds one attempt of req.
-func (c *Client) requestTimeout(req *Request) time.Duration {
+func (c *Client) requestTimeout(req *request) time.Duration {
 	d := c.cfg.RequestTimeout
 	if req.Body != nil && req.ContentLength > 0 {
 		d += time.Duration(req.ContentLength/minUploadRate+1) * time.Second
@@ -635,7 +635,7 @@ func (c *Client) requestTimeout(req *Request) time.Duration {
 }
 
 // attempt sends the request once.
-func (c *Client) attempt(ctx context.Context, req *Request, method, rawURL, op string, readBody bool, bud *budget) (*http.Response, *bytes.Buffer, error) {
+func (c *Client) attempt(ctx context.Context, req *request, method, rawURL, op string, readBody bool, bud *budget) (*http.Response, *bytes.Buffer, error) {
 	// A body that stalls, an upload the server does not read and a budget
 	// that runs out cut the attempt through this context.
 	ctx, cancelIdle := context.WithCancelCause(ctx)
@@ -758,8 +758,8 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-func (c *Client) jsonBody(req *Request) ([]byte, error) {
-	if m, ok := req.JSON.(map[string]any); ok && req.URL == "" && req.Host == HostMetadata {
+func (c *Client) jsonBody(req *request) ([]byte, error) {
+	if m, ok := req.JSON.(map[string]any); ok && req.URL == "" && req.Host == hostMetadata {
 		cp := make(map[string]any, len(m)+2)
 		cp["resourceVersion"] = "V2"
 		cp["ContentType"] = "JSON"

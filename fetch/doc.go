@@ -15,6 +15,13 @@
 //		return insert(b) // b is released after emit returns; Retain it to keep it
 //	})
 //
+// Every request apsql sends is built here, by one typed method per endpoint
+// (GetNode, Trash, Purge, AddToAlbum, UploadFile, OpenContent, Thumbnail,
+// SearchRecords, ...; see nodes_api.go, albums_api.go, people_api.go,
+// transfer_api.go): the request type and the generic call are unexported,
+// so no other package can spell a path. Batch requests answer a
+// BatchResult whose per-id errors wrap ErrNodeGone or ErrRefused.
+//
 // Errors are classified by behaviour: errors.Is(err, ErrUnauthorized) for
 // bad cookies (never retried, stops every request of the client),
 // errors.As(err, *APIError) for any other HTTP status, errors.Is(err,

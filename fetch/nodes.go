@@ -131,7 +131,7 @@ type nodePage struct {
 func (c *Client) Root(ctx context.Context) (*Node, error) {
 	var p nodePage
 	q := url.Values{"filters": {"isRoot:true"}}
-	if err := c.Do(ctx, &Request{Path: "/nodes", Query: q, Op: "root folder"}, &p); err != nil {
+	if err := c.do(ctx, &request{Path: "/nodes", Query: q, Op: "root folder"}, &p); err != nil {
 		return nil, err
 	}
 	for i := range p.Data {
@@ -326,7 +326,7 @@ func (c *Client) Search(ctx context.Context, sq SearchQuery) (*SearchPage, error
 		q.Set("groupByForTime", sq.GroupByForTime)
 	}
 	var p nodePage
-	if err := c.Do(ctx, &Request{Path: "/search", Query: q, Op: fmt.Sprintf("/search offset %d", sq.Offset)}, &p); err != nil {
+	if err := c.do(ctx, &request{Path: "/search", Query: q, Op: fmt.Sprintf("/search offset %d", sq.Offset)}, &p); err != nil {
 		return nil, err
 	}
 	aggs, err := searchAggregations(p.Aggregations)

@@ -44,7 +44,7 @@ func decodeNode(op string, raw []byte) (*Node, error) {
 func (c *Client) GetNode(ctx context.Context, id string) (*Node, error) {
 	op := "GET /nodes/" + id
 	var raw []byte
-	if err := c.Do(ctx, &Request{Path: "/nodes/" + url.PathEscape(id), Op: op}, &raw); err != nil {
+	if err := c.do(ctx, &request{Path: "/nodes/" + url.PathEscape(id), Op: op}, &raw); err != nil {
 		return nil, gone(err)
 	}
 	n, err := decodeNode(op, raw)
@@ -131,7 +131,7 @@ func (q NodeQuery) values() url.Values {
 
 func (c *Client) nodePage(ctx context.Context, path, op string, q NodeQuery) (*NodePage, error) {
 	var p nodePage
-	if err := c.Do(ctx, &Request{Path: path, Query: q.values(), Op: op + " offset " + strconv.Itoa(q.Offset)}, &p); err != nil {
+	if err := c.do(ctx, &request{Path: path, Query: q.values(), Op: op + " offset " + strconv.Itoa(q.Offset)}, &p); err != nil {
 		return nil, err
 	}
 	return &NodePage{Count: p.Count, Nodes: p.Data, NextToken: p.NextToken}, nil
@@ -200,7 +200,7 @@ func (c *Client) CreateAlbum(ctx context.Context, name string, retry RetryFunc) 
 func (c *Client) createNode(ctx context.Context, body NewNode, retry RetryFunc) (*Node, error) {
 	op := "POST /nodes " + body.Kind
 	var raw []byte
-	if err := c.Do(ctx, &Request{Method: http.MethodPost, Path: "/nodes", JSON: body, Retry: retry, Op: op}, &raw); err != nil {
+	if err := c.do(ctx, &request{Method: http.MethodPost, Path: "/nodes", JSON: body, Retry: retry, Op: op}, &raw); err != nil {
 		return nil, err
 	}
 	return decodeNode(op, raw)
@@ -236,7 +236,7 @@ func (c *Client) PatchNode(ctx context.Context, id string, p NodePatch, retry Re
 	}
 	op := "PATCH /nodes/" + id
 	var raw []byte
-	if err := c.Do(ctx, &Request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(id), JSON: body, Retry: retry, Op: op}, &raw); err != nil {
+	if err := c.do(ctx, &request{Method: http.MethodPatch, Path: "/nodes/" + url.PathEscape(id), JSON: body, Retry: retry, Op: op}, &raw); err != nil {
 		return nil, gone(err)
 	}
 	return decodeNode(op, raw)
@@ -258,7 +258,7 @@ type moveBody struct {
 func (c *Client) MoveNode(ctx context.Context, id, from, to string, retry RetryFunc) (*Node, error) {
 	op := "POST /nodes/" + to + "/children"
 	var raw []byte
-	if err := c.Do(ctx, &Request{Method: http.MethodPost, Path: "/nodes/" + url.PathEscape(to) + "/children",
+	if err := c.do(ctx, &request{Method: http.MethodPost, Path: "/nodes/" + url.PathEscape(to) + "/children",
 		JSON: moveBody{webBody: web, FromParent: from, ChildID: id}, Retry: retry, Op: op}, &raw); err != nil {
 		return nil, err
 	}
@@ -289,7 +289,7 @@ func (c *Client) Restore(ctx context.Context, ids []string, retry RetryFunc) (Ba
 
 func (c *Client) trash(ctx context.Context, body trashBody, retry RetryFunc) (BatchResult, error) {
 	var m errorMap
-	err := c.Do(ctx, &Request{Method: http.MethodPatch, Path: "/trash", JSON: body, Retry: retry, Op: "PATCH /trash " + body.Op}, &m)
+	err := c.do(ctx, &request{Method: http.MethodPatch, Path: "/trash", JSON: body, Retry: retry, Op: "PATCH /trash " + body.Op}, &m)
 	return m.result(), err
 }
 
@@ -303,7 +303,7 @@ type purgeBody struct {
 // most 50 ids).
 func (c *Client) Purge(ctx context.Context, ids []string, retry RetryFunc) (BatchResult, error) {
 	var m errorMap
-	err := c.Do(ctx, &Request{Method: http.MethodPost, Path: "/bulk/nodes/purge",
+	err := c.do(ctx, &request{Method: http.MethodPost, Path: "/bulk/nodes/purge",
 		JSON: purgeBody{webBody: web, Recurse: "false", NodeIDs: ids}, Retry: retry, Op: "POST /bulk/nodes/purge"}, &m)
 	return m.result(), err
 }

@@ -40,7 +40,7 @@ type listing struct {
 	unchanged UnchangedFunc
 }
 
-func (l listing) request(offset, limit int, token string) *Request {
+func (l listing) request(offset, limit int, token string) *request {
 	q := url.Values{}
 	for k, v := range l.query {
 		q[k] = v
@@ -55,7 +55,7 @@ func (l listing) request(offset, limit int, token string) *Request {
 	if token != "" {
 		op = l.path + " (startToken)"
 	}
-	return &Request{Path: l.path, Query: q, Op: op}
+	return &request{Path: l.path, Query: q, Op: op}
 }
 
 // pageFunc consumes one page body on consumer goroutine worker (0 ≤ worker

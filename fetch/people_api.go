@@ -19,7 +19,7 @@ type renamePersonBody struct {
 
 // RenamePerson names a face cluster (PUT /cluster/name).
 func (c *Client) RenamePerson(ctx context.Context, clusterID, name string, retry RetryFunc) error {
-	return c.Do(ctx, &Request{Method: http.MethodPut, Path: "/cluster/name",
+	return c.do(ctx, &request{Method: http.MethodPut, Path: "/cluster/name",
 		JSON:  renamePersonBody{webBody: web, Context: clusterContext, SourceCluster: clusterID, NewName: name},
 		Retry: retry, Op: "PUT /cluster/name"}, nil)
 }
@@ -34,7 +34,7 @@ type mergePeopleBody struct {
 // MergePeople merges face clusters into the first of clusterIDs, named
 // name (POST /cluster).
 func (c *Client) MergePeople(ctx context.Context, clusterIDs []string, name string, retry RetryFunc) error {
-	return c.Do(ctx, &Request{Method: http.MethodPost, Path: "/cluster",
+	return c.do(ctx, &request{Method: http.MethodPost, Path: "/cluster",
 		JSON:  mergePeopleBody{webBody: web, Context: clusterContext, ClusterIDs: clusterIDs, NewName: name},
 		Retry: retry, Op: "POST /cluster"}, nil)
 }
@@ -49,7 +49,7 @@ type personCoverBody struct {
 // SetPersonCover makes nodeID a face cluster's cover (hero) photo (PUT
 // /cluster/hero/{id}).
 func (c *Client) SetPersonCover(ctx context.Context, clusterID, nodeID string, retry RetryFunc) error {
-	return c.Do(ctx, &Request{Method: http.MethodPut, Path: "/cluster/hero/" + url.PathEscape(clusterID),
+	return c.do(ctx, &request{Method: http.MethodPut, Path: "/cluster/hero/" + url.PathEscape(clusterID),
 		JSON:  personCoverBody{webBody: web, Context: clusterContext, ClusterID: clusterID, NodeID: nodeID},
 		Retry: retry, Op: "PUT /cluster/hero/" + clusterID}, nil)
 }

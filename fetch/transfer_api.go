@@ -39,16 +39,16 @@ type Upload struct {
 // folder is an *APIError with Status 409 and NodeID set; an answer that is
 // not a node wraps ErrUnexpectedAnswer and carries the answer in Raw.
 func (c *Client) UploadFile(ctx context.Context, u Upload) (*Node, error) {
-	ep, req := "POST /cdproxy/nodes", &Request{
+	ep, req := "POST /cdproxy/nodes", &request{
 		Method: http.MethodPost,
-		Host:   HostContent,
+		Host:   hostContent,
 		Path:   "/cdproxy/nodes",
 		Query:  url.Values{"name": {u.Name}, "kind": {"FILE"}, "parentNodeId": {u.ParentID}},
 	}
 	if u.V2 {
-		ep, req = "POST /v2/upload", &Request{
+		ep, req = "POST /v2/upload", &request{
 			Method: http.MethodPost,
-			Host:   HostContent,
+			Host:   hostContent,
 			Path:   "/v2/upload",
 			Query:  url.Values{"name": {u.Name}, "parentNodeId": {u.ParentID}, "fileSize": {strconv.FormatInt(u.Size, 10)}},
 			Header: http.Header{"x-amzn-file-md5": {u.MD5}},
@@ -58,7 +58,7 @@ func (c *Client) UploadFile(ctx context.Context, u Upload) (*Node, error) {
 	req.Retry = u.Retry
 	req.Op = ep + " " + u.Name
 	var raw []byte
-	if err := c.Do(ctx, req, &raw); err != nil {
+	if err := c.do(ctx, req, &raw); err != nil {
 		return nil, err
 	}
 	return decodeNode(ep, raw)
@@ -76,9 +76,9 @@ func (c *Client) ReplaceContent(ctx context.Context, id, name string, size int64
 		return nil, fmt.Errorf("%s: %w", ep, err)
 	}
 	tail := "\r\n--" + mw.Boundary() + "--\r\n"
-	req := &Request{
+	req := &request{
 		Method:        http.MethodPut,
-		Host:          HostContent,
+		Host:          hostContent,
 		Path:          "/cdproxy/nodes/" + url.PathEscape(id) + "/content",
 		ContentLength: int64(head.Len()) + size + int64(len(tail)),
 		ContentType:   mw.FormDataContentType(),
@@ -96,7 +96,7 @@ func (c *Client) ReplaceContent(ctx context.Context, id, name string, size int64
 		},
 	}
 	var raw []byte
-	if err := c.Do(ctx, req, &raw); err != nil {
+	if err := c.do(ctx, req, &raw); err != nil {
 		return nil, gone(err)
 	}
 	return decodeNode(ep, raw)
@@ -114,7 +114,7 @@ func (e *RangeError) Error() string { return e.Why }
 // error is a *RangeError. The caller closes the body; a cut while reading
 // it is the caller's to resume.
 func (c *Client) OpenContent(ctx context.Context, id, ownerID string, offset int64) (io.ReadCloser, error) {
-	req := &Request{
+	req := &request{
 		Path:  "/nodes/" + url.PathEscape(id) + "/contentRedirection",
 		Query: url.Values{"querySuffix": {"?download=true"}, "ownerId": {ownerID}},
 		Op:    "GET /nodes/" + id + "/contentRedirection",
@@ -122,7 +122,7 @@ func (c *Client) OpenContent(ctx context.Context, id, ownerID string, offset int
 	if offset > 0 {
 		req.Header = http.Header{"Range": {fmt.Sprintf("bytes=%d-", offset)}}
 	}
-	resp, err := c.Open(ctx, req)
+	resp, err := c.open(ctx, req)
 	if err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusRequestedRangeNotSatisfiable && offset > 0 {
@@ -179,7 +179,7 @@ func (c *Client) ThumbnailBox(ctx context.Context, id, ownerID string, width, he
 
 func (c *Client) thumbnail(ctx context.Context, id, ownerID, viewBox string) ([]byte, error) {
 	var data []byte
-	err := c.Do(ctx, &Request{Host: HostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(id),
+	err := c.do(ctx, &request{Host: hostThumbnail, Path: "/v1/thumbnail/" + url.PathEscape(id),
 		Query: url.Values{"ownerId": {ownerID}, "viewBox": {viewBox}}, Op: "GET /v1/thumbnail/" + id}, &data)
 	switch {
 	case err != nil:
@@ -211,7 +211,7 @@ func (c *Client) SearchRecords(ctx context.Context, sq SearchQuery, syncedAt tim
 	q.Set("limit", strconv.Itoa(sq.Limit))
 	q.Set("offset", strconv.Itoa(sq.Offset))
 	op := fmt.Sprintf("/search offset %d", sq.Offset)
-	body, err := c.fetchBody(ctx, &Request{Path: "/search", Query: q, Op: op})
+	body, err := c.fetchBody(ctx, &request{Path: "/search", Query: q, Op: op})
 	if err != nil {
 		return nil, PageInfo{}, err
 	}
