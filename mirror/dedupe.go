@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -416,7 +417,7 @@ func runDedupe(ctx context.Context, s *engine.Session, st *engine.Statement, cli
 			keepers = append(keepers, g.members[g.keeper].id)
 		}
 	}
-	found, gone, gerr := c.GetNodes(ctx, keepers)
+	found, gone, gerr := readKeepers(ctx, c, keepers)
 	if errors.Is(gerr, fetch.ErrUnauthorized) || ctx.Err() != nil {
 		return nil, fmt.Errorf("dedupe: read the keepers back: %w; nothing was sent", errors.Join(gerr, ctx.Err()))
 	}
@@ -491,6 +492,53 @@ func runDedupe(ctx context.Context, s *engine.Session, st *engine.Statement, cli
 	}
 	_ = failed // counted again from the status column (engine.countFailed)
 	return &engine.Result{Rows: p.rows().Reader(), Summary: sum, Held: true, Plan: p.id}, nil
+}
+
+// keeperReads is how many keepers are read back at once: the fetch
+// client's adaptive limit (at most 16 requests) is the real bound.
+const keeperReads = 16
+
+// readKeepers reads ids back (GET /nodes/{id}), keeperReads at a time:
+// found holds the nodes the service has, gone those it answered 404 for;
+// err is the first other error (the others' ids are in neither).
+func readKeepers(ctx context.Context, c *fetch.Client, ids []string) (found map[string]*fetch.Node, gone map[string]bool, err error) {
+	found, gone = map[string]*fetch.Node{}, map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, keeperReads)
+	defer wg.Wait()
+	for _, id := range ids {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				err = ctx.Err()
+			}
+			return found, gone, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			n, gerr := c.GetNode(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(gerr, fetch.ErrNodeGone):
+				gone[id] = true
+			case gerr != nil:
+				if err == nil {
+					err = gerr
+				}
+			default:
+				found[id] = n
+			}
+		}()
+	}
+	wg.Wait()
+	return found, gone, err
 }
 
 func hasPlanned(g *dedupeGroup) bool {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apsql/apsql/actions"
 	"github.com/apsql/apsql/emulator"
@@ -307,5 +309,60 @@ func TestDedupeBadInput(t *testing.T) {
 	}
 	if n := e.trashRequests(); n != 0 {
 		t.Errorf("bad statements sent %d trash requests", n)
+	}
+}
+
+// TestDedupeThousandGroups measures DEDUPE over 1,000 groups of exact
+// copies (three each) against TRASH of the same 2,000 copies on a twin
+// library (the ceiling: what DEDUPE adds is the plan and the keepers'
+// reads), with and without 20 ms of latency per request (BENCHMARKS.md).
+func TestDedupeThousandGroups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 groups: not with -short")
+	}
+	for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
+		twin := func() *dedupeEnv {
+			e := newDedupeEnv(t, emulator.Options{Nodes: -1, Seed: 5})
+			for g := range 1000 {
+				data := []byte(fmt.Sprintf("\xFF\xD8\xFF\xE0 group %d of identical copies", g))
+				for c := range 3 {
+					if _, err := e.srv.Upload(fmt.Sprintf("F%d", c), fmt.Sprintf("IMG_%04d.jpg", g), data); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			e.run(t, "SYNC")
+			e.srv.SetFaults(latency, 0, 0, 0)
+			return e
+		}
+		a, b := twin(), twin()
+		start := time.Now()
+		_, ex := a.run(t, "EXPLAIN DEDUPE duplicates KEEP oldest")
+		explain := time.Since(start)
+		req0 := a.srv.Stats().Requests
+		start = time.Now()
+		rows, res := a.run(t, "DEDUPE duplicates KEEP oldest (PLAN '"+ex.Plan+"')")
+		dedupe := time.Since(start)
+		dreq := a.srv.Stats().Requests - req0
+		trashed := 0
+		for _, r := range rows {
+			if r["status"] == "ok" {
+				trashed++
+			}
+		}
+		if trashed != 2000 || len(a.srv.State().TrashIDs) != 2000 {
+			t.Fatalf("DEDUPE trashed %d (service: %d), want 2000: %s", trashed, len(a.srv.State().TrashIDs), res.Summary)
+		}
+		req0 = b.srv.Stats().Requests
+		start = time.Now()
+		b.run(t, "TRASH (SELECT id FROM duplicates QUALIFY row_number() OVER (PARTITION BY group_id ORDER BY createdDate, id) > 1)")
+		trash := time.Since(start)
+		treq := b.srv.Stats().Requests - req0
+		if n := len(b.srv.State().TrashIDs); n != 2000 {
+			t.Fatalf("TRASH trashed %d", n)
+		}
+		t.Logf("latency %v: EXPLAIN DEDUPE %v; DEDUPE %v in %d requests; TRASH of the same copies %v in %d requests; ratio %.2f\n%s",
+			latency, explain.Round(time.Millisecond), dedupe.Round(time.Millisecond), dreq, trash.Round(time.Millisecond), treq,
+			dedupe.Seconds()/trash.Seconds(), res.Summary)
 	}
 }
