@@ -469,19 +469,7 @@ func (x *Actions) runMoveTo(ctx context.Context, s *engine.Session, stmt *engine
 		return nil, err
 	}
 	a := api{c}
-	verify := func(ctx context.Context, ids []string) (map[string]bool, error) {
-		found, _, err := a.getNodes(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		done := map[string]bool{}
-		for id, n := range found {
-			if slices.Contains(n.Parents, dest.id) {
-				done[id] = true
-			}
-		}
-		return done, nil
-	}
+	verify := nodesVerifier(a, func(n *remoteNode) bool { return slices.Contains(n.Parents, dest.id) })
 	applyOf := func(it item, raw []byte) func(context.Context, *sql.Tx) error {
 		return func(ctx context.Context, tx *sql.Tx) error {
 			if it.InFolders {

@@ -35,37 +35,31 @@ const (
 // or failed for a reason no decision needs).
 type Reason string
 
-// The reasons of outcomes.
+// The reasons of outcomes. ReasonAlready: the node already is as the
+// statement wants it. ReasonNotApplicable: the statement does not apply to
+// the node (not a file, not a photo). ReasonGone: the service does not
+// have the node (404); it leaves the mirror. ReasonNotInTrash: PURGE found
+// the node restored elsewhere. ReasonUnknown: the request may have been
+// applied; a re-run reads the node back before it sends again.
+// ReasonRefused: the service refused (4xx), nothing was applied.
+// ReasonUnauthorized: the cookies stopped working; the statement stops.
+// ReasonNotSent: never sent (interrupted, stopped, or the journal could
+// not be written first). ReasonConflict: the name is taken.
+// ReasonNotInMirror: the local tables do not hold the node.
+// ReasonDiskFull: the local disk is full (DOWNLOAD).
 const (
-	ReasonNone Reason = ""
-	// ReasonAlready: the node already is as the statement wants it.
-	ReasonAlready Reason = "already done"
-	// ReasonNotApplicable: the statement does not apply to the node (a
-	// folder for a setting, a node that is not in the vault).
+	ReasonNone          Reason = ""
+	ReasonAlready       Reason = "already done"
 	ReasonNotApplicable Reason = "not applicable"
-	// ReasonGone: the service does not have the node (404); it leaves
-	// the mirror.
-	ReasonGone Reason = "gone"
-	// ReasonNotInTrash: PURGE found the node restored elsewhere.
-	ReasonNotInTrash Reason = "no longer in trash"
-	// ReasonUnknown: the request may have been applied; a re-run reads
-	// the node back before it sends again.
-	ReasonUnknown Reason = "unknown"
-	// ReasonRefused: the service refused the request (4xx): nothing was
-	// applied.
-	ReasonRefused Reason = "refused"
-	// ReasonUnauthorized: the cookies stopped working; the statement
-	// stops.
-	ReasonUnauthorized Reason = "unauthorized"
-	// ReasonNotSent: never sent (interrupted, stopped, or the journal
-	// could not be written first).
-	ReasonNotSent Reason = "not sent"
-	// ReasonConflict: the name is taken (UPLOAD, CREATE FOLDER).
-	ReasonConflict Reason = "conflict"
-	// ReasonNotInMirror: the local tables do not hold the node.
-	ReasonNotInMirror Reason = "not in mirror"
-	// ReasonDiskFull: the local disk is full (DOWNLOAD).
-	ReasonDiskFull Reason = "disk full"
+	ReasonGone          Reason = "gone"
+	ReasonNotInTrash    Reason = "no longer in trash"
+	ReasonUnknown       Reason = "unknown"
+	ReasonRefused       Reason = "refused"
+	ReasonUnauthorized  Reason = "unauthorized"
+	ReasonNotSent       Reason = "not sent"
+	ReasonConflict      Reason = "conflict"
+	ReasonNotInMirror   Reason = "not in mirror"
+	ReasonDiskFull      Reason = "disk full"
 )
 
 // reasonOf classifies the error of a failed request.

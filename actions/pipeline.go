@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/apsql/apsql/engine"
 )
 
 // The batch pipeline: every batch action (TRASH, RESTORE, PURGE,
@@ -157,4 +159,38 @@ func (sp batchSpec) applyOf(ids []string) func(context.Context, *sql.Tx) error {
 		return nil
 	}
 	return sp.apply(ids)
+}
+
+// nodesVerifier reads ids back (GET /nodes/{id}) and says done those whose
+// node done accepts.
+func nodesVerifier(a api, done func(n *remoteNode) bool) verifier {
+	return func(ctx context.Context, ids []string) (map[string]bool, error) {
+		found, _, err := a.getNodes(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]bool{}
+		for id, n := range found {
+			if done(&n) {
+				out[id] = true
+			}
+		}
+		return out, nil
+	}
+}
+
+// begin is the pipeline's first step: it resolves the target over the
+// table from and starts the statement's run, its rows in the target's
+// order. verb prefixes a failure to resolve.
+func begin(ctx context.Context, s *engine.Session, action, verb string, t target, from string, explain bool) (*run, []item, error) {
+	items, err := resolve(ctx, s.DB, t, from)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	r, err := newRun(ctx, s, action, explain)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.orderBy(items)
+	return r, items, nil
 }

@@ -36,21 +36,12 @@ func (st setting) current(it item) bool {
 }
 
 func (st setting) verify(a api) verifier {
-	return func(ctx context.Context, ids []string) (map[string]bool, error) {
-		found, _, err := a.getNodes(ctx, ids)
-		if err != nil {
-			return nil, err
+	return nodesVerifier(a, func(n *remoteNode) bool {
+		if st.key == "hidden" {
+			return n.Settings.Hidden == st.value
 		}
-		done := map[string]bool{}
-		for id, n := range found {
-			v := n.Settings.Favorite
-			if st.key == "hidden" {
-				v = n.Settings.Hidden
-			}
-			done[id] = v == st.value
-		}
-		return done, nil
-	}
+		return n.Settings.Favorite == st.value
+	})
 }
 
 func (st setting) apply(ids []string) func(context.Context, *sql.Tx) error {
@@ -71,15 +62,10 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}
-	items, err := resolve(ctx, s.DB, stmt.target, "nodes")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", verb, err)
-	}
-	r, err := newRun(ctx, s, st.action, explain)
+	r, items, err := begin(ctx, s, st.action, verb, stmt.target, "nodes", explain)
 	if err != nil {
 		return nil, err
 	}
-	r.orderBy(items)
 	req := fmt.Sprintf(`PATCH /nodes/{id} {"settings":{"%s":%t}}`, st.key, st.value)
 	var todo, already []item
 	for _, it := range items {

@@ -148,15 +148,10 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.verb, err)
 	}
-	items, err := resolve(ctx, s.DB, st.target, m.from)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.verb, err)
-	}
-	r, err := newRun(ctx, s, m.action, explain)
+	r, items, err := begin(ctx, s, m.action, m.verb, st.target, m.from, explain)
 	if err != nil {
 		return nil, err
 	}
-	r.orderBy(items)
 	mv := &moveRun{x: x, m: m, r: r}
 	if err := mv.sort(ctx, items, explain); err != nil {
 		return nil, err

@@ -97,15 +97,10 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 	if given = strings.TrimSpace(given); hasGiven && (given == "" || given == "true") {
 		return nil, fmt.Errorf("%s: FAMILY_ID needs the family id as a string, e.g. (FAMILY_ID 'AbCd...')", verb)
 	}
-	items, err := resolve(ctx, s.DB, stmt.target, "nodes")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", verb, err)
-	}
-	r, err := newRun(ctx, s, v.action, explain)
+	r, items, err := begin(ctx, s, v.action, verb, stmt.target, "nodes", explain)
 	if err != nil {
 		return nil, err
 	}
-	r.orderBy(items)
 	ids := make([]string, len(items))
 	for k, it := range items {
 		ids[k] = it.ID
@@ -176,17 +171,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 		return nil, fmt.Errorf("%s: %w", verb, err)
 	}
 	a := api{c}
-	verify := func(ctx context.Context, ids []string) (map[string]bool, error) {
-		found, _, err := a.getNodes(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		done := map[string]bool{}
-		for id, n := range found {
-			done[id] = (n.FamilyID != "") == v.add
-		}
-		return done, nil
-	}
+	verify := nodesVerifier(a, func(n *remoteNode) bool { return (n.FamilyID != "") == v.add })
 	apply := func(ids []string) func(context.Context, *sql.Tx) error {
 		if len(ids) == 0 {
 			return nil
