@@ -439,6 +439,7 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 	}
 	st := &staging{db: s.DB, in: in}
 	tr := s.Progress.Start("sync nodes", int64(total), "nodes")
+	t0 := time.Now()
 	stats, err = st.load(ctx, tr, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
 		return src.StreamSearch(ctx, DefaultFilter, "", emit)
 	})
@@ -446,6 +447,13 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 	if err != nil {
 		return stats, err
 	}
+	t1 := time.Now()
+	defer func() {
+		if err == nil {
+			s.Logf("sync nodes: first SYNC: %d pages, %d batches; listing %s (its fetching %s), insert done %s after it, count and mark + commit %s",
+				stats.Pages, stats.Batches, t1.Sub(t0).Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), (t1.Sub(t0) - stats.Elapsed).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+		}
+	}()
 	var rows int64
 	if err := s.DB.QueryRow(ctx, "SELECT count(*) FROM nodes").Scan(&rows); err != nil {
 		return stats, err

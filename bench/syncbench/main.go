@@ -291,6 +291,12 @@ func renameSome(ctx context.Context, client *fetch.Client, k int) error {
 // kept in memory: use it up to a few hundred thousand nodes), then those
 // batches streamed into an empty keyed table in one transaction (DuckDB
 // alone, as the first SYNC inserts), and the decoder alone on one core.
+// Each phase prints its CPU time (user+system of this process) beside its
+// wall time. Experiments on the DuckDB phase, from the environment:
+// SYNCBENCH_SQL (a statement run first, e.g. a SET), SYNCBENCH_NOKEY (the
+// table without its primary key), SYNCBENCH_ADDPK (with NOKEY: ALTER
+// TABLE ADD PRIMARY KEY after the insert, before the commit) and
+// SYNCBENCH_CHECKPOINT (a CHECKPOINT after the commit, timed).
 func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB, cookies fetch.Cookies, endpoint string) error {
 	// The kept batches exceed apsql's Go soft limit: lift it, or the GC
 	// would run without pause and be measured instead.
@@ -302,6 +308,7 @@ func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB, 
 		}
 	}()
 	t := time.Now()
+	cpu0 := cpuTime()
 	stats, err := client.StreamSearch(ctx, mirror.DefaultFilter, "", func(b arrow.RecordBatch) error {
 		b.Retain()
 		batches = append(batches, b)
@@ -311,18 +318,29 @@ func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB, 
 		return err
 	}
 	fetchDecode := time.Since(t)
-	fmt.Printf("breakdown: fetch + decode, nothing inserted: %s (%d pages, %d batches) = %.0f nodes/s\n",
-		fetchDecode.Round(time.Millisecond), stats.Pages, len(batches), float64(stats.Fetched)/fetchDecode.Seconds())
+	fmt.Printf("breakdown: fetch + decode, nothing inserted: %s (%d pages, %d batches) = %.0f nodes/s; CPU %.2f s\n",
+		fetchDecode.Round(time.Millisecond), stats.Pages, len(batches), float64(stats.Fetched)/fetchDecode.Seconds(), (cpuTime() - cpu0).Seconds())
 
 	// DuckDB alone: the same batches into an empty keyed table, committed.
-	if _, err := db.Exec(ctx, strings.Replace(db.CreateTableSQL(model.Table{Columns: model.NodeColumns, Key: "id"}, "bench_keyed"), "IF NOT EXISTS ", "", 1)); err != nil {
+	key := "id"
+	if os.Getenv("SYNCBENCH_NOKEY") != "" {
+		key = "" // the same table without its primary key
+	}
+	if _, err := db.Exec(ctx, strings.Replace(db.CreateTableSQL(model.Table{Columns: model.NodeColumns, Key: key}, "bench_keyed"), "IF NOT EXISTS ", "", 1)); err != nil {
 		return err
 	}
 	in, err := db.Ingester(ctx, "bench_keyed", fetch.NodeSchema())
 	if err != nil {
 		return err
 	}
+	if q := os.Getenv("SYNCBENCH_SQL"); q != "" {
+		if _, err := db.Exec(ctx, q); err != nil {
+			return err
+		}
+		fmt.Printf("breakdown: with %s\n", q)
+	}
 	t = time.Now()
+	cpu0 = cpuTime()
 	if _, err := db.Exec(ctx, "BEGIN TRANSACTION"); err != nil {
 		return err
 	}
@@ -335,13 +353,29 @@ func measureBreakdown(ctx context.Context, client *fetch.Client, db *engine.DB, 
 	if err := ins.Close(nil); err != nil {
 		return err
 	}
+	if os.Getenv("SYNCBENCH_ADDPK") != "" {
+		t1, c1 := time.Now(), cpuTime()
+		if _, err := db.Exec(ctx, "ALTER TABLE bench_keyed ADD PRIMARY KEY (id)"); err != nil {
+			return err
+		}
+		fmt.Printf("breakdown: ADD PRIMARY KEY after the insert: %s, CPU %.2f s\n", time.Since(t1).Round(time.Millisecond), (cpuTime() - c1).Seconds())
+	}
 	streamed := time.Since(t)
+	cpuInsert := cpuTime() - cpu0
 	if _, err := db.Exec(ctx, "COMMIT"); err != nil {
 		return err
 	}
 	insert := time.Since(t)
-	fmt.Printf("breakdown: DuckDB alone (one INSERT of those batches into a keyed table, then COMMIT): %s = %.0f rows/s (insert %s, commit %s)\n",
-		insert.Round(time.Millisecond), float64(in.Rows())/insert.Seconds(), streamed.Round(time.Millisecond), (insert - streamed).Round(time.Millisecond))
+	cpuAll := cpuTime() - cpu0
+	fmt.Printf("breakdown: DuckDB alone (one INSERT of those batches into a keyed table, then COMMIT): %s = %.0f rows/s (insert %s, CPU %.2f s; commit %s, CPU %.2f s)\n",
+		insert.Round(time.Millisecond), float64(in.Rows())/insert.Seconds(), streamed.Round(time.Millisecond), cpuInsert.Seconds(), (insert - streamed).Round(time.Millisecond), (cpuAll - cpuInsert).Seconds())
+	if os.Getenv("SYNCBENCH_CHECKPOINT") != "" {
+		t, cpu0 = time.Now(), cpuTime()
+		if _, err := db.Exec(ctx, "CHECKPOINT"); err != nil {
+			return err
+		}
+		fmt.Printf("breakdown: CHECKPOINT after it: %s, CPU %.2f s\n", time.Since(t).Round(time.Millisecond), (cpuTime() - cpu0).Seconds())
+	}
 
 	// Decode alone: 20 pages fetched once, decoded repeatedly on one core.
 	// The raw pages come from a client that keeps every answer (--cache).
