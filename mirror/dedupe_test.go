@@ -366,3 +366,29 @@ func TestDedupeThousandGroups(t *testing.T) {
 			dedupe.Seconds()/trash.Seconds(), res.Summary)
 	}
 }
+
+// TestDedupeConfirmation: interactively DEDUPE asks first, and a no sends
+// nothing; with a yes the other copies go to the service's trash.
+func TestDedupeConfirmation(t *testing.T) {
+	e := newDedupeEnv(t, emulator.Options{Nodes: -1, Seed: 2})
+	data := []byte("\xFF\xD8\xFF\xE0 two identical copies")
+	for _, f := range []string{"A", "B"} {
+		if _, err := e.srv.Upload(f, "x.jpg", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.run(t, "SYNC")
+	var asked []string
+	answer := false
+	e.sess.Interactive = true
+	e.sess.Confirm = func(q string) bool { asked = append(asked, q); return answer }
+	_, res := e.run(t, "DEDUPE duplicates KEEP newest")
+	if len(asked) != 1 || !strings.Contains(asked[0], "trash 1 copy") || !strings.HasPrefix(res.Summary, "cancelled") || e.trashRequests() != 0 {
+		t.Fatalf("DEDUPE answered no: asked %q, %q, %d trash requests", asked, res.Summary, e.trashRequests())
+	}
+	answer = true
+	e.run(t, "DEDUPE duplicates KEEP newest")
+	if len(asked) != 2 || len(e.srv.State().TrashIDs) != 1 {
+		t.Fatalf("DEDUPE answered yes: asked %q, service trash %v", asked, e.srv.State().TrashIDs)
+	}
+}
