@@ -78,7 +78,8 @@ type Config struct {
 	// 0.5 KiB/s; a body trickling one byte every 20 s is cut).
 	StallBytes int64
 	// StallNotice is how long a request goes without progress before an
-	// EventStalled says what it waits for; default 10 s.
+	// EventStalled says what it waits for; default 10 s (a quarter of
+	// ProgressTimeout when that is shorter).
 	StallNotice time.Duration
 
 	// Sleep replaces the backoff wait (tests); it must return early with
@@ -178,7 +179,9 @@ func New(cfg Config) (*Client, error) {
 		cfg.StallBytes = defaultStallBytes
 	}
 	if cfg.StallNotice <= 0 {
-		cfg.StallNotice = defaultStallNotice
+		// A quarter of a --timeout shorter than 40 s: the line still
+		// comes well before the request fails.
+		cfg.StallNotice = min(defaultStallNotice, cfg.ProgressTimeout/4)
 	}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {

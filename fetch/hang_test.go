@@ -291,3 +291,26 @@ func TestResumesShareOneBudget(t *testing.T) {
 	}
 	t.Fatalf("finished, want a failure: %d bytes", have)
 }
+
+// The budget cuts an attempt that is still waiting for its headers (the
+// header deadline longer than --timeout), also when the stall line would
+// come later than that.
+func TestBudgetCutsAnAttemptInFlight(t *testing.T) {
+	ev := newEventLog()
+	srv, c := newEmulated(t, emulator.Options{Nodes: 20, Seed: 6}, func(cfg *fetch.Config) {
+		hangConfig(ev)(cfg)
+		cfg.HeaderTimeout = time.Minute
+		cfg.ProgressTimeout = 500 * time.Millisecond
+		cfg.StallNotice = 5 * time.Second
+	})
+	srv.SetHang("GET /drive/v1/search", emulator.HangHeaders, 0, -1)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	_, _, err := c.SearchRecords(ctx, fetch.SearchQuery{Filter: "type:(PHOTOS OR VIDEOS)"}, time.Now())
+	el := time.Since(t0)
+	if !errors.Is(err, fetch.ErrNoProgress) || !strings.Contains(err.Error(), "has sent no headers") || el > 2*time.Second {
+		t.Fatalf("after %v: %v, want ErrNoProgress after about 500 ms saying it has sent no headers", el, err)
+	}
+	t.Logf("%v: %v", el.Round(time.Millisecond), err)
+}

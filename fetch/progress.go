@@ -66,7 +66,10 @@ type budget struct {
 // newBudget starts a budget for op.
 func (c *Client) newBudget(op, key string) *budget {
 	b := &budget{c: c, op: op, key: key, limit: c.cfg.ProgressTimeout, last: time.Now(), refs: 1}
-	b.timer = time.AfterFunc(c.cfg.StallNotice, b.fire)
+	b.mu.Lock()
+	b.timer = time.AfterFunc(time.Hour, b.fire)
+	b.arm()
+	b.mu.Unlock()
 	return b
 }
 
@@ -129,7 +132,7 @@ func (b *budget) release(complete bool) {
 // arm sets the timer to the next notice or the end of the budget; b.mu held.
 func (b *budget) arm() {
 	next := b.last.Add(b.limit)
-	if !b.noticed {
+	if !b.noticed && b.c.cfg.StallNotice < b.limit {
 		next = b.last.Add(b.c.cfg.StallNotice)
 	}
 	b.timer.Reset(max(time.Until(next), time.Millisecond))
@@ -498,6 +501,9 @@ func (b *budget) noProgress(op string, err error) error {
 	}
 	b.mu.Unlock()
 	if err == nil {
+		if n == 0 {
+			return fmt.Errorf("%s: %w for %s (it %s; --timeout sets the limit)", op, ErrNoProgress, roundWait(since), what)
+		}
 		return fmt.Errorf("%s: %w for %s (%d failed attempts; it %s; --timeout sets the limit)", op, ErrNoProgress, roundWait(since), n, what)
 	}
 	return fmt.Errorf("%s: %w for %s (%d failed attempts; --timeout sets the limit): %w", op, ErrNoProgress, roundWait(since), n, err)
