@@ -3,7 +3,6 @@ package actions
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/apsql/apsql/output"
@@ -55,38 +54,37 @@ func albumByName(ctx context.Context, db *engine.DB, name string) (string, error
 }
 
 // putAlbum returns the local update for an album node as the service sent
-// it: its albums row replaced (members: its count of members; -1 keeps the
-// count the row had, 0 for a new row).
-func putAlbum(raw []byte, members int64) func(context.Context, *sql.Tx) error {
+// it (decoded once, by fetch): its albums row replaced (members: its count
+// of members; -1 keeps the count the row had, 0 for a new row).
+func putAlbum(n *fetch.Node, members int64) func(context.Context, *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
-		var n fetch.Node
-		if err := json.Unmarshal(raw, &n); err != nil || n.ID == "" {
-			return fmt.Errorf("the album the service sent has no id: %s", clip(string(raw), 80))
+		if n == nil || n.ID == "" {
+			return fmt.Errorf("the album the service sent has no id: %s", clip(string(raw(n)), 80))
 		}
 		count := any(members)
 		if members < 0 {
 			count = nil
 		}
-		v := mirror.AlbumRow(&n, 0)
+		v := mirror.AlbumRow(n, 0)
 		_, err := tx.ExecContext(ctx, `INSERT INTO albums VALUES (?, ?, ?, ?, coalesce(?, (SELECT count FROM albums WHERE id = ?), 0), ?, CAST(? AS JSON))
 ON CONFLICT (id) DO UPDATE SET name = excluded.name, createdDate = excluded.createdDate, modifiedDate = excluded.modifiedDate,
   count = excluded.count, coverNodeId = excluded.coverNodeId, raw = excluded.raw`,
-			v[0], v[1], v[2], v[3], count, n.ID, v[5], string(raw))
+			v[0], v[1], v[2], v[3], count, n.ID, v[5], string(n.Raw))
 		return err
 	}
 }
 
 // remoteAlbum looks an album up by name on the service (GET /nodes with a
 // node filter), to learn whether a create of unknown outcome happened.
-func (a api) remoteAlbum(ctx context.Context, name string) ([]byte, error) {
+func (a api) remoteAlbum(ctx context.Context, name string) (*fetch.Node, error) {
 	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
 	page, err := a.c.NodesPage(ctx, fetch.NodeQuery{Filter: `kind:VISUAL_COLLECTION AND name:"` + esc + `"`, Limit: 10})
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range page.Nodes {
+	for i, n := range page.Nodes {
 		if n.Name == name && n.Status == "AVAILABLE" {
-			return n.Raw, nil
+			return &page.Nodes[i], nil
 		}
 	}
 	return nil, nil
@@ -155,11 +153,10 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *e
 			return nil, fmt.Errorf("create album: could not check whether %s already exists on the service: %w; nothing was sent", engine.Quote(name), verr)
 		}
 		if found != nil {
-			var n remoteNode
-			if err := json.Unmarshal(found, &n); err != nil || n.ID == "" {
-				return nil, fmt.Errorf("create album: the service lists %s without an id: %s", engine.Quote(name), clip(string(found), 80))
+			if found.ID == "" {
+				return nil, fmt.Errorf("create album: the service lists %s without an id: %s", engine.Quote(name), clip(string(found.Raw), 80))
 			}
-			album = n.ID
+			album = found.ID
 			_ = r.record(ctx, putAlbum(found, -1), Outcome{ID: album, Name: name, Status: StatusSkipped, Detail: "album exists on the service (not yet in the mirror); not created again", Target: album})
 		}
 	}
@@ -169,7 +166,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *e
 			return nil, err
 		}
 		a := api{c}
-		var found []byte
+		var found *fetch.Node
 		var verr error
 		retry := func(ctx context.Context, err error) bool {
 			if refusedForSure(err) {
@@ -182,7 +179,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *e
 			return r.end(false, err, "")
 		}
 		r.requests.Add(1)
-		raw, err := a.createAlbum(context.WithoutCancel(ctx), name, retry)
+		node, err := a.createAlbum(context.WithoutCancel(ctx), name, retry)
 		if err != nil && found == nil && verr == nil && !refusedForSure(err) {
 			// Retries ran out, or the error was not retried: read back
 			// once more before saying anything.
@@ -190,7 +187,7 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *e
 		}
 		detail := `POST /nodes {"kind":"VISUAL_COLLECTION"}`
 		if err != nil && found != nil {
-			raw, detail = found, detail+": confirmed by reading the album back after: "+err.Error()
+			node, detail = found, detail+": confirmed by reading the album back after: "+err.Error()
 			err = nil
 		}
 		if err != nil {
@@ -202,12 +199,11 @@ func (x *Actions) runCreateAlbum(ctx context.Context, s *engine.Session, stmt *e
 			_ = r.record(ctx, nil, Outcome{Name: name, Status: StatusFailed, Detail: detail, Target: name})
 			return r.result(false, "the album was not created"), nil
 		}
-		var n remoteNode
-		if err := json.Unmarshal(raw, &n); err != nil || n.ID == "" {
-			return nil, fmt.Errorf("create album: the service answered without an album id: %s", clip(string(raw), 80))
+		if node == nil || node.ID == "" {
+			return nil, fmt.Errorf("create album: the service answered without an album id: %s", clip(string(raw(node)), 80))
 		}
-		album = n.ID
-		if err := r.record(ctx, putAlbum(raw, -1), Outcome{ID: album, Name: name, Status: StatusOK, Detail: detail}); err != nil {
+		album = node.ID
+		if err := r.record(ctx, putAlbum(node, -1), Outcome{ID: album, Name: name, Status: StatusOK, Detail: detail}); err != nil {
 			return nil, err
 		}
 	}
@@ -324,11 +320,11 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		}
 		return done, nil
 	}
-	var albumRaw []byte // the album as the last edit's answer shows it
+	var albumNode *fetch.Node // the album as the last edit's answer shows it
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-		raw, err := a.albumEdit(ctx, album, op == "add", ids, retry)
-		if err == nil && json.Valid(raw) && len(raw) > 2 {
-			albumRaw = raw
+		n, err := a.albumEdit(ctx, album, op == "add", ids, retry)
+		if err == nil && n != nil {
+			albumNode = n
 		}
 		// A 404 naming members (purged since the mirror saw them) refuses
 		// the edit whole: guardedSend sends the rest again without them.
@@ -336,7 +332,7 @@ func (x *Actions) albumMembers(ctx context.Context, s *engine.Session, r *run, a
 		return nil, asMissing(err)
 	}
 	apply := func(ids []string) func(context.Context, *sql.Tx) error {
-		return editMembers(album, op, ids, complete, albumRaw)
+		return editMembers(album, op, ids, complete, albumNode)
 	}
 	// One refused member fails the whole batch (400 "Improper child
 	// kind"): send the batch's members one by one to find which.
@@ -378,15 +374,15 @@ func setMembers(album string, ids []string) func(context.Context, *sql.Tx) error
 
 // editMembers returns the local update for ids added to album (op add) or
 // removed from it: album_members, the album's count when the members were
-// listed completely, and its row from the service's answer (raw; nil when
+// listed completely, and its row from the service's answer (nil when
 // there was none).
-func editMembers(album, op string, ids []string, complete bool, raw []byte) func(context.Context, *sql.Tx) error {
-	if len(ids) == 0 && raw == nil {
+func editMembers(album, op string, ids []string, complete bool, n *fetch.Node) func(context.Context, *sql.Tx) error {
+	if len(ids) == 0 && n == nil {
 		return nil
 	}
 	return func(ctx context.Context, tx *sql.Tx) error {
-		if raw != nil {
-			if err := putAlbum(raw, -1)(ctx, tx); err != nil {
+		if n != nil {
+			if err := putAlbum(n, -1)(ctx, tx); err != nil {
 				return err
 			}
 		}

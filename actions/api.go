@@ -114,14 +114,19 @@ func (a api) createFolder(ctx context.Context, parentID, name string, retry fetc
 	return answer(a.c.CreateFolder(ctx, parentID, name, retry))
 }
 
-// createAlbum sends POST /nodes for an album (API.md §1.3 #14).
-func (a api) createAlbum(ctx context.Context, name string, retry fetch.RetryFunc) ([]byte, error) {
-	return answer(a.c.CreateAlbum(ctx, name, retry))
+// createAlbum sends POST /nodes for an album (API.md §1.3 #14); an answer
+// without an album id comes back as it is (its Raw), for the caller to say so.
+func (a api) createAlbum(ctx context.Context, name string, retry fetch.RetryFunc) (*fetch.Node, error) {
+	n, err := a.c.CreateAlbum(ctx, name, retry)
+	if errors.Is(err, fetch.ErrUnexpectedAnswer) {
+		return n, nil
+	}
+	return n, err
 }
 
 // albumEdit sends PATCH /nodes/{album}/children (API.md §1.3 #17) and
 // returns the album as the answer shows it (nil where it shows none).
-func (a api) albumEdit(ctx context.Context, album string, add bool, ids []string, retry fetch.RetryFunc) ([]byte, error) {
+func (a api) albumEdit(ctx context.Context, album string, add bool, ids []string, retry fetch.RetryFunc) (*fetch.Node, error) {
 	var n *fetch.Node
 	var err error
 	if add {
@@ -129,7 +134,7 @@ func (a api) albumEdit(ctx context.Context, album string, add bool, ids []string
 	} else {
 		n, err = a.c.RemoveFromAlbum(ctx, album, ids, retry)
 	}
-	return raw(n), err
+	return n, err
 }
 
 // children lists the ids of a folder's children or an album's members;
