@@ -115,8 +115,9 @@ type Client struct {
 
 	// budgets are the progress budgets of downloads (Open), by method and
 	// URL, so that a Range resume continues its download's budget.
-	budgetMu sync.Mutex
-	budgets  map[string]*budget
+	budgetMu  sync.Mutex
+	budgets   map[string]*budget
+	lastStall atomic.Int64 // when the last EventStalled went out (unix ns)
 
 	cacheSeq atomic.Int64
 	ownerMu  sync.Mutex

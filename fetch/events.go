@@ -29,7 +29,8 @@ const (
 	// an upload the server does not read, a body that trickles); Stall
 	// says which, Limit when it fails, Err the last attempt's error if
 	// one failed. Once per stall (Config.StallNotice after the last
-	// progress).
+	// progress), and at most one per StallNotice for the whole client
+	// (a listing whose pages all stall says so once).
 	EventStalled
 )
 

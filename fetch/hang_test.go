@@ -314,3 +314,21 @@ func TestBudgetCutsAnAttemptInFlight(t *testing.T) {
 	}
 	t.Logf("%v: %v", el.Round(time.Millisecond), err)
 }
+
+// Eight requests that stall at once give one stall line, not eight.
+func TestOneStallLineForManyRequests(t *testing.T) {
+	ev := newEventLog()
+	srv, c := newEmulated(t, emulator.Options{Nodes: 50, Seed: 7}, hangConfig(ev))
+	srv.SetHang("GET /drive/v1/search", emulator.HangHeaders, 0, -1)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			_, _, err := c.SearchRecords(t.Context(), fetch.SearchQuery{Filter: "type:(PHOTOS OR VIDEOS)", Offset: i * 10, Limit: 10}, time.Now())
+			if !errors.Is(err, fetch.ErrNoProgress) {
+				t.Errorf("page %d: %v, want ErrNoProgress", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	checkStallLine(t, ev, "has sent no headers for")
+}

@@ -235,9 +235,21 @@ func (b *budget) fire() {
 	}
 	b.arm()
 	b.mu.Unlock()
-	if ev != nil {
+	if ev != nil && b.c.stallLineDue() {
 		b.c.event(*ev)
 	}
+}
+
+// stallLineDue reports whether a stall may be reported now: one line per
+// StallNotice for the whole client, not one per page of a listing that
+// stalls with all its requests in flight.
+func (c *Client) stallLineDue() bool {
+	now := time.Now().UnixNano()
+	last := c.lastStall.Load()
+	if last != 0 && now-last < int64(c.cfg.StallNotice) {
+		return false
+	}
+	return c.lastStall.CompareAndSwap(last, now)
 }
 
 // describe says what the request waits for; b.mu held.
