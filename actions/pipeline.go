@@ -130,7 +130,11 @@ func (x *Actions) send(ctx context.Context, r *run, todo []item, sp batchSpec) (
 			}
 			outs = append(outs, more...)
 		}
-		if err := put(outs, sp.applyOf(sortedKeys(res.ok))); err != nil {
+		var apply func(context.Context, *sql.Tx) error
+		if sp.direct {
+			apply = sp.applyOf(sortedKeys(res.ok))
+		}
+		if err := put(outs, apply); err != nil {
 			return err
 		}
 		return res.fatal()
