@@ -18,8 +18,14 @@ demo: build onnxruntime
 onnxruntime:
 	scripts/install-onnxruntime.sh >/dev/null
 
+# vet also runs staticcheck and checks that imports are grouped as goimports
+# groups them (the standard library, others, then this module's packages).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GOIMPORTS   := golang.org/x/tools/cmd/goimports@v0.51.0
 vet:
 	$(GO) vet -tags $(TAGS) ./...
+	$(GO) run $(STATICCHECK) -tags $(TAGS) ./...
+	@out="$$($(GO) run $(GOIMPORTS) -local github.com/apsql/apsql -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "goimports would change:"; echo "$$out"; exit 1; fi
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/apsql/apsql/output"
 	"net/http"
 	"strings"
+
+	"github.com/apsql/apsql/output"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"

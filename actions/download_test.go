@@ -133,7 +133,7 @@ func TestDownloadResumesPartFromEarlierRun(t *testing.T) {
 // outside the target directory, whatever the template.
 func TestDownloadHostileNames(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 11}, 0)
-	names := []string{"ok.jpg", "ünïcödé 写真.jpg", strings.Repeat("long", 100) + ".jpg", "tab\tnew\nline.jpg", "‮gpj.exe"}
+	names := []string{"ok.jpg", "ünïcödé 写真.jpg", strings.Repeat("long", 100) + ".jpg", "tab\tnew\nline.jpg", "\u202egpj.exe"}
 	for _, n := range names {
 		if _, err := e.srv.Upload("Hostile", n, []byte("bytes of "+n)); err != nil {
 			t.Fatal(err)
@@ -197,7 +197,7 @@ func TestCleanName(t *testing.T) {
 		{"a/b\\c", "a_b_c"},
 		{"tab\there", "tab_here"},
 		{"nul\x00byte", "nul_byte"},
-		{"‮gpj.exe", "_gpj.exe"},
+		{"\u202egpj.exe", "_gpj.exe"},
 		{"bad\xffutf8", "bad_utf8"},
 		{"写真.heic", "写真.heic"},
 		{"  spaced  ", "spaced"},

@@ -271,9 +271,9 @@ func TestPeopleStatementsUnderResets(t *testing.T) {
 		`MERGE PEOPLE '` + a.ClusterID + `', '` + b.ClusterID + `' INTO 'Merged under faults'`,
 		`SET COVER OF PERSON '` + c.ClusterID + `' TO '` + cover[len(cover)-1] + `'`,
 	} {
-		rows, sum := e.run(stmt)
+		rows, _ := e.run(stmt)
 		if st := byStatus(rows); len(st[StatusFailed]) > 0 {
-			if rows, sum = e.run(stmt); len(byStatus(rows)[StatusFailed]) > 0 {
+			if rows, sum := e.run(stmt); len(byStatus(rows)[StatusFailed]) > 0 {
 				t.Fatalf("%s: re-run still failed: %+v (%s)", stmt, rows, sum)
 			}
 		}

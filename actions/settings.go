@@ -4,9 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/apsql/apsql/output"
 	"net/http"
 	"time"
+
+	"github.com/apsql/apsql/output"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"

@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/apsql/apsql/output"
 	"strings"
+
+	"github.com/apsql/apsql/output"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -531,7 +532,7 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 		}
 		return nil, r.record(ctx, nil, outs...)
 	}
-	var send, back, backFolders []string
+	var send, back []string
 	var raws [][]byte
 	var outs []Outcome
 	var folders []folderRow
@@ -563,7 +564,6 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 			}
 			back = append(back, it.ID)
 			if n.Kind == "FOLDER" {
-				backFolders = append(backFolders, it.ID)
 				parent := ""
 				if len(n.Parents) > 0 {
 					parent = n.Parents[0]

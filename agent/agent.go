@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -69,7 +68,6 @@ type Server struct {
 
 	ready   chan struct{}
 	initErr error
-	once    sync.Once
 }
 
 // ErrNotReady is the cause of a tool call while Init failed.
@@ -134,9 +132,8 @@ func (s *Server) Close() error {
 // a Host that is not the loopback's (DNS rebinding) and cross-origin
 // browser requests.
 func (s *Server) HTTPHandler(token string) http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
-		&mcp.StreamableHTTPOptions{CrossOriginProtection: http.NewCrossOriginProtection()})
-	return bearer(token, h)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, nil)
+	return bearer(token, http.NewCrossOriginProtection().Handler(h))
 }
 
 // with runs fn while holding the database (one statement at a time), once

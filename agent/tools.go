@@ -359,7 +359,7 @@ func (s *Server) thumbnail(ctx context.Context, _ *mcp.CallToolRequest, in thumb
 	if err != nil {
 		var he *fetch.APIError
 		if errors.As(err, &he) && he.Status == http.StatusNotFound {
-			return nil, nil, fmt.Errorf("Amazon has no thumbnail of %s (%s)", name, in.ID)
+			return nil, nil, fmt.Errorf("the service has no thumbnail of %s (%s)", name, in.ID)
 		}
 		return nil, nil, fmt.Errorf("thumbnail of %s: %s", in.ID, s.scrubber().text(err.Error()))
 	}

@@ -371,13 +371,3 @@ func (p *ratePacer) progressWithin(d, ahead time.Duration) (time.Duration, bool)
 	since := time.Since(last)
 	return since, since+ahead < d
 }
-
-// state is the 429s so far and the rate now (0: not limited).
-func (p *ratePacer) state() (int64, float64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.limited {
-		return p.refused, 0
-	}
-	return p.refused, p.rate
-}

@@ -198,12 +198,6 @@ func (b *budget) failed(err error) int {
 	return b.failures
 }
 
-func (b *budget) failureCount() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.failures
-}
-
 // errBudgetSpent is the cause an attempt is cut with when its budget ran out.
 var errBudgetSpent = fmt.Errorf("%w within the time allowed", ErrNoProgress)
 

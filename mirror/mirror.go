@@ -15,9 +15,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/apsql/apsql/output"
 	"strings"
 	"time"
+
+	"github.com/apsql/apsql/output"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"

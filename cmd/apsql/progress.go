@@ -5,16 +5,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apsql/apsql/engine"
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/apsql/apsql/engine"
 )
 
 // termProgress draws progress bars on a terminal's stderr with
 // schollz/progressbar: items done/total, rate and ETA, throttled so that
 // workers adding counts never wait on the terminal.
 type termProgress struct {
-	w  io.Writer
-	mu sync.Mutex
+	w io.Writer
 }
 
 func newTermProgress(w io.Writer) *termProgress { return &termProgress{w: w} }
