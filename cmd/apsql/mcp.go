@@ -52,22 +52,7 @@ The shell's --db, --demo, --cookies, --tld, --endpoint, --concurrency,
 // mcpArgs finds the mcp subcommand among args and takes out its own
 // flags; rest is for the shell's flag parser.
 func mcpArgs(args []string) (rest []string, mf mcpFlags, found bool, err error) {
-	at := -1
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "mcp" {
-			prev := ""
-			if i > 0 {
-				prev = strings.TrimLeft(args[i-1], "-")
-			}
-			if i == 0 || !strings.HasPrefix(args[i-1], "-") || strings.Contains(prev, "=") || !valueFlags[prev] {
-				at = i
-				break
-			}
-		}
-	}
+	at := subcommandAt(args, "mcp")
 	if at < 0 {
 		return args, mf, false, nil
 	}

@@ -54,22 +54,7 @@ The shell's --db, --demo, --cookies, --tld, --endpoint, --concurrency,
 // apsql --demo serve, apsql ap.duckdb serve --port 8080) and takes out its
 // own flags; rest is for the shell's flag parser.
 func serveArgs(args []string) (rest []string, sf serveFlags, found bool, err error) {
-	at := -1
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "serve" {
-			prev := ""
-			if i > 0 {
-				prev = strings.TrimLeft(args[i-1], "-")
-			}
-			if i == 0 || !strings.HasPrefix(args[i-1], "-") || strings.Contains(prev, "=") || !valueFlags[prev] {
-				at = i
-				break
-			}
-		}
-	}
+	at := subcommandAt(args, "serve")
 	if at < 0 {
 		return args, sf, false, nil
 	}
@@ -197,4 +182,27 @@ func runServe(ctx context.Context, args []string, sf serveFlags, stdout, stderr 
 		return exitFailed
 	}
 	return exitOK
+}
+
+// subcommandAt returns the index of the subcommand name among args (apsql
+// serve ..., apsql --demo serve, apsql ap.duckdb mcp --http ...): the first
+// word equal to name that is not the value of a shell flag; -1 when none
+// comes before "--".
+func subcommandAt(args []string, name string) int {
+	for i, a := range args {
+		if a == "--" {
+			return -1
+		}
+		if a != name {
+			continue
+		}
+		prev := ""
+		if i > 0 {
+			prev = strings.TrimLeft(args[i-1], "-")
+		}
+		if i == 0 || !strings.HasPrefix(args[i-1], "-") || strings.Contains(prev, "=") || !valueFlags[prev] {
+			return i
+		}
+	}
+	return -1
 }
