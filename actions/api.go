@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -107,13 +106,6 @@ func answer(n *fetch.Node, err error) ([]byte, error) {
 	return raw(n), err
 }
 
-// createFolder sends POST /nodes for a folder (API.md §1.3 #13) and
-// returns the new node's JSON. A name conflict is an *APIError with
-// Status 409 and NodeID set.
-func (a api) createFolder(ctx context.Context, parentID, name string, retry fetch.RetryFunc) ([]byte, error) {
-	return answer(a.c.CreateFolder(ctx, parentID, name, retry))
-}
-
 // createAlbum sends POST /nodes for an album (API.md §1.3 #14); an answer
 // without an album id comes back as it is (its Raw), for the caller to say so.
 func (a api) createAlbum(ctx context.Context, name string, retry fetch.RetryFunc) (*fetch.Node, error) {
@@ -143,18 +135,18 @@ func (a api) children(ctx context.Context, id string) (ids map[string]bool, comp
 	return a.c.ChildIDs(ctx, id)
 }
 
-// findChild returns the JSON of parentID's AVAILABLE child named name
+// findChild returns parentID's AVAILABLE child named name
 // (case-insensitive, as the service compares names) of kind, or nil: it
 // tells a 409 whose body was lost which node holds the name.
-func (a api) findChild(ctx context.Context, parentID, name, kind string) ([]byte, error) {
+func (a api) findChild(ctx context.Context, parentID, name, kind string) (*fetch.Node, error) {
 	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
 	p, err := a.c.ChildrenPage(ctx, parentID, fetch.NodeQuery{Filter: "kind:" + kind + ` AND name:"` + esc + `"`, Limit: 10})
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range p.Nodes {
+	for i, n := range p.Nodes {
 		if strings.EqualFold(n.Name, name) && n.Status == "AVAILABLE" {
-			return n.Raw, nil
+			return &p.Nodes[i], nil
 		}
 	}
 	return nil, nil
@@ -170,12 +162,8 @@ func (a api) conflictID(ctx context.Context, err error, parentID, name, kind str
 	if ae.NodeID != "" {
 		return ae.NodeID, true
 	}
-	raw, ferr := a.findChild(ctx, parentID, name, kind)
-	if ferr != nil || raw == nil {
-		return "", false
-	}
-	var n remoteNode
-	if json.Unmarshal(raw, &n) != nil || n.ID == "" {
+	n, ferr := a.findChild(ctx, parentID, name, kind)
+	if ferr != nil || n == nil || n.ID == "" {
 		return "", false
 	}
 	return n.ID, true

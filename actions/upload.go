@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -589,21 +588,19 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 	name := p[strings.LastIndexByte(p, '/')+1:]
 	o := Outcome{Name: "/" + p + "/", Target: "/" + p + "/"}
 	up.r.requests.Add(1)
-	raw, err := (api{up.c}).createFolder(context.WithoutCancel(ctx), parentID, name,
+	n, err := up.c.CreateFolder(context.WithoutCancel(ctx), parentID, name,
 		func(context.Context, error) bool { return true })
+	if errors.Is(err, fetch.ErrUnexpectedAnswer) {
+		err = nil // the answer is read below
+	}
 	conflict, isConflict := "", false
 	if err != nil {
 		conflict, isConflict = (api{up.c}).conflictID(ctx, err, parentID, name, "FOLDER")
 	}
 	switch {
 	case err == nil:
-		var n struct {
-			ID           string `json:"id"`
-			CreatedDate  string `json:"createdDate"`
-			ModifiedDate string `json:"modifiedDate"`
-		}
-		if err := json.Unmarshal(raw, &n); err != nil || n.ID == "" {
-			err = fmt.Errorf("POST /nodes: the answer has no folder id: %s", clip(string(raw), 60))
+		if n.ID == "" {
+			err = fmt.Errorf("POST /nodes: the answer has no folder id: %s", clip(string(n.Raw), 60))
 			o.Status, o.Detail = StatusFailed, err.Error()
 			return "", o, err
 		}
@@ -611,7 +608,7 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 		// Keep folders in step with the service (path as SYNC writes it).
 		_ = up.r.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO folders (id, name, parentId, path, createdDate, modifiedDate) VALUES (?, ?, ?, ?, ?, ?)`,
-				n.ID, name, parentID, "/"+p, parseAPITime(n.CreatedDate), parseAPITime(n.ModifiedDate))
+				n.ID, name, parentID, "/"+p, nullTime(n.CreatedDate), nullTime(n.ModifiedDate))
 			return err
 		})
 		return n.ID, o, nil
@@ -640,6 +637,15 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 func parseAPITime(s string) any {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
+		return nil
+	}
+	return t.UTC()
+}
+
+// nullTime is t for a TIMESTAMP column, or NULL when zero (absent or odd
+// in the service's answer).
+func nullTime(t time.Time) any {
+	if t.IsZero() {
 		return nil
 	}
 	return t.UTC()
@@ -781,8 +787,8 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 		o.Status, o.Detail = StatusFailed, changed.Error()+": not uploaded; run the statement again once the file is stable"
 		return o, nil, false
 	case err == nil:
-		var n remoteNode
-		if jerr := json.Unmarshal(raw, &n); jerr != nil || n.ID == "" {
+		n := node
+		if n == nil || n.ID == "" {
 			o.Status, o.Reason, o.Detail = StatusFailed, ReasonUnknown, fmt.Sprintf("%s: %s: the answer has no node id: %s", ep, unknownOutcome, clip(string(raw), 60))
 			return o, nil, false
 		}
@@ -805,7 +811,7 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 	case isConflict:
 		o.ID = conflict
 		var existing []byte
-		var n remoteNode
+		var n fetch.Node
 		gn, gerr := up.c.GetNode(ctx, conflict)
 		if gerr == nil {
 			n, existing = *gn, gn.Raw
@@ -910,7 +916,6 @@ func (up *uploader) replace(ctx context.Context, f *upFile, id, where string) (O
 		err = nil // the answer is read below
 	}
 	const ep = "PUT /cdproxy/nodes/{id}/content"
-	var n remoteNode
 	switch {
 	case changed != nil:
 		o.Status, o.Detail = StatusFailed, changed.Error()+": not uploaded; run the statement again once the file is stable"
@@ -921,11 +926,11 @@ func (up *uploader) replace(ctx context.Context, f *upFile, id, where string) (O
 			o.Detail = ep + ": " + unknownOutcome + ": " + err.Error() + " (the re-run finds the new content by its md5)"
 		}
 		return o, nil
-	case json.Unmarshal(raw, &n) != nil || n.ID != id:
+	case node == nil || node.ID != id:
 		o.Status, o.Detail = StatusFailed, fmt.Sprintf("%s: %s: the answer is not the node %s: %s", ep, unknownOutcome, id, clip(string(raw), 60))
 		return o, nil
-	case !strings.EqualFold(n.ContentProperties.MD5, f.md5):
-		o.Status, o.Detail = StatusFailed, fmt.Sprintf("%s: the service stored md5 %s for a file with md5 %s: check %s", ep, n.ContentProperties.MD5, f.md5, id)
+	case !strings.EqualFold(node.ContentProperties.MD5, f.md5):
+		o.Status, o.Detail = StatusFailed, fmt.Sprintf("%s: the service stored md5 %s for a file with md5 %s: check %s", ep, node.ContentProperties.MD5, f.md5, id)
 		return o, raw
 	}
 	up.mu.Lock()
