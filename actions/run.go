@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apsql/apsql/output"
-
 	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/resultset"
 )
 
@@ -311,16 +310,16 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		parts := []string{}
 		for _, st := range []Status{StatusOK, StatusSkipped, StatusConflict, StatusFailed, statusPlanned} {
 			if n := r.counts[st]; n > 0 {
-				parts = append(parts, output.Thousands(int64(n))+" "+string(st))
+				parts = append(parts, r.s.Say("%v %s", model.Count(n), st))
 			}
 		}
 		s.WriteString(strings.Join(parts, ", "))
 	}
 	if n := r.requests.Load(); n > 0 && strings.HasPrefix(r.action, "EXPLAIN") {
 		// Reads only: what the service holds now (a folder's subtree).
-		fmt.Fprintf(&s, " after %s read %s", output.Thousands(n), plural(n, "request", "requests"))
+		s.WriteString(r.s.Say(" after %v read %s", model.Count(n), plural(n, "request", "requests")))
 	} else if n > 0 {
-		fmt.Fprintf(&s, " in %s %s", output.Thousands(n), plural(n, "request", "requests"))
+		s.WriteString(r.s.Say(" in %v %s", model.Count(n), plural(n, "request", "requests")))
 	}
 	fmt.Fprintf(&s, " (%.1f s)", time.Since(r.start).Seconds())
 	if extra != "" {

@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/apsql/apsql/output"
-
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
+	"github.com/apsql/apsql/model"
 )
 
 // move is one of TRASH, RESTORE and PURGE: nodes change place between the
@@ -322,9 +321,9 @@ func (mv *moveRun) explain() *engine.Result {
 		}
 	}
 	total, size := mv.totals()
-	return r.result(false, fmt.Sprintf("would send %d %s of up to %d ids (%s) for %s %s (%s); nothing was sent",
-		nb, plural(int64(nb), "request", "requests"), batchSize, m.request(), output.Thousands(total),
-		plural(total, "node", "nodes"), output.Bytes(size)))
+	return r.result(false, r.s.Say("would send %d %s of up to %d ids (%s) for %v %s (%v); nothing was sent",
+		nb, plural(int64(nb), "request", "requests"), batchSize, m.request(), model.Count(total),
+		plural(total, "node", "nodes"), model.Size(size)))
 }
 
 // confirm asks, for an interactive TRASH and always for PURGE (SPEC
@@ -336,7 +335,7 @@ func (mv *moveRun) confirm() (*engine.Result, error) {
 		return nil, nil
 	}
 	total, size := mv.totals()
-	what := fmt.Sprintf("%s %s (%s)", output.Thousands(total), plural(total, "item", "items"), output.Bytes(size))
+	what := s.Say("%v %s (%v)", model.Count(total), plural(total, "item", "items"), model.Size(size))
 	if !s.Yes && s.Confirm == nil {
 		return nil, fmt.Errorf("%s of %s needs confirmation: run it interactively or pass --yes", m.verb, what)
 	}

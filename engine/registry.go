@@ -246,6 +246,9 @@ type Session struct {
 	Progress Progress
 	// Logf writes a diagnostic line with -v; never nil.
 	Logf func(format string, args ...any)
+	// Render writes the numbers of lines for people (Say); nil writes
+	// plain numbers. cmd/apsql installs output.Human.
+	Render Render
 }
 
 // NoProgress is a Progress that draws nothing.

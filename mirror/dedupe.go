@@ -16,7 +16,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/resultset"
 	"github.com/apsql/apsql/sqltext"
 )
@@ -185,7 +185,8 @@ FROM t LEFT JOIN x USING (id) LEFT JOIN am USING (id)
 ORDER BY t.group_id, x.taken NULLS LAST, x.createdDate NULLS LAST, t.id`
 
 // planDedupe reads the target's groups and picks each keeper.
-func planDedupe(ctx context.Context, db *engine.DB, d dedupeStmt) (*dedupePlan, error) {
+func planDedupe(ctx context.Context, s *engine.Session, d dedupeStmt) (*dedupePlan, error) {
+	db := s.DB
 	rows, err := db.Query(ctx, fmt.Sprintf(dedupeMembersSQL, d.from))
 	if err != nil {
 		return nil, fmt.Errorf("dedupe: read the groups of %s: %w (the target must have the columns group_id, a whole number, and id: duplicates, near_duplicates(...) or (SELECT group_id, id ...))", clipText(d.target), err)
@@ -230,7 +231,7 @@ func planDedupe(ctx context.Context, db *engine.DB, d dedupeStmt) (*dedupePlan, 
 		for i, m := range g.members {
 			switch {
 			case i == g.keeper:
-				m.keep, m.status, m.reason = true, DedupeKeep, keepReason(d.policy, m)
+				m.keep, m.status, m.reason = true, DedupeKeep, keepReason(s, d.policy, m)
 			case m.place == "trash":
 				m.status, m.reason = DedupeSkipped, "already in the trash"
 			case m.place == "":
@@ -267,10 +268,10 @@ func planDedupe(ctx context.Context, db *engine.DB, d dedupeStmt) (*dedupePlan, 
 }
 
 // keepReason says why m is its group's keeper.
-func keepReason(policy string, m *dedupeMember) string {
+func keepReason(s *engine.Session, policy string, m *dedupeMember) string {
 	switch policy {
 	case "largest":
-		return "keep: largest (" + output.Bytes(m.size) + ")"
+		return s.Say("keep: largest (%v)", model.Size(m.size))
 	case "highest_resolution":
 		return fmt.Sprintf("keep: highest resolution (%d×%d)", m.width, m.height)
 	case "in_most_albums":
@@ -374,7 +375,7 @@ func runDedupe(ctx context.Context, s *engine.Session, st *engine.Statement, cli
 	if err != nil {
 		return nil, err
 	}
-	p, err := planDedupe(ctx, s.DB, d)
+	p, err := planDedupe(ctx, s, d)
 	if err != nil {
 		return nil, err
 	}
@@ -384,19 +385,19 @@ func runDedupe(ctx context.Context, s *engine.Session, st *engine.Statement, cli
 	}
 	stmt := "DEDUPE " + d.target + " KEEP " + d.policy
 	if explain {
-		sum := fmt.Sprintf("explain dedupe: %s: %s to trash (%s) in %s; plan %s: run %s (PLAN '%s') to do exactly this; nothing was sent",
-			countGroups(len(p.groups)), output.Thousands(int64(p.trash)), output.Bytes(p.bytes), countGroups(p.active), p.id, stmt, p.id)
+		sum := s.Say("explain dedupe: %s: %v to trash (%v) in %s; plan %s: run %s (PLAN '%s') to do exactly this; nothing was sent",
+			countGroups(s, len(p.groups)), model.Count(p.trash), model.Size(p.bytes), countGroups(s, p.active), p.id, stmt, p.id)
 		return &engine.Result{Rows: p.rows().Reader(), Summary: sum, Plan: p.id}, nil
 	}
 	if p.trash == 0 {
-		return &engine.Result{Rows: p.rows().Reader(), Summary: fmt.Sprintf("dedupe: %s, nothing to trash (plan %s)", countGroups(len(p.groups)), p.id), Plan: p.id}, nil
+		return &engine.Result{Rows: p.rows().Reader(), Summary: fmt.Sprintf("dedupe: %s, nothing to trash (plan %s)", countGroups(s, len(p.groups)), p.id), Plan: p.id}, nil
 	}
 	if err := s.DB.Writable(); err != nil {
 		return nil, fmt.Errorf("dedupe: %w", err)
 	}
 	if s.Interactive && !s.Yes {
-		q := fmt.Sprintf("dedupe: trash %s %s (%s) in %s, keeping the %s of each?", output.Thousands(int64(p.trash)),
-			pluralWord(p.trash, "copy", "copies"), output.Bytes(p.bytes), countGroups(p.active), strings.ReplaceAll(d.policy, "_", " "))
+		q := s.Say("dedupe: trash %v %s (%v) in %s, keeping the %s of each?", model.Count(p.trash),
+			pluralWord(p.trash, "copy", "copies"), model.Size(p.bytes), countGroups(s, p.active), strings.ReplaceAll(d.policy, "_", " "))
 		yes, err := s.Confirmed(q, "--yes")
 		if err != nil {
 			return nil, err
@@ -480,13 +481,13 @@ func runDedupe(ctx context.Context, s *engine.Session, st *engine.Statement, cli
 	}
 	var parts []string
 	if skippedGroups > 0 {
-		parts = append(parts, fmt.Sprintf("%s skipped (keeper not available on the service)", countGroups(skippedGroups)))
+		parts = append(parts, fmt.Sprintf("%s skipped (keeper not available on the service)", countGroups(s, skippedGroups)))
 	}
 	if trashSum != "" {
 		parts = append(parts, trashSum)
 	}
-	sum := fmt.Sprintf("dedupe: %s, %s sent to TRASH, %s read back (plan %s, %.1f s)", countGroups(len(p.groups)), output.Thousands(int64(len(ids))),
-		output.Thousands(int64(len(keepers)))+" "+pluralWord(len(keepers), "keeper", "keepers"), p.id, time.Since(start).Seconds())
+	sum := s.Say("dedupe: %s, %v sent to TRASH, %v %s read back (plan %s, %.1f s)", countGroups(s, len(p.groups)), model.Count(len(ids)),
+		model.Count(len(keepers)), pluralWord(len(keepers), "keeper", "keepers"), p.id, time.Since(start).Seconds())
 	if len(parts) > 0 {
 		sum += "; " + strings.Join(parts, "; ")
 	}
@@ -583,8 +584,8 @@ func readOutcomes(rr array.RecordReader) (map[string][2]string, error) {
 	return out, rr.Err()
 }
 
-func countGroups(n int) string {
-	return output.Thousands(int64(n)) + " " + pluralWord(n, "group", "groups")
+func countGroups(s *engine.Session, n int) string {
+	return s.Say("%v %s", model.Count(n), pluralWord(n, "group", "groups"))
 }
 
 func pluralWord(n int, one, many string) string {

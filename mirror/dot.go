@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -126,14 +126,14 @@ func Usage(ctx context.Context, s *engine.Session, client ClientFunc) (*engine.R
 		if err := rows.Scan(&typ, &tc, &tb, &bc, &bb); err != nil {
 			return nil, err
 		}
-		b.Append(typ, tc, output.Bytes(tb), bc, output.Bytes(bb))
+		b.Append(typ, tc, s.Say("%v", model.Size(tb)), bc, s.Say("%v", model.Size(bb)))
 		items += tc
 		bytes += tb
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return &engine.Result{Rows: b.Reader(), Summary: fmt.Sprintf("usage: %s items, %s", output.Thousands(items), output.Bytes(bytes))}, nil
+	return &engine.Result{Rows: b.Reader(), Summary: s.Say("usage: %v items, %v", model.Count(items), model.Size(bytes))}, nil
 }
 
 // Account describes the session: domain, region, endpoint, which cookies

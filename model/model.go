@@ -140,3 +140,13 @@ func ColumnNames(cols []Column) []string {
 	}
 	return out
 }
+
+// Count is a number of things, and Size a number of bytes, in a line for
+// people. Packages below output pass them as they are (engine.Session.Say);
+// the renderer the program installs (output.Human) writes them out, as
+// "1,234,567" and "1.2 MB", so that no domain package formats a number for
+// people.
+type (
+	Count int64
+	Size  int64
+)

@@ -3,6 +3,8 @@ package output
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/apsql/apsql/model"
 )
 
 // Thousands writes n with comma separators: 1234567 → "1,234,567".
@@ -38,4 +40,16 @@ func Bytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// Human is the renderer of lines for people (engine.Session.Say): a
+// model.Count with Thousands, a model.Size with Bytes.
+func Human(v any) (string, bool) {
+	switch n := v.(type) {
+	case model.Count:
+		return Thousands(int64(n)), true
+	case model.Size:
+		return Bytes(int64(n)), true
+	}
+	return "", false
 }

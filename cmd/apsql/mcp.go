@@ -131,7 +131,7 @@ func runMCP(ctx context.Context, args []string, mf mcpFlags, stdout, stderr io.W
 		}
 	}
 	// stdout is the protocol's: nothing else may be written there.
-	sh := &shell{cfg: cfg, sess: engine.NewSession(db), stdout: io.Discard, stderr: stderr, out: io.Discard, dots: newDotTable()}
+	sh := &shell{cfg: cfg, sess: newSession(db), stdout: io.Discard, stderr: stderr, out: io.Discard, dots: newDotTable()}
 	defer sh.close()
 	if cfg.verbose {
 		sh.sess.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "apsql: "+format+"\n", args...) }

@@ -135,7 +135,7 @@ func runServe(ctx context.Context, args []string, sf serveFlags, stdout, stderr 
 			return exitUsage
 		}
 	}
-	sh := &shell{cfg: cfg, sess: engine.NewSession(db), stdout: stdout, stderr: stderr, out: stdout, dots: newDotTable()}
+	sh := &shell{cfg: cfg, sess: newSession(db), stdout: stdout, stderr: stderr, out: stdout, dots: newDotTable()}
 	defer sh.close()
 	if cfg.verbose {
 		sh.sess.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "apsql: "+format+"\n", args...) }

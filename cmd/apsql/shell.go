@@ -76,7 +76,7 @@ func runShell(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr 
 	}
 	sh := &shell{
 		cfg:    cfg,
-		sess:   engine.NewSession(db),
+		sess:   newSession(db),
 		stdout: stdout,
 		stderr: stderr,
 		out:    stdout,
@@ -469,4 +469,12 @@ func sameFile(a, b string) bool {
 	}
 	fb, err := os.Stat(b)
 	return err == nil && os.SameFile(fa, fb)
+}
+
+// newSession returns the session of the shell, the gallery or the MCP
+// server over db: its lines for people write numbers with output.Human.
+func newSession(db *engine.DB) *engine.Session {
+	s := engine.NewSession(db)
+	s.Render = output.Human
+	return s
 }
