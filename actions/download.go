@@ -6,22 +6,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
-
-	"github.com/apsql/apsql/output"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/output"
 )
 
 // Download defaults.
@@ -29,9 +26,6 @@ const (
 	defaultDownloadDir = "media"
 	defaultConcurrency = 8
 	maxConcurrency     = 64
-	// maxStalls is how many resumes in a row may bring no byte before a
-	// download gives up (a resume that makes progress resets the count).
-	maxStalls = 5
 )
 
 // copyBufs are the buffers downloads copy through: large enough that a
@@ -289,8 +283,8 @@ func (p *downloadPlan) fetchAll(ctx context.Context, r *run, c *fetch.Client, o 
 	start := time.Now()
 	k := r.newSink(ctx, nil)
 	fatal := pool(ctx, o.conc, p.todo, func(d download) error {
-		out, stop := dl.one(ctx, d)
-		r.requests.Add(int64(dl.take(d.it.ID)))
+		out, requests, stop := dl.one(ctx, d)
+		r.requests.Add(int64(requests))
 		if out.Status == StatusOK {
 			dirsMu.Lock()
 			dirs[filepath.Dir(d.path)] = true
@@ -347,67 +341,73 @@ type downloader struct {
 	dir       string   // its name, for messages
 	files     engine.Tracker
 	bytes     engine.Tracker
-
-	mu       sync.Mutex
-	owner    string
-	requests map[string]int
-	total    int64
+	total     atomic.Int64 // bytes received
 }
 
-// ownerID is the ownerId contentRedirection needs: the node's own, else
-// the account's.
-func (dl *downloader) ownerID(ctx context.Context, it item) (string, error) {
-	if it.OwnerID != "" {
-		return it.OwnerID, nil
-	}
-	dl.mu.Lock()
-	defer dl.mu.Unlock()
-	if dl.owner == "" {
-		o, err := dl.c.OwnerID(ctx)
-		if err != nil {
-			return "", err
-		}
-		dl.owner = o
-	}
-	return dl.owner, nil
+// progress counts bytes as they are written.
+func (dl *downloader) progress(n int64) {
+	dl.bytes.Add(n)
+	dl.total.Add(n)
 }
 
-func (dl *downloader) count(id string) {
-	dl.mu.Lock()
-	defer dl.mu.Unlock()
-	if dl.requests == nil {
-		dl.requests = map[string]int{}
-	}
-	dl.requests[id]++
-}
+func (dl *downloader) got() int64 { return dl.total.Load() }
 
-func (dl *downloader) take(id string) int {
-	dl.mu.Lock()
-	defer dl.mu.Unlock()
-	n := dl.requests[id]
-	delete(dl.requests, id)
-	return n
-}
+// contentReq is the request of a download, for details.
+const contentReq = "GET /nodes/{id}/contentRedirection"
 
-func (dl *downloader) got() int64 {
-	dl.mu.Lock()
-	defer dl.mu.Unlock()
-	return dl.total
-}
-
-// one downloads one file and says what happened. stop is set when no
-// other file can be written either (a full disk).
-func (dl *downloader) one(ctx context.Context, d download) (o Outcome, stop error) {
+// one downloads one file and says what happened, with the requests it
+// sent. stop is set when no other file can be written either (a full
+// disk).
+func (dl *downloader) one(ctx context.Context, d download) (o Outcome, requests int, stop error) {
 	o = Outcome{ID: d.it.ID, Name: d.it.Name, Target: d.it.ID}
 	name := d.local()
+	if done, stop := dl.prepare(&o, d, name); done {
+		return o, 0, stop
+	}
+	got, err := dl.c.DownloadFile(ctx, dl.root, name, fetch.Download{ID: d.it.ID, OwnerID: d.it.OwnerID,
+		Size: d.it.Size, MD5: d.it.MD5, Progress: dl.progress, Wrap: wrapPart})
+	requests = got.Requests
+	if errors.Is(err, fetch.ErrNodeGone) && d.it.known() {
+		// Purged since the mirror saw it? Asked by id, the service says
+		// for sure; then it is gone, as TRASH marks it: skipped, removed
+		// from the mirror, and skipped by the re-runs.
+		requests++
+		if _, gerr := (api{dl.c}).getNode(ctx, d.it.ID); errors.Is(gerr, errNodeGone) {
+			return goneOutcome(d.it.ID, d.it.Name, contentReq, "404, and GET /nodes/{id} 404"), requests, nil
+		}
+	}
+	if err != nil {
+		var fe *fetch.FileError
+		o.Status, o.Reason, o.Detail = StatusFailed, reasonOf(err), contentReq+": "+err.Error()
+		if errors.As(err, &fe) {
+			o.Detail = err.Error() // the disk, not the network
+		}
+		return o, requests, dl.diskFull(&o, err)
+	}
+	setMTime(d.path, d.it.Content)
+	o.Status = StatusOK
+	o.Detail = fmt.Sprintf("%s → %s (%s, md5 verified)", contentReq, d.rel, output.Bytes(got.Size))
+	if d.it.MD5 == "" {
+		o.Detail = fmt.Sprintf("%s → %s (%s; the node has no md5 to verify against)", contentReq, d.rel, output.Bytes(got.Size))
+	}
+	if got.Resumes > 0 {
+		o.Detail += fmt.Sprintf("; resumed %d %s", got.Resumes, plural(int64(got.Resumes), "time", "times"))
+	}
+	return o, requests, nil
+}
+
+// prepare checks what is at d's path and makes its folder. done says the
+// outcome is decided without a download (the file is there, or cannot be
+// written); stop is set for a full disk.
+func (dl *downloader) prepare(o *Outcome, d download, name string) (done bool, stop error) {
 	if err := dl.noLinkedFolders(name); err != nil {
 		o.Status, o.Detail = StatusFailed, err.Error()
-		return o, nil
+		return true, nil
 	}
 	if fi, err := dl.root.Lstat(name); err == nil {
 		if !fi.Mode().IsRegular() {
 			o.Status, o.Detail = StatusFailed, d.rel+" exists and is not a regular file; move it away"
-			return o, nil
+			return true, nil
 		}
 		ok, err := d.matched, error(nil) // found by its md5 while naming
 		if !ok {
@@ -416,50 +416,23 @@ func (dl *downloader) one(ctx context.Context, d download) (o Outcome, stop erro
 		switch {
 		case err != nil:
 			o.Status, o.Detail = StatusFailed, "read the existing "+d.rel+": "+err.Error()
-			return o, nil
+			return true, nil
 		case ok:
 			o.Status, o.Reason, o.Detail = StatusSkipped, ReasonAlready, "already present (md5 matches): "+d.rel
 			setMTime(d.path, d.it.Content)
-			return o, nil
+			return true, nil
 		case !dl.overwrite:
 			o.Status, o.Detail = StatusFailed, d.rel+" exists with other content; OVERWRITE true replaces it"
-			return o, nil
+			return true, nil
 		}
 	}
 	if sub := filepath.Dir(name); sub != "." {
 		if err := dl.root.MkdirAll(sub, 0o755); err != nil {
 			o.Status, o.Detail = StatusFailed, "create the directory: "+err.Error()
-			return o, dl.diskFull(&o, err)
+			return true, dl.diskFull(o, err)
 		}
 	}
-	n, resumes, err := dl.fetch(ctx, d)
-	if err != nil && isStatus(err, http.StatusNotFound) && d.it.known() {
-		// Purged since the mirror saw it? Asked by id, the service says
-		// for sure; then it is gone, as TRASH marks it: skipped, removed
-		// from the mirror, and skipped by the re-runs.
-		dl.count(d.it.ID)
-		if _, gerr := (api{dl.c}).getNode(ctx, d.it.ID); errors.Is(gerr, errNodeGone) {
-			return goneOutcome(d.it.ID, d.it.Name, "GET /nodes/{id}/contentRedirection", "404, and GET /nodes/{id} 404"), nil
-		}
-	}
-	if err != nil {
-		o.Status, o.Reason, o.Detail = StatusFailed, reasonOf(err), "GET /nodes/{id}/contentRedirection: "+err.Error()
-		return o, dl.diskFull(&o, err)
-	}
-	if err := dl.root.Rename(partName(name), name); err != nil {
-		o.Status, o.Detail = StatusFailed, "rename the verified "+filepath.Base(partName(name))+" to "+d.rel+": "+err.Error()
-		return o, dl.diskFull(&o, err)
-	}
-	setMTime(d.path, d.it.Content)
-	o.Status = StatusOK
-	o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s, md5 verified)", d.rel, output.Bytes(n))
-	if d.it.MD5 == "" {
-		o.Detail = fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s; the node has no md5 to verify against)", d.rel, output.Bytes(n))
-	}
-	if resumes > 0 {
-		o.Detail += fmt.Sprintf("; resumed %d %s", resumes, plural(int64(resumes), "time", "times"))
-	}
-	return o, nil
+	return false, nil
 }
 
 // local is d's path relative to the target directory, in the OS's form.
@@ -494,7 +467,7 @@ func (dl *downloader) noLinkedFolders(name string) error {
 // diskFull gives o the detail of a full disk and returns the error that
 // stops the statement, when err is one; nil otherwise.
 func (dl *downloader) diskFull(o *Outcome, err error) error {
-	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
+	if !fetch.DiskFull(err) {
 		return nil
 	}
 	full := fmt.Errorf("disk full: free space on %s, then run the statement again", dl.dir)
@@ -502,246 +475,12 @@ func (dl *downloader) diskFull(o *Outcome, err error) error {
 	return full
 }
 
-// partPath is where the file for path is downloaded before it is
-// verified: ".NAME.part" beside it. No node's file name starts with a dot
-// (cleanName), so it is never another node's file.
-func partPath(path string) string {
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".part")
-}
-
-// partName is partPath of a name relative to the target.
-func partName(name string) string { return partPath(name) }
-
-// partFile is what a download writes to: an *os.File (tests wrap it to
-// fail as a full disk does).
-type partFile interface {
-	io.ReadWriteSeeker
-	io.Closer
-	Truncate(size int64) error
-	Sync() error
-}
+// partFile is what a download writes to (tests wrap it to fail as a full
+// disk does).
+type partFile = fetch.PartFile
 
 // wrapPart wraps each part file opened; tests replace it.
 var wrapPart = func(f *os.File) partFile { return f }
-
-// openPart opens the part file name under root without following a link:
-//
-//   - none there: created with O_EXCL (a link planted meanwhile makes it
-//     fail, never followed);
-//   - a regular file (an interrupted run's): opened to be resumed;
-//   - a symbolic link (planted): the link itself is removed, its target
-//     is left alone, and a new file is created;
-//   - anything else (a directory): an error that names it.
-func openPart(root *os.Root, name string) (partFile, error) {
-	const create = os.O_RDWR | os.O_CREATE | os.O_EXCL | syscall.O_NOFOLLOW
-	fi, err := root.Lstat(name)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, err
-	case fi.Mode().IsRegular():
-		f, err := root.OpenFile(name, os.O_RDWR|syscall.O_NOFOLLOW, 0)
-		if err != nil {
-			return nil, err
-		}
-		return wrapPart(f), nil
-	case fi.Mode()&fs.ModeSymlink != 0:
-		if err := root.Remove(name); err != nil {
-			return nil, fmt.Errorf("%s is a symbolic link and could not be removed: %w", filepath.Base(name), err)
-		}
-	default:
-		return nil, fmt.Errorf("%s exists and is not a regular file; move it away", filepath.Base(name))
-	}
-	f, err := root.OpenFile(name, create, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return wrapPart(f), nil
-}
-
-// fetch downloads d into partPath(d.path): an existing .part (from an
-// interrupted run) is resumed, a connection cut mid-body resumes with a
-// Range request, and the whole file is checked against the node's size and
-// md5 and synced to disk before fetch returns. A .part whose content turns
-// out wrong is removed, and downloaded once more from the start.
-func (dl *downloader) fetch(ctx context.Context, d download) (n int64, resumes int, err error) {
-	part := partName(d.local())
-	for attempt := 0; ; attempt++ {
-		n, resumes, resumed, err := dl.fetchOnce(ctx, d, part)
-		var bad *badContentError
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-			// A partial file on a full disk is worth less than the room.
-			_ = dl.root.Remove(part)
-			return n, resumes, err
-		}
-		if errors.As(err, &bad) {
-			_ = dl.root.Remove(part)
-			if resumed && attempt == 0 {
-				continue // a kept prefix may be what was wrong: once more, from scratch
-			}
-		}
-		if err != nil && !dl.resumable(part, d) {
-			// Nothing a re-run could resume from: leave no file behind.
-			_ = dl.root.Remove(part)
-		}
-		return n, resumes, err
-	}
-}
-
-// resumable reports whether the part file of a failed download is worth
-// keeping for the next run, which resumes it with a Range request: it
-// holds bytes, and the node has an md5 to verify the whole against
-// (fetchOnce starts over without one). An empty one is never kept.
-func (dl *downloader) resumable(part string, d download) bool {
-	fi, err := dl.root.Lstat(part)
-	return err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fi.Size() <= d.it.Size && d.it.MD5 != ""
-}
-
-// badContentError is a download whose bytes are not the node's.
-type badContentError struct{ msg string }
-
-func (e *badContentError) Error() string { return e.msg }
-
-func (dl *downloader) fetchOnce(ctx context.Context, d download, part string) (have int64, resumes int, resumed bool, err error) {
-	f, err := openPart(dl.root, part)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	defer f.Close()
-	h := md5.New()
-	if have, err = f.Seek(0, io.SeekEnd); err != nil {
-		return 0, 0, false, err
-	}
-	if have > d.it.Size && d.it.Size > 0 || d.it.MD5 == "" {
-		have = 0 // no way to trust a prefix without an md5 at the end
-	}
-	if have > 0 {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return 0, 0, false, err
-		}
-		if _, err := io.CopyN(h, f, have); err != nil {
-			return 0, 0, false, fmt.Errorf("read the partial file: %w", err)
-		}
-		resumed = true
-	}
-	if err := f.Truncate(have); err != nil {
-		return 0, 0, false, err
-	}
-	if _, err := f.Seek(have, io.SeekStart); err != nil {
-		return 0, 0, false, err
-	}
-	owner, err := dl.ownerID(ctx, d.it)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	bufp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bufp)
-	w := &hashWriter{f: f, h: h, tr: dl.bytes}
-	stalls := 0
-	for d.it.Size == 0 || have < d.it.Size {
-		n, err := dl.get(ctx, d.it, owner, have, w, *bufp)
-		have += n
-		dl.mu.Lock()
-		dl.total += n
-		dl.mu.Unlock()
-		if err == nil {
-			break
-		}
-		var restart *restartError
-		switch {
-		case w.err != nil:
-			return have, resumes, resumed, fmt.Errorf("write %s: %w", filepath.Base(part), w.err) // the disk, not the network
-		case errors.As(err, &restart):
-			have, resumed = 0, false
-			h.Reset()
-			if e := f.Truncate(0); e != nil {
-				return have, resumes, resumed, e
-			}
-			if _, e := f.Seek(0, io.SeekStart); e != nil {
-				return have, resumes, resumed, e
-			}
-		case ctx.Err() != nil:
-			if have == 0 || d.it.MD5 == "" {
-				return have, resumes, resumed, errors.New("interrupted")
-			}
-			return have, resumes, resumed, fmt.Errorf("interrupted; %s is kept and the next run resumes it", filepath.Base(partPath(d.path)))
-		case !resumable(err):
-			return have, resumes, resumed, err
-		}
-		if n > 0 {
-			stalls = 0
-		} else {
-			stalls++
-		}
-		if stalls >= maxStalls {
-			return have, resumes, resumed, fmt.Errorf("gave up after %d resumes without progress: %w", stalls, err)
-		}
-		resumes++
-	}
-	if have != d.it.Size && d.it.Size > 0 {
-		return have, resumes, resumed, &badContentError{fmt.Sprintf("got %d bytes, the node has %d; the partial file was removed", have, d.it.Size)}
-	}
-	if d.it.MD5 != "" {
-		if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, d.it.MD5) {
-			return have, resumes, resumed, &badContentError{fmt.Sprintf("md5 %s does not match the node's %s; the partial file was removed", sum, d.it.MD5)}
-		}
-	}
-	if err := f.Sync(); err != nil {
-		return have, resumes, resumed, fmt.Errorf("sync %s: %w", filepath.Base(partPath(d.path)), err)
-	}
-	return have, resumes, resumed, f.Close()
-}
-
-// restartError says the server ignored or refused the Range: start over.
-type restartError struct{ why string }
-
-func (e *restartError) Error() string { return e.why }
-
-// resumable reports whether a failed body read is worth a Range resume: a
-// cut connection or a timeout, not a refusal.
-func resumable(err error) bool {
-	var ae *fetch.APIError
-	if errors.As(err, &ae) {
-		return ae.Retryable
-	}
-	return !errors.Is(err, context.Canceled)
-}
-
-// get sends one contentRedirection request (with a Range from offset when
-// offset > 0; the redirect keeps the header) and copies the body to w.
-func (dl *downloader) get(ctx context.Context, it item, owner string, offset int64, w io.Writer, buf []byte) (int64, error) {
-	dl.count(it.ID)
-	body, err := dl.c.OpenContent(ctx, it.ID, owner, offset)
-	var re *fetch.RangeError
-	if errors.As(err, &re) {
-		return 0, &restartError{re.Why}
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer body.Close()
-	return io.CopyBuffer(w, body, buf)
-}
-
-// hashWriter writes to the file and the md5 at once and reports progress.
-// err keeps the file's write error, so that it is not taken for a cut
-// connection and retried.
-type hashWriter struct {
-	f   io.Writer
-	h   hash.Hash
-	tr  engine.Tracker
-	err error
-}
-
-func (w *hashWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
-	w.tr.Add(int64(n))
-	if err != nil {
-		w.err = err
-	}
-	return n, err
-}
 
 // present reports whether path already holds it's content: same size and,
 // when the node has one, same md5.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/apsql/apsql/emulator"
+	"github.com/apsql/apsql/fetch"
 )
 
 // TestDownloadWithCutConnections: every file arrives, right, with no .part
@@ -111,7 +112,7 @@ func TestDownloadResumesPartFromEarlierRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			final := filepath.Join(dir, id+"_resume.jpg")
 			os.Remove(final)
-			if err := os.WriteFile(partPath(final), c.prefix, 0o644); err != nil {
+			if err := os.WriteFile(fetch.PartName(final), c.prefix, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			rows, _ := e.run(fmt.Sprintf(`DOWNLOAD '%s' TO '%s'`, id, dir))
@@ -122,7 +123,7 @@ func TestDownloadResumesPartFromEarlierRun(t *testing.T) {
 			if err != nil || string(got) != string(data) {
 				t.Fatalf("the file differs from the node's content (%d bytes, err %v)", len(got), err)
 			}
-			if _, err := os.Stat(partPath(final)); !os.IsNotExist(err) {
+			if _, err := os.Stat(fetch.PartName(final)); !os.IsNotExist(err) {
 				t.Errorf(".part left behind")
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/apsql/apsql/emulator"
+	"github.com/apsql/apsql/fetch"
 )
 
 // readManifestT reads dir's manifest or fails the test.
@@ -240,14 +241,14 @@ func TestBackupBadInput(t *testing.T) {
 	p := filepath.Join(dir, filepath.FromSlash(rec.Path))
 	data, _ := os.ReadFile(p)
 	os.Remove(p)
-	if err := os.WriteFile(partName(p), data[:len(data)/2], 0o644); err != nil {
+	if err := os.WriteFile(fetch.PartName(p), data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rows, _ = e.run(`BACKUP TO '` + dir + `'`)
 	if got, _ := os.ReadFile(p); !bytes.Equal(got, data) || len(rows) != 1 || !strings.Contains(rows[0]["detail"], "fetched") {
 		t.Errorf("resume: rows %v, file %d bytes of %d", rows, len(got), len(data))
 	}
-	if _, err := os.Stat(partName(p)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(fetch.PartName(p)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the part file is left: %v", err)
 	}
 }

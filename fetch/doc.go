@@ -17,6 +17,7 @@
 //
 // Every request apsql sends is built here, by one typed method per endpoint
 // (GetNode, Trash, Purge, AddToAlbum, UploadFile, OpenContent, Thumbnail,
+// DownloadFile (the resumable, verified download of a file; download.go),
 // SearchRecords, ...; see nodes_api.go, albums_api.go, people_api.go,
 // transfer_api.go): the request type and the generic call are unexported,
 // so no other package can spell a path. Batch requests answer a

@@ -3,9 +3,12 @@ package fetch_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -246,50 +249,41 @@ func TestResumesShareOneBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := srv.OwnerID()
 	srv.StallBodies(1, 1000)
-	// The caller's resume loop, as DOWNLOAD and BACKUP run it: resume
-	// after every cut; give up after 5 resumes in a row without a byte.
-	t0 := time.Now()
-	var have int64
-	var got bytes.Buffer
-	stalls, opens := 0, 0
-	for have < int64(len(data)) {
-		opens++
-		body, err := c.OpenContent(ctx, n.ID, owner, have)
-		var k int64
-		if err == nil {
-			if opens == 1 {
-				// From now on the service never answers.
-				srv.SetHang("GET /drive/v1/nodes/{id}/contentRedirection", emulator.HangHeaders, 0, -1)
-			}
-			k, err = io.Copy(&got, body)
-			body.Close()
-			have += k
-		}
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("still resuming after %v: %v", time.Since(t0), err)
-		}
-		if k > 0 {
-			stalls = 0
-		} else if stalls++; stalls >= 5 {
-			err = fmt.Errorf("gave up after %d resumes without progress: %w", stalls, err)
-			el := time.Since(t0)
-			if !errors.Is(err, fetch.ErrNoProgress) {
-				t.Fatalf("err = %v, want ErrNoProgress", err)
-			}
-			if el > 3*time.Second {
-				t.Errorf("failed after %v (%d opens), want about one ProgressTimeout (1.5 s)", el, opens)
-			}
-			t.Logf("%v, %d opens, %d bytes: %v", el.Round(time.Millisecond), opens, have, err)
-			checkStallLine(t, ev, "contentRedirection has sent only 1000 bytes in")
-			return
-		}
+	// DownloadFile, the resume loop under DOWNLOAD and BACKUP: it resumes
+	// after every cut, and gives up after 5 resumes in a row without a
+	// byte; the budget ends it sooner, shared by every resume.
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("finished, want a failure: %d bytes", have)
+	defer root.Close()
+	sum := md5.Sum(data)
+	var hung sync.Once
+	t0 := time.Now()
+	got, err := c.DownloadFile(ctx, root, "r.bin", fetch.Download{ID: n.ID, Size: int64(len(data)), MD5: hex.EncodeToString(sum[:]),
+		Progress: func(int64) {
+			// From the first bytes on, the service never answers.
+			hung.Do(func() { srv.SetHang("GET /drive/v1/nodes/{id}/contentRedirection", emulator.HangHeaders, 0, -1) })
+		}})
+	el := time.Since(t0)
+	if ctx.Err() != nil {
+		t.Fatalf("still resuming after %v: %v", el, err)
+	}
+	if err == nil {
+		t.Fatalf("finished, want a failure: %+v", got)
+	}
+	if !errors.Is(err, fetch.ErrNoProgress) {
+		t.Fatalf("err = %v, want ErrNoProgress", err)
+	}
+	if el > 3*time.Second {
+		t.Errorf("failed after %v (%d requests), want about one ProgressTimeout (1.5 s)", el, got.Requests)
+	}
+	if got.Size != 1000 {
+		t.Errorf("%d bytes kept, want the 1000 the service sent", got.Size)
+	}
+	t.Logf("%v, %d requests, %d resumes, %d bytes: %v", el.Round(time.Millisecond), got.Requests, got.Resumes, got.Size, err)
+	checkStallLine(t, ev, "contentRedirection has sent only 1000 bytes in")
 }
 
 // The budget cuts an attempt that is still waiting for its headers (the
