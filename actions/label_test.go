@@ -67,6 +67,30 @@ func labelDB(t *testing.T) *engine.Session {
 	return engine.NewSession(db)
 }
 
+// Solid colours the test model names red, green, blue; grey it labels
+// with no confidence.
+var (
+	red   = color.NRGBA{230, 20, 20, 255}
+	green = color.NRGBA{20, 230, 20, 255}
+	blue  = color.NRGBA{20, 20, 230, 255}
+	grey  = color.NRGBA{128, 128, 128, 255}
+)
+
+// labelDirSetup needs ONNX Runtime, opens a database with LABEL and
+// writes images (path under dir/in → colour); it returns the session, a
+// new directory and dir/in.
+func labelDirSetup(t *testing.T, images map[string]color.NRGBA) (s *engine.Session, dir, in string) {
+	t.Helper()
+	needORT(t)
+	s = labelDB(t)
+	dir = t.TempDir()
+	in = filepath.Join(dir, "in")
+	for name, c := range images {
+		writeSolid(t, filepath.Join(in, name), c)
+	}
+	return s, dir, in
+}
+
 // labelRows runs a statement and returns its rows as maps of column name
 // to value (string, float64 or nil) and its summary.
 func labelRows(t *testing.T, s *engine.Session, stmt string) ([]map[string]any, string) {
@@ -270,6 +294,14 @@ func TestParseLabelErrors(t *testing.T) {
 		{"crop_pct", "'in' INTO 'out' USING 'm.onnx' (CROP_PCT 0)", "option CROP_PCT wants a fraction in (0, 1]"},
 		{"labels missing", "'in' INTO 'out' USING 'm.onnx' (LABELS 'no/such.tsv')", "option LABELS: no/such.tsv: no such file or directory"},
 		{"concurrency", "'x' USING 'm.onnx' (CONCURRENCY 0)", "CONCURRENCY wants a whole number from 1 to 64"},
+		{"threads", "'in' INTO 'out' USING 'm.onnx' (THREADS 257)", "option THREADS wants a whole number from 0 to 256"},
+		{"input_size", "'in' INTO 'out' USING 'm.onnx' (INPUT_SIZE 0)", "option INPUT_SIZE wants a whole number from 1 to 8192"},
+		{"interpolation", "'in' INTO 'out' USING 'm.onnx' (INTERPOLATION 'cubic')", "option INTERPOLATION wants 'nearest', 'box', 'bilinear', 'hamming', 'bicubic', 'lanczos', not \"cubic\""},
+		{"crop_mode", "'x' USING 'm.onnx' (CROP_MODE 'fill')", "option CROP_MODE wants 'center', 'squash'"},
+		{"output", "'x' USING 'm.onnx' (OUTPUT 'softmax')", "option OUTPUT wants 'logits', 'probabilities'"},
+		{"library empty", "'in' INTO 'out' USING 'm.onnx' (LIBRARY ' ')", "option LIBRARY is empty: give a file path"},
+		{"labels empty", "'in' INTO 'out' USING 'm.onnx' (LABELS '')", "option LABELS is empty: give a file path"},
+		{"mean infinite", "'in' INTO 'out' USING 'm.onnx' (MEAN '[0.5, inf, 0.5]')", "option MEAN wants three numbers"},
 		{"trailing junk", "'in' INTO 'out' USING 'm.onnx' (TOPK 1) extra", `unexpected "extra"`},
 		{"no target", "USING 'm.onnx'", "unexpected \"USING 'm.onnx'\" where a target belongs"},
 		{"bad filter", "FILTER 'type:(PHOTOS' USING 'm.onnx'", "FILTER: filter"},
@@ -292,14 +324,8 @@ func TestParseLabelErrors(t *testing.T) {
 // TestLabelDir runs LABEL 'dir_in' INTO 'dir_out' through the engine: rows,
 // copies, labels rows, the journal, and re-runs that replace rows.
 func TestLabelDir(t *testing.T) {
-	needORT(t)
-	s := labelDB(t)
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
-	writeSolid(t, filepath.Join(in, "r.png"), color.NRGBA{230, 20, 20, 255})
-	writeSolid(t, filepath.Join(in, "g.png"), color.NRGBA{20, 230, 20, 255})
-	writeSolid(t, filepath.Join(in, "sub", "b.png"), color.NRGBA{20, 20, 230, 255})
-	writeSolid(t, filepath.Join(in, "grey.png"), color.NRGBA{128, 128, 128, 255})
+	s, dir, in := labelDirSetup(t, map[string]color.NRGBA{"r.png": red, "g.png": green, filepath.Join("sub", "b.png"): blue, "grey.png": grey})
+	out := filepath.Join(dir, "out")
 	if err := os.WriteFile(filepath.Join(in, "notes.txt"), []byte("not an image"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -378,12 +404,8 @@ func TestLabelDir(t *testing.T) {
 }
 
 func TestExplainLabelDir(t *testing.T) {
-	needORT(t)
-	s := labelDB(t)
-	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
-	writeSolid(t, filepath.Join(in, "r.png"), color.NRGBA{230, 20, 20, 255})
-	writeSolid(t, filepath.Join(in, "b.png"), color.NRGBA{20, 20, 230, 255})
+	s, dir, in := labelDirSetup(t, map[string]color.NRGBA{"r.png": red, "b.png": blue})
+	out := filepath.Join(dir, "out")
 	rows, sum := labelRows(t, s, fmt.Sprintf("EXPLAIN LABEL %s INTO %s USING %s", sqlQuote(in), sqlQuote(out), sqlQuote(modelPath(t))))
 	if len(rows) != 2 || rows[0]["status"] != "planned" {
 		t.Errorf("rows = %v, want 2 planned", rows)
@@ -647,11 +669,7 @@ func TestLabelNodesInterrupted(t *testing.T) {
 
 // TestLabelErrors: each error is one line naming the problem and the fix.
 func TestLabelErrors(t *testing.T) {
-	needORT(t)
-	s := labelDB(t)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in")
-	writeSolid(t, filepath.Join(in, "r.png"), color.NRGBA{230, 20, 20, 255})
+	s, dir, in := labelDirSetup(t, map[string]color.NRGBA{"r.png": red})
 	out := sqlQuote(filepath.Join(dir, "out"))
 	model := sqlQuote(modelPath(t))
 	bare := filepath.Join(dir, "bare.onnx") // no model.json: ImageNet's 1000 classes
@@ -660,6 +678,13 @@ func TestLabelErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(bare, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "foreign")
+	if err := os.MkdirAll(foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -678,6 +703,11 @@ func TestLabelErrors(t *testing.T) {
 			[]string{"naming 'synset' needs a labels file with synsets"}},
 		{"bad option", "LABEL 'x' USING " + model + " (THRESHOLD -0.1)", []string{"label: option THRESHOLD wants a probability"}},
 		{"bad where", "LABEL WHERE nosuchcolumn = 1 USING " + model, []string{"label: target WHERE nosuchcolumn = 1"}},
+		// vision.LabelDir's own refusals: the statement's name once.
+		{"foreign file in dir_out", "LABEL " + sqlQuote(in) + " INTO " + sqlQuote(foreign) + " USING " + model,
+			[]string{"label: refusing to empty", "notes.txt"}},
+		{"input inside output", "LABEL " + sqlQuote(in) + " INTO " + sqlQuote(dir) + " USING " + model,
+			[]string{"label: input " + in + " is inside output"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -686,6 +716,9 @@ func TestLabelErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "label: ") || strings.Count(msg, "label: ") != 1 {
+				t.Errorf("error %q: want the statement's name once, first", err)
 			}
 			// DuckDB's own errors (a bad WHERE) carry its caret lines.
 			if strings.Contains(err.Error(), "\n") && !strings.HasPrefix(tc.name, "bad where") {
@@ -708,11 +741,7 @@ func writeNames(t *testing.T, dir string) string {
 // TestLabelCUDA: DEVICE 'cuda' works on a GPU build of ONNX Runtime with
 // CUDA, and otherwise fails with one line that names the fix.
 func TestLabelCUDA(t *testing.T) {
-	needORT(t)
-	s := labelDB(t)
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in")
-	writeSolid(t, filepath.Join(in, "r.png"), color.NRGBA{230, 20, 20, 255})
+	s, dir, in := labelDirSetup(t, map[string]color.NRGBA{"r.png": red})
 	stmt := fmt.Sprintf("LABEL %s INTO %s USING %s (DEVICE 'cuda', THRESHOLD 0.5)", sqlQuote(in), sqlQuote(filepath.Join(dir, "out")), sqlQuote(modelPath(t)))
 	res, err := s.Run(t.Context(), stmt)
 	if err == nil {
@@ -895,13 +924,22 @@ func TestLabelFailedRowsFailTheStatement(t *testing.T) {
 	if failed != 1 || res.Failed != 1 {
 		t.Errorf("%d failed rows, Result.Failed %d (summary %q): want 1 and 1, so that a script exits 1", failed, res.Failed, res.Summary)
 	}
+	if !strings.Contains(res.Summary, "re-run the statement to retry what failed") {
+		t.Errorf("summary %q: want the advice to re-run", res.Summary)
+	}
 	// EXPLAIN fails nothing: it sends nothing.
 	res, err = e.s.Run(t.Context(), "EXPLAIN LABEL 'no-such-node' USING "+sqlQuote(modelPath(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readRows(t, res)
+	if rows := readRows(t, res); len(rows) != 1 || rows[0]["status"] != "failed" {
+		t.Errorf("EXPLAIN LABEL of a node the mirror lacks: rows %v, want one failed", rows)
+	}
 	if res.Failed != 0 {
 		t.Errorf("EXPLAIN LABEL: Result.Failed %d, want 0", res.Failed)
+	}
+	// EXPLAIN (run.explain, not its action's name) sends nothing to retry.
+	if strings.Contains(res.Summary, "re-run") || !strings.HasPrefix(res.Summary, "explain label: 1 failed") {
+		t.Errorf("EXPLAIN LABEL summary %q: want its failed row counted and no advice to re-run", res.Summary)
 	}
 }

@@ -105,7 +105,10 @@ func both(a, b func(context.Context, *sql.Tx) error) func(context.Context, *sql.
 // outcomes and its counters. record is safe for concurrent use by workers.
 type run struct {
 	s      *engine.Session
-	action string // journal action: "TRASH", "ALBUM ADD", ...
+	action string // journal action: "TRASH", "ALBUM ADD", "EXPLAIN TRASH", ...
+	// explain is set for EXPLAIN, which sends only reads and journals
+	// nothing.
+	explain bool
 
 	mu       sync.Mutex // serialises the database and the fields below
 	seq      int64
@@ -145,7 +148,7 @@ func newRun(ctx context.Context, s *engine.Session, action string, explain bool)
 		// Nothing may be sent that the journal could not record.
 		return nil, fmt.Errorf("%s: %w", strings.ToLower(action), err)
 	}
-	r := &run{s: s, action: action, counts: map[Status]int{}, start: time.Now()}
+	r := &run{s: s, action: action, explain: explain, counts: map[Status]int{}, start: time.Now()}
 	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM actions_log`).Scan(&r.seq); err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}
@@ -315,7 +318,7 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 		}
 		s.WriteString(strings.Join(parts, ", "))
 	}
-	if n := r.requests.Load(); n > 0 && strings.HasPrefix(r.action, "EXPLAIN") {
+	if n := r.requests.Load(); n > 0 && r.explain {
 		// Reads only: what the service holds now (a folder's subtree).
 		s.WriteString(r.s.Say(" after %v read %s", model.Count(n), plural(n, "request", "requests")))
 	} else if n > 0 {
@@ -325,7 +328,7 @@ func (r *run) result(interrupted bool, extra string) *engine.Result {
 	if extra != "" {
 		s.WriteString("; " + extra)
 	}
-	if r.counts[StatusFailed] > 0 && !strings.HasPrefix(r.action, "EXPLAIN") {
+	if r.counts[StatusFailed] > 0 && !r.explain {
 		s.WriteString("; re-run the statement to retry what failed (details in actions_log)")
 	}
 	if r.counts[StatusConflict] > 0 {

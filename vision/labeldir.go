@@ -65,7 +65,8 @@ type Summary struct {
 //
 // emit, when not nil, is called for every file in walk order on the calling
 // goroutine. The error is for the run as a whole (bad options, dir_out
-// refused, model failure, ctx ended); per-file problems are in the results.
+// refused, model failure, ctx ended), without the statement's name: the
+// caller says whose it is; per-file problems are in the results.
 func (m *Model) LabelDir(ctx context.Context, in, out string, opts Options, emit func(FileResult)) (Summary, error) {
 	start := time.Now()
 	var sum Summary
@@ -78,21 +79,21 @@ func (m *Model) LabelDir(ctx context.Context, in, out string, opts Options, emit
 	}
 	st, err := os.Stat(in)
 	if err != nil {
-		return sum, fmt.Errorf("label: input directory: %w", err)
+		return sum, fmt.Errorf("input directory: %w", err)
 	}
 	if !st.IsDir() {
-		return sum, fmt.Errorf("label: input %s is not a directory", in)
+		return sum, fmt.Errorf("input %s is not a directory", in)
 	}
 	inAbs, err := realPath(in)
 	if err != nil {
-		return sum, fmt.Errorf("label: %w", err)
+		return sum, err
 	}
 	outAbs, err := realPath(out)
 	if err != nil {
-		return sum, fmt.Errorf("label: %w", err)
+		return sum, err
 	}
 	if inAbs == outAbs || within(inAbs, outAbs) {
-		return sum, fmt.Errorf("label: input %s is inside output %s; choose an output directory outside the images", in, out)
+		return sum, fmt.Errorf("input %s is inside output %s; choose an output directory outside the images", in, out)
 	}
 
 	mf, err := openManifest(out)
@@ -104,10 +105,10 @@ func (m *Model) LabelDir(ctx context.Context, in, out string, opts Options, emit
 	// did not exist before) must not hide that it lies inside in, where
 	// the walk would read the copies as input.
 	if outAbs, err = realPath(out); err != nil {
-		return sum, fmt.Errorf("label: %w", err)
+		return sum, err
 	}
 	if inAbs == outAbs || within(inAbs, outAbs) {
-		return sum, fmt.Errorf("label: input %s is inside output %s; choose an output directory outside the images", in, out)
+		return sum, fmt.Errorf("input %s is inside output %s; choose an output directory outside the images", in, out)
 	}
 	if !opts.Accumulate {
 		if sum.Removed, err = mf.empty(); err != nil {
@@ -120,7 +121,7 @@ func (m *Model) LabelDir(ctx context.Context, in, out string, opts Options, emit
 		err := filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if path == in {
-					return fmt.Errorf("label: walk %s: %w", path, err)
+					return fmt.Errorf("walk %s: %w", path, err)
 				}
 				// An unreadable file or folder is reported in its place,
 				// as skipped, and the walk goes on.
@@ -278,16 +279,16 @@ type manifest struct {
 
 func openManifest(dir string) (*manifest, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("label: output directory: %w", err)
+		return nil, fmt.Errorf("output directory: %w", err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("label: output directory: %w", err)
+		return nil, fmt.Errorf("output directory: %w", err)
 	}
 	mf := &manifest{dir: dir, root: root, files: map[string]bool{}, taken: map[string]bool{}}
 	if fi, err := root.Lstat(manifestName); err == nil && !fi.Mode().IsRegular() {
 		root.Close()
-		return nil, fmt.Errorf("label: %s is not a regular file (a symbolic link?): LABEL never writes through one; remove it", filepath.Join(dir, manifestName))
+		return nil, fmt.Errorf("%s is not a regular file (a symbolic link?): LABEL never writes through one; remove it", filepath.Join(dir, manifestName))
 	}
 	f, err := root.Open(manifestName)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -295,7 +296,7 @@ func openManifest(dir string) (*manifest, error) {
 	}
 	if err != nil {
 		root.Close()
-		return nil, fmt.Errorf("label: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -307,13 +308,13 @@ func openManifest(dir string) (*manifest, error) {
 		rel, err := strconv.Unquote(line)
 		if err != nil {
 			root.Close()
-			return nil, fmt.Errorf("label: %s:%d is damaged (%v); empty %s yourself or use ACCUMULATE true", filepath.Join(dir, manifestName), n, err, dir)
+			return nil, fmt.Errorf("%s:%d is damaged (%v); empty %s yourself or use ACCUMULATE true", filepath.Join(dir, manifestName), n, err, dir)
 		}
 		mf.files[rel] = true
 	}
 	if err := sc.Err(); err != nil {
 		root.Close()
-		return nil, fmt.Errorf("label: read manifest: %w", err)
+		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	return mf, nil
 }
@@ -342,14 +343,14 @@ func (mf *manifest) empty() (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("label: scan output directory: %w", err)
+		return 0, fmt.Errorf("scan output directory: %w", err)
 	}
 	if len(foreign) > 0 {
-		return 0, fmt.Errorf("label: refusing to empty %s: it holds %d file(s) apsql did not write (such as %q); choose a new or empty output directory, or use ACCUMULATE true to add to it", mf.dir, len(foreign), foreign[0])
+		return 0, fmt.Errorf("refusing to empty %s: it holds %d file(s) apsql did not write (such as %q); choose a new or empty output directory, or use ACCUMULATE true to add to it", mf.dir, len(foreign), foreign[0])
 	}
 	for _, p := range ours {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("label: empty output directory: %w", err)
+			return 0, fmt.Errorf("empty output directory: %w", err)
 		}
 	}
 	// Deepest first, so parents empty after their children; directories
@@ -360,7 +361,7 @@ func (mf *manifest) empty() (int, error) {
 	}
 	mf.files = map[string]bool{}
 	if err := mf.root.WriteFile(manifestName, []byte(manifestHeader+"\n"), 0o644); err != nil {
-		return 0, fmt.Errorf("label: reset manifest: %w", err)
+		return 0, fmt.Errorf("reset manifest: %w", err)
 	}
 	return len(ours), nil
 }
