@@ -5,17 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
-
-	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/actions"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/naming"
 )
@@ -181,8 +176,58 @@ func (r *runState) buildViews(nodes []*node) error {
 // an earlier one and still holding the node's md5 (hashed now). Each is
 // read back from the service right before (still AVAILABLE, same md5);
 // the person confirms (or --yes); TRASH itself sends and journals it in
-// actions_log.
+// actions_log (actions.TrashIDs).
 func (r *runState) thenTrash(ctx context.Context, b *Backup, nodes []*node) error {
+	ids := r.verifiedIDs(nodes)
+	if len(ids) == 0 {
+		return nil
+	}
+	ok, err := r.s.Confirmed(fmt.Sprintf("Trash %d nodes in Amazon Photos whose files are verified in %s?", len(ids), r.o.dir), "--yes")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		r.add(row{status: statusSkipped, detail: fmt.Sprintf("THEN TRASH: not confirmed; %d nodes stay in the cloud", len(ids))})
+		return nil
+	}
+	c, err := b.client(ctx)
+	if err != nil {
+		return err
+	}
+	byID := map[string]*node{}
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	good := r.stillThere(ctx, c, ids, byID)
+	if ctx.Err() != nil || len(good) == 0 {
+		return nil
+	}
+	outs, _, err := actions.TrashIDs(ctx, r.s, good)
+	if err != nil {
+		return fmt.Errorf("THEN TRASH: %w", err)
+	}
+	for _, o := range outs {
+		name, p := o.Name, ""
+		if n := byID[o.ID]; n != nil {
+			name = n.Name
+		}
+		if rec := r.m.get(o.ID); rec != nil {
+			p = rec.Path
+		}
+		r.add(row{o.ID, name, p, string(o.Status), "THEN TRASH: " + o.Detail})
+		if o.Status == actions.StatusOK {
+			r.mu.Lock()
+			r.trashed++
+			r.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// verifiedIDs are the nodes whose file in the backup holds their md5:
+// verified by this run, or hashed now. A file that no longer matches
+// gets a row, and its node stays.
+func (r *runState) verifiedIDs(nodes []*node) []string {
 	var ids []string
 	for _, n := range nodes {
 		rec := r.m.get(n.ID)
@@ -201,105 +246,30 @@ func (r *runState) thenTrash(ctx context.Context, b *Backup, nodes []*node) erro
 		}
 		ids = append(ids, n.ID)
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	ok, err := r.s.Confirmed(fmt.Sprintf("Trash %d nodes in Amazon Photos whose files are verified in %s?", len(ids), r.o.dir), "--yes")
-	if err != nil {
-		return err
-	}
-	if !ok {
-		r.add(row{status: statusSkipped, detail: fmt.Sprintf("THEN TRASH: not confirmed; %d nodes stay in the cloud", len(ids))})
-		return nil
-	}
-	c, err := b.client(ctx)
-	if err != nil {
-		return err
-	}
-	// Read each node back right before trashing: only a node still
-	// AVAILABLE with the md5 of its verified file goes.
-	var (
-		mu   sync.Mutex
-		good []string
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 8)
-	)
-	byID := map[string]*node{}
-	for _, n := range nodes {
-		byID[n.ID] = n
-	}
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rn, err := c.GetNode(ctx, id)
-			n, rec := byID[id], r.m.get(id)
-			switch {
-			case errors.Is(err, fetch.ErrNodeGone):
-				r.add(row{id, n.Name, rec.Path, statusSkipped, "THEN TRASH: the service no longer has the node: nothing to trash"})
-			case err != nil:
-				r.add(row{id, n.Name, rec.Path, statusFailed, "THEN TRASH: read the node back: " + err.Error()})
-			case rn.Status != "AVAILABLE":
-				r.add(row{id, n.Name, rec.Path, statusSkipped, "THEN TRASH: the node is " + rn.Status + " on the service: not trashed"})
-			case !strings.EqualFold(rn.ContentProperties.MD5, rec.MD5):
-				r.add(row{id, n.Name, rec.Path, statusSkipped, "THEN TRASH: the node's content changed on the service since it was backed up: not trashed"})
-			default:
-				mu.Lock()
-				good = append(good, id)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if ctx.Err() != nil || len(good) == 0 {
-		return nil
-	}
-	sort.Strings(good)
-	// TRASH itself sends the batches, settles unknown outcomes and writes
-	// actions_log: BACKUP hands it the verified ids.
-	for start := 0; start < len(good); start += 1000 {
-		chunk := good[start:min(start+1000, len(good))]
-		vals := make([]string, len(chunk))
-		for i, id := range chunk {
-			vals[i] = "(" + engine.Quote(id) + ")"
-		}
-		res, err := r.s.Run(ctx, `TRASH (SELECT id FROM (VALUES `+strings.Join(vals, ", ")+`) AS v(id))`)
-		if err != nil {
-			return fmt.Errorf("THEN TRASH: %w", err)
-		}
-		if res.Rows != nil {
-			for res.Rows.Next() {
-				rec := res.Rows.RecordBatch()
-				ids := rec.Column(0).(*array.String)
-				st := rec.Column(2).(*array.String)
-				det := rec.Column(3).(*array.String)
-				for i := 0; i < int(rec.NumRows()); i++ {
-					id := ids.Value(i)
-					n, mrec := byID[id], r.m.get(id)
-					name, p := "", ""
-					if n != nil {
-						name = n.Name
-					}
-					if mrec != nil {
-						p = mrec.Path
-					}
-					r.add(row{id, name, p, st.Value(i), "THEN TRASH: " + det.Value(i)})
-					if st.Value(i) == statusOK {
-						r.mu.Lock()
-						r.trashed++
-						r.mu.Unlock()
-					}
-				}
-			}
-			res.Rows.Release()
-		}
-	}
-	return nil
+	return ids
 }
 
-var (
-	_ = os.ErrNotExist
-	_ = time.Second
-)
+// stillThere reads each node back right before trashing: only a node
+// still AVAILABLE on the service with the md5 of its verified file goes
+// (sorted); every other gets a row.
+func (r *runState) stillThere(ctx context.Context, c *fetch.Client, ids []string, byID map[string]*node) []string {
+	found, gone, first := c.GetNodes(ctx, ids)
+	var good []string
+	for _, id := range ids {
+		rn, n, rec := found[id], byID[id], r.m.get(id)
+		switch {
+		case gone[id]:
+			r.add(row{id, n.Name, rec.Path, statusSkipped, "THEN TRASH: the service no longer has the node: nothing to trash"})
+		case rn == nil:
+			r.add(row{id, n.Name, rec.Path, statusFailed, "THEN TRASH: read the node back: " + first.Error()})
+		case rn.Status != "AVAILABLE":
+			r.add(row{id, n.Name, rec.Path, statusSkipped, "THEN TRASH: the node is " + rn.Status + " on the service: not trashed"})
+		case !strings.EqualFold(rn.ContentProperties.MD5, rec.MD5):
+			r.add(row{id, n.Name, rec.Path, statusSkipped, "THEN TRASH: the node's content changed on the service since it was backed up: not trashed"})
+		default:
+			good = append(good, id)
+		}
+	}
+	sort.Strings(good)
+	return good
+}

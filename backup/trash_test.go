@@ -29,8 +29,16 @@ func TestThenTrash(t *testing.T) {
 	if e.srv.Stats().Requests != before || !strings.Contains(sum, "THEN TRASH") {
 		t.Errorf("EXPLAIN: %d requests; %s", e.srv.Stats().Requests-before, sum)
 	}
+	// Asked at a terminal: BACKUP asks once, and TRASH, handed the
+	// verified ids, does not ask again.
+	var asked []string
+	e.s.Yes, e.s.Interactive = false, true
+	e.s.Confirm = func(q string) bool { asked = append(asked, q); return true }
 	rows, sum := e.run(`BACKUP ` + in(files[:12]) + ` TO '` + dir + `' THEN TRASH`)
 	t.Log(sum)
+	if len(asked) != 1 {
+		t.Errorf("asked %d times, want once: %q", len(asked), asked)
+	}
 	status := func(id string) string {
 		raw, _ := e.srv.Node(id)
 		var n struct{ Status string }
