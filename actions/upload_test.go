@@ -1,23 +1,16 @@
 package actions
 
 import (
-	"bytes"
-	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apsql/apsql/emulator"
 	"github.com/apsql/apsql/engine"
-	"github.com/apsql/apsql/fetch"
 )
 
 func writeFile(t *testing.T, p, content string) {
@@ -46,10 +39,7 @@ func TestUploadTreeTwice(t *testing.T) {
 	writeFile(t, filepath.Join(root, ".DS_Store"), "junk")
 
 	rows, sum := e.run(`UPLOAD '` + root + `' TO 'Backup/2024'`)
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.name] = r
-	}
+	got := rowsByName(rows)
 	for _, name := range []string{"tree/a.jpg", "tree/sub1/b.jpg", "tree/sub1/sub2/c.jpg"} {
 		if got[name].status != StatusOK {
 			t.Errorf("%s: %+v, want ok (%s)", name, got[name], sum)
@@ -83,10 +73,9 @@ func TestUploadTreeTwice(t *testing.T) {
 	}
 	// The new folder's dates are the service's (its answer, decoded once).
 	sub2, _ := e.node(folders["Backup/2024/tree/sub1/sub2"])
-	var created, modified time.Time
-	if err := e.db.QueryRow(t.Context(), `SELECT createdDate, modifiedDate FROM folders WHERE id = ?`, sub2.ID).Scan(&created, &modified); err != nil ||
-		sub2.CreatedDate.IsZero() || !created.Equal(sub2.CreatedDate) || !modified.Equal(sub2.ModifiedDate) {
-		t.Errorf("folders holds dates %v, %v (%v) for %s; the service has %v, %v", created, modified, err, sub2.ID, sub2.CreatedDate, sub2.ModifiedDate)
+	if sub2.CreatedDate.IsZero() || e.count(`SELECT count(*) FROM folders WHERE id = ? AND epoch_us(createdDate) = ? AND epoch_us(modifiedDate) = ?`,
+		sub2.ID, sub2.CreatedDate.UnixMicro(), sub2.ModifiedDate.UnixMicro()) != 1 {
+		t.Errorf("folders does not hold the dates the service has for %s: %v, %v", sub2.ID, sub2.CreatedDate, sub2.ModifiedDate)
 	}
 
 	e.rec.reset()
@@ -101,10 +90,7 @@ func TestUploadTreeTwice(t *testing.T) {
 // resend's 409, never by a second copy.
 func TestUploadConflictsAndCuts(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 13}, 0)
-	taken, err := e.srv.Upload("Dest/in", "taken.jpg", []byte("what the service has"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	taken := e.serviceHas("Dest/in", "taken.jpg", "what the service has")
 	dir := filepath.Join(t.TempDir(), "in")
 	writeFile(t, filepath.Join(dir, "taken.jpg"), "something else")
 	for i := range 12 {
@@ -147,12 +133,8 @@ func TestUploadConflictsAndCuts(t *testing.T) {
 // is.
 func TestUploadNotRegisteredUsesV2(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 14, UploadNotRegistered: true}, 0)
-	held, err := e.srv.Upload("Elsewhere", "original.jpg", []byte("bytes the library holds"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "in")
-	writeFile(t, filepath.Join(dir, "copy.jpg"), "bytes the library holds")
+	c := newHeldCopy(e)
+	dir := c.dir
 	const n = 10
 	for i := range n {
 		writeFile(t, filepath.Join(dir, fmt.Sprintf("v%02d.jpg", i)), strings.Repeat(fmt.Sprint(i), 30000))
@@ -160,13 +142,8 @@ func TestUploadNotRegisteredUsesV2(t *testing.T) {
 	e.srv.SetFaults(0, 0, 0.3, 0)
 	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false, CONCURRENCY 1)`)
 	e.srv.SetFaults(0, 0, 0, 0)
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.name] = r
-	}
-	if r := got["in/copy.jpg"]; r.status != StatusSkipped || r.id != held || !strings.Contains(r.detail, "original.jpg") {
-		t.Errorf("copy.jpg: %+v, want skipped naming original.jpg (%s)", r, held)
-	}
+	got := rowsByName(rows)
+	c.check(got)
 	for i := range n {
 		name := fmt.Sprintf("v%02d.jpg", i)
 		if r := got["in/"+name]; r.status != StatusOK || !strings.Contains(r.detail, "POST /v2/upload") {
@@ -192,21 +169,11 @@ func TestUploadNotRegisteredUsesV2(t *testing.T) {
 // of claiming an upload.
 func TestUploadSilentDedup(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 15, UploadDedup: true}, 0)
-	held, err := e.srv.Upload("Elsewhere", "original.jpg", []byte("bytes the library holds"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "in")
-	writeFile(t, filepath.Join(dir, "copy.jpg"), "bytes the library holds")
-	writeFile(t, filepath.Join(dir, "new.jpg"), "bytes nobody has")
-	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false)`)
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.name] = r
-	}
-	if r := got["in/copy.jpg"]; r.status != StatusSkipped || r.id != held || !strings.Contains(r.detail, "original.jpg") {
-		t.Errorf("copy.jpg: %+v, want skipped naming original.jpg (%s)", r, held)
-	}
+	c := newHeldCopy(e)
+	writeFile(t, filepath.Join(c.dir, "new.jpg"), "bytes nobody has")
+	rows, sum := e.run(`UPLOAD '` + c.dir + `' TO 'Dest' (DEDUP false)`)
+	got := rowsByName(rows)
+	c.check(got)
 	if r := got["in/new.jpg"]; r.status != StatusOK {
 		t.Errorf("new.jpg: %+v, want ok (%s)", r, sum)
 	}
@@ -219,69 +186,18 @@ func TestUploadSilentDedup(t *testing.T) {
 // reported and never stored with another md5 than the one recorded.
 func TestUploadChangedFile(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 5, Seed: 14}, 0)
-	p := filepath.Join(t.TempDir(), "moving.jpg")
-	writeFile(t, p, "version one, 30 bytes long....")
-	files, _, err := walkUpload(p, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hashFiles(t.Context(), files, 1, engine.NoProgress.Start("", 0, ""))
-	writeFile(t, p, "version two, 30 bytes long....") // same size, other bytes
-	r, err := newRun(t.Context(), e.s, "UPLOAD", false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := hashedFile(e, "moving.jpg", "version one, 30 bytes long....", "")
+	writeFile(t, f.abs, "version two, 30 bytes long....") // same size, other bytes
 	root, err := e.c.Root(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &uploader{c: e.c, r: r, bytes: engine.NoProgress.Start("", 0, "")}
-	o, raw := up.file(t.Context(), files[0], root.ID)
-	if o.Status != StatusFailed || !strings.Contains(o.Detail, "changed") || raw != nil {
+	o, n := testUploader(e, e.c, conflictReport).file(t.Context(), f, root.ID)
+	if o.Status != StatusFailed || !strings.Contains(o.Detail, "changed") || n != nil {
 		t.Errorf("outcome %+v, want failed: changed", o)
 	}
 	if n, _ := e.srv.CountNodes(`name:"moving.jpg"`); n != 0 {
 		t.Errorf("the service stored the changed file (%d nodes)", n)
-	}
-}
-
-func TestCheckedFile(t *testing.T) {
-	hashed := "0123456789abcdef"
-	sum := md5.Sum([]byte(hashed))
-	cases := []struct {
-		name, now string
-		wantErr   bool
-	}{
-		{"unchanged", hashed, false},
-		{"same size, other bytes", "0123456789abcdeX", true},
-		{"shrank", "0123456789", true},
-		{"grew", hashed + "more", true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "f")
-			writeFile(t, p, c.now)
-			f, err := os.Open(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var failed error
-			cf := &checkedFile{f: f, h: md5.New(), size: int64(len(hashed)), want: hex.EncodeToString(sum[:]), failed: &failed}
-			defer cf.Close()
-			got, err := io.ReadAll(io.LimitReader(cf, 1<<20))
-			if c.wantErr {
-				if !errors.Is(err, errChanged) || failed == nil {
-					t.Fatalf("err = %v, want errChanged", err)
-				}
-				if len(got) >= len(hashed) {
-					t.Errorf("delivered all %d bytes of a changed file", len(got))
-				}
-				return
-			}
-			if err != nil || string(got) != hashed {
-				t.Errorf("read %q, %v; want the file", got, err)
-			}
-		})
 	}
 }
 
@@ -342,25 +258,26 @@ func TestParseTarget(t *testing.T) {
 // a message naming the conflict, and its files are not sent.
 func TestUploadFolderNameHeldByFile(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 13}, 0)
-	file, err := e.srv.Upload("", "trip", []byte("not a folder"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := e.serviceHas("", "trip", "not a folder")
 	dir := filepath.Join(t.TempDir(), "trip")
 	writeFile(t, filepath.Join(dir, "a.txt"), "hello")
+	writeFile(t, filepath.Join(dir, "sub", "b.txt"), "hello from below")
 	rows, sum := e.run(`UPLOAD '` + dir + `'`)
-	got := map[string]row{}
-	for _, r := range rows {
-		got[r.name] = r
-	}
+	got := rowsByName(rows)
 	if r := got["/trip/"]; r.status != StatusFailed || !strings.Contains(r.detail, "not a folder") || !strings.Contains(r.detail, file) {
 		t.Errorf("folder row: %+v, want failed naming the file %s (%s)", r, file, sum)
 	}
-	if r := got["trip/a.txt"]; r.status != StatusFailed {
-		t.Errorf("a.txt: %+v, want failed", r)
+	for _, name := range []string{"trip/a.txt", "trip/sub/b.txt"} {
+		if r := got[name]; r.status != StatusFailed || !strings.Contains(r.detail, "could not be made") {
+			t.Errorf("%s: %+v, want failed: its folder could not be made", name, r)
+		}
 	}
 	if n := len(e.rec.matching("POST", "/cdproxy/nodes")); n != 0 {
 		t.Errorf("%d uploads into a file", n)
+	}
+	// The subfolder of the folder that failed is not asked for.
+	if n := len(e.rec.matching("POST", "/nodes")); n != 1 {
+		t.Errorf("%d POST /nodes, want 1 (trip; not trip/sub)", n)
 	}
 }
 
@@ -371,10 +288,7 @@ func TestUploadFolderNameHeldByFile(t *testing.T) {
 // Re-runs send no second copy. Checked against the emulator's state.
 func TestUploadOnConflict(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 14}, 0)
-	remote, err := e.srv.Upload("Dest", "x.jpg", []byte("what the service has"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	remote := e.serviceHas("Dest", "x.jpg", "what the service has")
 	e.mirror()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "x.jpg")
@@ -458,130 +372,45 @@ func TestUploadOnConflict(t *testing.T) {
 	}
 }
 
-// rewriting returns a client for e's emulator whose answers to the
-// requests that match pass through rewrite (status and body in, body out).
-func rewriting(e *env, match func(*http.Request) bool, rewrite func(status int, body []byte) []byte) *fetch.Client {
+// serviceHas puts a file holding content into the service's folder (a
+// path, made as needed; "" is the root) and returns its id.
+func (e *env) serviceHas(folder, name, content string) string {
 	e.t.Helper()
-	cookies, err := fetch.NewCookies(e.srv.Cookies())
+	id, err := e.srv.Upload(folder, name, []byte(content))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := fetch.New(fetch.Config{
-		Cookies: cookies, Endpoint: e.srv.URL(),
-		Sleep:      func(ctx context.Context, d time.Duration) error { return ctx.Err() },
-		HTTPClient: &http.Client{Transport: answerRewriter{next: e.rec, match: match, rewrite: rewrite}},
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
+	return id
 }
 
-type answerRewriter struct {
-	next    http.RoundTripper
-	match   func(*http.Request) bool
-	rewrite func(status int, body []byte) []byte
+// rowsByName indexes result rows by name.
+func rowsByName(rows []row) map[string]row {
+	got := map[string]row{}
+	for _, r := range rows {
+		got[r.name] = r
+	}
+	return got
 }
 
-func (a answerRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := a.next.RoundTrip(req)
-	if err != nil || !a.match(req) {
-		return resp, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	body = a.rewrite(resp.StatusCode, body)
-	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
+// heldCopy is a local in/copy.jpg whose bytes the service holds as
+// Elsewhere/original.jpg (id held).
+type heldCopy struct {
+	t         *testing.T
+	held, dir string
 }
 
-// testUploader is an uploader of one run of UPLOAD through c.
-func testUploader(e *env, c *fetch.Client, onConflict string) *uploader {
+func newHeldCopy(e *env) heldCopy {
 	e.t.Helper()
-	r, err := newRun(e.t.Context(), e.s, "UPLOAD", false)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &uploader{c: c, r: r, onConflict: onConflict, bytes: engine.NoProgress.Start("", 0, "")}
+	held := e.serviceHas("Elsewhere", "original.jpg", "bytes the library holds")
+	dir := filepath.Join(e.t.TempDir(), "in")
+	writeFile(e.t, filepath.Join(dir, "copy.jpg"), "bytes the library holds")
+	return heldCopy{e.t, held, dir}
 }
 
-// hashedFile is a local file named name holding content, hashed for an
-// upload into remote.
-func hashedFile(e *env, name, content, remote string) *upFile {
-	e.t.Helper()
-	p := filepath.Join(e.t.TempDir(), name)
-	writeFile(e.t, p, content)
-	files, _, err := walkUpload(p, remote)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	hashFiles(e.t.Context(), files, 1, engine.NoProgress.Start("", 0, ""))
-	return files[0]
-}
-
-// TestUploadAnswerWithoutNodeID: an upload the service answers 200 with
-// something that is not a node is an unknown outcome (it may have landed),
-// never ok, and nothing goes into nodes; the emulator holds the file.
-func TestUploadAnswerWithoutNodeID(t *testing.T) {
-	e := setup(t, emulator.Options{Nodes: 5, Seed: 21}, 0)
-	c := rewriting(e, func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/cdproxy/nodes" },
-		func(status int, body []byte) []byte {
-			if status != http.StatusOK && status != http.StatusCreated {
-				return body
-			}
-			return []byte(`{"message":"accepted"}`)
-		})
-	root, err := e.c.Root(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := hashedFile(e, "lost.jpg", "an answer that names no node", "")
-	o, n := testUploader(e, c, conflictReport).file(t.Context(), f, root.ID)
-	if o.Status != StatusFailed || o.Reason != ReasonUnknown || n != nil || !strings.Contains(o.Detail, "accepted") {
-		t.Errorf("outcome %+v (node %v), want failed with reason unknown quoting the answer", o, n != nil)
-	}
-	if k, err := e.srv.CountNodes(`name:"lost.jpg"`); err != nil || k != 1 {
-		t.Errorf("the service holds lost.jpg %d times (%v), want 1: the test proves nothing", k, err)
-	}
-}
-
-// TestUploadConflictWithoutNodeID: a 409 whose answer does not name the
-// node holding the name is settled by listing the folder (findChild):
-// the same content is skipped with the existing id, other content is a
-// conflict naming it.
-func TestUploadConflictWithoutNodeID(t *testing.T) {
-	e := setup(t, emulator.Options{Nodes: 5, Seed: 22}, 0)
-	held, err := e.srv.Upload("Dest", "x.jpg", []byte("what the service has"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest := e.srv.State().Folders["Dest"]
-	c := rewriting(e, func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/cdproxy/nodes" },
-		func(status int, body []byte) []byte {
-			if status != http.StatusConflict {
-				return body
-			}
-			return []byte(`{"message":"Node with the same name already exists"}`)
-		})
-	for _, tc := range []struct {
-		content string
-		status  Status
-		reason  Reason
-	}{
-		{"what the service has", StatusSkipped, ReasonNone},
-		{"other bytes", StatusConflict, ReasonConflict},
-	} {
-		f := hashedFile(e, "x.jpg", tc.content, "Dest")
-		o, _ := testUploader(e, c, conflictReport).file(t.Context(), f, dest)
-		if o.Status != tc.status || o.Reason != tc.reason || o.ID != held {
-			t.Errorf("%q: outcome %+v, want %s (%q) with the id %s", tc.content, o, tc.status, tc.reason, held)
-		}
-	}
-	if k, err := e.srv.CountNodes(`name:"x.jpg"`); err != nil || k != 1 {
-		t.Errorf("the service holds x.jpg %d times (%v), want 1", k, err)
+// check wants the copy skipped, naming where the service holds it.
+func (c heldCopy) check(got map[string]row) {
+	c.t.Helper()
+	if r := got["in/copy.jpg"]; r.status != StatusSkipped || r.id != c.held || !strings.Contains(r.detail, "original.jpg") {
+		c.t.Errorf("copy.jpg: %+v, want skipped naming original.jpg (%s)", r, c.held)
 	}
 }
