@@ -107,20 +107,100 @@ var cosTable = func() (t [9][side]float32) {
 	return t
 }()
 
+// A Hasher decodes and hashes thumbnails, reusing its buffers from one to
+// the next: a worker keeps one. It is not safe for concurrent use.
+type Hasher struct {
+	dec  lumaDecoder
+	grey []byte    // the luminance of a decoded JPEG, tightly packed
+	lum  []float32 // the grey levels of any other image
+	tmp  []float32 // resample's horizontal pass
+	line []float32 // trim's current row or column
+	srt  []float32 // trim's sorted line
+}
+
+var hashers = sync.Pool{New: func() any { return new(Hasher) }}
+
+// HashData decodes a thumbnail and hashes it, as Decode then Hash would,
+// with the same errors, and returns the image's size too (when it
+// decodes). A sequential JPEG, what thumbnails are, takes a faster road:
+// only its luminance is decoded, into the Hasher's buffers, and hashed
+// from the bytes (the same hash, bit for bit).
+func (h *Hasher) HashData(data []byte) (Hashes, image.Point, error) {
+	if len(data) > 2 && data[0] == 0xff && data[1] == 0xd8 && h.dec.decode(data) == nil {
+		d := &h.dec
+		w, ht := d.width, d.height
+		grey := d.pix
+		if d.stride != w {
+			grey = growT(&h.grey, w*ht)
+			for y := range ht {
+				copy(grey[y*w:(y+1)*w], d.pix[y*d.stride:])
+			}
+		}
+		hs, err := hashGrey(h, grey[:w*ht], w, ht)
+		return hs, image.Pt(w, ht), err
+	}
+	img, err := Decode(data)
+	if err != nil {
+		return Hashes{}, image.Point{}, err
+	}
+	hs, err := h.Hash(img)
+	return hs, img.Bounds().Size(), err
+}
+
 // Hash computes the hashes of img. Uniform borders (a screenshot's bars,
 // a letterbox) are trimmed first, so a screenshot of a photo hashes like
 // the photo. An image with no detail returns ErrFlat.
 func Hash(img image.Image) (Hashes, error) {
-	lum, w, h := luminance(img)
-	x0, y0, x1, y1 := trim(lum, w, h)
+	h := hashers.Get().(*Hasher)
+	defer hashers.Put(h)
+	return h.Hash(img)
+}
+
+// Hash is the package's Hash with h's buffers.
+func (h *Hasher) Hash(img image.Image) (Hashes, error) {
+	b := img.Bounds()
+	w, ht := b.Dx(), b.Dy()
+	switch m := img.(type) {
+	case *image.YCbCr: // what JPEG decodes to: Y is the luminance
+		grey := growT(&h.grey, w*ht)
+		for y := range ht {
+			copy(grey[y*w:(y+1)*w], m.Y[m.YOffset(b.Min.X, b.Min.Y+y):])
+		}
+		return hashGrey(h, grey, w, ht)
+	case *image.Gray:
+		grey := growT(&h.grey, w*ht)
+		for y := range ht {
+			copy(grey[y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
+		}
+		return hashGrey(h, grey, w, ht)
+	}
+	return hashGrey(h, h.luminance(img), w, ht)
+}
+
+// growT returns (*buf)[:n], reallocating when it is too short.
+func growT[T any](buf *[]T, n int) []T {
+	if cap(*buf) < n {
+		*buf = make([]T, n)
+	}
+	return (*buf)[:n]
+}
+
+// pixel is a grey level: the bytes of a decoded plane, or the float32
+// luminance of an RGBA or other image. Both hash alike: every step
+// converts a byte to float32 exactly where it would read the float.
+type pixel interface{ ~uint8 | ~float32 }
+
+// hashGrey hashes a w×h grey image (0..255, row-major).
+func hashGrey[T pixel](h *Hasher, lum []T, w, ht int) (Hashes, error) {
+	x0, y0, x1, y1 := trim(h, lum, w, ht)
 	var g [side * side]float32
-	resample(lum, w, x0, y0, x1, y1, g[:], side, side)
+	resample(h, lum, w, x0, y0, x1, y1, g[:], side, side)
 	if sd := deviation(g[:]); sd < 2 {
 		// What is left inside white or black edges is one colour (an
 		// object on a plain background, cut to its inside): hash it all.
-		if x0 != 0 || y0 != 0 || x1 != w || y1 != h {
-			x0, y0, x1, y1 = 0, 0, w, h
-			resample(lum, w, x0, y0, x1, y1, g[:], side, side)
+		if x0 != 0 || y0 != 0 || x1 != w || y1 != ht {
+			x0, y0, x1, y1 = 0, 0, w, ht
+			resample(h, lum, w, x0, y0, x1, y1, g[:], side, side)
 			sd = deviation(g[:])
 		}
 		if sd < 2 {
@@ -128,28 +208,46 @@ func Hash(img image.Image) (Hashes, error) {
 		}
 	}
 
-	// Separable DCT-II, only the 9 lowest frequencies each way.
+	// Separable DCT-II: only frequencies 1..8 each way are kept (the DC
+	// row and column are left out of the hash, so not computed). Every
+	// sum adds its terms in the order it always did (x, y ascending):
+	// the same bits as before.
 	var rows [9][side]float32 // rows[v][x] = Σ_y cos_v(y) g[y][x]
-	for v := range 9 {
+	for v := 1; v < 9; v++ {
 		cv := &cosTable[v]
-		for y := range side {
-			c := cv[y]
-			row := g[y*side : (y+1)*side]
-			out := &rows[v]
-			for x := range side {
-				out[x] += c * row[x]
+		out := &rows[v]
+		for x := 0; x < side; x += 8 { // eight columns' sums in registers
+			var s0, s1, s2, s3, s4, s5, s6, s7 float32
+			for y := range side {
+				c := cv[y]
+				r := (*[8]float32)(g[y*side+x : y*side+x+8])
+				s0 += c * r[0]
+				s1 += c * r[1]
+				s2 += c * r[2]
+				s3 += c * r[3]
+				s4 += c * r[4]
+				s5 += c * r[5]
+				s6 += c * r[6]
+				s7 += c * r[7]
 			}
+			out[x], out[x+1], out[x+2], out[x+3], out[x+4], out[x+5], out[x+6], out[x+7] = s0, s1, s2, s3, s4, s5, s6, s7
 		}
 	}
 	var coef [64]float32
 	for v := 1; v < 9; v++ {
-		for u := 1; u < 9; u++ {
-			var s float32
-			cu := &cosTable[u]
+		rv := &rows[v]
+		for u := 1; u < 9; u += 4 { // four sums at once: independent chains
+			c0, c1, c2, c3 := &cosTable[u], &cosTable[u+1], &cosTable[u+2], &cosTable[u+3]
+			var s0, s1, s2, s3 float32
 			for x := range side {
-				s += cu[x] * rows[v][x]
+				r := rv[x]
+				s0 += c0[x] * r
+				s1 += c1[x] * r
+				s2 += c2[x] * r
+				s3 += c3[x] * r
 			}
-			coef[(v-1)*8+u-1] = s
+			i := (v-1)*8 + u - 1
+			coef[i], coef[i+1], coef[i+2], coef[i+3] = s0, s1, s2, s3
 		}
 	}
 	sorted := coef
@@ -163,7 +261,7 @@ func Hash(img image.Image) (Hashes, error) {
 	}
 
 	var d [9 * 8]float32
-	resample(lum, w, x0, y0, x1, y1, d[:], 9, 8)
+	resample(h, lum, w, x0, y0, x1, y1, d[:], 9, 8)
 	for y := range 8 {
 		for x := range 8 {
 			if d[y*9+x+1] > d[y*9+x] {
@@ -185,28 +283,15 @@ func deviation(g []float32) float64 {
 	return math.Sqrt(max(0, sq/n-(sum/n)*(sum/n)))
 }
 
-// luminance returns img's grey levels (0..255), row-major, w×h.
-func luminance(img image.Image) ([]float32, int, int) {
+// luminance returns the grey levels (0..255) of an image that is neither
+// YCbCr nor Gray, row-major, in h.lum.
+func (h *Hasher) luminance(img image.Image) []float32 {
 	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	lum := make([]float32, w*h)
+	w, ht := b.Dx(), b.Dy()
+	lum := growT(&h.lum, w*ht)
 	switch m := img.(type) {
-	case *image.YCbCr: // what JPEG decodes to: Y is the luminance
-		for y := range h {
-			row := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):]
-			for x := range w {
-				lum[y*w+x] = float32(row[x])
-			}
-		}
-	case *image.Gray:
-		for y := range h {
-			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			for x := range w {
-				lum[y*w+x] = float32(row[x])
-			}
-		}
 	case *image.RGBA:
-		for y := range h {
+		for y := range ht {
 			row := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
 			for x := range w {
 				p := row[4*x : 4*x+3]
@@ -214,14 +299,14 @@ func luminance(img image.Image) ([]float32, int, int) {
 			}
 		}
 	default:
-		for y := range h {
+		for y := range ht {
 			for x := range w {
 				g := color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray)
 				lum[y*w+x] = float32(g.Y)
 			}
 		}
 	}
-	return lum, w, h
+	return lum
 }
 
 // trim finds the box inside the bars of a screenshot or a letterbox, so
@@ -232,14 +317,20 @@ func luminance(img image.Image) ([]float32, int, int) {
 // its brightened copy), and then line by
 // line while most of a line is that colour (icons and the clock of a
 // status bar are not). It trims at most 40% from each side.
-func trim(lum []float32, w, h int) (x0, y0, x1, y1 int) {
-	x0, y0, x1, y1 = 0, 0, w, h
-	line := make([]float32, 0, max(w, h))
-	row := func(y int) []float32 { return append(line[:0], lum[y*w+x0:y*w+x1]...) }
+func trim[T pixel](h *Hasher, lum []T, w, ht int) (x0, y0, x1, y1 int) {
+	x0, y0, x1, y1 = 0, 0, w, ht
+	line := growT(&h.line, max(w, ht))
+	row := func(y int) []float32 {
+		c := line[:x1-x0]
+		for i, v := range lum[y*w+x0 : y*w+x1] {
+			c[i] = float32(v)
+		}
+		return c
+	}
 	col := func(x int) []float32 {
 		c := line[:0]
 		for y := y0; y < y1; y++ {
-			c = append(c, lum[y*w+x])
+			c = append(c, float32(lum[y*w+x]))
 		}
 		return c
 	}
@@ -253,22 +344,38 @@ func trim(lum []float32, w, h int) (x0, y0, x1, y1 int) {
 		}
 		return float64(k) / float64(len(vals))
 	}
-	// bar returns the colour of a trimmable outer line.
+	// bar returns the colour of a trimmable outer line: its median, when
+	// that is under 32 or over 223 and nine in ten of the line are near
+	// it. Counting first tells whether the median can be that dark or
+	// light (the k-th smallest is < 32 when more than k values are); a
+	// photo's edge, most often, cannot, and is never sorted.
 	bar := func(vals []float32) (float32, bool) {
-		s := slices.Clone(vals)
+		k := len(vals) / 2
+		dark, light := 0, 0
+		for _, v := range vals {
+			if v < 32 {
+				dark++
+			} else if v > 223 {
+				light++
+			}
+		}
+		if dark <= k && light < len(vals)-k {
+			return 0, false
+		}
+		s := append(growT(&h.srt, len(vals))[:0], vals...)
 		slices.Sort(s)
-		c := s[len(s)/2]
+		c := s[k]
 		return c, (c < 32 || c > 223) && near(vals, c) >= 0.9
 	}
 	// Bars come in pairs of one colour (top and bottom, left and right):
 	// a saturated sky at the top alone is no bar.
 	ct, okt := bar(row(0))
-	cb, okb := bar(row(h - 1))
+	cb, okb := bar(row(ht - 1))
 	if okt && okb && ct-cb < 24 && cb-ct < 24 {
-		for y0 < h*2/5 && near(row(y0), ct) >= 0.6 {
+		for y0 < ht*2/5 && near(row(y0), ct) >= 0.6 {
 			y0++
 		}
-		for y1 > h-h*2/5 && near(row(y1-1), cb) >= 0.6 {
+		for y1 > ht-ht*2/5 && near(row(y1-1), cb) >= 0.6 {
 			y1--
 		}
 	}
@@ -283,7 +390,7 @@ func trim(lum []float32, w, h int) (x0, y0, x1, y1 int) {
 		}
 	}
 	if x1-x0 < 2 || y1-y0 < 2 { // nothing left: hash the whole image
-		return 0, 0, w, h
+		return 0, 0, w, ht
 	}
 	return x0, y0, x1, y1
 }
@@ -291,26 +398,57 @@ func trim(lum []float32, w, h int) (x0, y0, x1, y1 int) {
 // resample averages the box [x0,x1)×[y0,y1) of src (stride w) into dst,
 // dw×dh, each destination cell the area-weighted mean of the source
 // pixels it covers (a box filter, exact for any ratio).
-func resample(src []float32, w, x0, y0, x1, y1 int, dst []float32, dw, dh int) {
+func resample[T pixel](h *Hasher, src []T, w, x0, y0, x1, y1 int, dst []float32, dw, dh int) {
 	sw, sh := x1-x0, y1-y0
 	xs := spans(sw, dw)
 	ys := spans(sh, dh)
-	tmp := make([]float32, sh*dw) // horizontal pass: sh rows of dw
+	tmp := growT(&h.tmp, sh*dw) // horizontal pass: sh rows of dw
+	k := xs.k
 	for y := range sh {
 		row := src[(y0+y)*w+x0 : (y0+y)*w+x1]
-		for i, sp := range xs {
-			var s float32
-			for k, wt := range sp.w {
-				s += wt * row[sp.first+k]
+		out := tmp[y*dw : (y+1)*dw]
+		switch k {
+		case 2: // halving, the common case: 64 pixels into 32
+			for i := range out {
+				f := xs.first[i]
+				in := row[f : f+2 : f+2]
+				wt := xs.w[2*i : 2*i+2 : 2*i+2]
+				s := wt[0] * float32(in[0])
+				s += wt[1] * float32(in[1])
+				out[i] = s
 			}
-			tmp[y*dw+i] = s
+		default:
+			for i := range out {
+				f := xs.first[i]
+				in := row[f : f+k : f+k]
+				wt := xs.w[k*i : k*i+k : k*i+k]
+				var s float32
+				for j, v := range in {
+					s += wt[j] * float32(v)
+				}
+				out[i] = s
+			}
 		}
 	}
-	for j, sp := range ys {
+	for j := range dh {
 		out := dst[j*dw : (j+1)*dw]
+		f := ys.first[j]
+		if ys.k == 2 {
+			w0, w1 := ys.w[2*j], ys.w[2*j+1]
+			in0 := tmp[f*dw : (f+1)*dw]
+			in1 := tmp[(f+1)*dw : (f+2)*dw]
+			in0, in1 = in0[:len(out)], in1[:len(out)]
+			for i := range out {
+				s := w0 * in0[i]
+				s += w1 * in1[i]
+				out[i] = s
+			}
+			continue
+		}
 		clear(out)
-		for k, wt := range sp.w {
-			in := tmp[(sp.first+k)*dw : (sp.first+k+1)*dw]
+		for i, wt := range ys.w[ys.k*j : ys.k*j+ys.k] {
+			in := tmp[(f+i)*dw : (f+i+1)*dw]
+			in = in[:len(out)]
 			for i := range out {
 				out[i] += wt * in[i]
 			}
@@ -318,37 +456,47 @@ func resample(src []float32, w, x0, y0, x1, y1 int, dst []float32, dw, dh int) {
 	}
 }
 
-// span is the source pixels one destination cell covers, with weights
-// summing to 1.
-type span struct {
-	first int
+// spanSet maps n source pixels onto m cells, each the weighted sum of
+// the k pixels from first[i] with the weights w[k*i:k*i+k] (summing to
+// 1). A cell that covers fewer than k pixels has weights 0 for the rest,
+// before or after its own: adding 0·v, v ≥ 0, to a sum of non-negative
+// terms leaves every bit of it as it was, so the sums are the ones of
+// the cell's own pixels, in order.
+type spanSet struct {
+	k     int
+	first []int
 	w     []float32
 }
 
 // spanCache keeps the spans of the few sizes thumbnails come in.
 var spanCache struct {
 	sync.Mutex
-	m map[[2]int][]span
+	m map[[2]int]*spanSet
 }
 
 // spans maps n source pixels onto m cells (read-only: shared).
-func spans(n, m int) []span {
+func spans(n, m int) *spanSet {
 	spanCache.Lock()
 	defer spanCache.Unlock()
 	if sp, ok := spanCache.m[[2]int{n, m}]; ok {
 		return sp
 	}
 	if spanCache.m == nil || len(spanCache.m) > 256 {
-		spanCache.m = make(map[[2]int][]span)
+		spanCache.m = make(map[[2]int]*spanSet)
 	}
 	sp := newSpans(n, m)
 	spanCache.m[[2]int{n, m}] = sp
 	return sp
 }
 
-func newSpans(n, m int) []span {
-	out := make([]span, m)
+func newSpans(n, m int) *spanSet {
+	type cell struct {
+		first int
+		w     []float32
+	}
+	cells := make([]cell, m)
 	scale := float64(n) / float64(m)
+	k := 0
 	for i := range m {
 		lo, hi := float64(i)*scale, float64(i+1)*scale
 		first := int(lo)
@@ -356,12 +504,21 @@ func newSpans(n, m int) []span {
 		if last <= first {
 			last = first + 1
 		}
-		sp := span{first: first, w: make([]float32, last-first)}
+		c := cell{first: first, w: make([]float32, last-first)}
 		for p := first; p < last; p++ {
 			cover := math.Min(hi, float64(p+1)) - math.Max(lo, float64(p))
-			sp.w[p-first] = float32(cover / scale)
+			c.w[p-first] = float32(cover / scale)
 		}
-		out[i] = sp
+		cells[i] = c
+		k = max(k, last-first)
 	}
-	return out
+	sp := &spanSet{k: k, first: make([]int, m), w: make([]float32, m*k)}
+	for i, c := range cells {
+		// Pad after the cell's pixels, or before them at the end of the
+		// line, so that all k stay inside it.
+		first := min(c.first, n-k)
+		sp.first[i] = first
+		copy(sp.w[k*i+c.first-first:], c.w)
+	}
+	return sp
 }

@@ -277,8 +277,9 @@ func hashAll(parent context.Context, db *engine.DB, c *fetch.Client, jobs []hash
 	var wg sync.WaitGroup
 	for range hashWorkers {
 		wg.Go(func() {
+			var h dupes.Hasher // its buffers serve every thumbnail of this worker
 			for j := range in {
-				r, err := hashOne(ctx, c, j, ownerOf)
+				r, err := hashOne(ctx, c, &h, j, ownerOf)
 				if err != nil {
 					stop(err)
 					return
@@ -350,7 +351,7 @@ func hashAll(parent context.Context, db *engine.DB, c *fetch.Client, jobs []hash
 
 // hashOne fetches one thumbnail and hashes it. The error is for the run
 // as a whole (401, the context); everything about this node is its row.
-func hashOne(ctx context.Context, c *fetch.Client, j hashJob, ownerOf func(hashJob) (string, error)) (hashRow, error) {
+func hashOne(ctx context.Context, c *fetch.Client, h *dupes.Hasher, j hashJob, ownerOf func(hashJob) (string, error)) (hashRow, error) {
 	r := hashRow{id: j.id, md5: j.md5, at: time.Now().UTC()}
 	ownerID, err := ownerOf(j)
 	if err != nil {
@@ -370,22 +371,18 @@ func hashOne(ctx context.Context, c *fetch.Client, j hashJob, ownerOf func(hashJ
 		r.status, r.reason = "skipped", fmt.Sprintf("%s: a thumbnail of more than %s", dupes.ErrTooLarge, output.Bytes(fetch.MaxThumbnailBytes))
 		return r, nil
 	case errors.Is(err, fetch.ErrThumbnailEmpty):
-		data = nil // dupes.Decode names it
+		data = nil // HashData names it
 	case err != nil:
 		r.status, r.reason = "failed", reasonFetch+": "+err.Error()
 		return r, nil
 	}
-	img, err := dupes.Decode(data)
-	if err == nil {
-		b := img.Bounds()
-		r.w, r.h = b.Dx(), b.Dy()
-		var hs dupes.Hashes
-		if hs, err = dupes.Hash(img); err == nil {
-			r.status, r.phash, r.dhash = "ok", hs.PHash, hs.DHash
-			return r, nil
-		}
+	hs, size, err := h.HashData(data)
+	r.w, r.h = size.X, size.Y
+	if err != nil {
+		r.status, r.reason = "skipped", err.Error()
+		return r, nil
 	}
-	r.status, r.reason = "skipped", err.Error()
+	r.status, r.phash, r.dhash = "ok", hs.PHash, hs.DHash
 	return r, nil
 }
 
