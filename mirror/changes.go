@@ -262,14 +262,15 @@ func NewActionChanges(statement string) *ActionChanges {
 }
 
 // Nodes records change (ChangeAdded, ChangeRemoved or ChangeChanged) of the
-// rows of table (nodes, albums, people) whose ids are given, with the
-// columns fields for a change. Call it while the rows are in the table:
-// before a removal, after an addition; ids the table lacks are skipped.
+// rows of table (nodes, trash, folders, albums, people) whose ids are
+// given, with the columns fields for a change. Call it while the rows are
+// in the table: before a removal, after an addition; ids the table lacks
+// are skipped.
 func (a *ActionChanges) Nodes(ctx context.Context, tx *sql.Tx, table, change string, ids []string, fields ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	idCol, ok := map[string]string{"nodes": "id", "trash": "id", "albums": "id", "people": `"clusterId"`}[table]
+	idCol, ok := map[string]string{"nodes": "id", "trash": "id", "folders": "id", "albums": "id", "people": `"clusterId"`}[table]
 	if !ok {
 		return fmt.Errorf("record changes: no table %s", table)
 	}

@@ -1,0 +1,199 @@
+package actions
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
+)
+
+const (
+	// createFolderReq names CREATE FOLDER's requests.
+	createFolderReq = `POST /nodes {"kind":"FOLDER"}`
+	// folderExists is the detail of a folder the mirror holds already.
+	folderExists = "folder exists (in the mirror); not created again"
+)
+
+// runCreateFolder runs CREATE FOLDER 'a/b/c': every missing folder of the
+// path is created, parents first (POST /nodes kind FOLDER). A folder the
+// mirror holds is not created again; one the service holds already (409
+// NAME_ALREADY_EXISTS, info.nodeId) is reused, so a re-run sends nothing
+// twice.
+func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
+	prefixes, err := parseCreateFolder(rest)
+	if err != nil {
+		return nil, err
+	}
+	local, err := localFolders(ctx, s.DB, append([]string{"/"}, prefixes...))
+	if err != nil {
+		return nil, fmt.Errorf("create folder: %w", err)
+	}
+	r, err := newRun(ctx, s, "CREATE FOLDER", explain)
+	if err != nil {
+		return nil, err
+	}
+	fm := &folderMaker{r: r, local: local, changes: mirror.NewActionChanges("CREATE FOLDER")}
+	if explain {
+		return fm.explain(prefixes), nil
+	}
+	// Every folder of the path is read back or made: connect now.
+	if fm.c, err = x.client(ctx); err != nil {
+		return nil, err
+	}
+	if f, ok := local["/"]; ok {
+		fm.parent = f.id
+	}
+	for k, pre := range prefixes {
+		f, ok, err := fm.mirrored(ctx, pre)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := r.record(ctx, nil, Outcome{ID: f.id, Name: f.path + "/", Status: StatusSkipped, Detail: folderExists, Target: f.path + "/"}); err != nil {
+				return nil, err
+			}
+			fm.parent = f.id
+			continue
+		}
+		made, err := fm.make(ctx, pre)
+		switch {
+		case errors.Is(err, errJournal):
+			return r.end(false, err, "")
+		case err != nil:
+			return nil, err
+		case !made:
+			for _, rest := range prefixes[k+1:] {
+				_ = r.record(ctx, nil, Outcome{Name: rest + "/", Status: StatusFailed, Reason: ReasonNotSent, Target: rest + "/", Detail: "not sent: its parent folder could not be made"})
+			}
+			return r.result(ctx.Err() != nil, ""), nil
+		}
+	}
+	return r.result(ctx.Err() != nil, ""), nil
+}
+
+// parseCreateFolder reads CREATE FOLDER's path and returns the paths of
+// its folders, parents first: "/a", "/a/b", "/a/b/c".
+func parseCreateFolder(rest string) ([]string, error) {
+	a := engine.NewArgs(rest)
+	p, err := a.String()
+	if err != nil {
+		return nil, fmt.Errorf("create folder: %w (CREATE FOLDER 'path/to/folder')", err)
+	}
+	if !a.Done() {
+		return nil, fmt.Errorf("create folder: unexpected %q after the path; write CREATE FOLDER 'path/to/folder'", clip(a.Rest(), 20))
+	}
+	rel, err := remotePath(p)
+	if err != nil {
+		return nil, fmt.Errorf("create folder: %w", err)
+	}
+	if rel == "" {
+		return nil, fmt.Errorf("create folder: %s names no folder (the root always exists); give a path like 'Backup/2024'", engine.Quote(p))
+	}
+	comps := strings.Split(rel, "/")
+	prefixes := make([]string, len(comps))
+	for i := range comps {
+		prefixes[i] = "/" + strings.Join(comps[:i+1], "/")
+	}
+	return prefixes, nil
+}
+
+// folderMaker is one CREATE FOLDER statement.
+type folderMaker struct {
+	r       *run
+	c       *fetch.Client
+	local   map[string]folderRow // the mirrored folders, by lower-cased path
+	parent  string               // the folder the next one goes in; "" for the root, read on first use
+	changes *mirror.ActionChanges
+}
+
+// explain returns EXPLAIN's rows: each folder of the path, made or not.
+func (fm *folderMaker) explain(prefixes []string) *engine.Result {
+	n := 0
+	for _, pre := range prefixes {
+		if f, ok := fm.local[strings.ToLower(pre)]; ok {
+			fm.r.add(Outcome{ID: f.id, Name: f.path + "/", Status: StatusSkipped, Detail: folderExists})
+			continue
+		}
+		n++
+		fm.r.add(Outcome{Name: pre + "/", Status: statusPlanned, Detail: createFolderReq + " (a 409 reuses the folder the service has)"})
+	}
+	return fm.r.result(false, fmt.Sprintf("would send up to %d %s; nothing was sent", n, plural(int64(n), "request", "requests")))
+}
+
+// mirrored returns the mirror's folder at pre when the service still has
+// it. One trashed or deleted elsewhere since the last SYNC is not there to
+// reuse: the mirror forgets it (and its subtree), and it is made again.
+func (fm *folderMaker) mirrored(ctx context.Context, pre string) (folderRow, bool, error) {
+	f, ok := fm.local[strings.ToLower(pre)]
+	if !ok {
+		return f, false, nil
+	}
+	n, gerr := api{fm.c}.getNode(ctx, f.id)
+	fm.r.requests.Add(1)
+	if !errors.Is(gerr, errNodeGone) && (gerr != nil || n.Status == "AVAILABLE") {
+		return f, true, nil
+	}
+	drop := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM folders WHERE id IN `+folderSubtree(idList([]string{f.id})))
+		return err
+	}
+	if err := fm.r.record(ctx, drop); err != nil {
+		return f, false, err
+	}
+	delete(fm.local, strings.ToLower(pre))
+	return f, false, nil
+}
+
+// make makes the folder at pre in fm.parent, or reuses the one the service
+// has there (409), journaled before it is sent, and reports whether it
+// did: the next folder goes in it. An error stops the statement (one that
+// wraps errJournal: nothing was sent for pre).
+func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
+	if fm.parent == "" {
+		root, err := fm.c.Root(ctx)
+		if err != nil {
+			return false, fmt.Errorf("create folder: %w", err)
+		}
+		fm.parent = root.ID
+	}
+	if err := fm.r.intend(ctx, createFolderReq, pre+"/"); err != nil {
+		return false, err
+	}
+	id, o, err := (&uploader{c: fm.c, r: fm.r}).folder(ctx, fm.parent, pre[1:])
+	if isStatus(err, http.StatusNotFound) {
+		o.Detail += fmt.Sprintf("; the parent folder %s is not on the service any more: run SYNC FOLDERS", fm.parent)
+	}
+	var learn func(context.Context, *sql.Tx) error
+	if err == nil {
+		learn = fm.learn(id, pre, o.Status == StatusSkipped)
+	}
+	if rerr := fm.r.record(ctx, learn, o); rerr != nil {
+		return false, rerr
+	}
+	if err != nil {
+		return false, nil
+	}
+	fm.parent = id
+	return true, nil
+}
+
+// learn returns the mirror's update for the folder id at pre, made or
+// (reused) found on the service: the folders row of a reused one (a made
+// one's is written as it is made), recorded in changes as added.
+func (fm *folderMaker) learn(id, pre string, reused bool) func(context.Context, *sql.Tx) error {
+	f := folderRow{id: id, name: pre[strings.LastIndexByte(pre, '/')+1:], parentID: fm.parent, path: pre}
+	return func(ctx context.Context, tx *sql.Tx) error {
+		if reused {
+			if err := upsertFolder(ctx, tx, f, "", nil, nil); err != nil {
+				return err
+			}
+		}
+		return fm.changes.Nodes(ctx, tx, "folders", mirror.ChangeAdded, []string{id})
+	}
+}
