@@ -192,110 +192,156 @@ func albumsOf(ctx context.Context, db *engine.DB, client func(context.Context) (
 // marks the downloads found on disk. taken receives every path
 // (lower-cased) with its id.
 func suffixCollisions(ds []download, dir string, taken map[string]string, overwrite bool) []download {
-	groups := map[string][]int{}
-	var keys []string
-	for i, d := range ds {
-		k := strings.ToLower(d.path)
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], i)
-	}
-	disk := diskIndex{}
-	free := func(p string) bool {
-		k := strings.ToLower(p)
-		_, used := taken[k]
-		return !used && groups[k] == nil
-	}
+	c := &collisions{ds: ds, taken: taken, overwrite: overwrite, disk: diskIndex{}, groups: map[string][]int{}}
 	// The groups whose unmatched nodes get names once every group's
-	// matches are known, with their common path.
-	type pending struct {
-		g         []int
-		path, rel string
-	}
+	// matches are known.
 	var later []pending
-	for _, k := range keys {
-		g := groups[k]
+	for _, k := range c.group() {
+		g := c.groups[k]
 		sort.SliceStable(g, func(a, b int) bool { return ds[g[a]].it.ID < ds[g[b]].it.ID })
 		first := ds[g[0]]
-		variants := disk.variants(filepath.Dir(first.path), filepath.Base(first.path))
+		variants := c.disk.variants(filepath.Dir(first.path), filepath.Base(first.path))
 		if len(g) == 1 && len(variants) == 0 {
 			taken[k] = first.it.ID
 			continue
 		}
-		// Existing files, the path itself first: each is the file of
-		// the node of this group with its size and md5, if any.
-		files := variants
-		if disk.has(first.path) {
-			files = append([]string{filepath.Base(first.path)}, variants...)
-		}
-		for _, name := range files {
-			p := filepath.Join(filepath.Dir(first.path), name)
-			if _, used := taken[strings.ToLower(p)]; used || strings.ToLower(p) != k && groups[strings.ToLower(p)] != nil {
-				continue // held, or the path of another node of the statement
-			}
-			fi, err := os.Lstat(p)
-			if err != nil || !fi.Mode().IsRegular() {
-				continue
-			}
-			sum := ""
-			for _, i := range g {
-				d := &ds[i]
-				if d.matched || d.it.Size != fi.Size() {
-					continue
-				}
-				if d.it.MD5 != "" && sum == "" { // no md5: the size decides, as present does
-					if sum, err = md5File(p, nil); err != nil {
-						break
-					}
-				}
-				if d.it.MD5 == "" || strings.EqualFold(sum, d.it.MD5) {
-					rel, _ := strings.CutSuffix(d.rel, filepath.Base(d.path))
-					d.rel, d.path, d.matched = rel+name, p, true
-					taken[strings.ToLower(p)] = d.it.ID
-					break
-				}
-			}
-		}
+		c.matchFiles(k, g, first.path, variants)
 		later = append(later, pending{g, first.path, first.rel})
 	}
 	for _, pg := range later {
-		g, first := pg.g, ds[pg.g[0]]
-		base := filepath.Base(pg.path)
-		if len(g) == 1 && !first.matched {
-			// A lone node none of whose numbered variants is its file:
-			// its path, as ever (a file there with other content fails
-			// it unless OVERWRITE).
-			taken[strings.ToLower(pg.path)] = first.it.ID
-			continue
-		}
-		for _, i := range g {
-			d := &ds[i]
-			if d.matched {
-				continue
-			}
-			rel0, _ := strings.CutSuffix(pg.rel, base)
-			ext := path.Ext(base)
-			stem := strings.TrimSuffix(base, ext)
-			for n := 1; ; n++ {
-				name := base
-				if n > 1 {
-					name = fmt.Sprintf("%s (%d)%s", stem, n, ext)
-				}
-				p := filepath.Join(filepath.Dir(pg.path), name)
-				if n > 1 && !free(p) || n == 1 && taken[strings.ToLower(p)] != "" {
-					continue
-				}
-				if !overwrite && disk.has(p) {
-					continue // another file's name: never taken over
-				}
-				d.rel, d.path = rel0+name, p
-				taken[strings.ToLower(p)] = d.it.ID
-				break
-			}
-		}
+		c.name(pg)
 	}
 	return ds
+}
+
+// collisions is the state of suffixCollisions: the downloads, grouped by
+// lower-cased path, and every path given (lower-cased) with its id.
+type collisions struct {
+	ds        []download
+	groups    map[string][]int
+	taken     map[string]string
+	disk      diskIndex
+	overwrite bool
+}
+
+// pending is a group whose unmatched nodes get names, with its common
+// path (as first given).
+type pending struct {
+	g         []int
+	path, rel string
+}
+
+// group groups the downloads by lower-cased path and returns the paths in
+// the order they first come.
+func (c *collisions) group() []string {
+	var keys []string
+	for i, d := range c.ds {
+		k := strings.ToLower(d.path)
+		if _, ok := c.groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		c.groups[k] = append(c.groups[k], i)
+	}
+	return keys
+}
+
+// free reports whether no node of the statement holds p or was given it.
+func (c *collisions) free(p string) bool {
+	k := strings.ToLower(p)
+	_, used := c.taken[k]
+	return !used && c.groups[k] == nil
+}
+
+// matchFiles gives the nodes of group g (path p, lower-cased k) the files
+// already on disk that are theirs: the path itself first, then its
+// numbered variants, each the file of the node with its size and md5.
+func (c *collisions) matchFiles(k string, g []int, p string, variants []string) {
+	files := variants
+	if c.disk.has(p) {
+		files = append([]string{filepath.Base(p)}, variants...)
+	}
+	for _, name := range files {
+		fp := filepath.Join(filepath.Dir(p), name)
+		if _, used := c.taken[strings.ToLower(fp)]; used || strings.ToLower(fp) != k && c.groups[strings.ToLower(fp)] != nil {
+			continue // held, or the path of another node of the statement
+		}
+		c.matchFile(g, fp, name)
+	}
+}
+
+// matchFile marks the node of g whose file fp (named name) is, if any: the
+// first unmatched one with its size and md5 (no md5: the size decides, as
+// present does).
+func (c *collisions) matchFile(g []int, fp, name string) {
+	fi, err := os.Lstat(fp)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	sum := ""
+	for _, i := range g {
+		d := &c.ds[i]
+		if d.matched || d.it.Size != fi.Size() {
+			continue
+		}
+		if d.it.MD5 != "" && sum == "" {
+			if sum, err = md5File(fp, nil); err != nil {
+				return
+			}
+		}
+		if d.it.MD5 == "" || strings.EqualFold(sum, d.it.MD5) {
+			rel, _ := strings.CutSuffix(d.rel, filepath.Base(d.path))
+			d.rel, d.path, d.matched = rel+name, fp, true
+			c.taken[strings.ToLower(fp)] = d.it.ID
+			return
+		}
+	}
+}
+
+// name gives each node of the group pg not found on disk its name: a lone
+// node its path, as ever (a file there with other content fails it unless
+// OVERWRITE); the others the first free one of the path and its numbered
+// variants.
+func (c *collisions) name(pg pending) {
+	g, first := pg.g, c.ds[pg.g[0]]
+	if len(g) == 1 && !first.matched {
+		c.taken[strings.ToLower(pg.path)] = first.it.ID
+		return
+	}
+	base := filepath.Base(pg.path)
+	rel0, _ := strings.CutSuffix(pg.rel, base)
+	for _, i := range g {
+		d := &c.ds[i]
+		if d.matched {
+			continue
+		}
+		name, p := c.freeName(pg.path)
+		d.rel, d.path = rel0+name, p
+		c.taken[strings.ToLower(p)] = d.it.ID
+	}
+}
+
+// freeName returns the first name (and path) for one more node of the
+// group at p: p itself when no node was given it, else "name (n).ext" that
+// no node of the statement holds; never a file on disk (with OVERWRITE,
+// such a file may be replaced).
+func (c *collisions) freeName(p string) (string, string) {
+	base := filepath.Base(p)
+	ext := path.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	for n := 1; ; n++ {
+		name := base
+		if n > 1 {
+			name = fmt.Sprintf("%s (%d)%s", stem, n, ext)
+		}
+		fp := filepath.Join(filepath.Dir(p), name)
+		if n > 1 && !c.free(fp) || n == 1 && c.taken[strings.ToLower(fp)] != "" {
+			continue
+		}
+		if !c.overwrite && c.disk.has(fp) {
+			continue // another file's name: never taken over
+		}
+		return name, fp
+	}
 }
 
 // diskIndex lists the target's directories as they are needed: the names
