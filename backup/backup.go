@@ -199,23 +199,67 @@ func (b *Backup) runBackup(ctx context.Context, s *engine.Session, rest string, 
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if fi, err := os.Stat(o.dir); err == nil && !fi.IsDir() {
-		return nil, fmt.Errorf("backup: %s is a file, not a folder: name a folder", o.dir)
+	if err := checkFolder(o.dir); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if outer := enclosingBackup(o.dir); outer != "" {
-		return nil, fmt.Errorf("backup: %w: %s is inside the backup in %s; back up into a folder outside it (or into %s itself)", ErrNestedBackup, o.dir, outer, outer)
-	}
-	var lk *lock
 	if !explain {
 		if err := os.MkdirAll(filepath.Join(o.dir, metaDir), 0o755); err != nil {
 			return nil, fmt.Errorf("backup: %w", writeError(o.dir, err))
 		}
-		if lk, err = takeLock(o.dir); err != nil {
+		lk, err := takeLock(o.dir)
+		if err != nil {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 		defer lk.release()
 	}
-	// The manifest is read while DuckDB lists the nodes: one core each.
+	nodes, m, err := load(ctx, s.DB, o, explain)
+	if m != nil && !explain {
+		defer m.close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	root, err := openRoot(o.dir, explain)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if root != nil {
+		defer root.Close()
+	}
+	r := &runState{o: o, s: s, m: m, root: root, explain: explain, start: start, runID: start.UTC().Format("20060102T150405Z")}
+	if !explain {
+		if err := r.recordRun(); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
+	jobs, gone, err := r.plan(nodes)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if explain {
+		return r.explainResult(jobs, gone), nil
+	}
+	fatal := r.execute(ctx, b, jobs)
+	fatal = r.finish(ctx, b, nodes, gone, fatal)
+	return r.result(ctx.Err() != nil, fatal), nil
+}
+
+// checkFolder refuses a backup folder that is a file, or inside another
+// backup.
+func checkFolder(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is a file, not a folder: name a folder", dir)
+	}
+	if outer := enclosingBackup(dir); outer != "" {
+		return fmt.Errorf("%w: %s is inside the backup in %s; back up into a folder outside it (or into %s itself)", ErrNestedBackup, dir, outer, outer)
+	}
+	return nil
+}
+
+// load reads the target's nodes and the manifest (opened for writing
+// unless explain), one core each. The caller closes a manifest
+// returned, also with an error.
+func load(ctx context.Context, db *engine.DB, o options, explain bool) ([]*node, *manifest, error) {
 	type opened struct {
 		m   *manifest
 		err error
@@ -230,66 +274,44 @@ func (b *Backup) runBackup(ctx context.Context, s *engine.Session, rest string, 
 		}
 		mc <- o2
 	}()
-	nodes, inTarget, err := loadNodes(ctx, s.DB, o)
+	nodes, _, err := loadNodes(ctx, db, o)
 	mo := <-mc
-	if mo.m != nil && !explain {
-		defer mo.m.close()
+	return nodes, mo.m, errors.Join(err, mo.err)
+}
+
+// recordRun writes the run's line in the manifest.
+func (r *runState) recordRun() error {
+	at := r.start.UTC()
+	target := "the whole library"
+	if r.o.target != nil {
+		target = r.o.target.Text()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	if mo.err != nil {
-		return nil, fmt.Errorf("backup: %w", mo.err)
-	}
-	m := mo.m
-	root, err := openRoot(o.dir, explain)
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	if root != nil {
-		defer root.Close()
-	}
-	r := &runState{o: o, s: s, m: m, root: root, explain: explain, start: start, runID: start.UTC().Format("20060102T150405Z")}
-	if !explain {
-		at := start.UTC()
-		target := "the whole library"
-		if o.target != nil {
-			target = o.target.Text()
-		}
-		if err := m.append(record{Event: "run", Run: r.runID, At: &at, Target: target}); err != nil {
-			return nil, fmt.Errorf("backup: %w", err)
-		}
-	}
-	jobs, gone, err := r.plan(nodes, inTarget)
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	if explain {
-		return r.explainResult(jobs, gone), nil
-	}
-	fatal := r.execute(ctx, b, jobs)
-	if fatal == nil && ctx.Err() == nil && o.mirror {
+	return r.m.append(record{Event: "run", Run: r.runID, At: &at, Target: target})
+}
+
+// finish runs what follows the files (MIRROR, VIEWS, the manifest's
+// compaction, THEN TRASH) unless the run was stopped, and returns the
+// error that stopped it.
+func (r *runState) finish(ctx context.Context, b *Backup, nodes []*node, gone []*record, fatal error) error {
+	goOn := func() bool { return fatal == nil && ctx.Err() == nil }
+	if goOn() && r.o.mirror {
 		r.moveGone(gone)
 	}
-	if fatal == nil && ctx.Err() == nil && o.views {
+	if goOn() && r.o.views {
 		if err := r.buildViews(nodes); err != nil {
 			r.add(row{status: statusFailed, detail: "views: " + err.Error()})
 		}
 	}
-	if err := m.flush(); err != nil && fatal == nil {
+	if err := r.m.flush(); err != nil && fatal == nil {
 		fatal = err
 	}
 	if fatal == nil {
-		if err := m.compact(); err != nil {
-			fatal = err
-		}
+		fatal = r.m.compact()
 	}
-	if fatal == nil && ctx.Err() == nil && o.thenTrash {
-		if err := r.thenTrash(ctx, b, nodes); err != nil {
-			fatal = err
-		}
+	if goOn() && r.o.thenTrash {
+		fatal = r.thenTrash(ctx, b, nodes)
 	}
-	return r.result(ctx.Err() != nil, fatal), nil
+	return fatal
 }
 
 // writeError explains a folder that cannot be written.
@@ -532,96 +554,115 @@ func dedup(s []string) []string {
 
 // plan decides what happens to every node and (for MIRROR) which recorded
 // files left the target.
-func (r *runState) plan(nodes []*node, inTarget map[string]bool) ([]job, []*record, error) {
-	m := r.m
-	taken := map[string]bool{}
-	for _, name := range reserved {
-		taken[fold(name)] = true
-	}
+func (r *runState) plan(nodes []*node) ([]job, []*record, error) {
 	var jobs []job
 	var fresh []*node
 	states := r.localStates(nodes)
 	for i, n := range nodes {
-		rec := m.byID[n.ID]
+		rec := r.m.byID[n.ID]
 		if rec == nil {
 			fresh = append(fresh, n)
 			continue
 		}
-		st := states[i]
-		switch {
-		case n.MD5 == rec.MD5 && n.Size == rec.Size:
-			switch st {
-			case localSame:
-				if r.o.sidecar != "" && r.sidecarsStale(n, rec) {
-					jobs = append(jobs, job{n: n, rel: rec.Path, kind: jobMeta, prev: *rec})
-				}
-			case localMissing:
-				jobs = append(jobs, job{n: n, rel: rec.Path, kind: jobRestore})
-			default:
-				r.add(row{n.ID, n.Name, rec.Path, statusSkipped, "edited locally since the backup wrote it: kept, not overwritten"})
-			}
-		default:
-			if st == localSame || st == localMissing {
-				jobs = append(jobs, job{n: n, rel: rec.Path, kind: jobUpdate})
-			} else {
-				r.add(row{n.ID, n.Name, rec.Path, statusSkipped, "changed in the cloud and edited locally: the local file is kept; move it away and run BACKUP again to fetch the cloud's version"})
-			}
+		if j, ok := r.planRecorded(n, rec, states[i]); ok {
+			jobs = append(jobs, j)
 		}
 	}
 	sort.Slice(fresh, func(i, j int) bool { return fresh[i].ID < fresh[j].ID })
-	// New nodes get the template's path; a path already recorded, used by
-	// another new node (compared folded, as case-insensitive file systems
-	// would) or held by a file that is not the node's gets " (2)", " (3)",
-	// ... in id order, so names never shift between runs.
+	taken := map[string]bool{}
+	for _, name := range reserved {
+		taken[fold(name)] = true
+	}
 	for _, n := range fresh {
-		rel := r.o.tmpl.Expand(naming.Values{ID: n.ID, Name: n.Name, Ext: n.Ext, Content: n.Content, Folder: n.Folder, Path: n.Path, Album: n.Album})
-		if _, err := naming.LocalPath(r.o.dir, rel); err != nil {
-			r.add(row{n.ID, n.Name, rel, statusFailed, err.Error()})
+		if j, ok := r.planNew(n, taken); ok {
+			jobs = append(jobs, j)
+		}
+	}
+	if !r.o.mirror {
+		return jobs, nil, nil
+	}
+	gone := r.goneFiles(nodes)
+	if len(nodes) == 0 && len(gone) > 0 {
+		return nil, nil, fmt.Errorf("MIRROR: the target selects no file, so every one of the %d files of the backup would move to %s; run SYNC first (the nodes table is empty?) or check the target", len(gone), deletedDir)
+	}
+	return jobs, gone, nil
+}
+
+// planRecorded is the job of a node the manifest records, whose file is
+// in state st; ok false when there is none (a row says why, when it is
+// not simply up to date).
+func (r *runState) planRecorded(n *node, rec *record, st localState) (job, bool) {
+	switch {
+	case n.MD5 == rec.MD5 && n.Size == rec.Size:
+		switch st {
+		case localSame:
+			if r.o.sidecar != "" && r.sidecarsStale(n, rec) {
+				return job{n: n, rel: rec.Path, kind: jobMeta, prev: *rec}, true
+			}
+		case localMissing:
+			return job{n: n, rel: rec.Path, kind: jobRestore}, true
+		default:
+			r.add(row{n.ID, n.Name, rec.Path, statusSkipped, "edited locally since the backup wrote it: kept, not overwritten"})
+		}
+	case st == localSame || st == localMissing:
+		return job{n: n, rel: rec.Path, kind: jobUpdate}, true
+	default:
+		r.add(row{n.ID, n.Name, rec.Path, statusSkipped, "changed in the cloud and edited locally: the local file is kept; move it away and run BACKUP again to fetch the cloud's version"})
+	}
+	return job{}, false
+}
+
+// planNew gives a new node the template's path; a path already recorded,
+// used by another new node (taken: compared folded, as case-insensitive
+// file systems would) or held by a file that is not the node's gets
+// " (2)", " (3)", ... in id order, so names never shift between runs. A
+// file there with the node's md5 is adopted.
+func (r *runState) planNew(n *node, taken map[string]bool) (job, bool) {
+	rel := r.o.tmpl.Expand(naming.Values{ID: n.ID, Name: n.Name, Ext: n.Ext, Content: n.Content, Folder: n.Folder, Path: n.Path, Album: n.Album})
+	if _, err := naming.LocalPath(r.o.dir, rel); err != nil {
+		r.add(row{n.ID, n.Name, rel, statusFailed, err.Error()})
+		return job{}, false
+	}
+	if top, _, _ := strings.Cut(rel, "/"); taken[fold(top)] && isReserved(top) {
+		rel = "_" + rel // the backup's own folders keep their names
+	}
+	ext := path.Ext(rel)
+	base := strings.TrimSuffix(rel, ext)
+	kind := jobNew
+	for k := 1; ; k++ {
+		cand := rel
+		if k > 1 {
+			cand = fmt.Sprintf("%s (%d)%s", base, k, ext)
+		}
+		if r.m.byPath[fold(cand)] != "" || taken[fold(cand)] {
 			continue
 		}
-		if top, _, _ := strings.Cut(rel, "/"); taken[fold(top)] && isReserved(top) {
-			rel = "_" + rel // the backup's own folders keep their names
+		if ok, exists := r.holds(cand, n); exists {
+			if !ok {
+				continue // someone else's file: never overwritten
+			}
+			kind = jobAdopt
 		}
-		ext := path.Ext(rel)
-		base := strings.TrimSuffix(rel, ext)
-		kind := jobNew
-		for k := 1; ; k++ {
-			cand := rel
-			if k > 1 {
-				cand = fmt.Sprintf("%s (%d)%s", base, k, ext)
-			}
-			if m.byPath[fold(cand)] != "" || taken[fold(cand)] {
-				continue
-			}
-			if ok, exists := r.holds(cand, n); exists {
-				if !ok {
-					continue // someone else's file: never overwritten
-				}
-				kind = jobAdopt
-			}
-			rel = cand
-			break
-		}
-		taken[fold(rel)] = true
-		jobs = append(jobs, job{n: n, rel: rel, kind: kind})
+		rel = cand
+		break
+	}
+	taken[fold(rel)] = true
+	return job{n: n, rel: rel, kind: kind}, true
+}
+
+// goneFiles are the records of nodes no longer in the target (MIRROR).
+func (r *runState) goneFiles(nodes []*node) []*record {
+	present := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		present[n.ID] = true
 	}
 	var gone []*record
-	if r.o.mirror {
-		present := make(map[string]bool, len(nodes))
-		for _, n := range nodes {
-			present[n.ID] = true
-		}
-		for _, id := range sortedIDs(m.byID) {
-			if !present[id] {
-				gone = append(gone, m.byID[id])
-			}
-		}
-		if len(nodes) == 0 && len(gone) > 0 {
-			return nil, nil, fmt.Errorf("MIRROR: the target selects no file, so every one of the %d files of the backup would move to %s; run SYNC first (the nodes table is empty?) or check the target", len(gone), deletedDir)
+	for _, id := range sortedIDs(r.m.byID) {
+		if !present[id] {
+			gone = append(gone, r.m.byID[id])
 		}
 	}
-	_ = inTarget
-	return jobs, gone, nil
+	return gone
 }
 
 func isReserved(name string) bool {

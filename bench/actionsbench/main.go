@@ -44,6 +44,7 @@ import (
 	"github.com/apsql/apsql/emulator"
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/output"
 )
 
 func main() {
@@ -187,6 +188,7 @@ func newSession(ctx context.Context, svc *service) (*session, error) {
 	actions.Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return c, nil })
 	s := engine.NewSession(db)
 	s.Yes = true
+	s.Render = output.Human // the summaries as people see them ("1,000 ok")
 	return &session{db: db, s: s, c: c, cnt: cnt}, nil
 }
 
