@@ -58,15 +58,9 @@ func TestFolderActionsRecordChanges(t *testing.T) {
 			t.Fatalf("%s is in %q on the service, want Dest", id, folder)
 		}
 	}
-	if rows, _ := e.run(`RENAME '` + files[2] + `' TO 'renamed.jpg'`); rows[0].status != StatusOK {
-		t.Fatalf("RENAME file: %v", rows)
-	}
-	if rows, _ := e.run(`MOVE '` + src + `' TO 'Dest'`); rows[0].status != StatusOK {
-		t.Fatalf("MOVE folder: %v", rows)
-	}
-	if rows, _ := e.run(`RENAME '` + src + `' TO 'Source'`); rows[0].status != StatusOK {
-		t.Fatalf("RENAME folder: %v", rows)
-	}
+	e.first(`RENAME '`+files[2]+`' TO 'renamed.jpg'`, StatusOK, "")
+	e.first(`MOVE '`+src+`' TO 'Dest'`, StatusOK, "")
+	e.first(`RENAME '`+src+`' TO 'Source'`, StatusOK, "")
 	if e.folderOf("Dest/Source") != src || e.folderOf("Dest/Source/Sub") != sub {
 		t.Fatal("the service's tree is not Dest/Source/Sub")
 	}
@@ -176,10 +170,7 @@ func TestMoveSettlesEarlierUnknown(t *testing.T) {
 	}
 	e.exec(`INSERT INTO actions_log (seq, "at", action, target, status, detail) VALUES ((SELECT max(seq) + 1 FROM actions_log), now(), 'MOVE', ?, 'sending', 'about to be sent')`, id)
 	e.rec.reset()
-	rows, sum := e.run(`MOVE '` + id + `' TO 'Dest'`)
-	if len(rows) != 1 || rows[0].status != StatusOK || !strings.Contains(rows[0].detail, "earlier run") {
-		t.Fatalf("rows %+v (%s), want one ok, done by an earlier run", rows, sum)
-	}
+	e.first(`MOVE '`+id+`' TO 'Dest'`, StatusOK, "done by an earlier run")
 	if n := e.rec.changes(); n != 0 {
 		t.Errorf("%d changes sent", n)
 	}

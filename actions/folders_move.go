@@ -11,7 +11,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/mirror"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 )
 
 // moveReq names MOVE's requests in the journal.
@@ -135,7 +135,7 @@ func (mv *moveTo) explain() *engine.Result {
 		mv.r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: mv.request(it.ID) + " into " + mv.dest.path})
 	}
 	n := int64(len(mv.todo))
-	return mv.r.result(false, fmt.Sprintf("would send %s %s; nothing was sent", output.Thousands(n), plural(n, "request", "requests")))
+	return mv.r.result(false, mv.r.s.Say("would send %v %s; nothing was sent", model.Count(n), plural(n, "request", "requests")))
 }
 
 // fromParent is id's folder: as the service showed it right before the

@@ -56,6 +56,17 @@ func (e *env) sameFolders() {
 	}
 }
 
+// first runs stmt and stops the test unless its first row has status st
+// and a detail that holds want.
+func (e *env) first(stmt string, st Status, want string) row {
+	e.t.Helper()
+	rows, sum := e.run(stmt)
+	if len(rows) == 0 || rows[0].status != st || !strings.Contains(rows[0].detail, want) {
+		e.t.Fatalf("%s: %+v (%s), want %s with %q", stmt, rows, sum, st, want)
+	}
+	return rows[0]
+}
+
 func statuses(rows []row) string {
 	var b []string
 	for _, r := range rows {
@@ -147,36 +158,21 @@ func TestMoveAndRename(t *testing.T) {
 		t.Errorf("re-run rows %v, %d moves sent", rows, len(e.rec.matching("POST", "/children")))
 	}
 	// A folder moves with its subtree; not into itself.
-	rows, _ = e.run(`MOVE '` + f1 + `' TO 'Dest'`)
-	if rows[0].status != StatusOK {
-		t.Fatalf("folder move: %v", rows)
-	}
+	e.first(`MOVE '`+f1+`' TO 'Dest'`, StatusOK, "")
 	e.sameFolders()
-	rows, _ = e.run(`MOVE '` + f1 + `' TO 'Dest/F1/Sub'`)
-	if rows[0].status != StatusFailed || !strings.Contains(rows[0].detail, "into itself") {
-		t.Errorf("move into itself: %v", rows)
-	}
+	e.first(`MOVE '`+f1+`' TO 'Dest/F1/Sub'`, StatusFailed, "into itself")
 	if _, _, err := e.try(t.Context(), `MOVE '`+f1+`' TO 'Nowhere'`); err == nil || !strings.Contains(err.Error(), "CREATE FOLDER") {
 		t.Errorf("unknown destination: %v", err)
 	}
 	// RENAME a file, a folder (its subtree follows), and a clash.
-	rows, _ = e.run(`RENAME '` + ids[0] + `' TO 'renamed.jpg'`)
-	if n, _ := e.node(ids[0]); rows[0].status != StatusOK || n.Name != "renamed.jpg" || e.ids(`SELECT name FROM nodes WHERE id = ?`, ids[0])[0] != "renamed.jpg" {
-		t.Errorf("rename file: %v, service name %q", rows, n.Name)
+	e.first(`RENAME '`+ids[0]+`' TO 'renamed.jpg'`, StatusOK, "")
+	if n, _ := e.node(ids[0]); n.Name != "renamed.jpg" || e.ids(`SELECT name FROM nodes WHERE id = ?`, ids[0])[0] != "renamed.jpg" {
+		t.Errorf("rename file: service name %q", n.Name)
 	}
-	rows, _ = e.run(`RENAME '` + ids[0] + `' TO 'renamed.jpg'`)
-	if rows[0].status != StatusSkipped {
-		t.Errorf("rename re-run: %v", rows)
-	}
-	rows, _ = e.run(`RENAME '` + f1 + `' TO 'F2'`)
-	if rows[0].status != StatusOK {
-		t.Fatalf("rename folder: %v", rows)
-	}
+	e.first(`RENAME '`+ids[0]+`' TO 'renamed.jpg'`, StatusSkipped, "already named")
+	e.first(`RENAME '`+f1+`' TO 'F2'`, StatusOK, "")
 	e.sameFolders()
-	rows, _ = e.run(`RENAME '` + ids[1] + `' TO 'RENAMED.JPG'`)
-	if rows[0].status != StatusFailed || !strings.Contains(rows[0].detail, "409") {
-		t.Errorf("rename clash: %v", rows)
-	}
+	e.first(`RENAME '`+ids[1]+`' TO 'RENAMED.JPG'`, StatusFailed, "409")
 	if _, _, err := e.try(t.Context(), `RENAME '`+ids[1]+`' TO 'a/b'`); err == nil || !strings.Contains(err.Error(), "MOVE") {
 		t.Errorf("rename with a slash: %v", err)
 	}
