@@ -68,46 +68,15 @@ func parseTargetArgs(a *engine.Args, stops []string, known []string) (target, *e
 	if ids, ok := a.IDs(); ok {
 		// The caller gave the target as ids (engine.WithIDs): they are
 		// the target, and the text holds only what follows it.
-		if len(ids) == 0 {
-			return target{}, nil, errors.New("missing target: the set of node ids is empty")
-		}
-		for _, id := range ids {
-			if strings.TrimSpace(id) == "" {
-				return target{}, nil, errors.New("an empty id in the target list: give node ids like 'HeMReF-vvJiTTkdPIeWuoP'")
-			}
-		}
-		return newIDsTarget(ids), a, nil
+		t, err := givenIDsTarget(ids)
+		return t, a, err
 	}
 	switch {
 	case a.Keyword("WHERE"):
-		toks := a.Tokens()
-		cut := len(toks)
-		for _, kw := range stops {
-			if i := sqltext.FindWord(toks, kw); i >= 0 && i < cut {
-				cut = i
-			}
-		}
-		if cut == len(toks) {
-			if i := trailingOptions(toks, known); i >= 0 {
-				cut = i
-			}
-		}
-		pred, after := a.Cut(cut)
-		if pred == "" {
-			return target{}, nil, errors.New("WHERE needs a predicate over nodes, e.g. WHERE model = 'iPhone XS'")
-		}
-		return target{kind: targetWhere, sql: pred, text: "WHERE " + pred}, after, nil
+		return parseWhere(a, stops, known)
 	case a.Keyword("FILTER"):
-		src, err := a.String()
-		if err != nil {
-			return target{}, nil, fmt.Errorf("FILTER: %w", err)
-		}
-		f, err := filterlang.Parse(src, filterlang.Local)
-		if err != nil {
-			return target{}, nil, fmt.Errorf("FILTER: %w", err)
-		}
-		where, args := f.SQL()
-		return target{kind: targetFilter, sql: where, args: args, text: "FILTER " + engine.Quote(src)}, a, nil
+		t, err := parseFilter(a)
+		return t, a, err
 	case a.Keyword("ALBUM"):
 		name, err := a.String()
 		if err != nil {
@@ -115,40 +84,104 @@ func parseTargetArgs(a *engine.Args, stops []string, known []string) (target, *e
 		}
 		return target{kind: targetAlbum, album: name, text: "ALBUM " + engine.Quote(name)}, a, nil
 	case a.PeekByte() == '(':
-		toks := a.Tokens()
-		end := sqltext.MatchParen(toks, 0)
-		if end < 0 {
-			return target{}, nil, errors.New("unbalanced parentheses in the target: close the ( SELECT ... ) with )")
-		}
-		a.Punct('(')
-		q, after := a.Cut(end - (len(toks) - len(a.Tokens())))
-		if w := strings.ToUpper(firstWord(toks[1:end])); w != "SELECT" && w != "WITH" && w != "FROM" && w != "VALUES" && w != "TABLE" {
-			return target{}, nil, fmt.Errorf("a ( ... ) target must hold a query returning an id column, e.g. (SELECT id FROM nodes LIMIT 10), not %q", clip(q, 30))
-		}
-		after.Punct(')')
-		return target{kind: targetSelect, sql: q, text: "(" + q + ")"}, after, nil
+		return parseSelect(a)
 	case isString(a):
-		var ids []string
-		for {
-			id, err := a.String()
-			if err != nil {
-				return target{}, nil, err
-			}
-			id = strings.TrimSpace(id)
-			if id == "" {
-				return target{}, nil, errors.New("an empty id in the target list: give node ids like 'HeMReF-vvJiTTkdPIeWuoP'")
-			}
-			ids = append(ids, id)
-			if !a.Punct(',') {
-				break
-			}
-		}
-		return newIDsTarget(ids), a, nil
+		t, err := parseIDList(a)
+		return t, a, err
 	case a.Done():
 		return target{}, nil, errors.New("missing target: " + targetHelp)
 	default:
 		return target{}, nil, fmt.Errorf("unexpected %q where a target belongs: %s", clip(a.Remaining(), 20), targetHelp)
 	}
+}
+
+// errEmptyID is an empty id in a target's list of ids.
+var errEmptyID = errors.New("an empty id in the target list: give node ids like 'HeMReF-vvJiTTkdPIeWuoP'")
+
+// givenIDsTarget is the target of ids given by the caller.
+func givenIDsTarget(ids []string) (target, error) {
+	if len(ids) == 0 {
+		return target{}, errors.New("missing target: the set of node ids is empty")
+	}
+	for _, id := range ids {
+		if strings.TrimSpace(id) == "" {
+			return target{}, errEmptyID
+		}
+	}
+	return newIDsTarget(ids), nil
+}
+
+// parseWhere reads a WHERE predicate (after WHERE) up to the first stop
+// keyword at the top level, or a trailing option list of known names.
+func parseWhere(a *engine.Args, stops []string, known []string) (target, *engine.Args, error) {
+	toks := a.Tokens()
+	cut := len(toks)
+	for _, kw := range stops {
+		if i := sqltext.FindWord(toks, kw); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	if cut == len(toks) {
+		if i := trailingOptions(toks, known); i >= 0 {
+			cut = i
+		}
+	}
+	pred, after := a.Cut(cut)
+	if pred == "" {
+		return target{}, nil, errors.New("WHERE needs a predicate over nodes, e.g. WHERE model = 'iPhone XS'")
+	}
+	return target{kind: targetWhere, sql: pred, text: "WHERE " + pred}, after, nil
+}
+
+// parseFilter reads FILTER 'amazon filter' (after FILTER) as a predicate
+// over the mirror.
+func parseFilter(a *engine.Args) (target, error) {
+	src, err := a.String()
+	if err != nil {
+		return target{}, fmt.Errorf("FILTER: %w", err)
+	}
+	f, err := filterlang.Parse(src, filterlang.Local)
+	if err != nil {
+		return target{}, fmt.Errorf("FILTER: %w", err)
+	}
+	where, args := f.SQL()
+	return target{kind: targetFilter, sql: where, args: args, text: "FILTER " + engine.Quote(src)}, nil
+}
+
+// parseSelect reads a ( query ) target: the query must return ids.
+func parseSelect(a *engine.Args) (target, *engine.Args, error) {
+	toks := a.Tokens()
+	end := sqltext.MatchParen(toks, 0)
+	if end < 0 {
+		return target{}, nil, errors.New("unbalanced parentheses in the target: close the ( SELECT ... ) with )")
+	}
+	a.Punct('(')
+	q, after := a.Cut(end - (len(toks) - len(a.Tokens())))
+	if w := strings.ToUpper(firstWord(toks[1:end])); w != "SELECT" && w != "WITH" && w != "FROM" && w != "VALUES" && w != "TABLE" {
+		return target{}, nil, fmt.Errorf("a ( ... ) target must hold a query returning an id column, e.g. (SELECT id FROM nodes LIMIT 10), not %q", clip(q, 30))
+	}
+	after.Punct(')')
+	return target{kind: targetSelect, sql: q, text: "(" + q + ")"}, after, nil
+}
+
+// parseIDList reads 'id', 'id', ...
+func parseIDList(a *engine.Args) (target, error) {
+	var ids []string
+	for {
+		id, err := a.String()
+		if err != nil {
+			return target{}, err
+		}
+		id = strings.TrimSpace(id)
+		if id == "" {
+			return target{}, errEmptyID
+		}
+		ids = append(ids, id)
+		if !a.Punct(',') {
+			break
+		}
+	}
+	return newIDsTarget(ids), nil
 }
 
 // newIDsTarget is the target of a list of ids.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/output"
 )
 
 // The batch pipeline: every batch action (TRASH, RESTORE, PURGE,
@@ -68,6 +69,38 @@ func (r *run) plan(todo []item, req string) int {
 		r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: fmt.Sprintf("%s batch %d of %d", req, k/batchSize+1, nb)})
 	}
 	return nb
+}
+
+// planSummary is EXPLAIN's summary of nb batches of req for n nodes; with,
+// when given, says what the requests carry.
+func planSummary(nb int, req string, n int, with string) string {
+	if with != "" {
+		req += ", with " + with
+	}
+	return fmt.Sprintf("would send %d %s (%s) for %s %s; nothing was sent", nb,
+		plural(int64(nb), "request", "requests"), req, output.Thousands(int64(n)), plural(int64(n), "node", "nodes"))
+}
+
+// sendAll sends todo through the pipeline with the spec that build makes
+// for the statement's client, and returns the statement's result; with
+// nothing to send it sends nothing, not even a read.
+func (x *Actions) sendAll(ctx context.Context, r *run, todo []item, build func(r *run, a api) (batchSpec, error)) (*engine.Result, error) {
+	if len(todo) == 0 {
+		return r.result(false, ""), nil
+	}
+	c, err := x.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := build(r, api{c})
+	if err != nil {
+		return nil, err
+	}
+	fatal, err := x.send(ctx, r, todo, sp)
+	if err != nil {
+		return nil, err
+	}
+	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
 }
 
 // send runs the pipeline's sending part over todo and returns the error

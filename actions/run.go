@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/mirror"
 	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/resultset"
 )
@@ -109,6 +110,8 @@ type run struct {
 	// explain is set for EXPLAIN, which sends only reads and journals
 	// nothing.
 	explain bool
+	// changes records the statement's changes of the mirror (one sync_id).
+	changes *mirror.ActionChanges
 
 	mu       sync.Mutex // serialises the database and the fields below
 	seq      int64
@@ -148,7 +151,7 @@ func newRun(ctx context.Context, s *engine.Session, action string, explain bool)
 		// Nothing may be sent that the journal could not record.
 		return nil, fmt.Errorf("%s: %w", strings.ToLower(action), err)
 	}
-	r := &run{s: s, action: action, explain: explain, counts: map[Status]int{}, start: time.Now()}
+	r := &run{s: s, action: action, explain: explain, changes: mirror.NewActionChanges(action), counts: map[Status]int{}, start: time.Now()}
 	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM actions_log`).Scan(&r.seq); err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}

@@ -36,13 +36,16 @@ func (st setting) current(it item) bool {
 	return it.Hidden
 }
 
-func (st setting) verify(a api) verifier {
-	return nodesVerifier(a, func(n *remoteNode) bool {
-		if st.key == "hidden" {
-			return n.Settings.Hidden == st.value
-		}
-		return n.Settings.Favorite == st.value
-	})
+// done reports whether the service shows node n as the setting wants it.
+func (st setting) done(n *remoteNode) bool {
+	if st.key == "hidden" {
+		return n.Settings.Hidden == st.value
+	}
+	return n.Settings.Favorite == st.value
+}
+
+func (st setting) req() string {
+	return fmt.Sprintf(`PATCH /nodes/{id} {"settings":{"%s":%t}}`, st.key, st.value)
 }
 
 func (st setting) apply(ids []string) func(context.Context, *sql.Tx) error {
@@ -53,6 +56,27 @@ func (st setting) apply(ids []string) func(context.Context, *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, q)
 		return err
+	}
+}
+
+// settingSpec is st on the pipeline: a PATCH per node, x.workers at once.
+func (x *Actions) settingSpec(st setting) func(r *run, a api) (batchSpec, error) {
+	return func(_ *run, a api) (batchSpec, error) {
+		value := st.value
+		body := fetch.NodePatch{Favorite: &value}
+		if st.key == "hidden" {
+			body = fetch.NodePatch{Hidden: &value}
+		}
+		send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
+			_, err := a.patchNode(ctx, ids[0], body, retry)
+			if isStatus(err, http.StatusNotFound) {
+				// The path names the node: a 404 says it is not on the service.
+				err = &missingError{ids: ids, err: err}
+			}
+			return nil, err
+		}
+		return batchSpec{req: st.req(), per: 1, workers: x.workers, progress: lower(st.action),
+			send: send, verify: nodesVerifier(a, st.done), apply: st.apply}, nil
 	}
 }
 
@@ -67,72 +91,62 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 	if err != nil {
 		return nil, err
 	}
-	req := fmt.Sprintf(`PATCH /nodes/{id} {"settings":{"%s":%t}}`, st.key, st.value)
 	var todo, already []item
 	for _, it := range items {
 		switch {
-		case !it.known():
-			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
-		case !it.InNodes:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash: RESTORE it first"})
+		case r.notSettable(it):
 		case st.current(it) == st.value:
 			already = append(already, it)
 		default:
 			todo = append(todo, it)
 		}
 	}
-	if len(already) > 0 {
-		// Changed on another device since the last SYNC? Ask before skipping.
-		c, err := x.client(ctx)
-		if err != nil {
-			return nil, err
-		}
-		send, rows := recheck(ctx, api{c}, already, "already "+st.state, func(n remoteNode) bool {
-			if st.key == "hidden" {
-				return n.Settings.Hidden == st.value
-			}
-			return n.Settings.Favorite == st.value
-		})
-		r.requests.Add(int64(len(already)))
-		if err := r.addChecked(ctx, explain, rows); err != nil {
-			return nil, err
-		}
-		todo = append(todo, send...)
+	more, err := x.recheckAlready(ctx, r, explain, already, "already "+st.state, st.done)
+	if err != nil {
+		return nil, err
 	}
+	todo = append(todo, more...)
 	if explain {
+		req := st.req()
 		for _, it := range todo {
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: req})
 		}
 		return r.result(false, fmt.Sprintf("would send %s %s (%s); nothing was sent",
 			output.Thousands(int64(len(todo))), plural(int64(len(todo)), "request", "requests"), req)), nil
 	}
-	if len(todo) == 0 {
-		return r.result(false, ""), nil
+	return x.sendAll(ctx, r, todo, x.settingSpec(st))
+}
+
+// notSettable adds the row of an item that a node setting (FAVORITE, the
+// Family Vault, ...) cannot change, and reports whether it did: one the
+// mirror does not hold, or one in the trash.
+func (r *run) notSettable(it item) bool {
+	switch {
+	case !it.known():
+		r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
+	case !it.InNodes:
+		r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash: RESTORE it first"})
+	default:
+		return false
+	}
+	return true
+}
+
+// recheckAlready reads back the items the mirror says are already as the
+// statement wants them (changed on another device since the last SYNC?):
+// those the service shows done are skipped with detail, the others are
+// returned to be sent after all.
+func (x *Actions) recheckAlready(ctx context.Context, r *run, explain bool, already []item, detail string, done func(n *remoteNode) bool) ([]item, error) {
+	if len(already) == 0 {
+		return nil, nil
 	}
 	c, err := x.client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a := api{c}
-	value := st.value
-	body := fetch.NodePatch{Favorite: &value}
-	if st.key == "hidden" {
-		body = fetch.NodePatch{Hidden: &value}
-	}
-	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-		_, err := a.patchNode(ctx, ids[0], body, retry)
-		if isStatus(err, http.StatusNotFound) {
-			// The path names the node: a 404 says it is not on the service.
-			err = &missingError{ids: ids, err: err}
-		}
-		return nil, err
-	}
-	fatal, err := x.send(ctx, r, todo, batchSpec{req: req, per: 1, workers: x.workers, progress: verb,
-		send: send, verify: st.verify(a), apply: st.apply})
-	if err != nil {
-		return nil, err
-	}
-	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
+	send, rows := recheck(ctx, api{c}, already, detail, func(n remoteNode) bool { return done(&n) })
+	r.requests.Add(int64(len(already)))
+	return send, r.addChecked(ctx, explain, rows)
 }
 
 // insertNodes puts nodes (JSON objects as the service sent them) into

@@ -10,7 +10,6 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
-	"github.com/apsql/apsql/output"
 )
 
 // The Family Vault (API.md §1.3 #30; the seed's add_to_family_vault and
@@ -82,96 +81,99 @@ func inVault(ctx context.Context, db *engine.DB, ids []string) (map[string]bool,
 	return selectedIDs(ctx, db, ids, `SELECT id FROM nodes WHERE (raw->>'familyId') IS NOT NULL AND id IN %s`)
 }
 
-// runVault runs ADD TO FAMILY VAULT target and REMOVE FROM FAMILY VAULT
-// target (rest starts at VAULT).
-func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0 *engine.Args, explain bool) (*engine.Result, error) {
-	verb := lower(v.action)
+// done reports whether the service shows node n in the vault (add) or
+// out of it.
+func (v vaultOp) done(n *remoteNode) bool { return (n.FamilyID != "") == v.add }
+
+// parseVault reads what follows ADD TO FAMILY / REMOVE FROM FAMILY: VAULT
+// target [(FAMILY_ID 'id')]; given is the FAMILY_ID ("" when absent).
+func parseVault(v vaultOp, a0 *engine.Args) (stmt statement, given string, err error) {
 	if !a0.Keyword("VAULT") {
-		return nil, fmt.Errorf("%s: write %s target", verb, v.action)
+		return statement{}, "", fmt.Errorf("write %s target", v.action)
 	}
-	stmt, err := parseStatementArgs(a0, false, []string{"FAMILY_ID"})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", verb, err)
+	if stmt, err = parseStatementArgs(a0, false, []string{"FAMILY_ID"}); err != nil {
+		return statement{}, "", err
 	}
 	given, hasGiven := stmt.opts["FAMILY_ID"]
 	if given = strings.TrimSpace(given); hasGiven && (given == "" || given == "true") {
-		return nil, fmt.Errorf("%s: FAMILY_ID needs the family id as a string, e.g. (FAMILY_ID 'AbCd...')", verb)
+		return statement{}, "", errors.New("FAMILY_ID needs the family id as a string, e.g. (FAMILY_ID 'AbCd...')")
+	}
+	return stmt, given, nil
+}
+
+// runVault runs ADD TO FAMILY VAULT target and REMOVE FROM FAMILY VAULT
+// target (a0 starts at VAULT).
+func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0 *engine.Args, explain bool) (*engine.Result, error) {
+	verb := lower(v.action)
+	stmt, given, err := parseVault(v, a0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", verb, err)
 	}
 	r, items, err := begin(ctx, s, v.action, verb, stmt.target, "nodes", explain)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(items))
-	for k, it := range items {
-		ids[k] = it.ID
-	}
-	member, err := inVault(ctx, s.DB, ids)
+	todo, err := x.sortVault(ctx, r, v, items, explain)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", verb, err)
+		return nil, err
 	}
-	var todo, already []item
-	for _, it := range items {
-		media := strings.HasPrefix(it.Type, "image/") || strings.HasPrefix(it.Type, "video/")
-		switch {
-		case !it.known():
-			r.add(Outcome{ID: it.ID, Status: StatusFailed, Detail: "not in the local mirror: run SYNC, then run the statement again"})
-		case !it.InNodes:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "in trash: RESTORE it first"})
-		case v.add && member[it.ID], !v.add && !member[it.ID]:
-			already = append(already, it)
-		case v.add && !media:
-			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a photo or video: the Family Vault holds only those"})
-		default:
-			todo = append(todo, it)
-		}
-	}
-	if len(already) > 0 {
-		// Added or removed on another device since the last SYNC? Ask
-		// before skipping.
-		c, err := x.client(ctx)
-		if err != nil {
-			return nil, err
-		}
-		detail := "not in the Family Vault"
-		if v.add {
-			detail = "already in the Family Vault"
-		}
-		send, rows := recheck(ctx, api{c}, already, detail, func(n remoteNode) bool { return (n.FamilyID != "") == v.add })
-		r.requests.Add(int64(len(already)))
-		if err := r.addChecked(ctx, explain, rows); err != nil {
-			return nil, err
-		}
-		for _, it := range send {
-			if v.add && !strings.HasPrefix(it.Type, "image/") && !strings.HasPrefix(it.Type, "video/") {
-				r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a photo or video: the Family Vault holds only those"})
-				continue
-			}
-			todo = append(todo, it)
-		}
-	}
-	req := v.request()
 	if explain {
-		nb := r.plan(todo, req)
 		from := "the familyId read from the root folder"
 		if given != "" {
 			from = "the FAMILY_ID given"
 		}
-		return r.result(false, fmt.Sprintf("would send %d %s (%s, with %s) for %s %s; nothing was sent", nb,
-			plural(int64(nb), "request", "requests"), req, from, output.Thousands(int64(len(todo))), plural(int64(len(todo)), "node", "nodes"))), nil
+		return r.result(false, planSummary(r.plan(todo, v.request()), v.request(), len(todo), from)), nil
 	}
-	if len(todo) == 0 {
-		return r.result(false, ""), nil
+	return x.sendAll(ctx, r, todo, func(r *run, a api) (batchSpec, error) {
+		family, _, err := familyID(ctx, a.c, s.DB, given)
+		if err != nil {
+			return batchSpec{}, fmt.Errorf("%s: %w", verb, err)
+		}
+		return v.spec(a, family), nil
+	})
+}
+
+// sortVault adds the rows of the items that need no request (the mirror's
+// word on membership read back from the service first) and returns the
+// rest.
+func (x *Actions) sortVault(ctx context.Context, r *run, v vaultOp, items []item, explain bool) ([]item, error) {
+	member, err := inVault(ctx, r.s.DB, itemIDs(items))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", lower(v.action), err)
 	}
-	c, err := x.client(ctx)
+	var todo, already []item
+	for _, it := range items {
+		switch {
+		case r.notSettable(it):
+		case member[it.ID] == v.add:
+			already = append(already, it)
+		default:
+			todo = append(todo, it)
+		}
+	}
+	detail := "not in the Family Vault"
+	if v.add {
+		detail = "already in the Family Vault"
+	}
+	more, err := x.recheckAlready(ctx, r, explain, already, detail, v.done)
 	if err != nil {
 		return nil, err
 	}
-	family, _, err := familyID(ctx, c, s.DB, given)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", verb, err)
+	var send []item
+	for _, it := range append(todo, more...) {
+		if v.add && !isMedia(it) {
+			r.add(Outcome{ID: it.ID, Name: it.Name, Status: StatusSkipped, Detail: "not a photo or video: the Family Vault holds only those"})
+			continue
+		}
+		send = append(send, it)
 	}
-	a := api{c}
-	verify := nodesVerifier(a, func(n *remoteNode) bool { return (n.FamilyID != "") == v.add })
+	return send, nil
+}
+
+// spec is the vault edit on the pipeline: batches of 50 for family, one at
+// a time, read back by the nodes' familyId.
+func (v vaultOp) spec(a api, family string) batchSpec {
+	req := v.request()
 	apply := func(ids []string) func(context.Context, *sql.Tx) error {
 		if len(ids) == 0 {
 			return nil
@@ -197,12 +199,8 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 		}
 		return res.outcome(id, name, req)
 	}
-	fatal, err := x.send(ctx, r, todo, batchSpec{req: req, per: batchSize, workers: 1, progress: verb,
-		send: send, verify: verify, apply: apply, outcome: outcome, direct: true})
-	if err != nil {
-		return nil, err
-	}
-	return r.end(ctx.Err() != nil, fatal, fatalSummary(fatal))
+	return batchSpec{req: req, per: batchSize, workers: 1, progress: lower(v.action),
+		send: send, verify: nodesVerifier(a, v.done), apply: apply, outcome: outcome, direct: true}
 }
 
 // mustJSON encodes a string as JSON.

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -18,12 +19,28 @@ import (
 // listing pages through the client's adaptive limit as well.
 const albumListings = 4
 
-// AlbumRow is one row of the albums table for an album node as the service
-// sends it (SYNC ALBUMS, and CREATE ALBUM for the album it made); count is
-// its number of members.
-func AlbumRow(n *fetch.Node, count int64) []driver.Value {
-	return []driver.Value{n.ID, n.Name, nullTime(n.CreatedDate), nullTime(n.ModifiedDate), count,
-		nullString(n.Cover()), jsonValue(n.Raw)}
+// AlbumRow is one row of the albums table: an album node as the service
+// sends it (SYNC ALBUMS, and the album actions for the album they made or
+// changed), with its number of members.
+type AlbumRow struct {
+	ID, Name string
+	// CreatedDate and ModifiedDate are zero when the service sent none.
+	CreatedDate, ModifiedDate time.Time
+	Count                     int64 // members
+	CoverNodeID               string
+	Raw                       json.RawMessage // the node as the service sent it
+}
+
+// NewAlbumRow is the albums row of album node n with count members.
+func NewAlbumRow(n *fetch.Node, count int64) AlbumRow {
+	return AlbumRow{ID: n.ID, Name: n.Name, CreatedDate: n.CreatedDate, ModifiedDate: n.ModifiedDate,
+		Count: count, CoverNodeID: n.Cover(), Raw: n.Raw}
+}
+
+// values are the row's columns in the table's order (the appender's row).
+func (r AlbumRow) values() []driver.Value {
+	return []driver.Value{r.ID, r.Name, nullTime(r.CreatedDate), nullTime(r.ModifiedDate), r.Count,
+		nullString(r.CoverNodeID), jsonValue(r.Raw)}
 }
 
 // syncAlbums mirrors the albums and their members: the albums are the
@@ -47,7 +64,7 @@ func syncAlbums(ctx context.Context, s *engine.Session, src source) (albums, mem
 	defer tr.Done()
 	var (
 		mu         sync.Mutex
-		albumRows  = make([][]driver.Value, len(list))
+		albumRows  = make([]*AlbumRow, len(list))
 		memberRows [][]driver.Value
 	)
 	g, gctx := errgroup.WithContext(ctx)
@@ -66,7 +83,8 @@ func syncAlbums(ctx context.Context, s *engine.Session, src source) (albums, mem
 				return fmt.Errorf("list the members of album %s (%s): %w", engine.Quote(a.Name), a.ID, err)
 			}
 			mu.Lock()
-			albumRows[k] = AlbumRow(a, int64(len(kids)))
+			row := NewAlbumRow(a, int64(len(kids)))
+			albumRows[k] = &row
 			for _, m := range kids {
 				memberRows = append(memberRows, []driver.Value{a.ID, m.ID})
 			}
@@ -81,7 +99,7 @@ func syncAlbums(ctx context.Context, s *engine.Session, src source) (albums, mem
 	var rows [][]driver.Value
 	for _, r := range albumRows {
 		if r != nil {
-			rows = append(rows, r)
+			rows = append(rows, r.values())
 		}
 	}
 	ch, err := replaceTables(ctx, s.DB,
@@ -125,15 +143,20 @@ func PeopleRows(people []fetch.Person) [][]driver.Value {
 }
 
 // RefreshPeople replaces the people table with the service's people (the
-// actions on people call it after they changed something).
+// actions that change which photos are available call it after).
 func RefreshPeople(ctx context.Context, db *engine.DB, c *fetch.Client) error {
 	people, err := c.People(ctx)
 	if err != nil {
 		return err
 	}
-	// Its changes are recorded under their own statement; by_apsql comes
-	// from the journal the action wrote.
+	return ReplacePeople(ctx, db, people)
+}
+
+// ReplacePeople replaces the people table with people, as the service
+// listed them. Its changes are recorded under their own statement (PEOPLE
+// REFRESH); by_apsql comes from the journal the action wrote.
+func ReplacePeople(ctx context.Context, db *engine.DB, people []fetch.Person) error {
 	ctx, _ = withChangeLog(ctx, "PEOPLE REFRESH")
-	_, _, _, err = smallTable{name: "people", key: []string{"clusterId"}}.replace(ctx, db, PeopleRows(people))
+	_, _, _, err := smallTable{name: "people", key: []string{"clusterId"}}.replace(ctx, db, PeopleRows(people))
 	return err
 }
