@@ -181,3 +181,24 @@ func TestMoveSettlesEarlierUnknown(t *testing.T) {
 		t.Errorf("changes of the MOVE: %v, want %s", got, id)
 	}
 }
+
+// TestRenameGone: RENAME of a node purged elsewhere since the last SYNC
+// (PATCH /nodes/{id} answers 404) says it is gone and the mirror forgets
+// it, as FAVORITE and MOVE do, rather than failing and keeping it.
+func TestRenameGone(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 20, Seed: 50}, 0)
+	id := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 1`)[0]
+	if err := e.srv.TrashIDs(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.PurgeIDs(id); err != nil {
+		t.Fatal(err)
+	}
+	if _, there := e.node(id); there {
+		t.Fatalf("%s is still on the service", id)
+	}
+	e.first(`RENAME '`+id+`' TO 'gone.jpg'`, StatusSkipped, goneDetail)
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, id); n != 0 {
+		t.Errorf("the mirror still holds %s", id)
+	}
+}
