@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,10 +122,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	d, err := openConnector(ctx, path, connector, readOnly)
 	if err != nil {
-		if damaged == nil && strings.Contains(err.Error(), "Could not read enough bytes") {
-			// Its catalog lies past the end of the file.
-			return nil, fmt.Errorf("open database %s: %w: it is shorter than its header says (%v); restore it from a backup, or SYNC into a new file (apsql new.duckdb)", path, ErrDamaged, err)
-		}
+		// openConnector's errors went through openError: a catalog that
+		// lies past the end of the file is ErrDamaged there.
 		if damaged != nil {
 			return nil, fmt.Errorf("%w (and it cannot be opened read-only either: %v)", damaged, err)
 		}
@@ -208,9 +205,15 @@ func openConnector(ctx context.Context, path string, connector *duckdb.Connector
 // checkSchema is migrate for a read-only file: its schema must be the
 // current one, since it cannot be upgraded.
 func (d *DB) checkSchema(ctx context.Context) error {
+	// A file without apsql_meta (a plain DuckDB file) has version 0.
 	var v int
-	err := d.conn.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM apsql_meta WHERE key = 'schema_version'`).Scan(&v)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "apsql_meta does not exist") {
+	var hasMeta bool
+	err := d.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables()
+WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'apsql_meta'`).Scan(&hasMeta)
+	if err == nil && hasMeta {
+		err = d.conn.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM apsql_meta WHERE key = 'schema_version'`).Scan(&v)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("open database %s: read schema version: %w", d.Path, err)
 	}
 	switch {
@@ -523,26 +526,37 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-var lockPID = regexp.MustCompile(`PID (\d+)`)
-
-// openError rewrites DuckDB's open errors into one clear line.
+// openError rewrites DuckDB's refusal to open path into one clear line.
+// It decides by the error's type (duckdb.Error's Type) and by facts about
+// the file, never by the message's text: a lock another process holds
+// (lockHolder), a file or folder apsql may not read or write, a file
+// without DuckDB's header, and else damage.
 func openError(path string, err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock"):
-		who := "another process"
-		if m := lockPID.FindStringSubmatch(msg); m != nil {
-			who = "process " + m[1]
-		}
-		return fmt.Errorf("open database %s: it is in use by %s (another apsql?); close it, or open a copy of the file", path, who)
-	case strings.Contains(msg, "Corrupt database file") || strings.Contains(msg, "checksum") || strings.Contains(msg, "Could not read enough bytes"):
-		return fmt.Errorf("open database %s: %w: %s; restore it from a backup, or SYNC into a new file (apsql new.duckdb)", path, ErrDamaged, msg)
-	case strings.Contains(msg, "Permission denied"):
-		return fmt.Errorf("open database %s: permission denied; choose a writable location with --db", path)
-	case strings.Contains(msg, "not a valid DuckDB database") || strings.Contains(msg, "Serialization") || strings.Contains(msg, "invalid database file"):
-		return fmt.Errorf("open database %s: not a DuckDB database file; choose another file name", path)
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return fmt.Errorf("open database %s: %w", path, err)
 	}
-	return fmt.Errorf("open database %s: %w", path, err)
+	if de.Type != duckdb.ErrorTypeIO && de.Type != duckdb.ErrorTypeSerialization {
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	pid, lockErr := lockHolder(path)
+	switch {
+	case pid > 0:
+		return fmt.Errorf("open database %s: it is in use by process %d (another apsql?); close it, or open a copy of the file", path, pid)
+	case lockErr != nil:
+		return fmt.Errorf("open database %s: %w", path, err) // cannot tell a lock from damage
+	case !accessible(path):
+		return fmt.Errorf("open database %s: permission denied; choose a writable location with --db", path)
+	}
+	if fi, serr := os.Stat(path); serr == nil {
+		if herr := checkDuckDBFile(path, fi.Size()); herr != nil {
+			return herr
+		}
+	}
+	if v, ok := storageNumber(path); ok && ownStorageNumber() > 0 && v > ownStorageNumber() {
+		return fmt.Errorf("open database %s: it was written by a newer DuckDB (storage version %d; this apsql writes %d): upgrade apsql%w", path, v, ownStorageNumber(), quiet(err))
+	}
+	return fmt.Errorf("open database %s: %w: %w; restore it from a backup, or SYNC into a new file (apsql new.duckdb)", path, ErrDamaged, err)
 }
 
 // SetMemoryLimit bounds the memory DuckDB's buffer manager uses ("256MB",
