@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -254,7 +255,7 @@ func recountAlbum(ctx context.Context, tx *sql.Tx, ch *mirror.ActionChanges, alb
 	var was, now int64
 	q := `SELECT count, (SELECT count(*) FROM album_members WHERE albumId = ?) FROM albums WHERE id = ?`
 	if err := tx.QueryRowContext(ctx, q, album, album).Scan(&was, &now); err != nil || was == now {
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			err = nil
 		}
 		return err

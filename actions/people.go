@@ -461,8 +461,11 @@ func (m *merge) find(ctx context.Context, r *run, specs []string, explain bool) 
 			// Merged away by an earlier run of this statement?
 			var detail string
 			qerr := r.s.DB.QueryRow(ctx, `SELECT detail FROM actions_log WHERE action = 'MERGE PEOPLE' AND target = ? AND status = 'ok' ORDER BY seq DESC LIMIT 1`, sp).Scan(&detail)
-			if qerr != nil {
+			switch {
+			case errors.Is(qerr, sql.ErrNoRows):
 				return fmt.Errorf("merge people: %w", noPerson(sp))
+			case qerr != nil:
+				return fmt.Errorf("merge people: read actions_log: %w", qerr)
 			}
 			if err := r.skipOrPlan(ctx, explain, Outcome{Name: sp, Status: StatusSkipped, Detail: "merged by an earlier run: " + detail, Target: sp}); err != nil {
 				return err

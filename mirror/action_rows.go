@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -117,7 +118,7 @@ func (a *ActionChanges) recordRow(ctx context.Context, tx *sql.Tx, tb model.Tabl
 	err = tx.QueryRowContext(ctx, `SELECT change, array_to_string(coalesce(fields, []), ',') FROM changes WHERE sync_id = ? AND in_table = ? AND id = ? LIMIT 1`,
 		id, tb.Name, rowID).Scan(&prevChange, &prevFields)
 	switch {
-	case err == sql.ErrNoRows:
+	case errors.Is(err, sql.ErrNoRows):
 		change, list := ChangeAdded, "NULL"
 		if !added {
 			change, list = ChangeChanged, listLiteral(strings.Split(fields, ","))
