@@ -5,14 +5,16 @@
 // This file is the decoder of Go 1.26's image/jpeg (reader.go, huffman.go,
 // scan.go and the inverse DCT of dct.go) cut down to what a perceptual
 // hash reads: the luminance plane of a sequential JPEG. It decodes every
-// scan's Huffman data as image/jpeg does but runs the inverse DCT only on
-// the Y blocks, dequantizes while decoding, skips the rows of a block that
-// are all zero (the same integers, fewer operations), allocates nothing
-// once its buffers have grown, and reads straight from the bytes. Its
-// plane is byte for byte image/jpeg's Y plane (TestLumaMatchesImageJPEG,
+// scan's Huffman data as image/jpeg does, but reads the bits from the
+// bytes up to 64 at a time (image/jpeg: one byte at a time, through a
+// buffer), runs the inverse DCT only on the Y blocks, dequantizes while
+// decoding, skips the rows of a block that are all zero (the same
+// integers, fewer operations) and allocates nothing once its buffers have
+// grown. Its plane is image/jpeg's Y plane byte for byte, and what it
+// accepts image/jpeg accepts (TestLumaMatchesImageJPEG, TestLumaMutations,
 // FuzzLuma), so hashes do not change. Anything else (progressive, CMYK,
-// RGB, 12-bit, or any error) returns errLumaFallback's kin and the caller
-// decodes with image/jpeg, which also names the error.
+// RGB, 12-bit, or any error) returns an error, and the caller decodes with
+// image/jpeg, which also words the error for users.
 
 package dupes
 
@@ -29,7 +31,6 @@ func (e lumaError) Error() string { return "jpeg: " + string(e) }
 
 var (
 	errLumaShort      = lumaError("unexpected end of data")
-	errLumaMissingFF  = lumaError("missing 0xff00 sequence")
 	errLumaShortHuff  = lumaError("short Huffman data")
 	errLumaBadHuffman = lumaError("bad Huffman code")
 )
@@ -96,15 +97,16 @@ type jHuffman struct {
 
 // lumaDecoder decodes the Y plane of sequential JPEGs; reuse one for many.
 type lumaDecoder struct {
-	data        []byte // the whole JPEG
-	i           int    // the next byte of data
-	nUnreadable int    // bytes to back i up by after overshooting: 0, 1 or 2
+	data []byte // the whole JPEG
+	i    int    // the next byte of data
 
-	bits struct {
-		a uint32 // accumulator
-		m uint32 // mask: 1<<(n-1) when n > 0, else 0
-		n int32  // unread bits in a
-	}
+	// The entropy-coded bits of a scan, read ahead up to 64 at a time
+	// (image/jpeg reads a byte at a time): the top nbits of acc, MSB
+	// first. stop is set at a marker or the end of data, where the bits
+	// end: a symbol that needs more fails, as in image/jpeg.
+	acc   uint64
+	nbits uint
+	stop  bool
 
 	width, height int
 	nComp         int
@@ -220,69 +222,16 @@ func (d *lumaDecoder) isRGB() bool {
 	return d.comp[0].c == 'R' && d.comp[1].c == 'G' && d.comp[2].c == 'B'
 }
 
-// unreadByteStuffedByte undoes the most recent readByteStuffedByte call.
-func (d *lumaDecoder) unreadByteStuffedByte() {
-	d.i -= d.nUnreadable
-	d.nUnreadable = 0
-	if d.bits.n >= 8 {
-		d.bits.a >>= 8
-		d.bits.n -= 8
-		d.bits.m >>= 8
-	}
-}
-
 func (d *lumaDecoder) readByte() (byte, error) {
 	if d.i >= len(d.data) {
 		return 0, errLumaShort
 	}
 	x := d.data[d.i]
 	d.i++
-	d.nUnreadable = 0
 	return x, nil
 }
 
-// readByteStuffedByte is like readByte but for byte-stuffed Huffman data.
-func (d *lumaDecoder) readByteStuffedByte() (byte, error) {
-	if d.i+2 <= len(d.data) {
-		x := d.data[d.i]
-		d.i++
-		d.nUnreadable = 1
-		if x != 0xff {
-			return x, nil
-		}
-		if d.data[d.i] != 0x00 {
-			return 0, errLumaMissingFF
-		}
-		d.i++
-		d.nUnreadable = 2
-		return 0xff, nil
-	}
-	d.nUnreadable = 0
-	x, err := d.readByte()
-	if err != nil {
-		return 0, err
-	}
-	d.nUnreadable = 1
-	if x != 0xff {
-		return x, nil
-	}
-	if x, err = d.readByte(); err != nil {
-		return 0, err
-	}
-	d.nUnreadable = 2
-	if x != 0x00 {
-		return 0, errLumaMissingFF
-	}
-	return 0xff, nil
-}
-
 func (d *lumaDecoder) readFull(p []byte) error {
-	if d.nUnreadable != 0 {
-		if d.bits.n >= 8 {
-			d.unreadByteStuffedByte()
-		}
-		d.nUnreadable = 0
-	}
 	n := copy(p, d.data[d.i:])
 	d.i += n
 	if n < len(p) {
@@ -292,12 +241,6 @@ func (d *lumaDecoder) readFull(p []byte) error {
 }
 
 func (d *lumaDecoder) ignore(n int) error {
-	if d.nUnreadable != 0 {
-		if d.bits.n >= 8 {
-			d.unreadByteStuffedByte()
-		}
-		d.nUnreadable = 0
-	}
 	if n > len(d.data)-d.i {
 		d.i = len(d.data)
 		return errLumaShort
@@ -536,103 +479,173 @@ func (d *lumaDecoder) processDHT(n int) error {
 	return nil
 }
 
-// ensureNBits reads bytes until d.bits.n is at least n.
-func (d *lumaDecoder) ensureNBits(n int32) error {
-	for {
-		c, err := d.readByteStuffedByte()
-		if err != nil {
-			if err == errLumaShort {
-				return errLumaShortHuff
+// fill reads entropy-coded bytes into acc until it holds more than 56
+// bits or a marker is next: 0xff 0x00 is a 0xff byte; 0xff and anything
+// else, or a 0xff with nothing after it, ends the bits (image/jpeg's
+// readByteStuffedByte fails there).
+func (d *lumaDecoder) fill() {
+	for d.nbits <= 56 {
+		if d.i >= len(d.data) {
+			d.stop = true
+			return
+		}
+		c := d.data[d.i]
+		if c == 0xff {
+			if d.i+1 >= len(d.data) || d.data[d.i+1] != 0x00 {
+				d.stop = true
+				return
 			}
-			return err
+			d.i++
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
-		d.bits.n += 8
-		if d.bits.m == 0 {
-			d.bits.m = 1 << 7
-		} else {
-			d.bits.m <<= 8
-		}
-		if d.bits.n >= n {
-			break
-		}
+		d.i++
+		d.acc |= uint64(c) << (56 - d.nbits)
+		d.nbits += 8
 	}
-	return nil
 }
 
-// receiveExtend is RECEIVE and EXTEND of section F.2.2.1.
-func (d *lumaDecoder) receiveExtend(t uint8) (int32, error) {
-	if d.bits.n < int32(t) {
-		if err := d.ensureNBits(int32(t)); err != nil {
+// resetBits forgets the bits in hand: at the start of a scan, after a
+// restart marker, and at the end of a scan (the bytes read ahead are
+// entropy-coded data, which image/jpeg skips too as it looks for the
+// next marker).
+func (d *lumaDecoder) resetBits() {
+	d.acc, d.nbits, d.stop = 0, 0, false
+}
+
+// decodeBlock decodes one block's Huffman data (sections F.2.2.1 and
+// F.2.2.2): the DC difference into *dc and, for a Y block (luma), the
+// dequantized coefficients into b. It returns the rows of b that may hold
+// a non-zero value (bit r for row r). The bits in hand live in locals
+// here, the hottest loop of SYNC HASHES, and go back to d around fill.
+// Before each symbol there are 32 bits in hand, or all there are before
+// the marker: a code (at most 16) and its extra bits (at most 16).
+func (d *lumaDecoder) decodeBlock(dcH, acH *jHuffman, dc *int32, b, qt *jBlock, luma bool) (uint8, error) {
+	rows := uint8(1)
+	acc, n := d.acc, d.nbits
+	if n < 32 && !d.stop {
+		d.acc, d.nbits = acc, n
+		d.fill()
+		acc, n = d.acc, d.nbits
+	}
+	var value uint8
+	if v := dcH.lut[uint8(acc>>56)]; n >= 8 && v != 0 {
+		l := uint(v&0xff) - 1
+		acc <<= l
+		n -= l
+		value = uint8(v >> 8)
+	} else {
+		d.acc, d.nbits = acc, n
+		var err error
+		if value, err = d.decodeHuffmanSlow(dcH); err != nil {
 			return 0, err
 		}
+		acc, n = d.acc, d.nbits
 	}
-	d.bits.n -= int32(t)
-	d.bits.m >>= t
-	s := int32(1) << t
-	x := int32(d.bits.a>>uint8(d.bits.n)) & (s - 1)
-	if x < s>>1 {
-		x += ((-1) << t) + 1
+	if value > 16 {
+		return 0, lumaError("excessive DC component")
 	}
-	return x, nil
+	t := uint(value)
+	if n < t {
+		return 0, errLumaShortHuff
+	}
+	x := int32(acc >> (64 - t)) // t == 0: a shift by 64 is 0
+	acc <<= t
+	n -= t
+	if x < int32(1)<<t>>1 { // EXTEND
+		x += (-1 << t) + 1
+	}
+	*dc += x
+	if luma {
+		b[0] = *dc * qt[0]
+	}
+	if d.eobRun > 0 {
+		d.eobRun--
+		d.acc, d.nbits = acc, n
+		return rows, nil
+	}
+	for zig := int32(1); zig <= jBlockSize-1; zig++ {
+		if n < 32 && !d.stop {
+			d.acc, d.nbits = acc, n
+			d.fill()
+			acc, n = d.acc, d.nbits
+		}
+		if v := acH.lut[uint8(acc>>56)]; n >= 8 && v != 0 {
+			l := uint(v&0xff) - 1
+			acc <<= l
+			n -= l
+			value = uint8(v >> 8)
+		} else {
+			d.acc, d.nbits = acc, n
+			var err error
+			if value, err = d.decodeHuffmanSlow(acH); err != nil {
+				return 0, err
+			}
+			acc, n = d.acc, d.nbits
+		}
+		val0 := value >> 4
+		val1 := value & 0x0f
+		if val1 != 0 {
+			zig += int32(val0)
+			if zig > jBlockSize-1 {
+				break
+			}
+			t := uint(val1)
+			if n < t {
+				return 0, errLumaShortHuff
+			}
+			x := int32(acc >> (64 - t))
+			acc <<= t
+			n -= t
+			if x < int32(1)<<t>>1 {
+				x += (-1 << t) + 1
+			}
+			if luma {
+				u := jUnzig[zig]
+				b[u] = x * qt[zig]
+				rows |= 1 << (u >> 3)
+			}
+		} else {
+			if val0 != 0x0f {
+				d.eobRun = uint16(1 << val0)
+				if val0 != 0 {
+					t := uint(val0)
+					if n < t {
+						return 0, errLumaShortHuff
+					}
+					d.eobRun |= uint16(acc >> (64 - t))
+					acc <<= t
+					n -= t
+				}
+				d.eobRun--
+				break
+			}
+			zig += 0x0f
+		}
+	}
+	d.acc, d.nbits = acc, n
+	return rows, nil
 }
 
-// decodeHuffman returns the next Huffman-coded value.
-func (d *lumaDecoder) decodeHuffman(h *jHuffman) (uint8, error) {
+// decodeHuffmanSlow decodes a code bit by bit (section F.2.2.3): one
+// longer than the 8 bits of the look-up table, or among the last bits
+// before a marker, as image/jpeg does.
+func (d *lumaDecoder) decodeHuffmanSlow(h *jHuffman) (uint8, error) {
 	if h.nCodes == 0 {
 		return 0, lumaError("uninitialized Huffman table")
 	}
-	if d.bits.n < 8 {
-		if err := d.ensureNBits(8); err != nil {
-			if err != errLumaMissingFF && err != errLumaShortHuff {
-				return 0, err
-			}
-			// No more bytes in this segment, but the bits in hand may
-			// still hold the next symbol.
-			if d.nUnreadable != 0 {
-				d.unreadByteStuffedByte()
-			}
-			goto slowPath
+	code := int32(0)
+	for i := range jMaxCodeLength {
+		if d.nbits == 0 {
+			return 0, errLumaShortHuff // the caller filled: nothing more before the marker
 		}
-	}
-	if v := h.lut[(d.bits.a>>uint32(d.bits.n-jLutSize))&0xff]; v != 0 {
-		n := (v & 0xff) - 1
-		d.bits.n -= int32(n)
-		d.bits.m >>= n
-		return uint8(v >> 8), nil
-	}
-
-slowPath:
-	for i, code := 0, int32(0); i < jMaxCodeLength; i++ {
-		if d.bits.n == 0 {
-			if err := d.ensureNBits(1); err != nil {
-				return 0, err
-			}
-		}
-		if d.bits.a&d.bits.m != 0 {
-			code |= 1
-		}
-		d.bits.n--
-		d.bits.m >>= 1
+		code |= int32(d.acc >> 63)
+		d.acc <<= 1
+		d.nbits--
 		if code <= h.maxCodes[i] {
 			return h.vals[h.valsIndices[i]+code-h.minCodes[i]], nil
 		}
 		code <<= 1
 	}
 	return 0, errLumaBadHuffman
-}
-
-func (d *lumaDecoder) decodeBits(n int32) (uint32, error) {
-	if d.bits.n < n {
-		if err := d.ensureNBits(n); err != nil {
-			return 0, err
-		}
-	}
-	ret := d.bits.a >> uint32(d.bits.n-n)
-	ret &= (1 << uint32(n)) - 1
-	d.bits.n -= n
-	d.bits.m >>= uint32(n)
-	return ret, nil
 }
 
 // makePlane sizes the luminance plane as image/jpeg sizes its Y plane,
@@ -709,7 +722,8 @@ func (d *lumaDecoder) processSOS(n int) error {
 		d.makePlane(mxx, myy)
 	}
 
-	d.bits.a, d.bits.m, d.bits.n = 0, 0, 0
+	d.resetBits()
+	defer d.resetBits()
 	mcu, expectedRST := 0, uint8(jRST0)
 	var (
 		b          jBlock
@@ -738,72 +752,12 @@ func (d *lumaDecoder) processSOS(n int) error {
 							continue
 						}
 					}
-					// rows has bit r set when row r of the block may
-					// hold a non-zero coefficient.
-					var rows uint8 = 1
 					if luma {
 						b = jBlock{}
 					}
-
-					// The DC coefficient (section F.2.2.1).
-					value, err := d.decodeHuffman(&d.huff[jDCTable][scan[i].td])
+					rows, err := d.decodeBlock(&d.huff[jDCTable][scan[i].td], &d.huff[jACTable][scan[i].ta], &dc[compIndex], &b, qt, luma)
 					if err != nil {
 						return err
-					}
-					if value > 16 {
-						return lumaError("excessive DC component")
-					}
-					dcDelta, err := d.receiveExtend(value)
-					if err != nil {
-						return err
-					}
-					dc[compIndex] += dcDelta
-					if luma {
-						b[0] = dc[compIndex] * qt[0]
-					}
-
-					if d.eobRun > 0 {
-						d.eobRun--
-					} else {
-						// The AC coefficients (section F.2.2.2).
-						huff := &d.huff[jACTable][scan[i].ta]
-						for zig := int32(1); zig <= jBlockSize-1; zig++ {
-							value, err := d.decodeHuffman(huff)
-							if err != nil {
-								return err
-							}
-							val0 := value >> 4
-							val1 := value & 0x0f
-							if val1 != 0 {
-								zig += int32(val0)
-								if zig > jBlockSize-1 {
-									break
-								}
-								ac, err := d.receiveExtend(val1)
-								if err != nil {
-									return err
-								}
-								if luma {
-									u := jUnzig[zig]
-									b[u] = ac * qt[zig]
-									rows |= 1 << (u >> 3)
-								}
-							} else {
-								if val0 != 0x0f {
-									d.eobRun = uint16(1 << val0)
-									if val0 != 0 {
-										bits, err := d.decodeBits(int32(val0))
-										if err != nil {
-											return err
-										}
-										d.eobRun |= uint16(bits)
-									}
-									d.eobRun--
-									break
-								}
-								zig += 0x0f
-							}
-						}
 					}
 					if luma {
 						d.storeBlock(&b, rows, bx, by)
@@ -823,7 +777,7 @@ func (d *lumaDecoder) processSOS(n int) error {
 				if expectedRST == jRST7+1 {
 					expectedRST = jRST0
 				}
-				d.bits.a, d.bits.m, d.bits.n = 0, 0, 0
+				d.resetBits()
 				dc = [jMaxComp]int32{}
 				d.eobRun = 0
 			}

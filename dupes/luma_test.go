@@ -7,8 +7,10 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,6 +155,52 @@ func TestLumaBadData(t *testing.T) {
 		if err := d.decode(data); err == nil {
 			t.Errorf("%q...: decode accepted it", data[:min(len(data), 12)])
 		}
+	}
+}
+
+// TestLumaMutations: thousands of damaged copies of the corpus (bytes
+// changed, bits flipped, cut short), and whenever lumaDecoder accepts one,
+// image/jpeg decodes it to the same luminance (the fuzzer's check,
+// deterministic and in every test run).
+func TestLumaMutations(t *testing.T) {
+	var seeds [][]byte
+	for _, data := range jpegCorpus(t) {
+		seeds = append(seeds, data)
+	}
+	slices.SortFunc(seeds, bytes.Compare)
+	n := 20000
+	if testing.Short() {
+		n = 3000
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var d lumaDecoder
+	accepted := 0
+	for range n {
+		s := slices.Clone(seeds[r.IntN(len(seeds))])
+		for range 1 + r.IntN(3) {
+			switch r.IntN(3) {
+			case 0:
+				s[r.IntN(len(s))] = byte(r.Uint32())
+			case 1:
+				s[r.IntN(len(s))] ^= 1 << r.IntN(8)
+			case 2:
+				s = s[:1+r.IntN(len(s))]
+			}
+		}
+		if d.decode(s) != nil {
+			continue
+		}
+		accepted++
+		img, err := jpeg.Decode(bytes.NewReader(s))
+		if err != nil {
+			t.Fatalf("lumaDecoder accepted what image/jpeg refuses (%v): %q", err, s)
+		}
+		if err := sameLuma(&d, img); err != nil {
+			t.Fatalf("%v: %q", err, s)
+		}
+	}
+	if accepted < n/10 {
+		t.Errorf("only %d of %d damaged JPEGs decoded: the check checks little", accepted, n)
 	}
 }
 

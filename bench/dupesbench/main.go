@@ -15,6 +15,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/apsql/apsql/dupes"
 	"github.com/apsql/apsql/emulator"
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -260,6 +262,7 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 	defer os.RemoveAll(dir)
 	var fetchT, hashT []time.Duration
 	var count int
+	var bodies [][]byte // the first run's thumbnails, for the breakdown
 	for k := range runs {
 		// Only fetching: every thumbnail, read and dropped.
 		c, err := newClient()
@@ -294,6 +297,10 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 		}
 		rows.Close()
 		count = len(ids)
+		keep := k == 0
+		if keep {
+			bodies = make([][]byte, len(ids))
+		}
 		// Each measured phase has a fresh client: its adaptive concurrency
 		// starts low and ramps up the same way in both.
 		if c, err = newClient(); err != nil {
@@ -310,9 +317,12 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 					if i >= len(ids) {
 						return
 					}
-					_, err := c.Thumbnail(ctx, ids[i], owners[i], mirror.HashViewBox)
+					data, err := c.Thumbnail(ctx, ids[i], owners[i], mirror.HashViewBox)
 					if err != nil {
 						ferr.Store(&err)
+					}
+					if keep {
+						bodies[i] = data
 					}
 				}
 			})
@@ -356,5 +366,62 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 	fmt.Printf("latency %v: %d thumbnails (viewBox %d), %d runs, %d CPUs: only fetching median %v (%.0f/s), SYNC HASHES median %v (%.0f/s): ratio %.2f\n",
 		latency, count, mirror.HashViewBox, runs, runtime.NumCPU(), f.Round(time.Millisecond), float64(count)/f.Seconds(), h.Round(time.Millisecond), float64(count)/h.Seconds(), h.Seconds()/f.Seconds())
 	fmt.Println("runs:", strings.Trim(fmt.Sprint(fetchT), "[]"), "|", strings.Trim(fmt.Sprint(hashT), "[]"))
+	return breakdown(bodies)
+}
+
+// breakdown times, on one goroutine, what SYNC HASHES does to each
+// fetched thumbnail: decoding it with image/jpeg (dupes.Decode, what it
+// did before the Hasher), hashing that image, and a Hasher's HashData
+// (luminance-only decode and hash, what it does now). CPU time is the
+// process's, so the figures hold on a shared machine.
+func breakdown(bodies [][]byte) error {
+	var n, size int
+	for _, b := range bodies {
+		if b != nil {
+			n++
+			size += len(b)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	imgs := make([]image.Image, 0, n)
+	measure := func(name string, f func([]byte) error) error {
+		runtime.GC()
+		c0, t0 := cpu(), time.Now()
+		for _, b := range bodies {
+			if b != nil {
+				if err := f(b); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
+		}
+		fmt.Printf("  %-36s %5.1f µs CPU, %5.1f µs wall a thumbnail\n", name,
+			float64((cpu()-c0).Nanoseconds())/1e3/float64(n), float64(time.Since(t0).Nanoseconds())/1e3/float64(n))
+		return nil
+	}
+	fmt.Printf("per thumbnail (%d thumbnails, %d bytes on average, one goroutine):\n", n, size/n)
+	var h dupes.Hasher
+	i := 0
+	for _, m := range []struct {
+		name string
+		f    func([]byte) error
+	}{
+		{"decode with image/jpeg (dupes.Decode)", func(b []byte) error {
+			img, err := dupes.Decode(b)
+			imgs = append(imgs, img)
+			return err
+		}},
+		{"hash that image (dupes.Hash)", func([]byte) error {
+			_, err := dupes.Hash(imgs[i])
+			i++
+			return err
+		}},
+		{"Hasher.HashData (both, now)", func(b []byte) error { _, _, err := h.HashData(b); return err }},
+	} {
+		if err := measure(m.name, m.f); err != nil {
+			return err
+		}
+	}
 	return nil
 }
