@@ -88,7 +88,7 @@ func setupClient(t *testing.T, opts emulator.Options, tune func(*fetch.Config)) 
 	}
 	t.Cleanup(func() { db.Close() })
 	Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return c, nil })
-	e := &env{t: t, srv: srv, c: c, db: db, s: engine.NewSession(db), rec: rec}
+	e := &env{t: t, srv: srv, c: c, db: db, s: humanSession(db), rec: rec}
 	e.mirror()
 	return e
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
+	"github.com/apsql/apsql/output"
 )
 
 // env is one test's emulator, client, database and session.
@@ -56,7 +57,7 @@ func setup(t *testing.T, opts emulator.Options, maxRetries int) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return c, nil })
-	e := &env{t: t, srv: srv, c: c, db: db, s: engine.NewSession(db), rec: rec}
+	e := &env{t: t, srv: srv, c: c, db: db, s: humanSession(db), rec: rec}
 	e.mirror()
 	return e
 }
@@ -291,4 +292,12 @@ func (r *recorder) changes() int {
 		}
 	}
 	return n
+}
+
+// humanSession is a session whose lines for people are rendered as the
+// program renders them (cmd/apsql installs output.Human).
+func humanSession(db *engine.DB) *engine.Session {
+	s := engine.NewSession(db)
+	s.Render = output.Human
+	return s
 }

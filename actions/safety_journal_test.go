@@ -41,7 +41,7 @@ func setupFile(t *testing.T, opts emulator.Options, path string) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return c, nil })
-	e := &env{t: t, srv: srv, c: c, db: db, s: engine.NewSession(db), rec: rec}
+	e := &env{t: t, srv: srv, c: c, db: db, s: humanSession(db), rec: rec}
 	e.mirror()
 	e.exec(`CHECKPOINT`)
 	return e
