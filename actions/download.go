@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/naming"
 	"github.com/apsql/apsql/output"
 )
 
@@ -439,29 +439,15 @@ func (dl *downloader) prepare(o *Outcome, d download, name string) (done bool, s
 func (d download) local() string { return filepath.Clean(filepath.FromSlash(d.rel)) }
 
 // noLinkedFolders refuses a file whose folders inside the target include a
-// symbolic link: a {yyyy} folder linked to /etc must not be written
-// through (the target itself may be a link: the user named it).
+// symbolic link (naming.LinkedFolder).
 func (dl *downloader) noLinkedFolders(name string) error {
-	folder := filepath.Dir(name)
-	if folder == "." {
-		return nil
+	sub, err := naming.LinkedFolder(dl.root, name)
+	if err != nil || sub == "" {
+		return err
 	}
-	parts := strings.Split(folder, string(filepath.Separator))
-	for i := range parts {
-		sub := filepath.Join(parts[:i+1]...)
-		fi, err := dl.root.Lstat(sub)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil // made by MkdirAll, below
-		case err != nil:
-			return fmt.Errorf("check the folder %s: %w", filepath.ToSlash(sub), err)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			to, _ := dl.root.Readlink(sub)
-			return fmt.Errorf("the folder %s in %s is a symbolic link (to %s): DOWNLOAD never writes through a link; remove it, or download TO another directory",
-				filepath.ToSlash(sub), dl.dir, to)
-		}
-	}
-	return nil
+	to, _ := dl.root.Readlink(sub)
+	return fmt.Errorf("the folder %s in %s is a symbolic link (to %s): DOWNLOAD never writes through a link; remove it, or download TO another directory",
+		filepath.ToSlash(sub), dl.dir, to)
 }
 
 // diskFull gives o the detail of a full disk and returns the error that

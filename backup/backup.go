@@ -751,10 +751,14 @@ func (r *runState) holds(rel string, n *node) (ok, exists bool) {
 		return false, false
 	}
 	fi, err := r.root.Lstat(filepath.FromSlash(rel))
-	if errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
+		// Not there, or not to be read (a folder on its way that links
+		// out of the backup): the name is not another's file, and writing
+		// it fails with the reason. Counting it as taken would try " (2)",
+		// " (3)", ... for ever.
 		return false, false
 	}
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != n.Size || n.MD5 == "" {
+	if !fi.Mode().IsRegular() || fi.Size() != n.Size || n.MD5 == "" {
 		return false, true
 	}
 	sum, err := md5Of(r.root, filepath.FromSlash(rel))

@@ -311,3 +311,28 @@ func TestBackupChangedInCloud(t *testing.T) {
 		t.Errorf("the changed node moved from %s to %s", m.byID[id].Path, m2.byID[id].Path)
 	}
 }
+
+// TestBackupNeverWritesThroughLinks: a dated folder of the backup that
+// became a symbolic link (to a folder outside) is never written through:
+// the file whose folder it is fails, naming the link; nothing lands
+// outside.
+func TestBackupNeverWritesThroughLinks(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 30, Seed: 29}, "SYNC")
+	id := e.strings(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 1`)[0]
+	if _, err := e.db.Exec(t.Context(), `UPDATE nodes SET contentDate = TIMESTAMP '2019-07-01 10:00:00' WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bk")
+	outside := t.TempDir()
+	os.MkdirAll(dir, 0o755)
+	if err := os.Symlink(outside, filepath.Join(dir, "2019")); err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := e.run(`BACKUP '` + id + `' TO '` + dir + `'`)
+	if len(rows) != 1 || rows[0]["status"] != "failed" || !strings.Contains(rows[0]["detail"], "2019 in "+dir+" is a symbolic link") {
+		t.Errorf("rows %v (%s), want one failed naming the link", rows, sum)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("%d entries written through the linked folder", len(ents))
+	}
+}

@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/naming"
 	"github.com/apsql/apsql/output"
 )
 
@@ -298,27 +297,13 @@ func full(err error) error {
 }
 
 // noLinkedFolders refuses a file whose folders inside the backup include a
-// symbolic link: a {yyyy} folder linked to /etc must not be written
-// through.
+// symbolic link (naming.LinkedFolder).
 func noLinkedFolders(root *os.Root, name, dir string) error {
-	folder := filepath.Dir(name)
-	if folder == "." {
-		return nil
+	sub, err := naming.LinkedFolder(root, name)
+	if err != nil || sub == "" {
+		return err
 	}
-	parts := strings.Split(folder, string(filepath.Separator))
-	for i := range parts {
-		sub := filepath.Join(parts[:i+1]...)
-		fi, err := root.Lstat(sub)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil
-		case err != nil:
-			return fmt.Errorf("check the folder %s: %w", filepath.ToSlash(sub), err)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("the folder %s in %s is a symbolic link: BACKUP never writes through a link; remove it", filepath.ToSlash(sub), dir)
-		}
-	}
-	return nil
+	return fmt.Errorf("the folder %s in %s is a symbolic link: BACKUP never writes through a link; remove it", filepath.ToSlash(sub), dir)
 }
 
 // downloader fetches files for one run.

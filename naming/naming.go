@@ -4,6 +4,8 @@ package naming
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -242,4 +244,30 @@ func LocalPath(dir, rel string) (string, error) {
 		return "", fmt.Errorf("file name %q would leave the target directory", rel)
 	}
 	return filepath.Join(dir, clean), nil
+}
+
+// LinkedFolder returns the first folder of name (relative to root, in the
+// OS's form) that is a symbolic link inside root, "" when none is: a
+// {yyyy} folder linked to /etc must not be written through (root itself
+// may be a link: the user named it). A folder that does not exist yet
+// ends the check (the caller makes it).
+func LinkedFolder(root *os.Root, name string) (string, error) {
+	folder := filepath.Dir(name)
+	if folder == "." {
+		return "", nil
+	}
+	parts := strings.Split(folder, string(filepath.Separator))
+	for i := range parts {
+		sub := filepath.Join(parts[:i+1]...)
+		fi, err := root.Lstat(sub)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return "", nil
+		case err != nil:
+			return "", fmt.Errorf("check the folder %s: %w", filepath.ToSlash(sub), err)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return sub, nil
+		}
+	}
+	return "", nil
 }
