@@ -31,12 +31,13 @@ const allScope = `coalesce(n."kind", 'FILE') = 'FILE'`
 // verification then proves it.
 func syncAll(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
 	t0 := time.Now()
-	idx, err := loadKeyIndex(ctx, s.DB, "nodes", allScope)
+	idx, lctx, err := startKeyIndex(ctx, s.DB, "nodes", allScope)
 	if err != nil {
 		return tableStats{}, err
 	}
-	st, stats, err := fullListing(ctx, s, "nodes", "sync all", -1, idx, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
-		return src.StreamNodesChanged(ctx, AllFilter, idx.unchanged, emit)
+	defer idx.stop()
+	st, stats, err := fullListing(lctx, s, "nodes", "sync all", -1, idx, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		return src.StreamNodesChanged(lctx, AllFilter, idx.unchangedFunc(lctx), emit)
 	})
 	if err != nil {
 		return tableStats{}, err

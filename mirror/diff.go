@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -35,6 +36,15 @@ type keyIndex struct {
 	n      int
 	marked atomic.Int64 // distinct ids of the index the listing named
 	same   atomic.Int64 // of those, unchanged (skipped)
+
+	// A keyIndex started by startKeyIndex is filled by a goroutine while
+	// the listing begins: ready closes when it is done, loaded says that
+	// it succeeded (err says why not).
+	ready  chan struct{}
+	loaded atomic.Bool
+	err    error
+	cancel context.CancelCauseFunc // stops the read (and the listing)
+	took   time.Duration           // how long the read took (read after ready)
 }
 
 type islot struct {
@@ -165,32 +175,119 @@ type stringColumn interface {
 	Value(i int) string
 }
 
-// loadKeyIndex reads the change key of every row of table in scope (SQL
-// over the row n; "" for all).
-func loadKeyIndex(ctx context.Context, db *engine.DB, table, scope string) (*keyIndex, error) {
-	where := ""
-	if scope != "" {
-		where = " WHERE " + scope
-	}
-	var n int64
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+engine.Ident(table)+" n"+where).Scan(&n); err != nil {
-		return nil, fmt.Errorf("read the mirror's keys: %w", err)
-	}
-	x := newKeyIndex(int(n))
-	x.oseen = nil
-	rr, err := engine.QueryArrow(ctx, db.Conn(), `SELECT id, "version", epoch_us("modifiedDate"), md5 FROM `+engine.Ident(table)+" n"+where)
+// startKeyIndex sizes the index of table's rows in scope, then reads their
+// change keys on the session's connection in a goroutine, so that the
+// listing's first pages are fetched meanwhile instead of after it (at 1M
+// rows the read takes ~0.5 s of one core, and the listing waits on the
+// network and the service). It returns the index and the context the
+// listing must run in: the decoders wait for the keys (x.unchangedFunc),
+// and a failed read cancels that context with its error.
+//
+// Until x.wait has returned, the session's connection belongs to the
+// read: the caller writes nothing before it (a diff listing writes its
+// first staged batch only after a node was found changed, so after the
+// keys were read). The caller must call x.stop when it is done.
+func startKeyIndex(ctx context.Context, db *engine.DB, table, scope string) (*keyIndex, context.Context, error) {
+	x, err := countKeyIndex(ctx, db, table, scope)
 	if err != nil {
+		return nil, ctx, err
+	}
+	lctx, cancel := context.WithCancelCause(ctx)
+	x.ready = make(chan struct{})
+	x.cancel = cancel
+	t0 := time.Now()
+	go func() {
+		defer close(x.ready)
+		defer func() { x.took = time.Since(t0) }()
+		if err := x.fill(lctx, db, table, scope); err != nil {
+			x.err = err
+			cancel(err)
+			return
+		}
+		x.loaded.Store(true)
+	}()
+	return x, lctx, nil
+}
+
+// wait returns once the keys are read (the read's error, if any), or
+// ctx's error first.
+func (x *keyIndex) wait(ctx context.Context) error {
+	if x.ready == nil {
+		return nil
+	}
+	select {
+	case <-x.ready:
+		return x.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// stop ends a read still running and waits until it has let go of the
+// session's connection (the read checks its context between batches).
+func (x *keyIndex) stop() {
+	if x.ready == nil {
+		return
+	}
+	x.cancel(context.Canceled)
+	<-x.ready
+}
+
+// unchangedFunc is x.unchanged for the listing's decoders: until the keys
+// are read, each decoder waits for them (or for ctx) before it decides.
+func (x *keyIndex) unchangedFunc(ctx context.Context) fetch.UnchangedFunc {
+	if x.ready == nil {
+		return x.unchanged
+	}
+	return func(id []byte, key uint64) bool {
+		if !x.loaded.Load() {
+			select {
+			case <-x.ready:
+			case <-ctx.Done():
+				return false
+			}
+			if !x.loaded.Load() {
+				return false // the read failed: the listing is cancelled
+			}
+		}
+		return x.unchanged(id, key)
+	}
+}
+
+// countKeyIndex returns an empty index sized for table's rows in scope.
+func countKeyIndex(ctx context.Context, db *engine.DB, table, scope string) (*keyIndex, error) {
+	var n int64
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+engine.Ident(table)+" n"+where(scope)).Scan(&n); err != nil {
 		return nil, fmt.Errorf("read the mirror's keys: %w", err)
+	}
+	return newKeyIndex(int(n)), nil
+}
+
+func where(scope string) string {
+	if scope == "" {
+		return ""
+	}
+	return " WHERE " + scope
+}
+
+// fill reads the change keys of table's rows in scope into x.
+func (x *keyIndex) fill(ctx context.Context, db *engine.DB, table, scope string) error {
+	rr, err := engine.QueryArrow(ctx, db.Conn(), `SELECT id, "version", epoch_us("modifiedDate"), md5 FROM `+engine.Ident(table)+" n"+where(scope))
+	if err != nil {
+		return fmt.Errorf("read the mirror's keys: %w", err)
 	}
 	defer rr.Release()
 	for rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
 		rec := rr.RecordBatch()
 		ids, ok1 := rec.Column(0).(stringColumn)
 		ver, ok2 := rec.Column(1).(*array.Int64)
 		mod, ok3 := rec.Column(2).(*array.Int64)
 		md5, ok4 := rec.Column(3).(stringColumn)
 		if !ok1 || !ok2 || !ok3 || !ok4 {
-			return nil, fmt.Errorf("read the mirror's keys: unexpected column types %s", rec.Schema())
+			return fmt.Errorf("read the mirror's keys: unexpected column types %s", rec.Schema())
 		}
 		for i := range int(rec.NumRows()) {
 			if ids.IsNull(i) {
@@ -205,10 +302,10 @@ func loadKeyIndex(ctx context.Context, db *engine.DB, table, scope string) (*key
 		}
 	}
 	if err := rr.Err(); err != nil {
-		return nil, fmt.Errorf("read the mirror's keys: %w", err)
+		return fmt.Errorf("read the mirror's keys: %w", err)
 	}
 	x.oseen = make([]atomic.Bool, len(x.okeys))
-	return x, nil
+	return nil
 }
 
 // idRows are the rows of a one-column table of ids (for the Appender).

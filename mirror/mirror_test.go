@@ -380,10 +380,35 @@ func TestInterruptedFirstSync(t *testing.T) {
 	if got := e.queryInt(t, "SELECT current_setting('threads')::BIGINT"); got != threads {
 		t.Errorf("threads = %d after an interrupted first SYNC, want %d as before", got, threads)
 	}
+	// The first SYNC loads a key-less nodes table and adds the key before
+	// it commits: rolled back, the keyed table is back.
+	e.checkNodesKey(t, "after an interrupted first SYNC")
 	e.srv.RenewCookies()
 	want, _ := e.srv.Count(DefaultFilter)
 	if got := e.mustSync(t, "SYNC")["nodes"]; got.inserted != int64(want) {
 		t.Errorf("SYNC after renewing the cookies = %+v, want %d inserted", got, want)
+	}
+	e.checkNodesKey(t, "after a first SYNC")
+}
+
+// checkNodesKey checks that nodes has its primary key on id and nothing
+// else, and that the key refuses a repeated id.
+func (e *env) checkNodesKey(t *testing.T, when string) {
+	t.Helper()
+	var cons string
+	if err := e.db.QueryRow(t.Context(), `SELECT coalesce(string_agg(constraint_type || '(' || array_to_string(constraint_column_names, ',') || ')', ' ' ORDER BY constraint_type), '') FROM duckdb_constraints() WHERE table_name = 'nodes'`).Scan(&cons); err != nil {
+		t.Fatal(err)
+	}
+	if cons != "NOT NULL(id) PRIMARY KEY(id)" {
+		t.Errorf("%s: the constraints of nodes are %q, want NOT NULL(id) PRIMARY KEY(id)", when, cons)
+	}
+	if _, err := e.db.Exec(t.Context(), `INSERT INTO nodes (id, name) VALUES ('k', 'a'), ('k', 'b')`); err == nil {
+		t.Errorf("%s: nodes took a repeated id", when)
+	}
+	for _, q := range []string{`INSERT INTO nodes (id, name) VALUES ('k', 'a')`, `INSERT OR REPLACE INTO nodes (id, name) VALUES ('k', 'b')`, `DELETE FROM nodes WHERE id = 'k'`} {
+		if _, err := e.db.Exec(t.Context(), q); err != nil {
+			t.Errorf("%s: %s: %v", when, q, err)
+		}
 	}
 }
 
@@ -593,5 +618,39 @@ func TestParseSync(t *testing.T) {
 				t.Errorf("parseSync(%q) = %+v, %v, want %+v", tt.rest, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSyncNewMarkAfterDiffSync: a full SYNC that stages only what changed
+// (here one old photo renamed) still marks the newest node of the whole
+// listing for SYNC NEW, not the newest of the changed ones: a SYNC NEW
+// with nothing new then reads one page, not the library back to that
+// photo.
+func TestSyncNewMarkAfterDiffSync(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 2000, Seed: 4})
+	e.mustSync(t, "SYNC")
+	var oldest string
+	if err := e.db.QueryRow(t.Context(), `SELECT id FROM nodes ORDER BY "createdDate" LIMIT 1`).Scan(&oldest); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Rename(oldest, "renamed.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.mustSync(t, "SYNC")["nodes"]; got.updated != 1 {
+		t.Fatalf("SYNC after one rename = %+v, want 1 updated", got)
+	}
+	var mark, newest string
+	if err := e.db.QueryRow(t.Context(), `SELECT (SELECT value FROM apsql_meta WHERE key = '`+sinceKey+`'), CAST(max("createdDate") AS VARCHAR) FROM nodes`).Scan(&mark, &newest); err != nil {
+		t.Fatal(err)
+	}
+	if mark != newest {
+		t.Errorf("SYNC NEW's mark after a diff SYNC = %s, want the newest node's createdDate %s", mark, newest)
+	}
+	e.srv.ResetStats()
+	if got := e.mustSync(t, "SYNC NEW")["nodes"]; got.inserted != 0 {
+		t.Errorf("SYNC NEW with nothing new = %+v, want nothing inserted", got)
+	}
+	if pages := e.srv.Stats().Count("GET /drive/v1/search", 0); pages > 1 {
+		t.Errorf("SYNC NEW with nothing new sent %d searches, want 1", pages)
 	}
 }

@@ -225,7 +225,13 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 			phase("insert")
 		}
 		if st.mark != nil {
-			if _, err := tx.ExecContext(ctx, st.mark(src)); err != nil {
+			from := src
+			if replace && st.idx != nil {
+				// A diff listing staged only what changed: the whole
+				// listing is now the mirror's rows in scope.
+				from = fmt.Sprintf(`(SELECT * FROM %s n WHERE %s)`, tbl, scope)
+			}
+			if _, err := tx.ExecContext(ctx, st.mark(from)); err != nil {
 				return fmt.Errorf("record the SYNC NEW mark: %w", err)
 			}
 		}
@@ -261,6 +267,13 @@ func (st *staging) load(ctx context.Context, tr engine.Tracker, stream func(emit
 	// runs beside it.
 	var ins *engine.IngestStream
 	open := func() error {
+		if st.idx != nil {
+			// The session's connection is the key read's until it is
+			// done (startKeyIndex).
+			if err := st.idx.wait(ctx); err != nil {
+				return err
+			}
+		}
 		if st.in == nil {
 			if err := waitWritable(ctx); err != nil {
 				return err
@@ -314,12 +327,21 @@ func fullListing(ctx context.Context, s *engine.Session, table, label string, to
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		st := stagingOf(s.DB, table) // created at its first batch (load)
 		st.idx = idx
-		if idx != nil {
+		if idx != nil && attempt > 1 {
 			idx.reset()
 		}
 		tr := s.Progress.Start(label, int64(total), "nodes")
 		stats, err := st.load(ctx, tr, stream)
 		tr.Done()
+		if idx != nil {
+			// The keys are read beside the listing (startKeyIndex): a
+			// failed read is the error (it cancelled the listing), and
+			// the connection is the statement's again only after it.
+			if werr := idx.wait(ctx); werr != nil {
+				st.drop()
+				return nil, stats, werr
+			}
+		}
 		if err == nil {
 			err = st.verify(ctx, stats)
 		}
@@ -374,14 +396,13 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	if mirrored == 0 {
 		return firstSync(ctx, s, src, total)
 	}
-	t1 := time.Now()
-	idx, err := loadKeyIndex(ctx, s.DB, "nodes", searchScope)
+	idx, lctx, err := startKeyIndex(ctx, s.DB, "nodes", searchScope)
 	if err != nil {
 		return tableStats{}, err
 	}
-	loadTime := time.Since(t1)
-	st, stats, err := fullListing(ctx, s, "nodes", "sync nodes", total, idx, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
-		return src.StreamSearchChanged(ctx, DefaultFilter, idx.unchanged, emit)
+	defer idx.stop()
+	st, stats, err := fullListing(lctx, s, "nodes", "sync nodes", total, idx, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
+		return src.StreamSearchChanged(lctx, DefaultFilter, idx.unchangedFunc(lctx), emit)
 	})
 	if err != nil {
 		return tableStats{}, err
@@ -393,7 +414,7 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	if err != nil {
 		return tableStats{}, err
 	}
-	s.Logf("sync nodes: %d pages, %d retries, %d duplicates dropped, %d unchanged skipped; keys read in %s, listing %s; %s", stats.Pages, stats.Retries, stats.Duplicates, idx.same.Load(), loadTime.Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), st.phases)
+	s.Logf("sync nodes: %d pages, %d retries, %d duplicates dropped, %d unchanged skipped; keys read in %s (beside the listing), listing %s; %s", stats.Pages, stats.Retries, stats.Duplicates, idx.same.Load(), idx.took.Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), st.phases)
 	return tableStats{table: "nodes", fetched: int64(stats.Fetched), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
 }
 
@@ -433,6 +454,10 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 			s.DB.RestoreSettings()
 		}
 	}()
+	keyless, err := dropNodesKey(ctx, s.DB)
+	if err != nil {
+		return stats, err
+	}
 	in, err := s.DB.Ingester(ctx, "nodes", fetch.NodeSchema())
 	if err != nil {
 		return stats, err
@@ -448,10 +473,11 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 		return stats, err
 	}
 	t1 := time.Now()
+	var keyTime time.Duration
 	defer func() {
 		if err == nil {
-			s.Logf("sync nodes: first SYNC: %d pages, %d batches; listing %s (its fetching %s), insert done %s after it, count and mark + commit %s",
-				stats.Pages, stats.Batches, t1.Sub(t0).Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), (t1.Sub(t0) - stats.Elapsed).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+			s.Logf("sync nodes: first SYNC: %d pages, %d batches; listing %s (its fetching %s), insert done %s after it, count and primary key %s (key-less load: %t), mark + commit %s",
+				stats.Pages, stats.Batches, t1.Sub(t0).Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), (t1.Sub(t0) - stats.Elapsed).Round(time.Millisecond), keyTime.Round(time.Millisecond), keyless, (time.Since(t1) - keyTime).Round(time.Millisecond))
 		}
 	}()
 	var rows int64
@@ -461,11 +487,47 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 	if rows != int64(stats.Count) {
 		return stats, fmt.Errorf("%w: the server counted %d nodes, %d arrived", errNotSnapshot, stats.Count, rows)
 	}
+	if keyless {
+		// One sorted build of the index instead of a million inserts
+		// into it; a repeated id (fetch drops them) would fail it.
+		if _, err = s.DB.Exec(ctx, `ALTER TABLE nodes ADD PRIMARY KEY (id)`); err != nil {
+			return stats, fmt.Errorf("restore the primary key of nodes: %w", err)
+		}
+		keyTime = time.Since(t1)
+	}
 	if _, err = s.DB.Exec(ctx, markSince(false)("nodes")); err != nil {
 		return stats, fmt.Errorf("record the SYNC NEW mark: %w", err)
 	}
 	_, err = s.DB.Exec(ctx, "COMMIT")
 	return stats, err
+}
+
+// dropNodesKey replaces the empty nodes table, inside the caller's
+// transaction, by one of the same columns without its primary key, so
+// that a first SYNC loads a million rows without maintaining the key's
+// index row by row; the caller adds the key back before it commits
+// (ALTER TABLE ... ADD PRIMARY KEY builds the index in one sorted pass).
+// A rolled-back transaction brings the keyed table back. It leaves the
+// table alone, and returns false, when the table carries anything a
+// rebuild would lose: an index or constraint of the user's, a comment.
+func dropNodesKey(ctx context.Context, db *engine.DB) (bool, error) {
+	var extra int64
+	err := db.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes')
+		+ (SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND constraint_type NOT IN ('PRIMARY KEY', 'NOT NULL'))
+		+ (SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND constraint_type = 'NOT NULL' AND constraint_column_names <> ['id'])
+		+ (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND comment IS NOT NULL)
+		+ (SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND (comment IS NOT NULL OR column_default IS NOT NULL))`).Scan(&extra)
+	if err != nil || extra > 0 {
+		return false, err
+	}
+	if _, err := db.Exec(ctx, `DROP TABLE nodes`); err != nil {
+		return false, fmt.Errorf("load nodes without its key: %w", err)
+	}
+	if _, err := db.Exec(ctx, db.CreateTableSQL(model.Table{Columns: model.NodeColumns}, "nodes")); err != nil {
+		return false, fmt.Errorf("load nodes without its key: %w", err)
+	}
+	return true, nil
 }
 
 // syncNodesFilter upserts the nodes matching filter; nothing is removed.

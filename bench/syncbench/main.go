@@ -43,6 +43,9 @@ import (
 // profile is the -cpuprofile file ("" for none).
 var profile string
 
+// emuPID is the emulator's process id (its CPU time is read from /proc).
+var emuPID int
+
 func main() {
 	role := flag.String("role", "sync", "sync (default: start the emulator and measure) or emulate (serve; used by sync)")
 	nodes := flag.Int("nodes", 100000, "library size")
@@ -92,6 +95,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 		return err
 	}
 	defer func() { _ = emu.Process.Signal(os.Interrupt); _ = emu.Wait() }()
+	emuPID = emu.Process.Pid
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("emulator did not print its URL: %w", err)
@@ -119,12 +123,13 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	// Ceiling: the same listing with ids only (HTTP + the emulator's
 	// rendering, no decoding into Arrow, no DuckDB).
 	t := time.Now()
+	cpu0, emu0 := cpuTime(), emuCPU()
 	ids, err := client.StreamSearchIDs(ctx, mirror.DefaultFilter)
 	if err != nil {
 		return fmt.Errorf("ceiling listing: %w", err)
 	}
 	ceiling := float64(len(ids)) / time.Since(t).Seconds()
-	fmt.Printf("ceiling (ids-only listing): %d nodes in %s = %.0f nodes/s\n", len(ids), time.Since(t).Round(time.Millisecond), ceiling)
+	fmt.Printf("ceiling (ids-only listing): %d nodes in %s = %.0f nodes/s; CPU %.1f s here, %.1f s in the emulator\n", len(ids), time.Since(t).Round(time.Millisecond), ceiling, (cpuTime() - cpu0).Seconds(), (emuCPU() - emu0).Seconds())
 	if rateLimit > 0 {
 		theory := rateLimit * 200
 		fmt.Printf("ceiling (rate limit x page size): %.0f nodes/s\n", theory)
@@ -171,9 +176,10 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	}
 	goPeak := sampleGoMemory()
 	t = time.Now()
-	cpu0 := cpuTime()
+	cpu0, emu0 = cpuTime(), emuCPU()
 	res, err := sess.Run(ctx, "SYNC")
 	cpu := cpuTime() - cpu0
+	emuUsed := emuCPU() - emu0
 	pprof.StopCPUProfile()
 	goPeakBytes := goPeak()
 	if err != nil {
@@ -187,9 +193,9 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 		return err
 	}
 	rate := float64(n) / elapsed.Seconds()
-	fmt.Printf("SYNC: %d nodes in %s = %.0f nodes/s (%.0f%% of the ceiling); %s\n", n, elapsed.Round(time.Millisecond), rate, 100*rate/ceiling, res.Summary)
+	fmt.Printf("SYNC: %d nodes in %s = %.0f nodes/s (%.0f%% of the ceiling, %.2fx its time); load %s; %s\n", n, elapsed.Round(time.Millisecond), rate, 100*rate/ceiling, ceiling/rate, loadAvg(), res.Summary)
 	fmt.Printf("      retries %d, throttled %d, failed pages 0 (SYNC succeeded)\n", retries.Load(), throttled.Load())
-	fmt.Printf("      CPU time of the sync process (user+system, all threads): %.1f s = %.2f cores busy on average\n", cpu.Seconds(), cpu.Seconds()/elapsed.Seconds())
+	fmt.Printf("      CPU time of the sync process (user+system, all threads): %.1f s = %.2f cores busy on average; the emulator's: %.1f s\n", cpu.Seconds(), cpu.Seconds()/elapsed.Seconds(), emuUsed.Seconds())
 	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB; Go runtime's share at its peak: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, goPeakBytes>>20, runtime.GOMAXPROCS(0))
 
 	// A re-SYNC with nothing changed, then one with a share of the nodes
@@ -231,21 +237,23 @@ func ceilingListing(ctx context.Context, client *fetch.Client) (time.Duration, i
 // reSync measures a SYNC into the filled mirror next to a ceiling listing
 // taken just before it, with the peak RSS of the SYNC alone.
 func reSync(ctx context.Context, client *fetch.Client, sess *engine.Session, label string) error {
+	e0 := emuCPU()
 	ceil, n, err := ceilingListing(ctx, client)
 	if err != nil {
 		return fmt.Errorf("ceiling listing: %w", err)
 	}
+	ceilEmu := emuCPU() - e0
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	t := time.Now()
-	cpu0 := cpuTime()
+	cpu0, emu0 := cpuTime(), emuCPU()
 	res, err := sess.Run(ctx, "SYNC")
 	if err != nil {
 		return err
 	}
 	res.Rows.Release()
 	el := time.Since(t)
-	fmt.Printf("%s: %s, %.2fx the ceiling (ids-only listing of %d nodes just before: %s); peak RSS %d MB; CPU %.1f s; %s\n",
-		label, el.Round(time.Millisecond), el.Seconds()/ceil.Seconds(), n, ceil.Round(time.Millisecond), peakRSS()>>20, (cpuTime() - cpu0).Seconds(), res.Summary)
+	fmt.Printf("%s: %s, %.2fx the ceiling (ids-only listing of %d nodes just before: %s, emulator CPU %.1f s); peak RSS %d MB; CPU %.1f s, emulator %.1f s; load %s; %s\n",
+		label, el.Round(time.Millisecond), el.Seconds()/ceil.Seconds(), n, ceil.Round(time.Millisecond), ceilEmu.Seconds(), peakRSS()>>20, (cpuTime() - cpu0).Seconds(), (emuCPU() - emu0).Seconds(), loadAvg(), res.Summary)
 	return nil
 }
 
@@ -473,6 +481,33 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// emuCPU is the user+system CPU time of the emulator process so far.
+func emuCPU() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", emuPID))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces): utime and
+	// stime are the 12th and 13th of them, in clock ticks (100 a second).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// loadAvg is the one-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // peakRSS returns the process's peak resident set (VmHWM) in bytes.

@@ -1,0 +1,83 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/apsql/apsql/emulator"
+	"github.com/apsql/apsql/fetch"
+)
+
+// TestKeyIndexBesideListing: the keys of a diff SYNC are read while the
+// listing starts; a decoder asking before they are read waits for them
+// (and answers from them), and a cancelled listing stops waiting.
+func TestKeyIndexBesideListing(t *testing.T) {
+	id := []byte("AAAAAAAAAAAAAAAAAAAAAA") // 22 characters of base64: 16 bytes
+	key := fetch.ChangeKey(3, true, 0, false, nil, false)
+	x := newKeyIndex(1)
+	x.add(string(id), key)
+	x.ready = make(chan struct{})
+	x.cancel = func(error) {}
+	f := x.unchangedFunc(t.Context())
+	got := make(chan bool, 1)
+	go func() { got <- f(id, key) }()
+	select {
+	case v := <-got:
+		t.Fatalf("unchanged answered %t before the keys were read", v)
+	case <-time.After(50 * time.Millisecond):
+	}
+	x.loaded.Store(true)
+	close(x.ready)
+	select {
+	case v := <-got:
+		if !v {
+			t.Error("unchanged = false for a mirrored node with the same key")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("unchanged still waits after the keys were read")
+	}
+	if x.same.Load() != 1 || x.marked.Load() != 1 {
+		t.Errorf("marked %d, same %d, want 1 and 1", x.marked.Load(), x.same.Load())
+	}
+
+	y := newKeyIndex(1)
+	y.ready = make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { got <- y.unchangedFunc(ctx)(id, key) }()
+	cancel()
+	select {
+	case v := <-got:
+		if v {
+			t.Error("unchanged = true after the listing was cancelled")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("unchanged still waits after the listing was cancelled")
+	}
+	if err := y.wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("wait after the cancel = %v, want context.Canceled", err)
+	}
+}
+
+// TestSyncEmptiedLibrary: a diff SYNC whose listing names no node at all
+// (every photo trashed on the service) still waits for the keys it reads
+// beside the listing and removes every mirrored photo.
+func TestSyncEmptiedLibrary(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 300, Seed: 6})
+	e.mustSync(t, "SYNC")
+	ids, err := e.srv.IDs(DefaultFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.TrashIDs(ids...); err != nil {
+		t.Fatal(err)
+	}
+	got := e.mustSync(t, "SYNC")["nodes"]
+	if got.removed != int64(len(ids)) || got.inserted != 0 || got.updated != 0 {
+		t.Errorf("SYNC of an emptied library = %+v, want %d removed", got, len(ids))
+	}
+	if n := e.queryInt(t, "SELECT count(*) FROM changes WHERE change = 'removed' AND in_table = 'nodes'"); n != int64(len(ids)) {
+		t.Errorf("changes names %d removed nodes, want %d", n, len(ids))
+	}
+}
