@@ -89,7 +89,7 @@ LEFT JOIN folders f ON f.id = coalesce(p.parentId, o.parentId, ff.parentId)
 ORDER BY t.ord`, cte, engine.Ident(table), engine.Ident(other))
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, targetError(t, err)
+		return nil, queryError(db, t, err)
 	}
 	defer rows.Close()
 	var out []item
@@ -120,11 +120,20 @@ ORDER BY t.ord`, cte, engine.Ident(table), engine.Ident(other))
 	return out, nil
 }
 
+// queryError explains a target that DuckDB refused: a SELECT without an
+// id column is told so, found from the query's prepared columns (not from
+// the error's text).
+func queryError(db *engine.DB, t target, err error) error {
+	if t.kind == targetSelect {
+		if cols, cerr := db.Columns(t.sql); cerr == nil && !engine.HasColumn(cols, "id") {
+			return fmt.Errorf("target %s: the query must return a column named id (e.g. SELECT id FROM nodes ...), not %s: %w",
+				clip(t.text, 40), clip(strings.Join(cols, ", "), 60), err)
+		}
+	}
+	return targetError(t, err)
+}
+
 // targetError explains a failed resolution.
 func targetError(t target, err error) error {
-	msg := err.Error()
-	if t.kind == targetSelect && strings.Contains(msg, `"id"`) && (strings.Contains(msg, "not found") || strings.Contains(msg, "does not have a column")) {
-		return fmt.Errorf("target %s: the query must return a column named id (e.g. SELECT id FROM nodes ...): %w", clip(t.text, 40), err)
-	}
 	return fmt.Errorf("target %s: %w", clip(t.text, 60), err)
 }

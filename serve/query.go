@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/duckdb/duckdb-go/v2"
+
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/filterlang"
 )
@@ -80,42 +82,51 @@ var sqlKeywords = map[string]bool{
 // newestFirst is the grid's order for a filter, as FIND's.
 const newestFirst = ` ORDER BY "contentDate" DESC NULLS LAST, id`
 
+// idsQuery is the query of a grid's ids.
+type idsQuery struct {
+	sql  string
+	args []any
+	mode string // "all", "sql" or "filter"
+	// user is the user's SQL (mode "sql"), run as a subquery of sql.
+	user string
+}
+
 // idQuery turns the box's text into a query of ids, in the grid's order:
 //   - empty: every node, newest first;
 //   - SELECT/WITH/FROM: the user's query, which must return an id column,
 //     run as a subquery (so it can only be a query);
 //   - anything else: an Amazon filter, evaluated locally as FIND does.
-func idQuery(text string) (sql string, args []any, mode string, err error) {
+func idQuery(text string) (idsQuery, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return `SELECT id FROM nodes` + newestFirst, nil, "all", nil
+		return idsQuery{sql: `SELECT id FROM nodes` + newestFirst, mode: "all"}, nil
 	}
 	if kw := engine.Keywords(text, 1); len(kw) == 1 {
 		ok, isSQL := sqlKeywords[kw[0]]
 		if isSQL && !ok {
-			return "", nil, "", badRequest("only a query (SELECT, WITH or FROM) can fill the grid, not %s; select photos and use the buttons for actions", kw[0])
+			return idsQuery{}, badRequest("only a query (SELECT, WITH or FROM) can fill the grid, not %s; select photos and use the buttons for actions", kw[0])
 		}
 		if isSQL {
 			stmts, rest := engine.Split(text)
 			if len(stmts) > 1 || len(stmts) == 1 && strings.TrimSpace(rest) != "" {
-				return "", nil, "", badRequest("one query at a time: the box holds %d statements", len(stmts)+1)
+				return idsQuery{}, badRequest("one query at a time: the box holds %d statements", len(stmts)+1)
 			}
 			if len(stmts) == 1 {
 				text = stmts[0].Text
 			}
-			return "SELECT id FROM (" + text + "\n) AS q", nil, "sql", nil
+			return idsQuery{sql: "SELECT id FROM (" + text + "\n) AS q", mode: "sql", user: text}, nil
 		}
 	}
 	f, err := engine.ParseFilter(text, filterlang.Local)
 	if err != nil {
 		var fe *engine.FilterError
 		if errors.As(err, &fe) {
-			return "", nil, "", &apiError{status: 400, msg: fe.Error() + " (or write SQL: SELECT id FROM photos WHERE ...)", caret: fe.CaretLines()}
+			return idsQuery{}, &apiError{status: 400, msg: fe.Error() + " (or write SQL: SELECT id FROM photos WHERE ...)", caret: fe.CaretLines()}
 		}
-		return "", nil, "", badRequest("%v", err)
+		return idsQuery{}, badRequest("%v", err)
 	}
 	where, args := f.SQL()
-	return "SELECT id FROM nodes WHERE " + where + newestFirst, args, "filter", nil
+	return idsQuery{sql: "SELECT id FROM nodes WHERE " + where + newestFirst, args: args, mode: "filter"}, nil
 }
 
 // sqlError makes DuckDB's complaint about the user's query say what the
@@ -128,13 +139,44 @@ func sqlError(err error) error {
 		return badRequest("%v", err)
 	}
 	msg := err.Error()
-	if strings.Contains(msg, `"id" not found`) || strings.Contains(msg, `column "id"`) && strings.Contains(msg, "not found") {
-		return badRequest("the query must return an id column for the grid, e.g. SELECT id FROM photos WHERE make = 'Apple' (DuckDB: %s)", firstLine(msg))
-	}
-	if strings.Contains(msg, "read-only mode") {
+	// In the sandbox's READ ONLY transaction, a query that writes (a
+	// sequence's nextval) is DuckDB's transaction error.
+	var de *duckdb.Error
+	if errors.As(err, &de) && de.Type == duckdb.ErrorTypeTransaction {
 		return badRequest("the grid runs queries read-only: %s", firstLine(msg))
 	}
 	return badRequest("%s", firstLine(msg))
+}
+
+// checkColumns refuses, once per result, the user's SQL (mode "sql")
+// whose result has no id column, from the columns of the prepared query
+// (not from the text of the error running it would give).
+func (rs *results) checkColumns(r *result) error {
+	if r.user == "" {
+		return nil
+	}
+	r.checked.Do(func() {
+		r.checkErr = rs.db.with(context.Background(), func(*engine.DB) error {
+			cols, err := rs.db.sb.Columns(context.Background(), r.user)
+			switch {
+			case err != nil:
+				return sqlError(err)
+			case !engine.HasColumn(cols, "id"):
+				return badRequest("the query must return an id column for the grid, e.g. SELECT id FROM photos WHERE make = 'Apple' (its columns: %s)", clipList(cols, 60))
+			}
+			return nil
+		})
+	})
+	return r.checkErr
+}
+
+// clipList joins names with ", ", cut after about n characters.
+func clipList(names []string, n int) string {
+	s := strings.Join(names, ", ")
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return s
 }
 
 func firstLine(s string) string {
@@ -147,18 +189,25 @@ func firstLine(s string) string {
 // result is one query's ids, materialised in a temporary table whose rowid
 // is the position in the grid.
 type result struct {
-	q      query
-	sql    string // the ids query (base) or the refinement of base's table
-	args   []any
-	mode   string
+	q    query
+	sql  string // the ids query (base) or the refinement of base's table
+	args []any
+	mode string
+	// user is the user's SQL (mode "sql", unrefined): its result must
+	// have an id column.
+	user   string
 	table  string
 	base   *result // the unrefined result, for a refined one
 	launch sync.Once
 	start  func() // starts the materialisation (once)
-	ready  chan struct{}
-	total  int64
-	err    error
-	cancel context.CancelFunc
+	// checked guards checkErr, the user's SQL refused for its columns
+	// (checkColumns).
+	checked  sync.Once
+	checkErr error
+	ready    chan struct{}
+	total    int64
+	err      error
+	cancel   context.CancelFunc
 }
 
 // results caches the last few results, so scrolling and facets reuse them.
@@ -180,8 +229,18 @@ func newResults(db *conn) *results { return &results{db: db, byKey: map[string]*
 // new. A refined query's table is built from its base's.
 func (rs *results) get(q query) (*result, error) {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.getLocked(q)
+	r, err := rs.getLocked(q)
+	rs.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	for b := r; b != nil; b = b.base {
+		if err := rs.checkColumns(b); err != nil {
+			rs.forget(b)
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 func (rs *results) getLocked(q query) (*result, error) {
@@ -198,10 +257,11 @@ func (rs *results) getLocked(q query) (*result, error) {
 		}
 		r.base, r.mode = b, b.mode
 	} else {
-		var err error
-		if r.sql, r.args, r.mode, err = idQuery(q.Text); err != nil {
+		iq, err := idQuery(q.Text)
+		if err != nil {
 			return nil, err
 		}
+		r.sql, r.args, r.mode, r.user = iq.sql, iq.args, iq.mode, iq.user
 		// A new query has the connection first: tables still being built
 		// for earlier ones stop (and are built again if asked for).
 		for _, o := range rs.byKey {
@@ -307,17 +367,23 @@ func (rs *results) materialize(ctx context.Context, r *result) {
 		})
 	}
 	if r.err != nil {
-		rs.mu.Lock()
-		if rs.byKey[r.q.key()] == r {
-			delete(rs.byKey, r.q.key())
-			for i, k := range rs.order {
-				if k == r.q.key() {
-					rs.order = append(rs.order[:i:i], rs.order[i+1:]...)
-					break
-				}
+		rs.forget(r)
+	}
+}
+
+// forget drops r from the cache, if it is still there, so that the next
+// request for its query starts again.
+func (rs *results) forget(r *result) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.byKey[r.q.key()] == r {
+		delete(rs.byKey, r.q.key())
+		for i, k := range rs.order {
+			if k == r.q.key() {
+				rs.order = append(rs.order[:i:i], rs.order[i+1:]...)
+				break
 			}
 		}
-		rs.mu.Unlock()
 	}
 }
 

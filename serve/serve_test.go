@@ -160,7 +160,7 @@ func TestReadOnlySQL(t *testing.T) {
 		{"drop table nodes", "only a query"},
 		{"TRASH WHERE true", "only a query"},
 		{"SELECT id FROM nodes; DELETE FROM nodes", "one query at a time"},
-		{"SELECT id FROM nodes WHERE nextval('serve_test_seq') > 0", "read-only"},
+		{"SELECT id FROM nodes WHERE nextval('serve_test_seq') > 0", "the grid runs queries read-only"},
 		{"SELECT name FROM nodes", "must return an id column"},
 		{"SELECT id FROM nodes) ; DELETE FROM nodes; SELECT (1", "one query at a time"},
 		{"WITH d AS (DELETE FROM nodes RETURNING id) SELECT id FROM d", ""},
