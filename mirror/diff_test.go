@@ -3,6 +3,8 @@ package mirror
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,5 +81,65 @@ func TestSyncEmptiedLibrary(t *testing.T) {
 	}
 	if n := e.queryInt(t, "SELECT count(*) FROM changes WHERE change = 'removed' AND in_table = 'nodes'"); n != int64(len(ids)) {
 		t.Errorf("changes names %d removed nodes, want %d", n, len(ids))
+	}
+}
+
+// heldGate is a write gate that opens when release is closed.
+type heldGate struct{ release chan struct{} }
+
+func (g heldGate) Wait(ctx context.Context) error {
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// TestDiffListingNotStalledByBlockCheck: the changed nodes a diff SYNC
+// finds before the statement's block check allows writing wait in memory;
+// the listing goes on meanwhile instead of stalling until the check ends.
+// Here the gate opens only once the last page has arrived: a listing that
+// waited for it at its first changed batch would never get there.
+func TestDiffListingNotStalledByBlockCheck(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 1000, Seed: 9})
+	e.mustSync(t, "SYNC")
+	ids, err := e.srv.IDs(DefaultFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var renamed []string
+	for i := 0; i < len(ids) && len(renamed) < 80; i += len(ids) / 80 {
+		if err := e.srv.Rename(ids[i], "renamed-"+ids[i]+".jpg"); err != nil {
+			t.Fatal(err)
+		}
+		renamed = append(renamed, ids[i])
+	}
+	gate := heldGate{release: make(chan struct{})}
+	var items atomic.Int64
+	var once sync.Once
+	cookies, err := fetch.NewCookies(e.srv.Cookies())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := fetch.New(fetch.Config{Cookies: cookies, Endpoint: e.srv.URL(), BatchRows: 16, Events: func(ev fetch.Event) {
+		if ev.Kind == fetch.EventPage && items.Add(int64(ev.Items)) >= int64(ev.Total) {
+			once.Do(func() { close(gate.release) })
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(withWriteGate(t.Context(), gate), 30*time.Second)
+	defer cancel()
+	got, err := syncNodesFull(ctx, e.sess, newService(client))
+	if err != nil {
+		t.Fatalf("diff SYNC with the write gate held until the last page: %v", err)
+	}
+	if got.updated != int64(len(renamed)) || got.inserted != 0 || got.removed != 0 {
+		t.Errorf("diff SYNC = %+v, want %d updated", got, len(renamed))
+	}
+	if n := e.queryInt(t, "SELECT count(*) FROM nodes WHERE starts_with(name, 'renamed-')"); n != int64(len(renamed)) {
+		t.Errorf("%d renamed nodes in the mirror, want %d", n, len(renamed))
 	}
 }

@@ -321,7 +321,13 @@ func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 // context.
 type writeGateKey struct{}
 
-func withWriteGate(ctx context.Context, c *engine.BlockCheck) context.Context {
+// writeGate is what a SYNC part waits for before it writes: the
+// statement's block check (*engine.BlockCheck), or a test's stand-in.
+type writeGate interface {
+	Wait(ctx context.Context) error
+}
+
+func withWriteGate(ctx context.Context, c writeGate) context.Context {
 	return context.WithValue(ctx, writeGateKey{}, c)
 }
 
@@ -335,7 +341,7 @@ func (e *checkError) Unwrap() error { return e.err }
 // its own, as tests do) and returns its refusal as a *checkError. Every
 // SYNC part calls it before it writes anything to the file.
 func waitWritable(ctx context.Context) error {
-	c, ok := ctx.Value(writeGateKey{}).(*engine.BlockCheck)
+	c, ok := ctx.Value(writeGateKey{}).(writeGate)
 	if !ok {
 		return nil
 	}
