@@ -78,7 +78,7 @@ func (x *Actions) albumMembers(ctx context.Context, r *run, album, name, op stri
 	}
 	todo := e.sort(r, items)
 	if explain {
-		return r.result(false, planSummary(r.plan(todo, e.req()), e.req(), len(todo), "")), nil
+		return r.result(false, planSummary(r.s, r.plan(todo, e.req()), e.req(), len(todo), "")), nil
 	}
 	return x.sendAll(ctx, r, todo, e.spec)
 }

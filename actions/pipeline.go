@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/apsql/apsql/engine"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 )
 
 // The batch pipeline: every batch action (TRASH, RESTORE, PURGE,
@@ -73,12 +73,12 @@ func (r *run) plan(todo []item, req string) int {
 
 // planSummary is EXPLAIN's summary of nb batches of req for n nodes; with,
 // when given, says what the requests carry.
-func planSummary(nb int, req string, n int, with string) string {
+func planSummary(s *engine.Session, nb int, req string, n int, with string) string {
 	if with != "" {
 		req += ", with " + with
 	}
-	return fmt.Sprintf("would send %d %s (%s) for %s %s; nothing was sent", nb,
-		plural(int64(nb), "request", "requests"), req, output.Thousands(int64(n)), plural(int64(n), "node", "nodes"))
+	return s.Say("would send %d %s (%s) for %v %s; nothing was sent", nb,
+		plural(int64(nb), "request", "requests"), req, model.Count(n), plural(int64(n), "node", "nodes"))
 }
 
 // sendAll sends todo through the pipeline with the spec that build makes

@@ -7,10 +7,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/apsql/apsql/output"
-
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/model"
 )
 
 // setting is one of FAVORITE, UNFAVORITE, HIDE, UNHIDE: PATCH /nodes/{id}
@@ -111,8 +110,8 @@ func (x *Actions) runSetting(ctx context.Context, s *engine.Session, st setting,
 		for _, it := range todo {
 			r.add(Outcome{ID: it.ID, Name: it.Name, Status: statusPlanned, Detail: req})
 		}
-		return r.result(false, fmt.Sprintf("would send %s %s (%s); nothing was sent",
-			output.Thousands(int64(len(todo))), plural(int64(len(todo)), "request", "requests"), req)), nil
+		return r.result(false, r.s.Say("would send %v %s (%s); nothing was sent",
+			model.Count(len(todo)), plural(int64(len(todo)), "request", "requests"), req)), nil
 	}
 	return x.sendAll(ctx, r, todo, x.settingSpec(st))
 }

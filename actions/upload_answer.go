@@ -10,7 +10,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 )
 
 // landed reads the answer of an upload the service took: the new node; or
@@ -34,7 +34,7 @@ func (up *uploader) landed(f *upFile, parentID string, a *attempt) (Outcome, *fe
 	case n.ContentProperties.MD5 != "" && !sameContent(n, f):
 		o.Status, o.Detail = StatusFailed, fmt.Sprintf("uploaded to /%s, but the service stored md5 %s for a file with md5 %s: check it, and TRASH it if it is wrong", f.remote, n.ContentProperties.MD5, f.md5)
 	default:
-		o.Status, o.Detail = StatusOK, fmt.Sprintf("%s: uploaded to /%s (%s)", a.ep, f.remote, output.Bytes(f.size))
+		o.Status, o.Detail = StatusOK, up.r.s.Say("%s: uploaded to /%s (%v)", a.ep, f.remote, model.Size(f.size))
 	}
 	return o, n
 }
@@ -57,7 +57,7 @@ func (up *uploader) settle409(ctx context.Context, f *upFile, parentID, onConfli
 	case heldElsewhere(held, f.name, parentID):
 		o.Status, o.Detail = StatusSkipped, fmt.Sprintf("the same content is already in the library as %s (%s answered 409): not uploaded again", engine.Quote(held.Name), a.ep)
 	case a.resent:
-		o.Status, o.Detail = StatusOK, fmt.Sprintf("%s: uploaded to /%s (%s); the answer was lost and the resend found it (409)", a.ep, f.remote, output.Bytes(f.size))
+		o.Status, o.Detail = StatusOK, up.r.s.Say("%s: uploaded to /%s (%v); the answer was lost and the resend found it (409)", a.ep, f.remote, model.Size(f.size))
 	default:
 		o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a file named %s with the same content is already in /%s (409)", engine.Quote(f.name), f.remote)
 	}
@@ -174,6 +174,6 @@ func (up *uploader) replace(ctx context.Context, f *upFile, id, where string) (O
 		return o, n
 	}
 	up.total.Add(f.size)
-	o.Status, o.Detail = StatusOK, fmt.Sprintf("ON CONFLICT REPLACE: %s: the new content of %s in %s (%s)", ep, engine.Quote(f.name), where, output.Bytes(f.size))
+	o.Status, o.Detail = StatusOK, up.r.s.Say("ON CONFLICT REPLACE: %s: the new content of %s in %s (%v)", ep, engine.Quote(f.name), where, model.Size(f.size))
 	return o, n
 }

@@ -13,16 +13,16 @@ import (
 	"time"
 
 	"github.com/apsql/apsql/engine"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 )
 
 // hashAll hashes files on every core and returns the summary's note,
 // "hashed 1.0 GB at 1.2 GB/s" ("" when there was nothing to time). An
 // interrupted hash is an error: nothing was sent.
-func hashAll(ctx context.Context, files []*upFile, p engine.Progress) (string, error) {
+func hashAll(ctx context.Context, files []*upFile, s *engine.Session) (string, error) {
 	start := time.Now()
 	hashed := totalSize(files)
-	hashFiles(ctx, files, runtime.GOMAXPROCS(0), p.Start("hash", hashed, "bytes"))
+	hashFiles(ctx, files, runtime.GOMAXPROCS(0), s.Progress.Start("hash", hashed, "bytes"))
 	secs := time.Since(start).Seconds()
 	if ctx.Err() != nil {
 		return "", errors.New("upload: interrupted while hashing the local files; nothing was sent")
@@ -30,7 +30,7 @@ func hashAll(ctx context.Context, files []*upFile, p engine.Progress) (string, e
 	if secs <= 0 || hashed <= 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("hashed %s at %s/s", output.Bytes(hashed), output.Bytes(int64(float64(hashed)/secs))), nil
+	return s.Say("hashed %v at %v/s", model.Size(hashed), model.Size(float64(hashed)/secs)), nil
 }
 
 // hashFiles computes the md5 of every file on workers goroutines.

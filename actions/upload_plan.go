@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/apsql/apsql/engine"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 )
 
 // uploadPlan is what an UPLOAD sends, once its files are listed, hashed
@@ -26,7 +26,7 @@ func (st *uploadStmt) plan(ctx context.Context, s *engine.Session, r *run) (*upl
 	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
 	}
-	hashNote, err := hashAll(ctx, files, s.Progress)
+	hashNote, err := hashAll(ctx, files, s)
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +158,10 @@ func (p *uploadPlan) explain(r *run) *engine.Result {
 	for _, f := range p.todo {
 		bytes += f.size
 		r.add(Outcome{Name: f.rel, Status: statusPlanned, Target: f.rel,
-			Detail: fmt.Sprintf("POST /cdproxy/nodes into /%s (%s)", f.remote, output.Bytes(f.size))})
+			Detail: r.s.Say("POST /cdproxy/nodes into /%s (%v)", f.remote, model.Size(f.size))})
 	}
 	files, folders := int64(len(p.todo)), int64(len(p.folders))
-	return r.result(false, fmt.Sprintf("would upload %s %s (%s) and create up to %d %s (existing ones are reused); %s; nothing was sent",
-		output.Thousands(files), plural(files, "file", "files"), output.Bytes(bytes),
+	return r.result(false, r.s.Say("would upload %v %s (%v) and create up to %d %s (existing ones are reused); %s; nothing was sent",
+		model.Count(files), plural(files, "file", "files"), model.Size(bytes),
 		folders, plural(folders, "folder", "folders"), p.hashNote))
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 )
 
 // uploader sends the folders and files of one UPLOAD.
@@ -96,7 +96,7 @@ func (up *uploader) summary(hashNote string, start time.Time, fatal error) strin
 	extra := hashNote
 	if secs := time.Since(start).Seconds(); secs > 0 {
 		n := up.r.count(StatusOK)
-		extra += fmt.Sprintf("; uploaded %s at %.1f files/s", output.Bytes(up.total.Load()), float64(n)/secs)
+		extra += up.r.s.Say("; uploaded %v at %.1f files/s", model.Size(up.total.Load()), float64(n)/secs)
 	}
 	if f := fatalSummary(fatal); f != "" {
 		extra += "; " + f

@@ -122,7 +122,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 		if given != "" {
 			from = "the FAMILY_ID given"
 		}
-		return r.result(false, planSummary(r.plan(todo, v.request()), v.request(), len(todo), from)), nil
+		return r.result(false, planSummary(r.s, r.plan(todo, v.request()), v.request(), len(todo), from)), nil
 	}
 	return x.sendAll(ctx, r, todo, func(r *run, a api) (batchSpec, error) {
 		family, _, err := familyID(ctx, a.c, s.DB, given)
