@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -116,17 +118,23 @@ func loopCPU(b *testing.B, f func() error) {
 	b.ReportMetric(float64(cpuTime()-c0)/float64(n), "cpu-ns/op")
 }
 
-// thumbnail is a 64×48 thumbnail as the emulator serves one: a 320×240
-// picture scaled with ApproxBiLinear, JPEG at quality 85.
-func thumbnail(b *testing.B) []byte {
-	src := pattern(320, 240, 1.7)
-	dst := image.NewRGBA(image.Rect(0, 0, 64, 48))
-	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 85}); err != nil {
-		b.Fatal(err)
+// thumbnails are eight 64-pixel thumbnails the emulator serves
+// (testdata/emulator-*.jpeg: image/jpeg's encoder at quality 85, 4:2:0,
+// 650 to 2,700 bytes).
+func thumbnails(b *testing.B) [][]byte {
+	files, err := filepath.Glob("testdata/emulator-*.jpeg")
+	if err != nil || len(files) < 8 {
+		b.Fatalf("testdata/emulator-*.jpeg: %v (%d files)", err, len(files))
 	}
-	return buf.Bytes()
+	var out [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	return out
 }
 
 // BenchmarkThumbnail: decoding and hashing one 64-pixel thumbnail, as
@@ -134,24 +142,39 @@ func thumbnail(b *testing.B) []byte {
 // hashref_test.go) and as it does now (a Hasher's HashData), and each
 // half alone.
 func BenchmarkThumbnail(b *testing.B) {
-	data := thumbnail(b)
-	img, err := Decode(data)
-	if err != nil {
-		b.Fatal(err)
+	data := thumbnails(b)
+	imgs := make([]image.Image, len(data))
+	for i, d := range data {
+		img, err := Decode(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs[i] = img
+	}
+	// each runs f on the thumbnails in turn.
+	each := func(f func(i int) error) func() error {
+		i := 0
+		return func() error {
+			err := f(i % len(data))
+			i++
+			return err
+		}
 	}
 	b.Run("before", func(b *testing.B) {
-		loopCPU(b, func() error {
-			img, err := Decode(data)
+		loopCPU(b, each(func(i int) error {
+			img, err := Decode(data[i])
 			if err == nil {
 				_, err = HashRef(img)
 			}
 			return err
-		})
+		}))
 	})
-	b.Run("before-decode", func(b *testing.B) { loopCPU(b, func() error { _, err := Decode(data); return err }) })
-	b.Run("before-hash", func(b *testing.B) { loopCPU(b, func() error { _, err := HashRef(img); return err }) })
+	b.Run("before-decode", func(b *testing.B) { loopCPU(b, each(func(i int) error { _, err := Decode(data[i]); return err })) })
+	b.Run("before-hash", func(b *testing.B) { loopCPU(b, each(func(i int) error { _, err := HashRef(imgs[i]); return err })) })
 	var h Hasher
-	b.Run("after", func(b *testing.B) { loopCPU(b, func() error { _, _, err := h.HashData(data); return err }) })
-	b.Run("after-decode", func(b *testing.B) { loopCPU(b, func() error { return h.dec.decode(data) }) })
-	b.Run("after-hash", func(b *testing.B) { loopCPU(b, func() error { _, err := h.Hash(img); return err }) })
+	b.Run("after", func(b *testing.B) {
+		loopCPU(b, each(func(i int) error { _, _, err := h.HashData(data[i]); return err }))
+	})
+	b.Run("after-decode", func(b *testing.B) { loopCPU(b, each(func(i int) error { return h.dec.decode(data[i]) })) })
+	b.Run("after-hash", func(b *testing.B) { loopCPU(b, each(func(i int) error { _, err := h.Hash(imgs[i]); return err })) })
 }

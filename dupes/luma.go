@@ -18,7 +18,11 @@
 
 package dupes
 
-import "errors"
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+)
 
 // errLumaFallback: lumaDecoder leaves this JPEG to image/jpeg.
 var errLumaFallback = errors.New("jpeg: not decoded by lumaDecoder")
@@ -95,8 +99,23 @@ type jHuffman struct {
 	valsIndices [jMaxCodeLength]int32
 }
 
-// lumaDecoder decodes the Y plane of sequential JPEGs; reuse one for many.
+// lumaDecoder decodes the Y plane of sequential JPEGs; reuse one for many:
+// its plane and its Huffman tables are kept from one image to the next
+// (thumbnails of one service have the same tables: they are built once).
 type lumaDecoder struct {
+	lumaImage // the state of one image, zeroed by decode
+
+	huff    [jMaxTc + 1][jMaxTh + 1]jHuffman
+	huffKey [jMaxTc + 1][jMaxTh + 1][]byte // the DHT bytes each was built from
+	// fastAC[th] decodes, from the next 9 bits, an AC code and its extra
+	// bits at once when they fit: value<<16 | run<<8 | bits used (0: no).
+	fastAC [jMaxTh + 1][1 << 9]int32
+
+	pix []byte // the luminance plane: stride×rows bytes, the image top-left
+}
+
+// lumaImage is what lumaDecoder knows of the image at hand.
+type lumaImage struct {
 	data []byte // the whole JPEG
 	i    int    // the next byte of data
 
@@ -117,23 +136,19 @@ type lumaDecoder struct {
 	adobe         uint8
 	eobRun        uint16
 
-	comp  [jMaxComp]jComponent
-	huff  [jMaxTc + 1][jMaxTh + 1]jHuffman
-	quant [jMaxTq + 1]jBlock // in zig-zag order
-	tmp   [2 * jBlockSize]byte
+	comp    [jMaxComp]jComponent
+	huffSet [jMaxTc + 1][jMaxTh + 1]bool // this image defined the table
+	quant   [jMaxTq + 1]jBlock           // in zig-zag order
+	tmp     [2 * jBlockSize]byte
 
-	// The luminance plane: stride×rows bytes, the image in its top-left
-	// width×height.
-	pix     []byte
-	stride  int
+	stride  int // of pix
 	havePix bool
 }
 
 // decode reads data's luminance into d.pix (d.width×d.height pixels at
 // d.stride). Any error means: ask image/jpeg.
 func (d *lumaDecoder) decode(data []byte) error {
-	pix := d.pix
-	*d = lumaDecoder{pix: pix[:0], data: data}
+	d.lumaImage = lumaImage{data: data}
 
 	if err := d.readFull(d.tmp[:2]); err != nil {
 		return err
@@ -409,12 +424,14 @@ func (d *lumaDecoder) processApp14(n int) error {
 	return nil
 }
 
-// processDHT reads Huffman tables (section B.2.4.2).
+// processDHT reads Huffman tables (section B.2.4.2). A table whose bytes
+// are those it was built from last time is not built again.
 func (d *lumaDecoder) processDHT(n int) error {
 	for n > 0 {
 		if n < 17 {
 			return lumaError("DHT has wrong length")
 		}
+		start := d.i
 		if err := d.readFull(d.tmp[:17]); err != nil {
 			return err
 		}
@@ -426,26 +443,36 @@ func (d *lumaDecoder) processDHT(n int) error {
 		if th > jMaxTh || (d.baseline && th > 1) {
 			return lumaError("bad Th value")
 		}
-		h := &d.huff[tc][th]
-		h.nCodes = 0
 		var nCodes [jMaxCodeLength]int32
+		total := int32(0)
 		for i := range nCodes {
 			nCodes[i] = int32(d.tmp[i+1])
-			h.nCodes += nCodes[i]
+			total += nCodes[i]
 		}
-		if h.nCodes == 0 {
+		if total == 0 {
 			return lumaError("Huffman table has zero length")
 		}
-		if h.nCodes > jMaxNCodes {
+		if total > jMaxNCodes {
 			return lumaError("Huffman table has excessive length")
 		}
-		n -= int(h.nCodes) + 17
+		n -= int(total) + 17
 		if n < 0 {
 			return lumaError("DHT has wrong length")
 		}
-		if err := d.readFull(h.vals[:h.nCodes]); err != nil {
-			return err
+		if len(d.data)-d.i < int(total) {
+			return errLumaShort
 		}
+		raw := d.data[start : d.i+int(total)]
+		d.huffSet[tc][th] = true
+		if bytes.Equal(raw, d.huffKey[tc][th]) {
+			d.i += int(total)
+			continue
+		}
+		d.huffKey[tc][th] = d.huffKey[tc][th][:0] // half built: no key
+		h := &d.huff[tc][th]
+		h.nCodes = total
+		copy(h.vals[:], d.data[d.i:d.i+int(total)])
+		d.i += int(total)
 		clear(h.lut[:])
 		var x, code uint32
 		for i := uint32(0); i < jLutSize; i++ {
@@ -475,6 +502,28 @@ func (d *lumaDecoder) processDHT(n int) error {
 			}
 			c <<= 1
 		}
+		if tc == jACTable {
+			// From the look-up table itself, so that it decodes what the
+			// table does, bit for bit, malformed tables too.
+			fast := &d.fastAC[th]
+			for p := range fast {
+				fast[p] = 0
+				v := h.lut[p>>1]
+				if v == 0 {
+					continue
+				}
+				l, size := int32(v&0xff)-1, int32(v>>8)&0x0f
+				if size == 0 || l+size > 9 {
+					continue
+				}
+				x := int32(p>>(9-l-size)) & (1<<size - 1)
+				if x < 1<<size>>1 { // EXTEND
+					x += (-1 << size) + 1
+				}
+				fast[p] = x<<16 | int32(v>>12)<<8 | (l + size)
+			}
+		}
+		d.huffKey[tc][th] = append(d.huffKey[tc][th], raw...)
 	}
 	return nil
 }
@@ -482,8 +531,22 @@ func (d *lumaDecoder) processDHT(n int) error {
 // fill reads entropy-coded bytes into acc until it holds more than 56
 // bits or a marker is next: 0xff 0x00 is a 0xff byte; 0xff and anything
 // else, or a 0xff with nothing after it, ends the bits (image/jpeg's
-// readByteStuffedByte fails there).
+// readByteStuffedByte fails there). Eight bytes without a 0xff, the most
+// common case, are taken in one go.
 func (d *lumaDecoder) fill() {
+	if d.i+8 <= len(d.data) {
+		w := binary.BigEndian.Uint64(d.data[d.i:])
+		if v := ^w; (v-0x0101010101010101)&^v&0x8080808080808080 == 0 { // no byte is 0xff
+			k := (64 - d.nbits) / 8 // whole bytes that fit
+			if k < 8 {
+				w &^= 1<<(64-8*k) - 1
+			}
+			d.acc |= w >> d.nbits
+			d.nbits += 8 * k
+			d.i += int(k)
+			return
+		}
+	}
 	for d.nbits <= 56 {
 		if d.i >= len(d.data) {
 			d.stop = true
@@ -518,7 +581,7 @@ func (d *lumaDecoder) resetBits() {
 // here, the hottest loop of SYNC HASHES, and go back to d around fill.
 // Before each symbol there are 32 bits in hand, or all there are before
 // the marker: a code (at most 16) and its extra bits (at most 16).
-func (d *lumaDecoder) decodeBlock(dcH, acH *jHuffman, dc *int32, b, qt *jBlock, luma bool) (uint8, error) {
+func (d *lumaDecoder) decodeBlock(dcH, acH *jHuffman, fast *[1 << 9]int32, dc *int32, b, qt *jBlock, luma bool) (uint8, error) {
 	rows := uint8(1)
 	acc, n := d.acc, d.nbits
 	if n < 32 && !d.stop {
@@ -567,6 +630,21 @@ func (d *lumaDecoder) decodeBlock(dcH, acH *jHuffman, dc *int32, b, qt *jBlock, 
 			d.acc, d.nbits = acc, n
 			d.fill()
 			acc, n = d.acc, d.nbits
+		}
+		// A code and its extra bits within the next 9 bits, that do not
+		// run past the block (there image/jpeg stops before the extra
+		// bits): one look-up.
+		if f := fast[acc>>55]; n >= 9 && f != 0 && zig+(f>>8)&0xff <= jBlockSize-1 {
+			l := uint(f & 0xff)
+			acc <<= l
+			n -= l
+			zig += (f >> 8) & 0xff
+			if luma {
+				u := jUnzig[zig]
+				b[u] = (f >> 16) * qt[zig]
+				rows |= 1 << (u >> 3)
+			}
+			continue
 		}
 		if v := acH.lut[uint8(acc>>56)]; n >= 8 && v != 0 {
 			l := uint(v&0xff) - 1
@@ -710,6 +788,9 @@ func (d *lumaDecoder) processSOS(n int) error {
 		if t := scan[i].ta; t > jMaxTh || (d.baseline && t > 1) {
 			return lumaError("bad Ta value")
 		}
+		if !d.huffSet[jDCTable][scan[i].td] || !d.huffSet[jACTable][scan[i].ta] {
+			return lumaError("uninitialized Huffman table") // image/jpeg may not use it: it says
+		}
 	}
 	if d.nComp > 1 && totalHV > 10 {
 		return lumaError("total sampling factors too large")
@@ -755,7 +836,7 @@ func (d *lumaDecoder) processSOS(n int) error {
 					if luma {
 						b = jBlock{}
 					}
-					rows, err := d.decodeBlock(&d.huff[jDCTable][scan[i].td], &d.huff[jACTable][scan[i].ta], &dc[compIndex], &b, qt, luma)
+					rows, err := d.decodeBlock(&d.huff[jDCTable][scan[i].td], &d.huff[jACTable][scan[i].ta], &d.fastAC[scan[i].ta], &dc[compIndex], &b, qt, luma)
 					if err != nil {
 						return err
 					}
@@ -811,17 +892,45 @@ func (d *lumaDecoder) findRST(expectedRST uint8) error {
 // storeBlock runs the inverse DCT on a dequantized Y block and stores it,
 // level-shifted and clipped, into the plane.
 func (d *lumaDecoder) storeBlock(b *jBlock, rows uint8, bx, by int) {
-	idctLuma(b, rows)
 	dst := d.pix[8*(by*d.stride+bx):]
 	stride := d.stride
-	for y := 0; y < 8; y++ {
-		y8 := y * 8
+	if rows == 1 {
+		// Only the first row is non-zero: every column is one value
+		// (idctLuma's shortcut), so one line of eight, stored eight times.
+		x := b[0:8:8]
+		if x[1]|x[2]|x[3]|x[4]|x[5]|x[6]|x[7] == 0 {
+			v := x[0] << 17
+			x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7] = v, v, v, v, v, v, v, v
+		} else {
+			idctRow(x)
+		}
+		var line [8]uint8
+		for i, v := range x {
+			line[i] = clip((v + 1<<19) >> 2 >> 18)
+		}
+		for y := range 8 {
+			copy(dst[y*stride:y*stride+8], line[:])
+		}
+		return
+	}
+	idctLuma(b, rows)
+	for y := range 8 {
 		line := dst[y*stride : y*stride+8 : y*stride+8]
-		for x := range line {
-			// image/jpeg: below -128 is 0, above 127 is 255, else c+128.
-			line[x] = uint8(min(max(b[y8+x]+128, 0), 255))
+		row := b[8*y : 8*y+8 : 8*y+8]
+		for x, c := range row {
+			line[x] = clip(c)
 		}
 	}
+}
+
+// clip is image/jpeg's level shift and clipping: below -128 is 0, above
+// 127 is 255, else c+128.
+func clip(c int32) uint8 {
+	c += 128
+	if uint32(c) > 255 {
+		c = ^(c >> 31) & 255 // negative: 0, else 255
+	}
+	return uint8(c)
 }
 
 // The inverse DCT of image/jpeg (Go 1.26, after Loeffler, Lightenberg and

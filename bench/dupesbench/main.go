@@ -44,8 +44,16 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each measurement")
 	latency := flag.Duration("latency", 0, "emulator latency per request (hashes)")
 	prof := flag.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	flag.StringVar(&profPhase, "profphase", "", "with -what hashes: profile only `fetch` (only fetching) or `hashes` (SYNC HASHES) of the first run")
 	flag.Parse()
-	if *prof != "" {
+	if *prof != "" && profPhase != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dupesbench:", err)
+			os.Exit(1)
+		}
+		profFile = f
+	} else if *prof != "" {
 		f, err := os.Create(*prof)
 		if err == nil {
 			err = pprof.StartCPUProfile(f)
@@ -81,6 +89,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "dupesbench:", err)
 		os.Exit(1)
 	}
+}
+
+// With -profphase, the profile covers one phase of benchHashes.
+var (
+	profPhase string
+	profFile  *os.File
+)
+
+// phase starts (or, given a stop, stops) the profile of a phase.
+func phase(name string) (stop func()) {
+	if profFile == nil || name != profPhase {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(profFile); err != nil {
+		return func() {}
+	}
+	profFile = nil // the first run's only: one profile a file
+	return pprof.StopCPUProfile
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in MB.
@@ -260,7 +286,7 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var fetchT, hashT []time.Duration
+	var fetchT, hashT, fetchC, hashC []time.Duration // wall and CPU times
 	var count int
 	var bodies [][]byte // the first run's thumbnails, for the breakdown
 	for k := range runs {
@@ -306,7 +332,8 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 		if c, err = newClient(); err != nil {
 			return err
 		}
-		t0 := time.Now()
+		stop := phase("fetch")
+		t0, c0 := time.Now(), cpu()
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		var ferr atomic.Pointer[error]
@@ -331,7 +358,8 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 		if e := ferr.Load(); e != nil {
 			return *e
 		}
-		fetchT = append(fetchT, time.Since(t0))
+		fetchT, fetchC = append(fetchT, time.Since(t0)), append(fetchC, cpu()-c0)
+		stop()
 
 		// SYNC HASHES of the same nodes, with a fresh client.
 		c2, err := newClient()
@@ -339,12 +367,14 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 			return err
 		}
 		c = c2
-		t0 = time.Now()
+		stop = phase("hashes")
+		t0, c0 = time.Now(), cpu()
 		res, err := sess.Run(ctx, "SYNC HASHES")
 		if err != nil {
 			return err
 		}
-		hashT = append(hashT, time.Since(t0))
+		hashT, hashC = append(hashT, time.Since(t0)), append(hashC, cpu()-c0)
+		stop()
 		if res.Rows != nil {
 			for res.Rows.Next() {
 				r := res.Rows.RecordBatch()
@@ -366,6 +396,13 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 	fmt.Printf("latency %v: %d thumbnails (viewBox %d), %d runs, %d CPUs: only fetching median %v (%.0f/s), SYNC HASHES median %v (%.0f/s): ratio %.2f\n",
 		latency, count, mirror.HashViewBox, runs, runtime.NumCPU(), f.Round(time.Millisecond), float64(count)/f.Seconds(), h.Round(time.Millisecond), float64(count)/h.Seconds(), h.Seconds()/f.Seconds())
 	fmt.Println("runs:", strings.Trim(fmt.Sprint(fetchT), "[]"), "|", strings.Trim(fmt.Sprint(hashT), "[]"))
+	// CPU time (client and emulator together, one process) says what
+	// each costs whatever else runs on the machine.
+	slices.Sort(fetchC)
+	slices.Sort(hashC)
+	fc, hc := fetchC[len(fetchC)/2], hashC[len(hashC)/2]
+	fmt.Printf("CPU: only fetching median %v (%.0f µs a thumbnail), SYNC HASHES median %v (%.0f µs): ratio %.2f\n",
+		fc.Round(time.Millisecond), float64(fc.Microseconds())/float64(count), hc.Round(time.Millisecond), float64(hc.Microseconds())/float64(count), hc.Seconds()/fc.Seconds())
 	return breakdown(bodies)
 }
 
