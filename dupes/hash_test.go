@@ -88,6 +88,18 @@ func TestBadThumbnails(t *testing.T) {
 		if _, err := Decode(tt.data); !errors.Is(err, tt.want) {
 			t.Errorf("%s: Decode = %v, want %v", tt.name, err, tt.want)
 		}
+		var h Hasher
+		if _, size, err := h.HashData(tt.data); !errors.Is(err, tt.want) || size != (image.Point{}) {
+			t.Errorf("%s: HashData = %v, %v; want %v and no size", tt.name, size, err, tt.want)
+		}
+	}
+	var h Hasher
+	flatJPEG := image.NewGray(image.Rect(0, 0, 64, 48))
+	for i := range flatJPEG.Pix {
+		flatJPEG.Pix[i] = 90
+	}
+	if _, size, err := h.HashData(encode(t, flatJPEG, 85)); !errors.Is(err, ErrFlat) || size != image.Pt(64, 48) {
+		t.Errorf("a flat JPEG: HashData = %v, %v; want ErrFlat and its size", size, err)
 	}
 	flat := image.NewGray(image.Rect(0, 0, 50, 50))
 	for i := range flat.Pix {
