@@ -380,8 +380,7 @@ func TestInterruptedFirstSync(t *testing.T) {
 	if got := e.queryInt(t, "SELECT current_setting('threads')::BIGINT"); got != threads {
 		t.Errorf("threads = %d after an interrupted first SYNC, want %d as before", got, threads)
 	}
-	// The first SYNC loads a key-less nodes table and adds the key before
-	// it commits: rolled back, the keyed table is back.
+	// The rolled-back first SYNC leaves the keyed table as it was.
 	e.checkNodesKey(t, "after an interrupted first SYNC")
 	e.srv.RenewCookies()
 	want, _ := e.srv.Count(DefaultFilter)

@@ -504,10 +504,6 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 			s.DB.RestoreSettings()
 		}
 	}()
-	keyless, err := dropNodesKey(ctx, s.DB)
-	if err != nil {
-		return stats, err
-	}
 	in, err := s.DB.Ingester(ctx, "nodes", fetch.NodeSchema())
 	if err != nil {
 		return stats, err
@@ -523,11 +519,10 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 		return stats, err
 	}
 	t1 := time.Now()
-	var keyTime time.Duration
 	defer func() {
 		if err == nil {
-			s.Logf("sync nodes: first SYNC: %d pages, %d batches; listing %s (its fetching %s), insert done %s after it, count and primary key %s (key-less load: %t), mark + commit %s",
-				stats.Pages, stats.Batches, t1.Sub(t0).Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), (t1.Sub(t0) - stats.Elapsed).Round(time.Millisecond), keyTime.Round(time.Millisecond), keyless, (time.Since(t1) - keyTime).Round(time.Millisecond))
+			s.Logf("sync nodes: first SYNC: %d pages, %d batches; listing %s (its fetching %s), insert done %s after it, count and mark + commit %s",
+				stats.Pages, stats.Batches, t1.Sub(t0).Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), (t1.Sub(t0) - stats.Elapsed).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 		}
 	}()
 	var rows int64
@@ -537,47 +532,11 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 	if rows != int64(stats.Count) {
 		return stats, fmt.Errorf("%w: the server counted %d nodes, %d arrived", errNotSnapshot, stats.Count, rows)
 	}
-	if keyless {
-		// One sorted build of the index instead of a million inserts
-		// into it; a repeated id (fetch drops them) would fail it.
-		if _, err = s.DB.Exec(ctx, `ALTER TABLE nodes ADD PRIMARY KEY (id)`); err != nil {
-			return stats, fmt.Errorf("restore the primary key of nodes: %w", err)
-		}
-		keyTime = time.Since(t1)
-	}
 	if _, err = s.DB.Exec(ctx, markSince(false)("nodes")); err != nil {
 		return stats, fmt.Errorf("record the SYNC NEW mark: %w", err)
 	}
 	_, err = s.DB.Exec(ctx, "COMMIT")
 	return stats, err
-}
-
-// dropNodesKey replaces the empty nodes table, inside the caller's
-// transaction, by one of the same columns without its primary key, so
-// that a first SYNC loads a million rows without maintaining the key's
-// index row by row; the caller adds the key back before it commits
-// (ALTER TABLE ... ADD PRIMARY KEY builds the index in one sorted pass).
-// A rolled-back transaction brings the keyed table back. It leaves the
-// table alone, and returns false, when the table carries anything a
-// rebuild would lose: an index or constraint of the user's, a comment.
-func dropNodesKey(ctx context.Context, db *engine.DB) (bool, error) {
-	var extra int64
-	err := db.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes')
-		+ (SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND constraint_type NOT IN ('PRIMARY KEY', 'NOT NULL'))
-		+ (SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND constraint_type = 'NOT NULL' AND constraint_column_names <> ['id'])
-		+ (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND comment IS NOT NULL)
-		+ (SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'nodes' AND (comment IS NOT NULL OR column_default IS NOT NULL))`).Scan(&extra)
-	if err != nil || extra > 0 {
-		return false, err
-	}
-	if _, err := db.Exec(ctx, `DROP TABLE nodes`); err != nil {
-		return false, fmt.Errorf("load nodes without its key: %w", err)
-	}
-	if _, err := db.Exec(ctx, db.CreateTableSQL(model.Table{Columns: model.NodeColumns}, "nodes")); err != nil {
-		return false, fmt.Errorf("load nodes without its key: %w", err)
-	}
-	return true, nil
 }
 
 // syncNodesFilter upserts the nodes matching filter; nothing is removed.
