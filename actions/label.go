@@ -47,29 +47,25 @@ func RegisterLabel(reg *engine.Registry, client func(ctx context.Context) (*fetc
 	const syntax = "LABEL 'dir_in' INTO 'dir_out' USING 'model.onnx' [(options)] | LABEL target USING 'model.onnx' [(options)]"
 	reg.Register(engine.Command{Keywords: []string{"LABEL"}, Syntax: syntax,
 		Help: "classify images with an ONNX model: local files into dir_out/<label>/, or library photos from their thumbnails; top-k predictions into labels",
-		Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
-			return l.run(ctx, s, rest, false)
+		Exec: func(ctx context.Context, s *engine.Session, st *engine.Statement) (*engine.Result, error) {
+			return l.run(ctx, s, st, false)
 		}})
 	reg.Register(engine.Command{Keywords: []string{"EXPLAIN", "LABEL"}, Syntax: "EXPLAIN " + syntax,
 		Help: "dry run of LABEL: loads the model and lists the files or nodes it would classify; nothing is copied, fetched or written",
-		Run: func(ctx context.Context, s *engine.Session, rest string) (*engine.Result, error) {
-			return l.run(ctx, s, rest, true)
+		Exec: func(ctx context.Context, s *engine.Session, st *engine.Statement) (*engine.Result, error) {
+			return l.run(ctx, s, st, true)
 		}})
 }
 
-// run dispatches on the statement's form: a string followed by INTO is
-// the directory form, anything else a target.
-func (l *labeler) run(ctx context.Context, s *engine.Session, rest string, explain bool) (*engine.Result, error) {
-	if isDirForm(rest) {
-		st, err := parseLabelDir(rest)
-		if err != nil {
-			return nil, fmt.Errorf("label: %w", err)
-		}
-		return l.runDir(ctx, s, st, explain)
-	}
-	st, err := parseLabelNodes(rest)
+// run parses the statement (its tokens, scanned once by the registry; a
+// target given as ids by the caller) and runs its form.
+func (l *labeler) run(ctx context.Context, s *engine.Session, stmt *engine.Statement, explain bool) (*engine.Result, error) {
+	st, err := parseLabel(stmt.Args)
 	if err != nil {
 		return nil, fmt.Errorf("label: %w", err)
+	}
+	if st.dir {
+		return l.runDir(ctx, s, st, explain)
 	}
 	return l.runNodes(ctx, s, st, explain)
 }

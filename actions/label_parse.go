@@ -15,6 +15,7 @@ import (
 
 // labelStmt is a parsed LABEL statement.
 type labelStmt struct {
+	dir     bool   // the directory form
 	in, out string // directory form only
 	target  target // target form only
 	model   string // USING 'model.onnx'
@@ -22,10 +23,19 @@ type labelStmt struct {
 	conc    int // CONCURRENCY: thumbnails fetched at a time (target form)
 }
 
-// isDirForm reports whether rest starts with 'dir_in' INTO.
-func isDirForm(rest string) bool {
-	a := engine.NewArgs(rest)
-	if a.PeekByte() != '\'' {
+// parseLabel parses a LABEL statement from its arguments (args gives a
+// new reader each call): a string followed by INTO is the directory form,
+// anything else a target, ids given by the caller included.
+func parseLabel(args func() *engine.Args) (labelStmt, error) {
+	if isDirForm(args()) {
+		return parseLabelDir(args())
+	}
+	return parseLabelTarget(args())
+}
+
+// isDirForm reports whether a starts with 'dir_in' INTO.
+func isDirForm(a *engine.Args) bool {
+	if _, ids := a.IDs(); ids || a.PeekByte() != '\'' {
 		return false
 	}
 	if _, err := a.String(); err != nil {
@@ -35,8 +45,7 @@ func isDirForm(rest string) bool {
 }
 
 // parseLabelDir parses 'dir_in' INTO 'dir_out' USING 'model.onnx' [(options)].
-func parseLabelDir(rest string) (labelStmt, error) {
-	a := engine.NewArgs(rest)
+func parseLabelDir(a *engine.Args) (labelStmt, error) {
 	in, err := a.String()
 	if err != nil {
 		return labelStmt{}, fmt.Errorf("input directory: %w", err)
@@ -49,21 +58,24 @@ func parseLabelDir(rest string) (labelStmt, error) {
 	if strings.TrimSpace(in) == "" || strings.TrimSpace(out) == "" {
 		return labelStmt{}, errors.New("an empty directory name: write LABEL 'photos' INTO 'labeled' USING 'model.onnx'")
 	}
-	st := labelStmt{in: in, out: out}
+	st := labelStmt{dir: true, in: in, out: out}
 	if err := parseUsing(a, &st, false); err != nil {
 		return labelStmt{}, err
 	}
 	return st, nil
 }
 
-// parseLabelNodes parses target USING 'model.onnx' [(options)].
-func parseLabelNodes(rest string) (labelStmt, error) {
-	t, after, err := parseTarget(rest, []string{"USING"}, labelOptions)
+// parseLabelNodes parses the text target USING 'model.onnx' [(options)].
+func parseLabelNodes(rest string) (labelStmt, error) { return parseLabelTarget(engine.NewArgs(rest)) }
+
+// parseLabelTarget parses target USING 'model.onnx' [(options)].
+func parseLabelTarget(a *engine.Args) (labelStmt, error) {
+	t, after, err := parseTargetArgs(a, []string{"USING"}, labelOptions)
 	if err != nil {
 		return labelStmt{}, err
 	}
 	st := labelStmt{target: t}
-	if err := parseUsing(engine.NewArgs(after), &st, true); err != nil {
+	if err := parseUsing(after, &st, true); err != nil {
 		return labelStmt{}, err
 	}
 	return st, nil

@@ -67,6 +67,11 @@ func labelDB(t *testing.T) *engine.Session {
 	return engine.NewSession(db)
 }
 
+// parseLabelText parses a LABEL statement's text after LABEL.
+func parseLabelText(text string) (labelStmt, error) {
+	return parseLabel(func() *engine.Args { return engine.NewArgs(text) })
+}
+
 // Solid colours the test model names red, green, blue; grey it labels
 // with no confidence.
 var (
@@ -250,13 +255,7 @@ func TestParseLabel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var st labelStmt
-			var err error
-			if isDirForm(tc.stmt) {
-				st, err = parseLabelDir(tc.stmt)
-			} else {
-				st, err = parseLabelNodes(tc.stmt)
-			}
+			st, err := parseLabelText(tc.stmt)
 			if err != nil {
 				t.Fatalf("parse %q: %v", tc.stmt, err)
 			}
@@ -308,12 +307,7 @@ func TestParseLabelErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			if isDirForm(tc.stmt) {
-				_, err = parseLabelDir(tc.stmt)
-			} else {
-				_, err = parseLabelNodes(tc.stmt)
-			}
+			_, err := parseLabelText(tc.stmt)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("parse %q: error %v, want one containing %q", tc.stmt, err, tc.want)
 			}
@@ -941,5 +935,47 @@ func TestLabelFailedRowsFailTheStatement(t *testing.T) {
 	// EXPLAIN (run.explain, not its action's name) sends nothing to retry.
 	if strings.Contains(res.Summary, "re-run") || !strings.HasPrefix(res.Summary, "explain label: 1 failed") {
 		t.Errorf("EXPLAIN LABEL summary %q: want its failed row counted and no advice to re-run", res.Summary)
+	}
+}
+
+// TestLabelOnIDs: LABEL runs on a set of ids given as ids (engine.WithIDs,
+// as the gallery and agents call actions), not written into its text:
+// exactly those photos are classified, from their thumbnails.
+func TestLabelOnIDs(t *testing.T) {
+	e := newLabelEnv(t, 30)
+	photos := e.ids(`SELECT id FROM nodes WHERE contentType LIKE 'image/%' ORDER BY id LIMIT 3`)
+	model := sqlQuote(modelPath(t))
+	res, err := e.s.Exec(t.Context(), engine.WithIDs("EXPLAIN LABEL USING "+model, photos))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := readRows(t, res); len(rows) != len(photos) || rows[0]["status"] != "planned" {
+		t.Errorf("EXPLAIN LABEL on ids: rows %v, want %d planned", rows, len(photos))
+	}
+	res, err = e.s.Exec(t.Context(), engine.WithIDs("LABEL USING "+model+" (THRESHOLD 0)", photos))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readRows(t, res)
+	var got []string
+	for _, r := range rows {
+		if r["status"] != "ok" {
+			t.Errorf("row %v: want ok", r)
+		}
+		got = append(got, r["id"].(string))
+	}
+	if !slices.Equal(got, photos) {
+		t.Errorf("LABEL on ids labeled %v, want %v", got, photos)
+	}
+	e.mu.Lock()
+	if n := e.viewBoxes["16,16"]; n != len(photos) {
+		t.Errorf("%d thumbnails fetched, want %d", n, len(photos))
+	}
+	e.mu.Unlock()
+	if n := e.count(`SELECT count(DISTINCT id) FROM labels WHERE source = 'node'`); n != len(photos) {
+		t.Errorf("labels covers %d nodes, want %d", n, len(photos))
+	}
+	if _, err := e.s.Exec(t.Context(), engine.WithIDs("LABEL 'in' INTO 'out' USING "+model, photos)); err == nil || !strings.Contains(err.Error(), "expected USING") {
+		t.Errorf("LABEL 'in' INTO 'out' on ids: %v, want the directory form refused", err)
 	}
 }
