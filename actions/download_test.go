@@ -81,12 +81,7 @@ func checkDownloads(t *testing.T, e *env, dir string) {
 			t.Errorf("%s: md5 %x, want %s", id, got, sum)
 		}
 	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if strings.HasSuffix(p, ".part") {
-			t.Errorf("left behind: %s", p)
-		}
-		return nil
-	})
+	noParts(t, dir)
 }
 
 // TestDownloadResumesPartFromEarlierRun: a .part kept by an interrupted run
