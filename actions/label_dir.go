@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/apsql/apsql/engine"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/resultset"
 	"github.com/apsql/apsql/vision"
 )
@@ -45,13 +45,13 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 		return nil, fmt.Errorf("label: %w", err)
 	}
 	if explain {
-		return explainDir(st, m, files), nil
+		return explainDir(s, st, m, files), nil
 	}
 	r, err := newRun(ctx, s, "LABEL", false)
 	if err != nil {
 		return nil, err
 	}
-	d := &dirRun{st: st, m: m, sink: newLabelSink(r, "file", m.Name())}
+	d := &dirRun{s: s, st: st, m: m, sink: newLabelSink(r, "file", m.Name())}
 	tr := s.Progress.Start("label", int64(len(files)), "images")
 	defer tr.Done()
 	sum, err := d.label(ctx, tr)
@@ -64,7 +64,7 @@ func (l *labeler) runDir(ctx context.Context, s *engine.Session, st labelStmt, e
 
 // explainDir is EXPLAIN LABEL 'dir_in' INTO 'dir_out': the files it would
 // classify and where their copies would go.
-func explainDir(st labelStmt, m *vision.Model, files []string) *engine.Result {
+func explainDir(s *engine.Session, st labelStmt, m *vision.Model, files []string) *engine.Result {
 	w, h := m.InputSize()
 	b := resultset.New(dirColumns...)
 	for _, f := range files {
@@ -74,14 +74,15 @@ func explainDir(st labelStmt, m *vision.Model, files []string) *engine.Result {
 	if st.opts.Accumulate {
 		empty = "ACCUMULATE keeps what dir_out holds"
 	}
-	return &engine.Result{Rows: b.Reader(), Summary: fmt.Sprintf("explain label: would classify %s %s under %s with model %s (%dx%d, %s) into %s; %s; nothing was copied or written",
-		output.Thousands(int64(len(files))), plural(int64(len(files)), "file", "files"), st.in, m.Name(), w, h, vision.RuntimePath(), st.out, empty)}
+	return &engine.Result{Rows: b.Reader(), Summary: s.Say("explain label: would classify %v %s under %s with model %s (%dx%d, %s) into %s; %s; nothing was copied or written",
+		model.Count(len(files)), plural(int64(len(files)), "file", "files"), st.in, m.Name(), w, h, vision.RuntimePath(), st.out, empty)}
 }
 
 // dirRun is one LABEL 'dir_in' INTO 'dir_out': the rows of the files
 // vision.LabelDir reported, and the sink their outcomes and predictions
 // go through.
 type dirRun struct {
+	s    *engine.Session
 	st   labelStmt
 	m    *vision.Model
 	sink *labelSink
@@ -153,14 +154,14 @@ func (d *dirRun) result(sum vision.Summary, interrupted bool) *engine.Result {
 	if interrupted {
 		line.WriteString(" interrupted")
 	}
-	fmt.Fprintf(&line, ": %s %s: %s labeled, %s unlabeled, %s skipped, %s failed",
-		output.Thousands(int64(sum.Files)), plural(int64(sum.Files), "file", "files"),
-		output.Thousands(int64(sum.Labeled)), output.Thousands(int64(sum.Unlabeled)), output.Thousands(int64(sum.Skipped)), output.Thousands(int64(sum.Failed)))
+	line.WriteString(d.s.Say(": %v %s: %v labeled, %v unlabeled, %v skipped, %v failed",
+		model.Count(sum.Files), plural(int64(sum.Files), "file", "files"),
+		model.Count(sum.Labeled), model.Count(sum.Unlabeled), model.Count(sum.Skipped), model.Count(sum.Failed)))
 	fmt.Fprintf(&line, " into %s", d.st.out)
 	if sum.Removed > 0 {
-		fmt.Fprintf(&line, " (%s earlier %s removed first)", output.Thousands(int64(sum.Removed)), plural(int64(sum.Removed), "copy", "copies"))
+		line.WriteString(d.s.Say(" (%v earlier %s removed first)", model.Count(sum.Removed), plural(int64(sum.Removed), "copy", "copies")))
 	}
-	fmt.Fprintf(&line, " in %s; %s rows into labels (model %s)", rate(sum.Files, sum.Elapsed), output.Thousands(d.sink.written.Load()), d.m.Name())
+	line.WriteString(d.s.Say(" in %s; %v rows into labels (model %s)", rate(sum.Files, sum.Elapsed), model.Count(d.sink.written.Load()), d.m.Name()))
 	return &engine.Result{Rows: b.Reader(), Summary: line.String()}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/filetypes"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/resultset"
 	"github.com/apsql/apsql/vision"
 )
@@ -79,8 +79,8 @@ func (l *labeler) runNodes(ctx context.Context, s *engine.Session, st labelStmt,
 		return nil, err
 	}
 	n := len(jobs)
-	extra := fmt.Sprintf("%s %s classified in %s; %s rows into labels (model %s)",
-		output.Thousands(int64(n)), plural(int64(n), "thumbnail", "thumbnails"), rate(n, time.Since(start)), output.Thousands(written), m.Name())
+	extra := s.Say("%v %s classified in %s; %v rows into labels (model %s)",
+		model.Count(n), plural(int64(n), "thumbnail", "thumbnails"), rate(n, time.Since(start)), model.Count(written), m.Name())
 	return nodesResult(r, rows.rows, extra, ctx.Err() != nil), nil
 }
 
@@ -138,8 +138,8 @@ func explainNodes(r *run, m *vision.Model, st labelStmt, jobs []thumbJob, early 
 			Detail: fmt.Sprintf("GET /v1/thumbnail/{id}?viewBox=%s → classify with %s", box, m.Name())}
 		rows = append(rows, nodeRow{ord: j.ord, o: o})
 	}
-	return nodesResult(r, rows, fmt.Sprintf("would fetch %s %s at %s, %d at a time, and classify them with %s (%s); nothing was sent or written",
-		output.Thousands(int64(len(jobs))), plural(int64(len(jobs)), "thumbnail", "thumbnails"), box, st.conc, m.Name(), vision.RuntimePath()), false)
+	return nodesResult(r, rows, r.s.Say("would fetch %v %s at %s, %d at a time, and classify them with %s (%s); nothing was sent or written",
+		model.Count(len(jobs)), plural(int64(len(jobs)), "thumbnail", "thumbnails"), box, st.conc, m.Name(), vision.RuntimePath()), false)
 }
 
 // labelNodes journals the early rows, classifies the thumbnails of jobs
