@@ -17,8 +17,8 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/naming"
-	"github.com/apsql/apsql/output"
 )
 
 // Download defaults.
@@ -201,7 +201,7 @@ func (p *downloadPlan) explain(r *run, o downloadOpts) *engine.Result {
 		n++
 		bytes += d.it.Size
 		r.add(Outcome{ID: d.it.ID, Name: d.it.Name, Status: statusPlanned,
-			Detail: fmt.Sprintf("GET /nodes/{id}/contentRedirection → %s (%s)", d.rel, output.Bytes(d.it.Size))})
+			Detail: r.s.Say("GET /nodes/{id}/contentRedirection → %s (%v)", d.rel, model.Size(d.it.Size))})
 	}
 	for _, d := range p.todo {
 		if p.stills[d.it.ID] {
@@ -212,10 +212,10 @@ func (p *downloadPlan) explain(r *run, o downloadOpts) *engine.Result {
 	}
 	extra := ""
 	if n := len(p.stills); n > 0 {
-		extra = fmt.Sprintf(", and the videos of %s Live %s", output.Thousands(int64(n)), plural(int64(n), "Photo", "Photos"))
+		extra = r.s.Say(", and the videos of %v Live %s", model.Count(n), plural(int64(n), "Photo", "Photos"))
 	}
-	return r.result(false, fmt.Sprintf("would download %s %s (%s)%s into %s with %d at a time; nothing was sent",
-		output.Thousands(n), plural(n, "file", "files"), output.Bytes(bytes), extra, o.dir, o.conc))
+	return r.result(false, r.s.Say("would download %v %s (%v)%s into %s with %d at a time; nothing was sent",
+		model.Count(n), plural(n, "file", "files"), model.Size(bytes), extra, o.dir, o.conc))
 }
 
 // addLive lists the Live Photo videos of the stills and adds them to
@@ -273,7 +273,7 @@ func (p *downloadPlan) fetchAll(ctx context.Context, r *run, c *fetch.Client, o 
 		return nil, fmt.Errorf("download: open the target directory: %w", err)
 	}
 	defer root.Close()
-	dl := &downloader{c: c, overwrite: o.overwrite, root: root, dir: o.dir,
+	dl := &downloader{s: r.s, c: c, overwrite: o.overwrite, root: root, dir: o.dir,
 		files: r.s.Progress.Start("download", int64(len(p.todo)), "files"),
 		bytes: r.s.Progress.Start("download", p.total, "bytes")}
 	defer dl.files.Done()
@@ -310,9 +310,9 @@ func (p *downloadPlan) fetchAll(ctx context.Context, r *run, c *fetch.Client, o 
 	}
 	secs := time.Since(start).Seconds()
 	got := dl.got()
-	extra := fmt.Sprintf("%s downloaded into %s", output.Bytes(got), o.dir)
+	extra := r.s.Say("%v downloaded into %s", model.Size(got), o.dir)
 	if secs > 0 && got > 0 {
-		extra += fmt.Sprintf(" at %s/s", output.Bytes(int64(float64(got)/secs)))
+		extra += r.s.Say(" at %v/s", model.Size(float64(got)/secs))
 	}
 	if f := fatalSummary(fatal); f != "" {
 		extra += "; " + f
@@ -335,6 +335,7 @@ func concurrencyOpt(opts map[string]string) (int, error) {
 
 // downloader fetches files for one DOWNLOAD statement.
 type downloader struct {
+	s         *engine.Session
 	c         *fetch.Client
 	overwrite bool
 	root      *os.Root // the target directory
@@ -386,9 +387,9 @@ func (dl *downloader) one(ctx context.Context, d download) (o Outcome, requests 
 	}
 	setMTime(d.path, d.it.Content)
 	o.Status = StatusOK
-	o.Detail = fmt.Sprintf("%s → %s (%s, md5 verified)", contentReq, d.rel, output.Bytes(got.Size))
+	o.Detail = dl.s.Say("%s → %s (%v, md5 verified)", contentReq, d.rel, model.Size(got.Size))
 	if d.it.MD5 == "" {
-		o.Detail = fmt.Sprintf("%s → %s (%s; the node has no md5 to verify against)", contentReq, d.rel, output.Bytes(got.Size))
+		o.Detail = dl.s.Say("%s → %s (%v; the node has no md5 to verify against)", contentReq, d.rel, model.Size(got.Size))
 	}
 	if got.Resumes > 0 {
 		o.Detail += fmt.Sprintf("; resumed %d %s", got.Resumes, plural(int64(got.Resumes), "time", "times"))

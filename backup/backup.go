@@ -21,8 +21,8 @@ import (
 
 	"github.com/apsql/apsql/actions"
 	"github.com/apsql/apsql/engine"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/naming"
-	"github.com/apsql/apsql/output"
 	"github.com/apsql/apsql/resultset"
 )
 
@@ -773,7 +773,7 @@ func (r *runState) explainResult(jobs []job, gone []*record) *engine.Result {
 		case jobNew, jobUpdate, jobRestore:
 			n++
 			bytes += j.n.Size
-			r.add(row{j.n.ID, j.n.Name, j.rel, statusPlanned, fmt.Sprintf("%s: GET /nodes/{id}/contentRedirection → %s (%s)", j.kind, j.rel, output.Bytes(j.n.Size))})
+			r.add(row{j.n.ID, j.n.Name, j.rel, statusPlanned, r.s.Say("%s: GET /nodes/{id}/contentRedirection → %s (%v)", j.kind, j.rel, model.Size(j.n.Size))})
 		case jobAdopt:
 			r.add(row{j.n.ID, j.n.Name, j.rel, statusPlanned, "already there with the node's md5: recorded in the manifest"})
 		case jobMeta:
@@ -787,7 +787,7 @@ func (r *runState) explainResult(jobs []job, gone []*record) *engine.Result {
 	for _, g := range gone {
 		r.add(row{g.ID, path.Base(g.Path), g.Path, statusPlanned, "left the target (trashed, purged or no longer selected): move to " + path.Join(deletedDir, date, g.Path)})
 	}
-	extra := fmt.Sprintf("would fetch %s %s (%s) into %s", output.Thousands(n), plural(n, "file", "files"), output.Bytes(bytes), r.o.dir)
+	extra := r.s.Say("would fetch %v %s (%v) into %s", model.Count(n), plural(n, "file", "files"), model.Size(bytes), r.o.dir)
 	if len(gone) > 0 {
 		extra += fmt.Sprintf(", move %d to %s", len(gone), path.Join(deletedDir, date))
 	}
@@ -827,11 +827,11 @@ func (r *runState) result(interrupted bool, fatal error, extra ...string) *engin
 		s.WriteString(extra[0])
 	} else {
 		secs := time.Since(r.start).Seconds()
-		fmt.Fprintf(&s, "%s %s fetched (%s", output.Thousands(int64(r.files)), plural(int64(r.files), "file", "files"), output.Bytes(r.written))
+		s.WriteString(r.s.Say("%v %s fetched (%v", model.Count(r.files), plural(int64(r.files), "file", "files"), model.Size(r.written)))
 		if secs > 0 && r.written > 0 {
-			fmt.Fprintf(&s, ", %s/s", output.Bytes(int64(float64(r.written)/secs)))
+			s.WriteString(r.s.Say(", %v/s", model.Size(float64(r.written)/secs)))
 		}
-		fmt.Fprintf(&s, "), %s in the backup", output.Thousands(int64(len(r.m.byID))))
+		s.WriteString(r.s.Say("), %v in the backup", model.Count(len(r.m.byID))))
 		if r.moved > 0 {
 			fmt.Fprintf(&s, ", %d moved to %s", r.moved, deletedDir)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/apsql/apsql/actions"
 	"github.com/apsql/apsql/engine"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/resultset"
 )
 
@@ -48,7 +48,7 @@ func (b *Backup) runCheck(ctx context.Context, s *engine.Session, rest string, e
 		bl.Append(fmt.Sprintf("hash every file below %s with local_files() (md5s cached by path, size and mtime) and compare with %s by md5; nothing is sent", dir, what))
 		return &engine.Result{Rows: bl.Reader(), Summary: "check (explain): nothing was read or sent"}, nil
 	}
-	ck := &checker{dir: dir, usedNode: map[string]bool{}}
+	ck := &checker{s: s, dir: dir, usedNode: map[string]bool{}}
 	if ck.nodes, _, err = loadNodes(ctx, s.DB, options{target: target}); err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
@@ -97,6 +97,7 @@ func parseCheck(rest string) (string, *actions.Target, error) {
 
 // checker pairs a folder's files with the target's nodes.
 type checker struct {
+	s        *engine.Session
 	dir      string
 	m        *manifest // the folder's backup manifest; nil when it is none
 	nodes    []*node
@@ -271,7 +272,7 @@ func (ck *checker) result() *engine.Result {
 	var parts []string
 	for _, st := range strings.Fields(checkStatusesInOrder) {
 		if counts[st] > 0 {
-			parts = append(parts, output.Thousands(counts[st])+" "+st)
+			parts = append(parts, ck.s.Say("%v %s", model.Count(counts[st]), st))
 		}
 	}
 	sum := "check: " + strings.Join(parts, ", ")

@@ -15,8 +15,8 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/naming"
-	"github.com/apsql/apsql/output"
 )
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
@@ -48,7 +48,7 @@ func (r *runState) execute(ctx context.Context, b *Backup, jobs []job) error {
 	// One progress line: bytes with their rate and ETA, and the files
 	// done in its label (when the shell's bar can change it).
 	d := &downloader{c: c, root: r.root, dir: r.o.dir,
-		bytes: r.s.Progress.Start(fmt.Sprintf("backup 0/%s files", output.Thousands(int64(len(jobs)))), total, "bytes")}
+		bytes: r.s.Progress.Start(r.s.Say("backup 0/%v files", model.Count(len(jobs))), total, "bytes")}
 	defer d.bytes.Done()
 	var stop atomic.Bool
 	recs := newRecordWriter(r.m, &stop)
@@ -99,7 +99,7 @@ func (r *runState) runJobs(ctx context.Context, d *downloader, jobs []job, recs 
 				}
 				rec, rw, err := r.one(ctx, d, jobs[i])
 				if k := done.Add(1); describe != nil {
-					describe.Describe(fmt.Sprintf("backup %s/%s files", output.Thousands(k), output.Thousands(int64(len(jobs)))))
+					describe.Describe(r.s.Say("backup %v/%v files", model.Count(k), model.Count(len(jobs))))
 				}
 				if rec != nil {
 					recs.recs <- *rec
@@ -265,9 +265,9 @@ func (r *runState) fetch(ctx context.Context, d *downloader, j job, rw *row) (go
 		return 0, false, full(err)
 	}
 	rw.status = statusOK
-	rw.detail = fmt.Sprintf("%s: fetched %s, md5 verified", j.kind, output.Bytes(res.Size))
+	rw.detail = r.s.Say("%s: fetched %v, md5 verified", j.kind, model.Size(res.Size))
 	if n.MD5 == "" {
-		rw.detail = fmt.Sprintf("%s: fetched %s (the node has no md5 to verify against)", j.kind, output.Bytes(res.Size))
+		rw.detail = r.s.Say("%s: fetched %v (the node has no md5 to verify against)", j.kind, model.Size(res.Size))
 	}
 	if res.Resumes > 0 {
 		rw.detail += fmt.Sprintf("; resumed %d %s", res.Resumes, plural(int64(res.Resumes), "time", "times"))

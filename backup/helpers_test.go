@@ -12,6 +12,7 @@ import (
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
+	"github.com/apsql/apsql/output"
 )
 
 // env is one test's emulator, client, database and session.
@@ -50,7 +51,7 @@ func setup(t *testing.T, opts emulator.Options, stmts ...string) *env {
 	if err := RegisterLocalFiles(db); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, c: c, db: db, s: engine.NewSession(db)}
+	e := &env{t: t, srv: srv, c: c, db: db, s: humanSession(db)}
 	e.s.Yes = true
 	for _, st := range stmts {
 		e.run(st)
@@ -126,3 +127,11 @@ func (e *env) strings(q string, args ...any) []string {
 }
 
 var _ = array.NewStringBuilder
+
+// humanSession is a session whose lines for people are rendered as the
+// program renders them (cmd/apsql installs output.Human).
+func humanSession(db *engine.DB) *engine.Session {
+	s := engine.NewSession(db)
+	s.Render = output.Human
+	return s
+}

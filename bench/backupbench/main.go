@@ -45,6 +45,7 @@ import (
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
 	"github.com/apsql/apsql/naming"
+	"github.com/apsql/apsql/output"
 )
 
 func main() {
@@ -140,6 +141,7 @@ func newSession(ctx context.Context, svc *service) (*session, error) {
 	}
 	s := engine.NewSession(db)
 	s.Yes = true
+	s.Render = output.Human // the summaries as people see them ("1,000 files fetched")
 	return &session{db: db, s: s, c: c}, nil
 }
 
