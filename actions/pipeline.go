@@ -201,14 +201,21 @@ func (sp batchSpec) applyOf(ids []string) func(context.Context, *sql.Tx) error {
 // nodesVerifier reads ids back (GET /nodes/{id}) and says done those whose
 // node done accepts.
 func nodesVerifier(a api, done func(n *remoteNode) bool) verifier {
+	return readBackVerifier(a, done, false)
+}
+
+// readBackVerifier is nodesVerifier where an id the service no longer has
+// is done when goneIsDone (PURGE's).
+func readBackVerifier(a api, done func(n *remoteNode) bool, goneIsDone bool) verifier {
 	return func(ctx context.Context, ids []string) (map[string]bool, error) {
-		found, _, err := a.getNodes(ctx, ids)
+		found, gone, err := a.getNodes(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
 		out := map[string]bool{}
-		for id, n := range found {
-			if done(&n) {
+		for _, id := range ids {
+			n, ok := found[id]
+			if (ok && done(&n)) || (goneIsDone && gone[id]) {
 				out[id] = true
 			}
 		}

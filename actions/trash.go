@@ -61,21 +61,12 @@ func (m move) send(a api) sender {
 // verify returns the verifier of m: a node is done when the service shows it
 // in the wanted status (purged: not found at all).
 func (m move) verify(a api) verifier {
-	return func(ctx context.Context, ids []string) (map[string]bool, error) {
-		found, gone, err := a.getNodes(ctx, ids)
-		if err != nil {
-			return nil, err
+	return readBackVerifier(a, func(n *remoteNode) bool {
+		if m.want == "" {
+			return n.Status == "PURGED"
 		}
-		done := map[string]bool{}
-		for _, id := range ids {
-			if m.want == "" {
-				done[id] = gone[id] || found[id].Status == "PURGED"
-			} else if n, ok := found[id]; ok && n.Status == m.want {
-				done[id] = true
-			}
-		}
-		return done, nil
-	}
+		return n.Status == m.want
+	}, m.want == "")
 }
 
 // apply changes the local tables for ids that are done.
