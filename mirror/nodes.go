@@ -115,6 +115,7 @@ func (st *staging) drop() {
 		return // never created (see load)
 	}
 	_, _ = st.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+st.name)
+	st.in = nil
 }
 
 // counts returns the staged rows and distinct ids.
@@ -137,6 +138,13 @@ func (st *staging) counts(ctx context.Context) (rows, distinct int64, err error)
 func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, removed int64, err error) {
 	tbl := engine.Ident(st.table)
 	src := st.name
+	var phases []string
+	lap := time.Now()
+	phase := func(name string) {
+		phases = append(phases, fmt.Sprintf("%s %s", name, time.Since(lap).Round(time.Millisecond)))
+		lap = time.Now()
+	}
+	defer func() { st.phases = strings.Join(phases, ", ") }()
 	rows, distinct, err := st.counts(ctx)
 	if err != nil {
 		return 0, 0, 0, err
@@ -159,13 +167,7 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 		defer st.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+gone)
 	}
 	log := changeLogOf(ctx)
-	var phases []string
-	lap := time.Now()
-	phase := func(name string) {
-		phases = append(phases, fmt.Sprintf("%s %s", name, time.Since(lap).Round(time.Millisecond)))
-		lap = time.Now()
-	}
-	defer func() { st.phases = strings.Join(phases, ", ") }()
+	phase("staged counts and removed ids")
 	err = st.db.Tx(ctx, func(tx *sql.Tx) error {
 		// old: the mirror's rows of the staged ids, read in one scan; the
 		// steps below compare with it instead of joining the whole table
@@ -177,6 +179,7 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 				return fmt.Errorf("compare with %s: %w", st.table, err)
 			}
 			defer tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+old)
+			phase("old rows")
 			q = fmt.Sprintf(`SELECT count(*) FILTER (WHERE n.id IS NULL), count(*) FILTER (WHERE n.id IS NOT NULL AND %s) FROM %s s LEFT JOIN %s n USING (id)`, changedSQL, src, old)
 			if err := tx.QueryRowContext(ctx, q).Scan(&inserted, &updated); err != nil {
 				return fmt.Errorf("compare with %s: %w", st.table, err)
@@ -234,6 +237,7 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 			if _, err := tx.ExecContext(ctx, st.mark(from)); err != nil {
 				return fmt.Errorf("record the SYNC NEW mark: %w", err)
 			}
+			phase("mark")
 		}
 		return nil
 	})
@@ -417,7 +421,7 @@ func (st *staging) verify(ctx context.Context, stats fetch.StreamStats) error {
 	}
 	skipped := int64(0)
 	if st.idx != nil {
-		skipped = st.idx.same.Load()
+		_, skipped = st.idx.counts()
 	}
 	if rows != distinct || rows+skipped != int64(stats.Count) {
 		return fmt.Errorf("%w: the server counted %d nodes, %d rows with %d distinct ids arrived and %d were unchanged", errNotSnapshot, stats.Count, rows, distinct, skipped)
@@ -439,6 +443,7 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	if err != nil {
 		return tableStats{}, err
 	}
+	tc := time.Now()
 	var mirrored int64
 	if err := s.DB.QueryRow(ctx, "SELECT count(*) FROM nodes").Scan(&mirrored); err != nil {
 		return tableStats{}, err
@@ -446,11 +451,13 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 	if mirrored == 0 {
 		return firstSync(ctx, s, src, total)
 	}
+	tk := time.Now()
 	idx, lctx, err := startKeyIndex(ctx, s.DB, "nodes", searchScope)
 	if err != nil {
 		return tableStats{}, err
 	}
 	defer idx.stop()
+	t1 := time.Now()
 	st, stats, err := fullListing(lctx, s, "nodes", "sync nodes", total, idx, func(emit func(arrow.RecordBatch) error) (fetch.StreamStats, error) {
 		return src.StreamSearchChanged(lctx, DefaultFilter, idx.unchangedFunc(lctx), emit)
 	})
@@ -458,13 +465,19 @@ func syncNodesFull(ctx context.Context, s *engine.Session, src source) (tableSta
 		return tableStats{}, err
 	}
 	defer st.drop()
+	t2 := time.Now()
 	st.mark = markSince(false)
 	st.scope = searchScope
 	ins, upd, rem, err := st.apply(ctx, true)
 	if err != nil {
 		return tableStats{}, err
 	}
-	s.Logf("sync nodes: %d pages, %d retries, %d duplicates dropped, %d unchanged skipped; keys read in %s (beside the listing), listing %s; %s", stats.Pages, stats.Retries, stats.Duplicates, idx.same.Load(), idx.took.Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond), st.phases)
+	t3 := time.Now()
+	st.drop()
+	_, skipped := idx.counts()
+	s.Logf("sync nodes: %d pages, %d retries, %d duplicates dropped, %d unchanged skipped; counts %s (service %s, mirror %s, in scope %s), keys read in %s (beside the listing), listing %s (its fetching %s), apply %s (%s), staging dropped %s",
+		stats.Pages, stats.Retries, stats.Duplicates, skipped, t1.Sub(t0).Round(time.Millisecond), tc.Sub(t0).Round(time.Millisecond), tk.Sub(tc).Round(time.Millisecond), t1.Sub(tk).Round(time.Millisecond), idx.took.Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), stats.Elapsed.Round(time.Millisecond),
+		t3.Sub(t2).Round(time.Millisecond), st.phases, time.Since(t3).Round(time.Millisecond))
 	return tableStats{table: "nodes", fetched: int64(stats.Fetched), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
 }
 
@@ -573,8 +586,12 @@ func syncNodesFilter(ctx context.Context, s *engine.Session, src source, filter 
 	return tableStats{table: "nodes", fetched: int64(stats.Fetched), inserted: ins, updated: upd, seconds: time.Since(t0).Seconds()}, nil
 }
 
-// newestSort pages SYNC NEW newest-first by upload date.
-const newestSort = "['createdDate DESC']"
+// newestSort pages SYNC NEW newest-first by upload date; oldestSort is the
+// order of fetch's full /search listings.
+const (
+	newestSort = "['createdDate DESC']"
+	oldestSort = "['createdDate ASC']"
+)
 
 // syncNew fetches nodes newest-first by createdDate, page by page, until a
 // page reaches back past the mark of the last complete listing (sinceKey;

@@ -43,9 +43,12 @@ func searchPage(ctx context.Context, src source, filter, sort string, offset, li
 }
 
 // searchCount asks the server how many nodes match filter (one page of
-// one node), to size the progress line before a stream starts.
+// one node), to size the progress line before a stream starts. It asks in
+// the order fetch's listings page in (oldest first), so that the service
+// answers both from one query: in another order the emulator sorted its
+// whole library again for the count after a change (1.1 s at 1M nodes).
 func searchCount(ctx context.Context, src source, filter string) (int, error) {
-	rec, info, err := searchPage(ctx, src, filter, "", 0, 1, time.Now())
+	rec, info, err := searchPage(ctx, src, filter, oldestSort, 0, 1, time.Now())
 	if err != nil {
 		return 0, err
 	}

@@ -40,8 +40,9 @@ import (
 	"github.com/apsql/apsql/model"
 )
 
-// profile is the -cpuprofile file ("" for none).
-var profile string
+// profile is the -cpuprofile file ("" for none); profiled says which SYNC
+// it covers (-profile).
+var profile, profiled string
 
 // emuPID is the emulator's process id (its CPU time is read from /proc).
 var emuPID int
@@ -54,8 +55,10 @@ func main() {
 	memLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the sync (e.g. 300MB); empty keeps DuckDB's default")
 	breakdown := flag.Bool("breakdown", true, "also measure decode and insert separately")
 	goMemLimit := flag.Int64("go-memory-limit", 0, "Go soft memory limit of the sync process in MiB (0: the Go default), as apsql sets it")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the sync process (the first SYNC) to `FILE`")
-	changed := flag.Float64("changed", 0.01, "share of the nodes renamed on the service before a third SYNC (0: none)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the sync process (the SYNC named by -profile) to `FILE`")
+	flag.StringVar(&profiled, "profile", "first", "which SYNC -cpuprofile covers: first, or the label's start of a re-SYNC (\"re-SYNC 1 (no\", \"re-SYNC 1 (1%\")")
+	changed := flag.Float64("changed", 0.01, "share of the nodes renamed on the service before each re-SYNC with changes (0: none)")
+	rounds := flag.Int("rounds", 1, "re-SYNCs with nothing changed, then as many with -changed renamed, each next to its own ceiling")
 	dbFile := flag.String("db", "", "database file (default: a file in a temporary folder; :memory: for none)")
 	flag.Parse()
 	if *role == "emulate" {
@@ -67,13 +70,13 @@ func main() {
 	if *goMemLimit > 0 {
 		debug.SetMemoryLimit(*goMemLimit << 20)
 	}
-	if err := run(*nodes, *latency, *rateLimit, *memLimit, *dbFile, *breakdown, *changed); err != nil {
+	if err := run(*nodes, *latency, *rateLimit, *memLimit, *dbFile, *breakdown, *changed, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "syncbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile string, breakdown bool, changed float64) error {
+func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile string, breakdown bool, changed float64, rounds int) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "syncbench")
 	if err != nil {
@@ -164,15 +167,12 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	sess := engine.NewSession(db)
 	sess.Logf = func(format string, args ...any) { fmt.Printf("      "+format+"\n", args...) }
 	rssBefore := peakRSS()
-	if profile != "" {
-		f, err := os.Create(profile)
+	if profiled == "first" {
+		stop, err := startProfile()
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+		defer stop()
 	}
 	goPeak := sampleGoMemory()
 	t = time.Now()
@@ -198,20 +198,25 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	fmt.Printf("      CPU time of the sync process (user+system, all threads): %.1f s = %.2f cores busy on average; the emulator's: %.1f s\n", cpu.Seconds(), cpu.Seconds()/elapsed.Seconds(), emuUsed.Seconds())
 	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB; Go runtime's share at its peak: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, goPeakBytes>>20, runtime.GOMAXPROCS(0))
 
-	// A re-SYNC with nothing changed, then one with a share of the nodes
+	// rounds re-SYNCs with nothing changed, then as many with a share of the nodes
 	// renamed on the service (PATCH /nodes/{id}, as another app would),
 	// each next to a ceiling listing measured just before it.
-	if err := reSync(ctx, client, sess, "second SYNC (no changes)"); err != nil {
-		return err
+	for r := range rounds {
+		if err := reSync(ctx, client, sess, fmt.Sprintf("re-SYNC %d (no changes)", r+1)); err != nil {
+			return err
+		}
 	}
-	if changed > 0 {
+	for r := range rounds {
+		if changed <= 0 {
+			break
+		}
 		k := int(changed * float64(n))
 		t = time.Now()
-		if err := renameSome(ctx, client, k); err != nil {
+		if err := renameSome(ctx, client, k, r); err != nil {
 			return err
 		}
 		fmt.Printf("renamed %d nodes on the service in %s\n", k, time.Since(t).Round(time.Millisecond))
-		if err := reSync(ctx, client, sess, fmt.Sprintf("third SYNC (%g%% renamed)", 100*changed)); err != nil {
+		if err := reSync(ctx, client, sess, fmt.Sprintf("re-SYNC %d (%g%% renamed)", r+1, 100*changed)); err != nil {
 			return err
 		}
 	}
@@ -220,6 +225,22 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 		return measureBreakdown(ctx, client, db, cookies, url)
 	}
 	return nil
+}
+
+// startProfile starts the -cpuprofile (if any) and returns its stop.
+func startProfile() (stop func(), err error) {
+	if profile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // ceilingListing times the ids-only listing of every page (fetched, ids
@@ -244,9 +265,16 @@ func reSync(ctx context.Context, client *fetch.Client, sess *engine.Session, lab
 	}
 	ceilEmu := emuCPU() - e0
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	stop := func() {}
+	if profiled != "first" && strings.HasPrefix(label, profiled) {
+		if stop, err = startProfile(); err != nil {
+			return err
+		}
+	}
 	t := time.Now()
 	cpu0, emu0 := cpuTime(), emuCPU()
 	res, err := sess.Run(ctx, "SYNC")
+	stop()
 	if err != nil {
 		return err
 	}
@@ -258,8 +286,8 @@ func reSync(ctx context.Context, client *fetch.Client, sess *engine.Session, lab
 }
 
 // renameSome renames k nodes spread over the library on the service, eight
-// requests at a time.
-func renameSome(ctx context.Context, client *fetch.Client, k int) error {
+// requests at a time, to a name of the round.
+func renameSome(ctx context.Context, client *fetch.Client, k, round int) error {
 	ids, err := client.StreamSearchIDs(ctx, mirror.DefaultFilter)
 	if err != nil {
 		return err
@@ -275,7 +303,7 @@ func renameSome(ctx context.Context, client *fetch.Client, k int) error {
 			var err error
 			for id := range work {
 				if err == nil {
-					_, err = client.RenameNode(ctx, id, "renamed-"+id+".jpg", nil)
+					_, err = client.RenameNode(ctx, id, fmt.Sprintf("renamed-%d-%s.jpg", round, id), nil)
 				}
 			}
 			errc <- err
