@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"database/sql/driver"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -402,13 +401,4 @@ func (x *keyIndex) addBatch(rec arrow.RecordBatch, es []keyEntry, first uint64) 
 	}
 	x.addAll(es, first)
 	return es, nil
-}
-
-// idRows are the rows of a one-column table of ids (for the Appender).
-func idRows(ids []string) [][]driver.Value {
-	rows := make([][]driver.Value, len(ids))
-	for i, id := range ids {
-		rows[i] = []driver.Value{id}
-	}
-	return rows
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -82,6 +83,11 @@ func newStaging(ctx context.Context, db *engine.DB, table string) (*staging, err
 	}
 	return st, nil
 }
+
+// tempStaging prefixes the temporary tables of a SYNC (the ids a full
+// listing lacks): they are never written to the file nor its WAL, and a
+// SYNC killed with -9 leaves nothing behind.
+const tempStaging = "apsql_staging_"
 
 // stagingOf returns the staging table of table, not yet created (create).
 func stagingOf(db *engine.DB, table string) *staging {
@@ -159,11 +165,11 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 	}
 	gone := fmt.Sprintf(`(SELECT n.id FROM %s n WHERE %s AND NOT EXISTS (SELECT 1 FROM %s s WHERE s.id = n.id))`, tbl, scope, src)
 	if replace && st.idx != nil {
-		name := st.table + "_gone"
+		name := tempStaging + st.table + "_gone"
 		if err := stageIDs(ctx, st.db, name, st.idx.unlisted()); err != nil {
 			return 0, 0, 0, err
 		}
-		gone = stagingSchema + "." + engine.Ident(name)
+		gone = "temp.main." + engine.Ident(name)
 		defer st.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+gone)
 	}
 	log := changeLogOf(ctx)
@@ -245,17 +251,25 @@ func (st *staging) apply(ctx context.Context, replace bool) (inserted, updated, 
 	return inserted, updated, removed, err
 }
 
-// stageIDs (re)creates the staging table name with one column, id, holding
-// ids.
+// stageIDs (re)creates the temporary table name with one column, id,
+// holding ids.
 func stageIDs(ctx context.Context, db *engine.DB, name string, ids []string) error {
-	q := stagingSchema + "." + engine.Ident(name)
-	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
-		return err
-	}
-	if _, err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+q+" (id VARCHAR)"); err != nil {
+	if _, err := db.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+engine.Ident(name)+" (id VARCHAR)"); err != nil {
 		return fmt.Errorf("stage the removed ids: %w", err)
 	}
-	if err := appendRows(db, name, idRows(ids)); err != nil {
+	err := db.Raw(func(c *duckdb.Conn) error {
+		a, err := duckdb.NewAppender(c, "temp", "main", name)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := a.AppendRow(id); err != nil {
+				return errors.Join(err, a.Close())
+			}
+		}
+		return a.Close()
+	})
+	if err != nil {
 		return fmt.Errorf("stage the removed ids: %w", err)
 	}
 	return nil

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/apsql/apsql/emulator"
 	"github.com/apsql/apsql/engine"
@@ -278,11 +279,42 @@ func reSync(ctx context.Context, client *fetch.Client, sess *engine.Session, lab
 	if err != nil {
 		return err
 	}
-	res.Rows.Release()
 	el := time.Since(t)
-	fmt.Printf("%s: %s, %.2fx the ceiling (ids-only listing of %d nodes just before: %s, emulator CPU %.1f s); peak RSS %d MB; CPU %.1f s, emulator %.1f s; load %s; %s\n",
-		label, el.Round(time.Millisecond), el.Seconds()/ceil.Seconds(), n, ceil.Round(time.Millisecond), ceilEmu.Seconds(), peakRSS()>>20, (cpuTime() - cpu0).Seconds(), (emuCPU() - emu0).Seconds(), loadAvg(), res.Summary)
+	parts := partSeconds(res.Rows)
+	if os.Getenv("SYNCBENCH_MEM") != "" {
+		r, _ := sess.Run(ctx, "SELECT tag, memory_usage_bytes>>20 AS mb, temporary_storage_bytes>>20 AS tmp FROM duckdb_memory() WHERE memory_usage_bytes > 1000000 OR temporary_storage_bytes > 0")
+		if r != nil && r.Rows != nil {
+			for r.Rows.Next() {
+				b := r.Rows.RecordBatch()
+				for i := range int(b.NumRows()) {
+					fmt.Printf("      memory: %s %s MB, temporary %s MB\n", b.Column(0).ValueStr(i), b.Column(1).ValueStr(i), b.Column(2).ValueStr(i))
+				}
+			}
+			r.Rows.Release()
+		}
+	}
+	fmt.Printf("%s: %s, %.2fx the ceiling (ids-only listing of %d nodes just before: %s, emulator CPU %.1f s); peak RSS %d MB; CPU %.1f s, emulator %.1f s; load %s; parts: %s; %s\n",
+		label, el.Round(time.Millisecond), el.Seconds()/ceil.Seconds(), n, ceil.Round(time.Millisecond), ceilEmu.Seconds(), peakRSS()>>20, (cpuTime() - cpu0).Seconds(), (emuCPU() - emu0).Seconds(), loadAvg(), parts, res.Summary)
 	return nil
+}
+
+// partSeconds reads SYNC's result (table, ..., seconds) as "table s, ..."
+// and releases it.
+func partSeconds(rr array.RecordReader) string {
+	defer rr.Release()
+	var out []string
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		tables, ok1 := rec.Column(0).(*array.String)
+		secs, ok2 := rec.Column(int(rec.NumCols()) - 1).(*array.Float64)
+		if !ok1 || !ok2 {
+			return "?"
+		}
+		for i := range int(rec.NumRows()) {
+			out = append(out, fmt.Sprintf("%s %.2fs", tables.Value(i), secs.Value(i)))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // renameSome renames k nodes spread over the library on the service, eight
