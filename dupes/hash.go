@@ -417,6 +417,21 @@ func resample[T pixel](h *Hasher, src []T, w, x0, y0, x1, y1 int, dst []float32,
 				s += w1 * float32(in[2*i+1])
 				out[i] = s
 			}
+		case k == 8: // 64 pixels into dHash's 9 cells
+			for i := range out {
+				f := xs.first[i]
+				in := (*[8]T)(row[f : f+8])
+				wt := (*[8]float32)(xs.w[8*i : 8*i+8])
+				s := wt[0] * float32(in[0])
+				s += wt[1] * float32(in[1])
+				s += wt[2] * float32(in[2])
+				s += wt[3] * float32(in[3])
+				s += wt[4] * float32(in[4])
+				s += wt[5] * float32(in[5])
+				s += wt[6] * float32(in[6])
+				s += wt[7] * float32(in[7])
+				out[i] = s
+			}
 		case k == 2:
 			for i := range out {
 				f := xs.first[i]
