@@ -10,7 +10,6 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/model"
-	"github.com/apsql/apsql/output"
 )
 
 // The changes table records what each SYNC (and each action) changed in
@@ -171,13 +170,13 @@ func recordNodeChanges(ctx context.Context, tx *sql.Tx, l *changeLog, table, src
 
 // summary is the line SYNC's summary gets about the nodes that vanished
 // from the service without apsql removing them ("" when none did).
-func (l *changeLog) summary() string {
+func (l *changeLog) summary(s *engine.Session) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.vanished == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\nsync: %s nodes vanished from the service that apsql did not remove (SELECT * FROM changes WHERE sync_id = %d AND change = 'removed' AND NOT by_apsql)", output.Thousands(l.vanished), l.id)
+	return s.Say("\nsync: %v nodes vanished from the service that apsql did not remove (SELECT * FROM changes WHERE sync_id = %d AND change = 'removed' AND NOT by_apsql)", model.Count(l.vanished), l.id)
 }
 
 // statement is the SYNC statement's text for the changes table.

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -147,8 +147,8 @@ type tableStats struct {
 	seconds                             float64
 }
 
-func (t tableStats) summary() string {
-	return fmt.Sprintf("%s %s fetched (+%s ~%s -%s)", t.table, output.Thousands(t.fetched), output.Thousands(t.inserted), output.Thousands(t.updated), output.Thousands(t.removed))
+func (t tableStats) summary(s *engine.Session) string {
+	return s.Say("%s %v fetched (+%v ~%v -%v)", t.table, model.Count(t.fetched), model.Count(t.inserted), model.Count(t.updated), model.Count(t.removed))
 }
 
 // partEndpoint names the requests of a SYNC part, for its warning.
@@ -279,13 +279,13 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 	parts := make([]string, len(done))
 	for i, t := range done {
 		b.Append(t.table, t.fetched, t.inserted, t.updated, t.removed, round3(t.seconds))
-		parts[i] = t.summary()
+		parts[i] = t.summary(s)
 	}
 	summary := fmt.Sprintf("sync: %s in %.1fs", strings.Join(parts, "; "), time.Since(start).Seconds())
 	if len(warnings) > 0 {
 		summary = strings.Join(warnings, "\n") + "\n" + summary
 	}
-	summary += changes.summary()
+	summary += changes.summary(s)
 	return &engine.Result{Rows: b.Reader(), Summary: summary}, nil
 }
 
