@@ -58,23 +58,29 @@ func flag(b bool) byte {
 }
 
 // UnchangedFunc reports whether the node id with change key key is in the
-// mirror unchanged (ChangeKey). It is called from several decoding
-// goroutines at once, once per listed node (a node the listing repeats:
-// once per copy).
+// mirror unchanged (ChangeKey). It is called once per listed node (a node
+// the listing repeats: once per copy), in the listing's order within a
+// page.
 type UnchangedFunc func(id []byte, key uint64) bool
+
+// NewUnchangedFunc returns the UnchangedFunc of one decoding goroutine:
+// it is called once per goroutine, and the functions it returns are
+// called concurrently, each from its own goroutine only (so each may keep
+// state of its own, such as where in the mirror the previous node was).
+type NewUnchangedFunc func() UnchangedFunc
 
 // StreamSearchChanged is StreamSearch that emits only the nodes for which
 // unchanged is false: the others are scanned for their id and change key
 // but not decoded. They still count as fetched: the stats, the
 // de-duplication and ErrListingChanged cover every listed node.
-func (c *Client) StreamSearchChanged(ctx context.Context, filter string, unchanged UnchangedFunc, emit func(arrow.RecordBatch) error) (StreamStats, error) {
+func (c *Client) StreamSearchChanged(ctx context.Context, filter string, unchanged NewUnchangedFunc, emit func(arrow.RecordBatch) error) (StreamStats, error) {
 	l := listing{op: "search", path: "/search", query: searchQuery(filter, ""), unchanged: unchanged}
 	return c.streamNodes(ctx, l, "", emit)
 }
 
 // StreamNodesChanged is StreamNodes that emits only the nodes for which
 // unchanged is false, like StreamSearchChanged.
-func (c *Client) StreamNodesChanged(ctx context.Context, filter string, unchanged UnchangedFunc, emit func(arrow.RecordBatch) error) (StreamStats, error) {
+func (c *Client) StreamNodesChanged(ctx context.Context, filter string, unchanged NewUnchangedFunc, emit func(arrow.RecordBatch) error) (StreamStats, error) {
 	q := url.Values{}
 	if filter != "" {
 		q.Set("filters", filter)

@@ -48,7 +48,7 @@ func TestStreamSearchChanged(t *testing.T) {
 		return ok && k == key
 	}
 	var got []string
-	st, err := c.StreamSearchChanged(t.Context(), filter, unchanged, idsOf(t, &got))
+	st, err := c.StreamSearchChanged(t.Context(), filter, func() fetch.UnchangedFunc { return unchanged }, idsOf(t, &got))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestStreamSearchChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = nil
-	st, err = c.StreamSearchChanged(t.Context(), filter, unchanged, idsOf(t, &got))
+	st, err = c.StreamSearchChanged(t.Context(), filter, func() fetch.UnchangedFunc { return unchanged }, idsOf(t, &got))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,8 @@ type listing struct {
 	// before any page is consumed (to size the id set once).
 	sized func(count int)
 	// unchanged, when set, lets the decoders skip the nodes the mirror
-	// holds unchanged (StreamSearchChanged).
-	unchanged UnchangedFunc
+	// holds unchanged (StreamSearchChanged): one function per decoder.
+	unchanged NewUnchangedFunc
 }
 
 func (l listing) request(offset, limit int, token string) *request {

@@ -117,7 +117,9 @@ func (c *Client) streamNodes(ctx context.Context, l listing, filter string, emit
 	decoders := make([]*NodeDecoder, consumers)
 	for i := range decoders {
 		d := NewNodeDecoder(c.cfg.Allocator, syncedAt)
-		d.Unchanged = l.unchanged
+		if l.unchanged != nil {
+			d.Unchanged = l.unchanged()
+		}
 		d.Keep = func(id []byte) bool {
 			if ids.add(id) {
 				return true

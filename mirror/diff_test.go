@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -20,11 +21,11 @@ func TestKeyIndexBesideListing(t *testing.T) {
 	key := fetch.ChangeKey(3, true, 0, false, nil, false)
 	x := newKeyIndex(1)
 	k, _ := compactID(id)
-	_, slot := x.slotOf(k)
-	x.addAll([]keyEntry{{id: k, key: key, slot: slot}}, 0)
+	x.rows[0] = islot{id: k, key: key}
+	x.addAll([]uint32{0}, 0)
 	x.ready = make(chan struct{})
 	x.cancel = func(error) {}
-	f := x.unchangedFunc(t.Context())
+	f := x.unchangedFunc(t.Context())()
 	got := make(chan bool, 1)
 	go func() { got <- f(id, key) }()
 	select {
@@ -49,7 +50,7 @@ func TestKeyIndexBesideListing(t *testing.T) {
 	y := newKeyIndex(1)
 	y.ready = make(chan struct{})
 	ctx, cancel := context.WithCancel(t.Context())
-	go func() { got <- y.unchangedFunc(ctx)(id, key) }()
+	go func() { got <- y.unchangedFunc(ctx)()(id, key) }()
 	cancel()
 	select {
 	case v := <-got:
@@ -143,5 +144,63 @@ func TestDiffListingNotStalledByBlockCheck(t *testing.T) {
 	}
 	if n := e.queryInt(t, "SELECT count(*) FROM nodes WHERE starts_with(name, 'renamed-')"); n != int64(len(renamed)) {
 		t.Errorf("%d renamed nodes in the mirror, want %d", n, len(renamed))
+	}
+}
+
+// TestKeyIndexLookups: the index finds every row whether the listing
+// names them in the mirror's order (the next row, tried first) or not
+// (the position table), keeps the first of a repeated id, takes ids of
+// another form, and says which rows the listing never named.
+func TestKeyIndexLookups(t *testing.T) {
+	const n = 5000
+	x := newKeyIndex(n)
+	ids := make([][]byte, n)
+	var ps []uint32
+	for i := range n {
+		var k [16]byte
+		k[0], k[1], k[15] = byte(i), byte(i>>8), 7
+		ids[i] = []byte(base64.RawURLEncoding.EncodeToString(k[:]))
+		x.rows[i] = islot{id: k, key: uint64(i)*2 + 1}
+		ps = append(ps, uint32(i))
+	}
+	x.rows[n-1] = x.rows[3] // a repeated id: the first (position 3) counts
+	x.addAll(ps[:n/2], 1)
+	x.addAll(ps[n/2:], 0)
+	x.addOther("other-id", 99)
+	x.oseen = make([]atomic.Uint32, len(x.okeys))
+	in := x.unchangedFunc(t.Context())()
+	back := x.unchangedFunc(t.Context())()
+	for i := range n - 1 {
+		if !in(ids[i], uint64(i)*2+1) {
+			t.Fatalf("row %d (in order) not found unchanged", i)
+		}
+	}
+	x.reset()
+	var wantMarked, wantSame, wantGone int64
+	for i := n - 2; i >= 0; i-- {
+		key := uint64(i)*2 + 1
+		if i%10 == 0 {
+			key++ // changed
+		}
+		if i%100 == 5 {
+			wantGone++
+			continue // never listed
+		}
+		wantMarked++
+		if i%10 != 0 {
+			wantSame++
+		}
+		if got := back(ids[i], key); got != (i%10 != 0) {
+			t.Fatalf("row %d (backwards) unchanged = %t", i, got)
+		}
+	}
+	if !back([]byte("other-id"), 99) || back([]byte("unknown"), 1) {
+		t.Error("an id of another form: not found, or an unknown id found")
+	}
+	if marked, same := x.counts(); marked != wantMarked+1 || same != wantSame+1 {
+		t.Errorf("counts = %d marked, %d same; want %d, %d", marked, same, wantMarked+1, wantSame+1)
+	}
+	if gone := x.unlisted(); int64(len(gone)) != wantGone {
+		t.Errorf("%d unlisted, want %d", len(gone), wantGone)
 	}
 }

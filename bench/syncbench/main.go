@@ -133,6 +133,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 		return fmt.Errorf("ceiling listing: %w", err)
 	}
 	ceiling := float64(len(ids)) / time.Since(t).Seconds()
+	ceilCPU := cpuTime() - cpu0 + emuCPU() - emu0
 	fmt.Printf("ceiling (ids-only listing): %d nodes in %s = %.0f nodes/s; CPU %.1f s here, %.1f s in the emulator\n", len(ids), time.Since(t).Round(time.Millisecond), ceiling, (cpuTime() - cpu0).Seconds(), (emuCPU() - emu0).Seconds())
 	if rateLimit > 0 {
 		theory := rateLimit * 200
@@ -196,7 +197,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	rate := float64(n) / elapsed.Seconds()
 	fmt.Printf("SYNC: %d nodes in %s = %.0f nodes/s (%.0f%% of the ceiling, %.2fx its time); load %s; %s\n", n, elapsed.Round(time.Millisecond), rate, 100*rate/ceiling, ceiling/rate, loadAvg(), res.Summary)
 	fmt.Printf("      retries %d, throttled %d, failed pages 0 (SYNC succeeded)\n", retries.Load(), throttled.Load())
-	fmt.Printf("      CPU time of the sync process (user+system, all threads): %.1f s = %.2f cores busy on average; the emulator's: %.1f s\n", cpu.Seconds(), cpu.Seconds()/elapsed.Seconds(), emuUsed.Seconds())
+	fmt.Printf("      CPU time of the sync process (user+system, all threads): %.1f s = %.2f cores busy on average; the emulator's: %.1f s; %.2fx the ceiling's CPU\n", cpu.Seconds(), cpu.Seconds()/elapsed.Seconds(), emuUsed.Seconds(), (cpu+emuUsed).Seconds()/ceilCPU.Seconds())
 	fmt.Printf("peak RSS of the sync process: %d MB (before SYNC: %d MB; Go runtime's share at its peak: %d MB); GOMAXPROCS %d\n", rss>>20, rssBefore>>20, goPeakBytes>>20, runtime.GOMAXPROCS(0))
 
 	// rounds re-SYNCs with nothing changed, then as many with a share of the nodes
@@ -259,12 +260,12 @@ func ceilingListing(ctx context.Context, client *fetch.Client) (time.Duration, i
 // reSync measures a SYNC into the filled mirror next to a ceiling listing
 // taken just before it, with the peak RSS of the SYNC alone.
 func reSync(ctx context.Context, client *fetch.Client, sess *engine.Session, label string) error {
-	e0 := emuCPU()
+	e0, c0 := emuCPU(), cpuTime()
 	ceil, n, err := ceilingListing(ctx, client)
 	if err != nil {
 		return fmt.Errorf("ceiling listing: %w", err)
 	}
-	ceilEmu := emuCPU() - e0
+	ceilEmu, ceilCPU := emuCPU()-e0, cpuTime()-c0
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	stop := func() {}
 	if profiled != "first" && strings.HasPrefix(label, profiled) {
@@ -293,8 +294,9 @@ func reSync(ctx context.Context, client *fetch.Client, sess *engine.Session, lab
 			r.Rows.Release()
 		}
 	}
-	fmt.Printf("%s: %s, %.2fx the ceiling (ids-only listing of %d nodes just before: %s, emulator CPU %.1f s); peak RSS %d MB; CPU %.1f s, emulator %.1f s; load %s; parts: %s; %s\n",
-		label, el.Round(time.Millisecond), el.Seconds()/ceil.Seconds(), n, ceil.Round(time.Millisecond), ceilEmu.Seconds(), peakRSS()>>20, (cpuTime() - cpu0).Seconds(), (emuCPU() - emu0).Seconds(), loadAvg(), parts, res.Summary)
+	cpu, emu := cpuTime()-cpu0, emuCPU()-emu0
+	fmt.Printf("%s: %s, %.2fx the ceiling (ids-only listing of %d nodes just before: %s, CPU %.1f s here and %.1f s in the emulator); peak RSS %d MB; CPU %.1f s, emulator %.1f s: %.2fx the ceiling's CPU; load %s; parts: %s; %s\n",
+		label, el.Round(time.Millisecond), el.Seconds()/ceil.Seconds(), n, ceil.Round(time.Millisecond), ceilCPU.Seconds(), ceilEmu.Seconds(), peakRSS()>>20, cpu.Seconds(), emu.Seconds(), (cpu+emu).Seconds()/(ceilCPU+ceilEmu).Seconds(), loadAvg(), parts, res.Summary)
 	return nil
 }
 
