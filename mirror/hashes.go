@@ -138,9 +138,11 @@ func syncHashes(ctx context.Context, s *engine.Session, client ClientFunc, cond 
 	}
 	q := `SELECT n.id, coalesce(n.md5, ''), coalesce(n.ownerId, ''), h.id IS NOT NULL FROM nodes n LEFT JOIN hashes h USING (id)
 WHERE n.status = 'AVAILABLE' AND (starts_with(n.contentType, 'image/') OR starts_with(n.contentType, 'video/'))
-  AND (h.id IS NULL OR h.md5 IS DISTINCT FROM n.md5 OR h.status = 'failed')
-  AND n.id IN (SELECT id FROM nodes WHERE ` + cond + `)
-ORDER BY n.id`
+  AND (h.id IS NULL OR h.md5 IS DISTINCT FROM n.md5 OR h.status = 'failed')`
+	if cond != "TRUE" { // a target: its condition on the columns of nodes alone
+		q += `
+  AND n.id IN (SELECT id FROM nodes WHERE ` + cond + `)`
+	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sync hashes: select the nodes to hash: %w", err)
@@ -432,15 +434,11 @@ func hashRowOf(h *dupes.Hasher, r *hashRow, data []byte) {
 // next SYNC HASHES fetches those nodes again.
 const hashStage = stagingSchema + ".hashes_stage"
 
-// prepareHashes creates hashes and an empty staging table.
+// prepareHashes creates hashes (the staging table comes with the first
+// batch that needs it).
 func prepareHashes(ctx context.Context, db *engine.DB) error {
-	for _, q := range []string{hashesTable, "CREATE SCHEMA IF NOT EXISTS " + stagingSchema,
-		"CREATE OR REPLACE TABLE " + hashStage + " AS SELECT * FROM hashes LIMIT 0"} {
-		if _, err := db.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := db.Exec(ctx, hashesTable)
+	return err
 }
 
 // writeHashes writes a batch with DuckDB's Appender (a VALUES statement
@@ -460,6 +458,15 @@ func writeHashes(ctx context.Context, db *engine.DB, batch []hashRow) error {
 		}
 	}
 	err := appendHashes(db, "", "hashes", fresh)
+	if err == nil && len(replace) > 0 {
+		// A fresh, empty staging table: what a run cut off left is gone.
+		for _, q := range []string{"CREATE SCHEMA IF NOT EXISTS " + stagingSchema,
+			"CREATE OR REPLACE TABLE " + hashStage + " AS SELECT * FROM hashes LIMIT 0"} {
+			if err == nil {
+				_, err = db.Exec(ctx, q)
+			}
+		}
+	}
 	if err == nil && len(replace) > 0 {
 		err = appendHashes(db, stagingSchema, "hashes_stage", replace)
 		if err == nil {
