@@ -110,8 +110,7 @@ var cosTable = func() (t [9][side]float32) {
 // A Hasher decodes and hashes thumbnails, reusing its buffers from one to
 // the next: a worker keeps one. It is not safe for concurrent use.
 type Hasher struct {
-	dec  lumaDecoder
-	grey []byte    // the luminance of a decoded JPEG, tightly packed
+	grey []byte    // the luminance of a decoded JPEG or grey image, tightly packed
 	lum  []float32 // the grey levels of any other image
 	tmp  []float32 // resample's horizontal pass
 	line []float32 // trim's current row or column
@@ -122,23 +121,9 @@ var hashers = sync.Pool{New: func() any { return new(Hasher) }}
 
 // HashData decodes a thumbnail and hashes it, as Decode then Hash would,
 // with the same errors, and returns the image's size too (when it
-// decodes). A sequential JPEG, what thumbnails are, takes a faster road:
-// only its luminance is decoded, into the Hasher's buffers, and hashed
-// from the bytes (the same hash, bit for bit).
+// decodes). A JPEG decodes to *image.YCbCr, whose Y plane Hash reads
+// directly: no colour conversion.
 func (h *Hasher) HashData(data []byte) (Hashes, image.Point, error) {
-	if len(data) > 2 && data[0] == 0xff && data[1] == 0xd8 && h.dec.decode(data) == nil {
-		d := &h.dec
-		w, ht := d.width, d.height
-		grey := d.pix
-		if d.stride != w {
-			grey = growT(&h.grey, w*ht)
-			for y := range ht {
-				copy(grey[y*w:(y+1)*w], d.pix[y*d.stride:])
-			}
-		}
-		hs, err := hashGrey(h, grey[:w*ht], w, ht)
-		return hs, image.Pt(w, ht), err
-	}
 	img, err := Decode(data)
 	if err != nil {
 		return Hashes{}, image.Point{}, err
