@@ -17,7 +17,7 @@ import (
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/filterlang"
-	"github.com/apsql/apsql/output"
+	"github.com/apsql/apsql/model"
 	"github.com/apsql/apsql/resultset"
 )
 
@@ -192,14 +192,14 @@ WHERE n.status = 'AVAILABLE' AND (starts_with(n.contentType, 'image/') OR starts
 		b.Append(st, k, int64(reasons[k]))
 	}
 	done := counts["ok"] + counts["skipped"] + counts["failed"]
-	sum := fmt.Sprintf("sync hashes: %s of %s %s in %s (%s hashed, %s skipped, %s failed)",
-		output.Thousands(int64(done)), output.Thousands(int64(len(jobs))), plural(len(jobs), "thumbnail", "thumbnails"),
-		el.Round(time.Millisecond), output.Thousands(int64(counts["ok"])), output.Thousands(int64(counts["skipped"])), output.Thousands(int64(counts["failed"])))
+	sum := s.Say("sync hashes: %v of %v %s in %s (%v hashed, %v skipped, %v failed)",
+		model.Count(done), model.Count(len(jobs)), plural(len(jobs), "thumbnail", "thumbnails"),
+		el.Round(time.Millisecond), model.Count(counts["ok"]), model.Count(counts["skipped"]), model.Count(counts["failed"]))
 	if runErr != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sync hashes: interrupted after %s thumbnails (kept: the next SYNC HASHES goes on from there)", output.Thousands(int64(done)))
+			return nil, errors.New(s.Say("sync hashes: interrupted after %v thumbnails (kept: the next SYNC HASHES goes on from there)", model.Count(done)))
 		}
-		return nil, fmt.Errorf("sync hashes: %w (the %s hashes committed before it stopped are kept)", runErr, output.Thousands(int64(done)))
+		return nil, fmt.Errorf("sync hashes: %w (%s)", runErr, s.Say("the %v hashes committed before it stopped are kept", model.Count(done)))
 	}
 	res := &engine.Result{Rows: b.Reader(), Summary: sum}
 	if counts["failed"] > 0 {
@@ -407,7 +407,7 @@ func fetchOne(ctx context.Context, c *fetch.Client, j hashJob, ownerOf func(hash
 	case errors.Is(err, fetch.ErrNodeGone):
 		r.status, r.reason = "skipped", reason404
 	case errors.Is(err, fetch.ErrThumbnailTooLarge):
-		r.status, r.reason = "skipped", fmt.Sprintf("%s: a thumbnail of more than %s", dupes.ErrTooLarge, output.Bytes(fetch.MaxThumbnailBytes))
+		r.status, r.reason = "skipped", fmt.Sprintf("%s: a thumbnail of more than %d MiB", dupes.ErrTooLarge, fetch.MaxThumbnailBytes>>20)
 	case errors.Is(err, fetch.ErrThumbnailEmpty):
 		data = nil // HashData names it
 	case err != nil:
