@@ -616,6 +616,3 @@ func itemIDs(items []item) []string {
 	}
 	return ids
 }
-
-// oneID returns the id of one item, as a list.
-func oneID(it item) []string { return []string{it.ID} }

@@ -151,15 +151,6 @@ func (up *uploader) folderHeld(ctx context.Context, o Outcome, id, name string) 
 	return "", o, err
 }
 
-// parseAPITime reads the service's dates; NULL when absent or odd.
-func parseAPITime(s string) any {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return nil
-	}
-	return t.UTC()
-}
-
 // nullTime is t for a TIMESTAMP column, or NULL when zero (absent or odd
 // in the service's answer).
 func nullTime(t time.Time) any {
