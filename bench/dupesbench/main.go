@@ -35,6 +35,7 @@ import (
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
+	"github.com/apsql/apsql/output"
 )
 
 func main() {
@@ -305,6 +306,7 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 			return err
 		}
 		sess := engine.NewSession(db)
+		sess.Render = output.Human // summaries as people see them
 		if _, err := sess.Run(ctx, "SYNC"); err != nil {
 			return err
 		}

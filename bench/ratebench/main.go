@@ -26,6 +26,7 @@ import (
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
+	"github.com/apsql/apsql/output"
 )
 
 func main() {
@@ -93,6 +94,7 @@ func run(nodes int, rate float64, runs int, concs string, download int) error {
 			mirror.Register(db.Commands(), clientFn)
 			actions.Register(db.Commands(), clientFn)
 			sess := engine.NewSession(db)
+			sess.Render = output.Human // summaries as people see them
 			sess.Yes = true
 			var (
 				stmt    string

@@ -28,6 +28,7 @@ import (
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
+	"github.com/apsql/apsql/output"
 	"github.com/apsql/apsql/serve"
 )
 
@@ -82,6 +83,7 @@ func run(nodes int, dbFile string, runs int, memLimit string) error {
 	mirror.Register(db.Commands(), client)
 	actions.Register(db.Commands(), client)
 	sess := engine.NewSession(db)
+	sess.Render = output.Human // summaries as people see them
 	var have int
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM nodes").Scan(&have); err != nil {
 		return err

@@ -39,6 +39,7 @@ import (
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
 	"github.com/apsql/apsql/model"
+	"github.com/apsql/apsql/output"
 )
 
 // profile is the -cpuprofile file ("" for none); profiled says which SYNC
@@ -167,6 +168,7 @@ func run(nodes int, latency time.Duration, rateLimit float64, memLimit, dbFile s
 	}
 	mirror.Register(db.Commands(), func(context.Context) (*fetch.Client, error) { return client, nil })
 	sess := engine.NewSession(db)
+	sess.Render = output.Human // summaries as people see them
 	sess.Logf = func(format string, args ...any) { fmt.Printf("      "+format+"\n", args...) }
 	rssBefore := peakRSS()
 	if profiled == "first" {
