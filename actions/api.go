@@ -90,22 +90,6 @@ func raw(n *fetch.Node) []byte {
 	return n.Raw
 }
 
-// patchNode sends PATCH /nodes/{id} (settings, name; API.md §1.3 #15) and
-// returns the updated node's JSON.
-func (a api) patchNode(ctx context.Context, id string, p fetch.NodePatch, retry fetch.RetryFunc) ([]byte, error) {
-	n, err := a.c.PatchNode(ctx, id, p, retry)
-	return answer(n, err)
-}
-
-// answer returns the JSON of a node answer; one without a node id is
-// returned as it came, for the caller to say so.
-func answer(n *fetch.Node, err error) ([]byte, error) {
-	if errors.Is(err, fetch.ErrUnexpectedAnswer) {
-		return raw(n), nil
-	}
-	return raw(n), err
-}
-
 // createAlbum sends POST /nodes for an album (API.md §1.3 #14); an answer
 // without an album id comes back as it is (its Raw), for the caller to say so.
 func (a api) createAlbum(ctx context.Context, name string, retry fetch.RetryFunc) (*fetch.Node, error) {

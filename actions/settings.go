@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
 	"github.com/apsql/apsql/model"
 )
 
@@ -47,35 +47,42 @@ func (st setting) req() string {
 	return fmt.Sprintf(`PATCH /nodes/{id} {"settings":{"%s":%t}}`, st.key, st.value)
 }
 
-func (st setting) apply(ids []string) func(context.Context, *sql.Tx) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	q := fmt.Sprintf(`UPDATE nodes SET %s = %t WHERE id IN %s`, engine.Ident(st.key), st.value, idList(ids))
-	return func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, q)
-		return err
+// apply sets the setting of ids in the mirror and records the change in
+// ch (the statement's change log). The rows the service answered were
+// written first (storeRows): the update then changes nothing more, and the
+// next SYNC finds the rows as the service has them.
+func (st setting) apply(ch *mirror.ActionChanges) func(ids []string) func(context.Context, *sql.Tx) error {
+	return func(ids []string) func(context.Context, *sql.Tx) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		q := fmt.Sprintf(`UPDATE nodes SET %s = %t WHERE id IN %s`, engine.Ident(st.key), st.value, idList(ids))
+		return func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+			return ch.Nodes(ctx, tx, "nodes", mirror.ChangeChanged, ids, st.key)
+		}
 	}
 }
 
-// settingSpec is st on the pipeline: a PATCH per node, x.workers at once.
+// settingSpec is st on the pipeline: a PATCH per node, x.workers at once;
+// the node the service answers (or shows when read back) replaces the
+// mirror's row.
 func (x *Actions) settingSpec(st setting) func(r *run, a api) (batchSpec, error) {
-	return func(_ *run, a api) (batchSpec, error) {
+	return func(r *run, a api) (batchSpec, error) {
 		value := st.value
 		body := fetch.NodePatch{Favorite: &value}
 		if st.key == "hidden" {
 			body = fetch.NodePatch{Hidden: &value}
 		}
-		send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
-			_, err := a.patchNode(ctx, ids[0], body, retry)
-			if isStatus(err, http.StatusNotFound) {
-				// The path names the node: a 404 says it is not on the service.
-				err = &missingError{ids: ids, err: err}
-			}
-			return nil, err
-		}
+		ans := &answered{}
+		send := ans.sender(func(ctx context.Context, id string, retry fetch.RetryFunc) (*fetch.Node, error) {
+			return a.c.PatchNode(ctx, id, body, retry)
+		})
 		return batchSpec{req: st.req(), per: 1, workers: x.workers, progress: lower(st.action),
-			send: send, verify: nodesVerifier(a, st.done), apply: st.apply}, nil
+			send: send, verify: ans.verifier(a, st.done), apply: st.apply(r.changes),
+			follow: ans.storeRows(r, func(string) string { return "nodes" })}, nil
 	}
 }
 
