@@ -202,6 +202,14 @@ func TestFamilyVault(t *testing.T) {
 	if got := e.srv.VaultIDs(); !slices.Equal(got, slices.Sorted(slices.Values(ids[20:]))) {
 		t.Errorf("after removing 20 the vault holds %d nodes, want 100", len(got))
 	}
+	// changes names each node the statements changed, once a statement
+	// (issue 23 item 3): the 120 added, then the 20 removed.
+	for stmt, want := range map[string][]string{"ADD TO FAMILY VAULT": want, "REMOVE FROM FAMILY VAULT": slices.Sorted(slices.Values(ids[:20]))} {
+		got := e.ids(`SELECT id FROM changes WHERE statement = ? AND by_apsql AND change = 'changed' AND fields = ['raw'] ORDER BY id`, stmt)
+		if !slices.Equal(got, want) {
+			t.Errorf("changes of %s: %d rows, want the %d nodes it changed", stmt, len(got), len(want))
+		}
+	}
 	// A full SYNC keeps the vault as the service has it.
 	if res, err := e.s.Run(t.Context(), "SYNC"); err != nil {
 		t.Fatal(err)

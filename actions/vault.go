@@ -10,6 +10,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
 )
 
 // The Family Vault (API.md §1.3 #30; the seed's add_to_family_vault and
@@ -129,7 +130,7 @@ func (x *Actions) runVault(ctx context.Context, s *engine.Session, v vaultOp, a0
 		if err != nil {
 			return batchSpec{}, fmt.Errorf("%s: %w", verb, err)
 		}
-		return v.spec(a, family), nil
+		return v.spec(a, family, r.changes), nil
 	})
 }
 
@@ -171,8 +172,9 @@ func (x *Actions) sortVault(ctx context.Context, r *run, v vaultOp, items []item
 }
 
 // spec is the vault edit on the pipeline: batches of 50 for family, one at
-// a time, read back by the nodes' familyId.
-func (v vaultOp) spec(a api, family string) batchSpec {
+// a time, read back by the nodes' familyId; the nodes' new familyId (in
+// raw) is recorded in ch.
+func (v vaultOp) spec(a api, family string, ch *mirror.ActionChanges) batchSpec {
 	req := v.request()
 	apply := func(ids []string) func(context.Context, *sql.Tx) error {
 		if len(ids) == 0 {
@@ -184,8 +186,10 @@ func (v vaultOp) spec(a api, family string) batchSpec {
 		}
 		q := `UPDATE nodes SET raw = json_merge_patch(coalesce(raw, '{}'), ` + engine.Quote(patch) + `) WHERE id IN ` + idList(ids)
 		return func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, q)
-			return err
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+			return ch.Nodes(ctx, tx, "nodes", mirror.ChangeChanged, ids, "raw")
 		}
 	}
 	send := func(ctx context.Context, ids []string, retry func(context.Context, error) bool) (map[string]error, error) {
