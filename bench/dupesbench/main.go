@@ -392,12 +392,20 @@ func benchHashes(ctx context.Context, n, runs int, latency time.Duration) error 
 		db.Close()
 		srv.SetFaults(0, 0, 0, 0)
 	}
+	// Each run's two phases follow each other within a second or two:
+	// the ratio of a pair saw the same machine, whatever else ran on it.
+	pairs := make([]float64, len(fetchT))
+	for i := range pairs {
+		pairs[i] = hashT[i].Seconds() / fetchT[i].Seconds()
+	}
+	slices.Sort(pairs)
 	slices.Sort(fetchT)
 	slices.Sort(hashT)
 	f, h := fetchT[len(fetchT)/2], hashT[len(hashT)/2]
 	fmt.Printf("latency %v: %d thumbnails (viewBox %d), %d runs, %d CPUs: only fetching median %v (%.0f/s), SYNC HASHES median %v (%.0f/s): ratio %.2f\n",
 		latency, count, mirror.HashViewBox, runs, runtime.NumCPU(), f.Round(time.Millisecond), float64(count)/f.Seconds(), h.Round(time.Millisecond), float64(count)/h.Seconds(), h.Seconds()/f.Seconds())
 	fmt.Println("runs:", strings.Trim(fmt.Sprint(fetchT), "[]"), "|", strings.Trim(fmt.Sprint(hashT), "[]"))
+	fmt.Printf("ratio of each run's pair: median %.2f (%s)\n", pairs[len(pairs)/2], strings.Trim(fmt.Sprintf("%.2f", pairs), "[]"))
 	// CPU time (client and emulator together, one process) says what
 	// each costs whatever else runs on the machine.
 	slices.Sort(fetchC)
