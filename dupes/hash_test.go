@@ -3,12 +3,15 @@ package dupes
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -189,4 +192,156 @@ func BenchmarkThumbnail(b *testing.B) {
 	})
 	b.Run("after-decode", func(b *testing.B) { loopCPU(b, each(func(i int) error { _, err := Decode(data[i]); return err })) })
 	b.Run("after-hash", func(b *testing.B) { loopCPU(b, each(func(i int) error { _, err := h.Hash(imgs[i]); return err })) })
+}
+
+// jpegs are the emulator's thumbnails and JPEGs of every size from 1×1 to
+// 70×53, colour and grey, at qualities 40 to 95.
+func jpegs(t testing.TB) [][]byte {
+	files, err := filepath.Glob("testdata/emulator-*.jpeg")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("testdata/emulator-*.jpeg: %v", err)
+	}
+	var out [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	src := pattern(320, 240, 1.7)
+	for w := 1; w <= 70; w += 3 {
+		h := max(1, w*3/4)
+		dst := image.NewRGBA(image.Rect(0, 0, w, h))
+		draw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
+		grey := image.NewGray(dst.Bounds())
+		draw.Draw(grey, grey.Bounds(), dst, image.Point{}, draw.Src)
+		for _, img := range []image.Image{dst, grey} {
+			var b bytes.Buffer
+			if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 40 + w%56}); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b.Bytes())
+		}
+	}
+	return out
+}
+
+// TestJPEGSize: the frame size read from the header is DecodeConfig's;
+// what is no JPEG, or is cut before its frame header, has none.
+func TestJPEGSize(t *testing.T) {
+	for _, data := range jpegs(t) {
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h, ok := jpegSize(data); !ok || w != cfg.Width || h != cfg.Height {
+			t.Errorf("jpegSize = %d, %d, %v; DecodeConfig says %dx%d", w, h, ok, cfg.Width, cfg.Height)
+		}
+		if _, _, ok := jpegSize(data[:20]); ok {
+			t.Errorf("jpegSize of the first 20 bytes: ok")
+		}
+	}
+	for _, data := range [][]byte{nil, {0xff, 0xd8}, []byte("<html>"), {0x89, 'P', 'N', 'G', 0, 0, 0, 0}} {
+		if _, _, ok := jpegSize(data); ok {
+			t.Errorf("jpegSize(%q): ok", data)
+		}
+	}
+}
+
+// TestDecodeAsBefore: on thousands of damaged JPEGs (bytes changed, bits
+// flipped, cut short) Decode gives what it gave before its JPEG shortcut
+// (DecodeRef): the same pixels, or the same error, word for word.
+func TestDecodeAsBefore(t *testing.T) {
+	seeds := jpegs(t)
+	n := 20000
+	if testing.Short() {
+		n = 3000
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	decoded := 0
+	for k := range n {
+		s := slices.Clone(seeds[r.IntN(len(seeds))])
+		if k >= len(seeds) { // the seeds as they are first
+			for range 1 + r.IntN(3) {
+				switch r.IntN(3) {
+				case 0:
+					s[r.IntN(len(s))] = byte(r.Uint32())
+				case 1:
+					s[r.IntN(len(s))] ^= 1 << r.IntN(8)
+				case 2:
+					s = s[:1+r.IntN(len(s))]
+				}
+			}
+		}
+		got, err := Decode(s)
+		want, werr := DecodeRef(s)
+		if fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("Decode: %v; before: %v (%q)", err, werr, s)
+		}
+		if err != nil {
+			continue
+		}
+		decoded++
+		if got.Bounds() != want.Bounds() {
+			t.Fatalf("Decode: %v; before: %v", got.Bounds(), want.Bounds())
+		}
+		for y := got.Bounds().Min.Y; y < got.Bounds().Max.Y; y++ {
+			for x := got.Bounds().Min.X; x < got.Bounds().Max.X; x++ {
+				if got.At(x, y) != want.At(x, y) {
+					t.Fatalf("Decode: pixel %d,%d %v; before %v", x, y, got.At(x, y), want.At(x, y))
+				}
+			}
+		}
+	}
+	if decoded < n/10 {
+		t.Errorf("only %d of %d JPEGs decoded: the check checks little", decoded, n)
+	}
+}
+
+// TestHashAsBefore: the Hasher gives the bits and the errors of the hash
+// before it (hashref_test.go) on every thumbnail of jpegs, on screenshots
+// and letterboxes (trimmed), on flat images, and on RGBA, grey and
+// paletted images, so the hashes users stored stay valid.
+func TestHashAsBefore(t *testing.T) {
+	var imgs []image.Image
+	for _, data := range jpegs(t) {
+		img, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, img)
+	}
+	for _, s := range []float64{0.3, 1, 2.3, 4.1} {
+		shot := image.NewRGBA(image.Rect(0, 0, 48, 64)) // black bars above and below
+		draw.Draw(shot, shot.Bounds(), image.NewUniform(color.Black), image.Point{}, draw.Src)
+		draw.Draw(shot, image.Rect(0, 20, 48, 44), pattern(48, 24, s), image.Point{}, draw.Src)
+		side := image.NewRGBA(image.Rect(0, 0, 64, 48)) // white at the sides
+		draw.Draw(side, side.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+		draw.Draw(side, image.Rect(12, 0, 52, 48), pattern(40, 48, s), image.Point{}, draw.Src)
+		for _, img := range []image.Image{shot, side, pattern(64, 48, s), pattern(37, 91, s)} {
+			var b bytes.Buffer
+			if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 80}); err != nil {
+				t.Fatal(err)
+			}
+			dec, err := Decode(b.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			imgs = append(imgs, img, dec)
+		}
+	}
+	flat := image.NewGray(image.Rect(0, 0, 64, 48))
+	for i := range flat.Pix {
+		flat.Pix[i] = 200
+	}
+	imgs = append(imgs, flat, image.NewPaletted(image.Rect(0, 0, 9, 9), color.Palette{color.Black, color.White}))
+	var h Hasher
+	for _, img := range imgs {
+		want, werr := HashRef(img)
+		got, err := h.Hash(img)
+		if got != want || fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Errorf("%T %v: Hash = %016x %016x, %v; before %016x %016x, %v", img, img.Bounds(), got.PHash, got.DHash, err, want.PHash, want.DHash, werr)
+		}
+	}
 }

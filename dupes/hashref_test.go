@@ -4,6 +4,8 @@ package dupes
 // that the faster code gives the same bits: stored hashes stay valid.
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -279,4 +281,27 @@ func newSpansRef(n, m int) []spanRef {
 		out[i] = sp
 	}
 	return out
+}
+
+// DecodeRef is Decode before its JPEG shortcut: DecodeConfig, then
+// image.Decode.
+func DecodeRef(data []byte) (image.Image, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) || len(data) == 0 {
+			return nil, fmt.Errorf("%w (%s)", ErrNotImage, sniff(data))
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUndecodable, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%w: %s of %dx%d", ErrUndecodable, format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return nil, fmt.Errorf("%w: %s of %dx%d", ErrTooLarge, format, cfg.Width, cfg.Height)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUndecodable, format, err)
+	}
+	return img, nil
 }

@@ -34,14 +34,10 @@ const HashViewBox = 64
 const hashWorkers = 16
 
 // hasherCount is how many goroutines decode and hash the thumbnails
-// SYNC HASHES fetched: half the cores, so that the other half answer the
-// network at once. A fetcher that hashed what it fetched held its request
-// slot meanwhile; a hasher on each of two cores made the requests wait
-// for a core (on the emulator without latency, 2 cores: 566 ms against
-// 499 ms with one hasher, for 9,905 thumbnails). One hasher decodes and
-// hashes some 34,000 thumbnails a second, a hundred times what the
-// service sends.
-func hasherCount() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+// SYNC HASHES fetched: one per core. (One on two cores answered the
+// network sooner while the copied luminance decoder made a thumbnail cost
+// 29 µs; at image/jpeg's 67 µs one hasher could not keep up.)
+func hasherCount() int { return runtime.GOMAXPROCS(0) }
 
 // hashBatch rows are committed at a time (a variable for tests): a batch
 // costs some 1.5 ms of CPU (the Appender's set-up and commit), 3 µs a
