@@ -2,11 +2,8 @@ package actions
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -492,24 +489,16 @@ func present(path string, it item) (bool, error) {
 	return strings.EqualFold(sum, it.MD5), nil
 }
 
-// md5File returns the hex md5 of a file's content; buf, when given, is the
-// read buffer.
+// md5File returns the hex md5 of a file's content (md5Sized); buf, when
+// given, is the read buffer.
 func md5File(path string, buf []byte) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := md5.New()
 	if buf == nil {
 		bp := copyBufs.Get().(*[]byte)
 		defer copyBufs.Put(bp)
 		buf = *bp
 	}
-	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum, _, err := md5Sized(path, buf)
+	return sum, err
 }
 
 // syncDir makes the renames in dir durable; failures are ignored (some
