@@ -165,13 +165,13 @@ func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
 	if err := fm.r.intend(ctx, createFolderReq, pre+"/"); err != nil {
 		return false, err
 	}
-	id, o, err := (&uploader{c: fm.c, r: fm.r}).folder(ctx, fm.parent, pre[1:])
+	n, o, err := (&uploader{c: fm.c, r: fm.r}).folder(ctx, fm.parent, pre[1:])
 	if isStatus(err, http.StatusNotFound) {
 		o.Detail += fmt.Sprintf("; the parent folder %s is not on the service any more: run SYNC FOLDERS", fm.parent)
 	}
 	var learn func(context.Context, *sql.Tx) error
 	if err == nil {
-		learn = fm.learn(id, pre, o.Status == StatusSkipped)
+		learn = fm.learn(n, pre, o.Status == StatusSkipped)
 	}
 	if rerr := fm.r.record(ctx, learn, o); rerr != nil {
 		return false, rerr
@@ -179,21 +179,23 @@ func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	fm.parent = id
+	fm.parent = n.ID
 	return true, nil
 }
 
-// learn returns the mirror's update for the folder id at pre, made or
-// (reused) found on the service: the folders row of a reused one (a made
-// one's is written as it is made), recorded in changes as added.
-func (fm *folderMaker) learn(id, pre string, reused bool) func(context.Context, *sql.Tx) error {
-	f := folderRow{id: id, name: pre[strings.LastIndexByte(pre, '/')+1:], parentID: fm.parent, path: pre}
+// learn returns the mirror's update for the folder n at pre, made or
+// (reused) found on the service: the folders row of a reused one, with its
+// dates as the service showed them so that the next SYNC finds nothing
+// more (a made one's is written as it is made), recorded in changes as
+// added.
+func (fm *folderMaker) learn(n *fetch.Node, pre string, reused bool) func(context.Context, *sql.Tx) error {
+	f := folderRow{id: n.ID, name: pre[strings.LastIndexByte(pre, '/')+1:], parentID: fm.parent, path: pre}
 	return func(ctx context.Context, tx *sql.Tx) error {
 		if reused {
-			if err := upsertFolder(ctx, tx, f, "", nil, nil); err != nil {
+			if err := upsertFolder(ctx, tx, f, "", timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate)); err != nil {
 				return err
 			}
 		}
-		return fm.changes.Nodes(ctx, tx, "folders", mirror.ChangeAdded, []string{id})
+		return fm.changes.Nodes(ctx, tx, "folders", mirror.ChangeAdded, []string{n.ID})
 	}
 }

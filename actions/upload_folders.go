@@ -85,7 +85,11 @@ func (up *uploader) makeFolder(ctx context.Context, p string) error {
 		up.dirs.set(p, "", err)
 		return nil
 	}
-	id, o, err := up.folder(ctx, parent, p)
+	n, o, err := up.folder(ctx, parent, p)
+	id := ""
+	if err == nil {
+		id = n.ID
+	}
 	up.dirs.set(p, id, err)
 	if rerr := up.r.record(ctx, nil, o); rerr != nil {
 		return rerr
@@ -97,8 +101,9 @@ func (up *uploader) makeFolder(ctx context.Context, p string) error {
 }
 
 // folder makes (or finds) one remote folder: p, relative to the root, in
-// the folder parentID.
-func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Outcome, error) {
+// the folder parentID, and returns its node as the service showed it
+// (non-nil when the error is nil).
+func (up *uploader) folder(ctx context.Context, parentID, p string) (*fetch.Node, Outcome, error) {
 	name := p[strings.LastIndexByte(p, '/')+1:]
 	o := Outcome{Name: "/" + p + "/", Target: "/" + p + "/"}
 	up.r.requests.Add(1)
@@ -111,16 +116,16 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (string, Out
 		return up.folderHeld(ctx, o, held, name)
 	}
 	o.Status, o.Detail = StatusFailed, "POST /nodes: "+err.Error()
-	return "", o, err
+	return nil, o, err
 }
 
 // folderMade reads the answer of a folder's creation and adds the new
 // folder to the folders table (its path as SYNC writes it).
-func (up *uploader) folderMade(ctx context.Context, o Outcome, n *fetch.Node, parentID, p string) (string, Outcome, error) {
+func (up *uploader) folderMade(ctx context.Context, o Outcome, n *fetch.Node, parentID, p string) (*fetch.Node, Outcome, error) {
 	if n == nil || n.ID == "" {
 		err := fmt.Errorf("POST /nodes: the answer has no folder id: %s", clip(string(raw(n)), 60))
 		o.Status, o.Detail = StatusFailed, err.Error()
-		return "", o, err
+		return nil, o, err
 	}
 	o.ID, o.Status, o.Detail = n.ID, StatusOK, "POST /nodes: folder created"
 	name := p[strings.LastIndexByte(p, '/')+1:]
@@ -129,12 +134,13 @@ func (up *uploader) folderMade(ctx context.Context, o Outcome, n *fetch.Node, pa
 			n.ID, name, parentID, "/"+p, nullTime(n.CreatedDate), nullTime(n.ModifiedDate))
 		return err
 	})
-	return n.ID, o, nil
+	return n, o, nil
 }
 
 // folderHeld settles a 409 on a folder's creation: the name is held by the
-// node id, reused when it is a folder; a file holding it fails the folder.
-func (up *uploader) folderHeld(ctx context.Context, o Outcome, id, name string) (string, Outcome, error) {
+// node id, reused when it is a folder (its node as read back is returned);
+// a file holding it fails the folder.
+func (up *uploader) folderHeld(ctx context.Context, o Outcome, id, name string) (*fetch.Node, Outcome, error) {
 	o.ID = id
 	n, err := up.c.GetNode(ctx, id)
 	switch {
@@ -145,10 +151,10 @@ func (up *uploader) folderHeld(ctx context.Context, o Outcome, id, name string) 
 			engine.Quote(name), strings.ToLower(n.Kind), id)
 	default:
 		o.Status, o.Detail = StatusSkipped, "POST /nodes: 409, the folder exists; reused"
-		return id, o, nil
+		return n, o, nil
 	}
 	o.Status, o.Detail = StatusFailed, err.Error()
-	return "", o, err
+	return nil, o, err
 }
 
 // nullTime is t for a TIMESTAMP column, or NULL when zero (absent or odd

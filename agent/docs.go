@@ -93,7 +93,7 @@ var columnDocs = map[string]string{
 	"action":            "the statement (TRASH, ALBUM ADD, ...)",
 	"target":            "the node id acted on",
 	"detail":            "what was sent or why it failed",
-	"in_table":          "nodes, albums, album_members or people",
+	"in_table":          "nodes, trash, folders, albums, album_members or people",
 	"fields":            "the columns that differ, for a change",
 	"statement":         "the SYNC or action that made the change",
 	"sync_id":           "one number per SYNC or action",

@@ -13,8 +13,8 @@ import (
 )
 
 // The changes table records what each SYNC (and each action) changed in
-// the mirror: one row per node, album, album member or person that was
-// added, removed or changed, never one per unchanged row.
+// the mirror: one row per node, folder, album, album member or person that
+// was added, removed or changed, never one per unchanged row.
 //
 // by_apsql says whether apsql's own statement did it: an action records its
 // own changes with by_apsql true (RecordChanges); a SYNC that finds a node
@@ -195,6 +195,9 @@ func (j syncJob) statement() string {
 type recordedTable struct {
 	id, name string // SQL over the row r (s: staged, n: mirrored)
 	album    string // album_id, SQL over r; "" for NULL
+	// quietFirst: filling a table that holds no rows records nothing
+	// (every row would be "added"), as the first SYNC of nodes does.
+	quietFirst bool
 }
 
 // recordedTables are the small tables whose changes SYNC records.
@@ -202,6 +205,7 @@ var recordedTables = map[string]recordedTable{
 	"albums":        {id: `r.id`, name: `r.name`},
 	"album_members": {id: `r.id`, name: `(SELECT name FROM nodes x WHERE x.id = r.id LIMIT 1)`, album: `r."albumId"`},
 	"people":        {id: `r."clusterId"`, name: `r.name`},
+	"folders":       {id: `r.id`, name: `r.name`, quietFirst: true},
 }
 
 // record writes, in tx, the change rows of replacing the rows mirror of
@@ -209,7 +213,13 @@ var recordedTables = map[string]recordedTable{
 // are swap's SQL over s and n).
 func (rt recordedTable) record(ctx context.Context, tx *sql.Tx, t smallTable, tb model.Table, c changes, stage, mirror, join, changed string) error {
 	l := changeLogOf(ctx)
-	if c.inserted+c.updated+c.removed > 0 {
+	quiet := false
+	if rt.quietFirst && c.inserted > 0 && c.updated+c.removed == 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+mirror+`)`).Scan(&quiet); err != nil {
+			return fmt.Errorf("record the changes of %s: %w", t.name, err)
+		}
+	}
+	if c.inserted+c.updated+c.removed > 0 && !quiet {
 		id, err := l.syncID(ctx, tx)
 		if err != nil {
 			return err

@@ -115,7 +115,7 @@ var Tables = []Table{
 		{"seq", BigInt, ""}, {"at", Timestamp, ""}, {"action", Varchar, ""}, {"target", Varchar, ""},
 		{"status", Varchar, ""}, {"detail", Varchar, ""}, {"reason", Varchar, ""},
 	}},
-	{Name: "changes", Doc: "what each SYNC and action changed in the mirror: one row per node, album, member or person added, removed or changed", Columns: []Column{
+	{Name: "changes", Doc: "what each SYNC and action changed in the mirror: one row per node, folder, album, member or person added, removed or changed", Columns: []Column{
 		{"sync_id", BigInt, ""}, {"at", Timestamp, ""}, {"statement", Varchar, ""}, {"in_table", Varchar, ""},
 		{"id", Varchar, ""}, {"name", Varchar, ""}, {"change", Varchar, ""}, {"fields", VarcharList, ""},
 		{"by_apsql", Boolean, ""}, {"album_id", Varchar, ""},
