@@ -3,10 +3,15 @@ GO       ?= go
 TAGS     := duckdb_arrow
 BIN      := bin/apsql
 
-.PHONY: build demo test check vet fmt-check onnxruntime chromium exiftool bench fuzz mcp-inspector
+.PHONY: build libjpeg demo test check vet fmt-check onnxruntime chromium exiftool bench fuzz mcp-inspector
 
-build:
+build: libjpeg
 	$(GO) build -tags $(TAGS) -o $(BIN) ./cmd/apsql
+
+# libjpeg-turbo's headers and library, which the build links (apt-get;
+# quick when present): SYNC HASHES decodes thumbnails with it.
+libjpeg:
+	scripts/install-libjpeg.sh
 
 # The main job on the built-in emulated library: mirror it, query it, act on
 # a selection (outputs land in .demo/). For the interactive shell on the same

@@ -1,8 +1,9 @@
 // Package dupes finds near-duplicate photos from small thumbnails: a
 // 64-bit perceptual hash (pHash, from a DCT) and a difference hash (dHash)
 // per image, and groups of hashes within a Hamming distance found through
-// a multi-index hash table, never by comparing all pairs. It is pure Go
-// and knows nothing of DuckDB or HTTP.
+// a multi-index hash table, never by comparing all pairs. It knows
+// nothing of DuckDB or HTTP; JPEG thumbnails are decoded by the system's
+// libjpeg-turbo (cgo), everything else by Go's image packages.
 package dupes
 
 import (
@@ -145,6 +146,14 @@ type Hashes struct {
 // Distance is the Hamming distance of two 64-bit hashes.
 func Distance(a, b uint64) int { return bits.OnesCount64(a ^ b) }
 
+// HasherVersion names the decoding and hashing that HashData does, for
+// the hashes stored with it: 1, Go's image/jpeg (until 2026-12); 2,
+// libjpeg-turbo's luminance for JPEGs. The two IDCTs differ by a grey
+// level here and there, which moves up to a few bits of a 64-pixel
+// thumbnail's pHash: a store recomputes the rows of another version
+// rather than compare hashes across decoders.
+const HasherVersion = 2
+
 const side = 32 // pHash works on a side×side grey image
 
 // cosTable[u][x] = cos((2x+1)uπ/(2·side)) for the 9 lowest frequencies.
@@ -171,9 +180,16 @@ var hashers = sync.Pool{New: func() any { return new(Hasher) }}
 
 // HashData decodes a thumbnail and hashes it, as Decode then Hash would,
 // with the same errors, and returns the image's size too (when it
-// decodes). A JPEG decodes to *image.YCbCr, whose Y plane Hash reads
-// directly: no colour conversion.
+// decodes). A JPEG libjpeg decodes without a warning is decoded to its
+// luminance alone (libjpeg.go); any other goes through Decode, and
+// decodes to *image.YCbCr, whose Y plane Hash reads directly.
 func (h *Hasher) HashData(data []byte) (Hashes, image.Point, error) {
+	if w, ht, ok := jpegSize(data); ok && w > 0 && ht > 0 && int64(w)*int64(ht) <= MaxPixels {
+		if grey, ok := h.lumaJPEG(data, w, ht); ok {
+			hs, err := hashGrey(h, grey, w, ht)
+			return hs, image.Pt(w, ht), err
+		}
+	}
 	img, err := Decode(data)
 	if err != nil {
 		return Hashes{}, image.Point{}, err

@@ -628,3 +628,28 @@ func TestNetRetryable(t *testing.T) {
 
 func errConnReset() error     { return syscall.ECONNRESET }
 func errUnexpectedEOF() error { return io.ErrUnexpectedEOF }
+
+// TestLooksHTML: an HTML page is known by its first tag in any case,
+// after any leading space, whatever its Content-Type; JSON, images and
+// text that merely mention html are not.
+func TestLooksHTML(t *testing.T) {
+	for _, tt := range []struct {
+		ct   string
+		body string
+		want bool
+	}{
+		{"", "<!DOCTYPE html><html>", true},
+		{"", "\n\t  <HTML><body>503</body>", true},
+		{"image/jpeg", "<!doctype HTML>", true},
+		{"text/html; charset=utf-8", "", true},
+		{"application/json", "<html>", false},
+		{"", "<htm", false},
+		{"image/jpeg", "\xff\xd8\xff\xe0", false},
+		{"text/plain", "about <html> pages", false},
+		{"", "", false},
+	} {
+		if got := looksHTML(tt.ct, []byte(tt.body)); got != tt.want {
+			t.Errorf("looksHTML(%q, %q) = %v, want %v", tt.ct, tt.body, got, tt.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // ErrNotAPI is the cause of an answer that did not come from the Amazon
@@ -86,12 +87,15 @@ func looksHTML(contentType string, body []byte) bool {
 	if strings.Contains(ct, "text/html") || strings.Contains(ct, "application/xhtml") {
 		return true
 	}
-	b := bytes.TrimSpace(body)
-	if len(b) > 512 {
-		b = b[:512]
-	}
-	lb := bytes.ToLower(b)
-	return bytes.HasPrefix(lb, []byte("<!doctype html")) || bytes.HasPrefix(lb, []byte("<html"))
+	b := bytes.TrimLeftFunc(body, unicode.IsSpace)
+	return hasPrefixFold(b, "<!doctype html") || hasPrefixFold(b, "<html")
+}
+
+// hasPrefixFold reports whether b begins with prefix, ignoring case
+// (looksHTML runs on every thumbnail: lowering its first 512 bytes to
+// compare 14 was 7 µs of a 60 µs fetch).
+func hasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], []byte(prefix))
 }
 
 // frontEndAnswer classifies an answer that is not the API's: an HTML body

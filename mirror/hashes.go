@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,9 +53,13 @@ var hashBatch = 2000
 //     the node is looked at again only when its md5 changes;
 //   - 'failed': the request failed after the client's retries; the next
 //     SYNC HASHES tries it again.
+//
+// hasher is the dupes.HasherVersion that computed an 'ok' row's bits
+// (NULL: version 1, before the column); a row of an older one is hashed
+// again by the next SYNC HASHES.
 const hashesTable = `CREATE TABLE IF NOT EXISTS hashes (
   id VARCHAR, md5 VARCHAR, phash UBIGINT, dhash UBIGINT, status VARCHAR, reason VARCHAR,
-  thumbWidth INTEGER, thumbHeight INTEGER, computedAt TIMESTAMP)`
+  thumbWidth INTEGER, thumbHeight INTEGER, computedAt TIMESTAMP, hasher INTEGER)`
 
 // hashJob is one node to hash; replace: hashes has a row of it already
 // (of an older md5, or a failed attempt).
@@ -144,7 +149,8 @@ func syncHashes(ctx context.Context, s *engine.Session, client ClientFunc, cond 
 	}
 	q := `SELECT n.id, coalesce(n.md5, ''), coalesce(n.ownerId, ''), h.id IS NOT NULL FROM nodes n LEFT JOIN hashes h USING (id)
 WHERE n.status = 'AVAILABLE' AND (starts_with(n.contentType, 'image/') OR starts_with(n.contentType, 'video/'))
-  AND (h.id IS NULL OR h.md5 IS DISTINCT FROM n.md5 OR h.status = 'failed')`
+  AND (h.id IS NULL OR h.md5 IS DISTINCT FROM n.md5 OR h.status = 'failed'
+    OR h.status = 'ok' AND coalesce(h.hasher, 1) <> ` + strconv.Itoa(dupes.HasherVersion) + `)`
 	if cond != "TRUE" { // a target: its condition on the columns of nodes alone
 		q += `
   AND n.id IN (SELECT id FROM nodes WHERE ` + cond + `)`
@@ -441,7 +447,11 @@ const hashStage = stagingSchema + ".hashes_stage"
 // prepareHashes creates hashes (the staging table comes with the first
 // batch that needs it).
 func prepareHashes(ctx context.Context, db *engine.DB) error {
-	_, err := db.Exec(ctx, hashesTable)
+	if _, err := db.Exec(ctx, hashesTable); err != nil {
+		return err
+	}
+	// A table made before the hasher column gets it (NULL: version 1).
+	_, err := db.Exec(ctx, `ALTER TABLE hashes ADD COLUMN IF NOT EXISTS hasher INTEGER`)
 	return err
 }
 
@@ -505,9 +515,9 @@ func appendHashes(db *engine.DB, schema, table string, rows []hashRow) error {
 			return err
 		}
 		for _, r := range rows {
-			var ph, dh, reason, md5, w, h any
+			var ph, dh, reason, md5, w, h, hasher any
 			if r.status == "ok" {
-				ph, dh = r.phash, r.dhash
+				ph, dh, hasher = r.phash, r.dhash, int32(dupes.HasherVersion)
 			}
 			if r.reason != "" {
 				reason = r.reason
@@ -518,7 +528,7 @@ func appendHashes(db *engine.DB, schema, table string, rows []hashRow) error {
 			if r.w > 0 {
 				w, h = int32(r.w), int32(r.h)
 			}
-			if err := a.AppendRow(r.id, md5, ph, dh, r.status, reason, w, h, r.at); err != nil {
+			if err := a.AppendRow(r.id, md5, ph, dh, r.status, reason, w, h, r.at, hasher); err != nil {
 				return errors.Join(err, a.Close())
 			}
 		}
