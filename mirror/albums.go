@@ -43,24 +43,23 @@ func (r AlbumRow) values() []driver.Value {
 		nullString(r.CoverNodeID), jsonValue(r.Raw)}
 }
 
-// syncAlbums mirrors the albums and their members: the albums are the
+// fetchAlbums lists the albums and their members: the albums are the
 // AVAILABLE VISUAL_COLLECTION nodes of GET /nodes (fetch.AlbumFilter), each
 // album's members the whole of GET /nodes/{album}/children (pages of 200;
 // an album of more than 9,999 members, past the service's offset+limit
 // cap, is listed in modifiedDate slices of fewer, as fetch.Children does).
 // Albums are listed albumListings at a time; a listing that changed under
-// its paging is fetched again. Both tables are replaced in one
-// transaction, and only once every album was listed completely.
-func syncAlbums(ctx context.Context, s *engine.Session, src source) (albums, members tableStats, err error) {
-	t0 := time.Now()
+// its paging is fetched again. Its write replaces both tables in one
+// transaction; it is returned only once every album was listed completely.
+func fetchAlbums(ctx context.Context, p engine.Progress, src source) (partWrite, error) {
 	list, err := src.ListNodes(ctx, fetch.AlbumFilter)
 	for attempt := 2; errors.Is(err, fetch.ErrListingChanged) && attempt <= maxAttempts; attempt++ {
 		list, err = src.ListNodes(ctx, fetch.AlbumFilter)
 	}
 	if err != nil {
-		return albums, members, fmt.Errorf("list the albums: %w", err)
+		return nil, fmt.Errorf("list the albums: %w", err)
 	}
-	tr := s.Progress.Start("sync albums", int64(len(list)), "albums")
+	tr := p.Start("sync albums", int64(len(list)), "albums")
 	defer tr.Done()
 	var (
 		mu         sync.Mutex
@@ -94,7 +93,7 @@ func syncAlbums(ctx context.Context, s *engine.Session, src source) (albums, mem
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return albums, members, err
+		return nil, err
 	}
 	var rows [][]driver.Value
 	for _, r := range albumRows {
@@ -102,30 +101,28 @@ func syncAlbums(ctx context.Context, s *engine.Session, src source) (albums, mem
 			rows = append(rows, r.values())
 		}
 	}
-	ch, err := replaceTables(ctx, s.DB,
-		tableRows{smallTable{name: "albums", key: []string{"id"}}, rows},
-		tableRows{smallTable{name: "album_members", key: []string{"albumId", "id"}}, memberRows})
-	if err != nil {
-		return albums, members, err
-	}
-	secs := time.Since(t0).Seconds()
-	albums = tableStats{table: "albums", fetched: int64(len(rows)), inserted: ch[0].inserted, updated: ch[0].updated, removed: ch[0].removed, seconds: secs}
-	members = tableStats{table: "album_members", fetched: int64(len(memberRows)), inserted: ch[1].inserted, updated: ch[1].updated, removed: ch[1].removed, seconds: secs}
-	return albums, members, nil
+	return func(ctx context.Context, db *engine.DB) ([]tableStats, error) {
+		ch, err := replaceTables(ctx, db,
+			tableRows{smallTable{name: "albums", key: []string{"id"}}, rows},
+			tableRows{smallTable{name: "album_members", key: []string{"albumId", "id"}}, memberRows})
+		if err != nil {
+			return nil, err
+		}
+		return []tableStats{
+			{table: "albums", fetched: int64(len(rows)), inserted: ch[0].inserted, updated: ch[0].updated, removed: ch[0].removed},
+			{table: "album_members", fetched: int64(len(memberRows)), inserted: ch[1].inserted, updated: ch[1].updated, removed: ch[1].removed},
+		}, nil
+	}, nil
 }
 
-// syncPeople mirrors the people aggregation (one request) into people.
-func syncPeople(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
-	t0 := time.Now()
+// fetchPeople fetches the people aggregation (one request); its write
+// replaces the people table.
+func fetchPeople(ctx context.Context, _ engine.Progress, src source) (partWrite, error) {
 	people, err := src.People(ctx)
 	if err != nil {
-		return tableStats{}, err
+		return nil, err
 	}
-	ins, upd, rem, err := smallTable{name: "people", key: []string{"clusterId"}}.replace(ctx, s.DB, PeopleRows(people))
-	if err != nil {
-		return tableStats{}, err
-	}
-	return tableStats{table: "people", fetched: int64(len(people)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+	return replaceWrite(smallTable{name: "people", key: []string{"clusterId"}}, len(people), PeopleRows(people)), nil
 }
 
 // PeopleRows are the people table's rows for people (one per cluster id).

@@ -173,13 +173,17 @@ func stopsAll(ctx context.Context, err error) bool {
 }
 
 // run executes a SYNC job part by part. With several parts (plain SYNC,
-// SYNC ALL) each part fails on its own: its table keeps its previous
-// contents, a one-line warning naming the endpoint goes to stderr, and the
-// other parts still run; the statement fails at the end only when the
-// nodes part did. An interrupt or a rejected session stops it at once.
+// SYNC ALL) the small parts list from the start, beside the first
+// (startListings), and each part is written in its turn; each part fails
+// on its own: its table keeps its previous contents, a one-line warning
+// naming the endpoint goes to stderr, and the other parts still run; the
+// statement fails at the end only when the nodes part did. An interrupt or
+// a rejected session stops it at once, listings included.
 func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engine.Result, error) {
 	start := time.Now()
 	ctx, changes := withChangeLog(ctx, job.statement())
+	lists := startListings(ctx, svc, job.parts)
+	defer lists.stop()
 	var (
 		done     []tableStats
 		warnings []string
@@ -210,24 +214,22 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			st, err = syncNew(ctx, s, svc)
 		case "all":
 			st, err = syncAll(ctx, s, svc)
-		case "folders":
-			st, err = syncFolders(ctx, s, svc)
-		case "albums":
-			var members tableStats
-			st, members, err = syncAlbums(ctx, s, svc)
-			more = append(more, members)
-		case "people":
-			st, err = syncPeople(ctx, s, svc)
 		case "trash":
 			st, err = syncTrash(ctx, s, svc)
 		case "aggregations":
 			st, err = syncAggregations(ctx, s, svc)
 		case "tags":
 			st, err = syncTags(ctx, s, svc, job.category)
-		case "usage":
-			st, err = syncUsage(ctx, s, svc)
 		default:
-			err = fmt.Errorf("unknown part %q", p)
+			list, ok := partFetches[p]
+			if !ok {
+				err = fmt.Errorf("unknown part %q", p)
+				break
+			}
+			var all []tableStats
+			if all, err = listAndWrite(ctx, s, svc, p, list, lists.of[p]); err == nil {
+				st, more = all[0], all[1:]
+			}
 		}
 		var damaged *checkError
 		if errors.As(err, &damaged) {
@@ -248,11 +250,13 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 			warnings = append(warnings, fmt.Sprintf("warning: SYNC %s failed (%s): %s", strings.ToUpper(p), partEndpoint[p], oneLine(err.Error())))
 			continue
 		}
-		if st.seconds == 0 {
-			st.seconds = time.Since(t0).Seconds()
-		}
 		done = append(done, st)
 		done = append(done, more...)
+		for k := len(done) - 1 - len(more); k < len(done); k++ {
+			if done[k].seconds == 0 {
+				done[k].seconds = time.Since(t0).Seconds()
+			}
+		}
 	}
 	if mainErr != nil {
 		var others []string
@@ -287,6 +291,29 @@ func run(ctx context.Context, s *engine.Session, svc source, job syncJob) (*engi
 	}
 	summary += changes.summary(s)
 	return &engine.Result{Rows: b.Reader(), Summary: summary}, nil
+}
+
+// listAndWrite writes part p from its listing started with the statement
+// (one; the seconds are then those the statement waited for it and wrote),
+// or from a listing made now (one nil).
+func listAndWrite(ctx context.Context, s *engine.Session, svc source, p string, list partFetch, one *listing) ([]tableStats, error) {
+	var (
+		write partWrite
+		err   error
+	)
+	if one != nil {
+		t0 := time.Now()
+		write, err = one.wait(ctx, s.Progress)
+		if err == nil {
+			s.Logf("sync %s: listed in %s beside the parts before it, waited %s for it", p, one.took.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+		}
+	} else {
+		write, err = list(ctx, s.Progress, svc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return write(ctx, s.DB)
 }
 
 // partsError is a SYNC whose main part failed after the others ran: its

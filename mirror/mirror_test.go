@@ -30,16 +30,28 @@ type env struct {
 func newEnv(t *testing.T, opts emulator.Options) *env {
 	t.Helper()
 	opts.State = true
-	e := &env{srv: emulator.StartTest(t, opts)}
+	srv := emulator.StartTest(t, opts)
+	return envAt(t, srv, srv.URL(), nil)
+}
+
+// envAt is a mirror over srv reached at endpoint (its URL, or a handler in
+// front of it), through a client that cfg, when set, configures further.
+func envAt(t *testing.T, srv *emulator.Server, endpoint string, cfg func(*fetch.Config)) *env {
+	t.Helper()
+	e := &env{srv: srv}
 	cookies, err := fetch.NewCookies(e.srv.Cookies())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.client, err = fetch.New(fetch.Config{Cookies: cookies, Endpoint: e.srv.URL(), Events: func(ev fetch.Event) {
+	c := fetch.Config{Cookies: cookies, Endpoint: endpoint, Events: func(ev fetch.Event) {
 		if h := e.hook.Load(); h != nil {
 			(*h)(ev)
 		}
-	}})
+	}}
+	if cfg != nil {
+		cfg(&c)
+	}
+	e.client, err = fetch.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,42 +177,34 @@ func nullTime(t time.Time) driver.Value {
 	return t.UTC()
 }
 
-// syncFolders mirrors the folder tree with each folder's path.
-func syncFolders(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
-	t0 := time.Now()
-	tr := s.Progress.Start("sync folders", -1, "folders")
+// fetchFolders lists the folder tree with each folder's path; its write
+// replaces the folders table.
+func fetchFolders(ctx context.Context, p engine.Progress, src source) (partWrite, error) {
+	tr := p.Start("sync folders", -1, "folders")
 	folders, err := src.Folders(ctx)
 	tr.Done()
 	if err != nil {
-		return tableStats{}, err
+		return nil, err
 	}
 	rows := make([][]driver.Value, len(folders))
 	for i, f := range folders {
 		rows[i] = []driver.Value{f.ID, f.Name, nullString(f.ParentID), f.Path, nullTime(f.CreatedDate), nullTime(f.ModifiedDate)}
 	}
-	ins, upd, rem, err := smallTable{name: "folders", key: []string{"id"}}.replace(ctx, s.DB, rows)
-	if err != nil {
-		return tableStats{}, err
-	}
-	return tableStats{table: "folders", fetched: int64(len(folders)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+	return replaceWrite(smallTable{name: "folders", key: []string{"id"}}, len(folders), rows), nil
 }
 
-// syncUsage mirrors the storage usage by type.
-func syncUsage(ctx context.Context, s *engine.Session, src source) (tableStats, error) {
-	t0 := time.Now()
+// fetchUsage fetches the storage usage by type; its write replaces the
+// usage table.
+func fetchUsage(ctx context.Context, _ engine.Progress, src source) (partWrite, error) {
 	u, err := src.Usage(ctx)
 	if err != nil {
-		return tableStats{}, err
+		return nil, err
 	}
 	rows := make([][]driver.Value, len(u.Types))
 	for i, t := range u.Types {
 		rows[i] = []driver.Value{t.Type, t.BillableBytes, t.BillableCount, t.TotalBytes, t.TotalCount}
 	}
-	ins, upd, rem, err := smallTable{name: "usage", key: []string{"type"}}.replace(ctx, s.DB, rows)
-	if err != nil {
-		return tableStats{}, err
-	}
-	return tableStats{table: "usage", fetched: int64(len(rows)), inserted: ins, updated: upd, removed: rem, seconds: time.Since(t0).Seconds()}, nil
+	return replaceWrite(smallTable{name: "usage", key: []string{"type"}}, len(rows), rows), nil
 }
 
 // syncAggregations mirrors every aggregation of the library (one search).
