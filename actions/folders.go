@@ -9,6 +9,7 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
+	"github.com/apsql/apsql/mirror"
 )
 
 // Folders and nodes: the folders table, and what TRASH, RESTORE and PURGE
@@ -82,6 +83,77 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, parentId = excluded.parentI
   createdDate = coalesce(excluded.createdDate, folders.createdDate), modifiedDate = coalesce(excluded.modifiedDate, folders.modifiedDate)`,
 		f.id, f.name, nullIfEmpty(f.parentID), f.path, created, modified)
 	return err
+}
+
+// putFolder writes the folder f into folders (created and modified: its
+// dates as the service showed them, nil to keep the mirror's), the paths
+// of the folders below following a new path, and records in changes what
+// that changed: with added, the folder when the mirror lacked it; with
+// changed, the columns of its row that differ (none: nothing) and the path
+// of each folder below. A nil recorder records nothing.
+func putFolder(ctx context.Context, tx *sql.Tx, f folderRow, created, modified any, added, changed *mirror.ActionChanges) error {
+	old, had, err := readFolder(ctx, tx, f.id)
+	if err != nil {
+		return err
+	}
+	var below []string
+	if had && old.path.String != f.path {
+		if below, err = txIDs(ctx, tx, `SELECT id FROM folders WHERE starts_with(path, ?) ORDER BY id`, old.path.String+"/"); err != nil {
+			return err
+		}
+	}
+	if err := upsertFolder(ctx, tx, f, old.path.String, created, modified); err != nil {
+		return err
+	}
+	if !had {
+		if added == nil {
+			return nil
+		}
+		return added.Nodes(ctx, tx, "folders", mirror.ChangeAdded, []string{f.id})
+	}
+	now, _, err := readFolder(ctx, tx, f.id)
+	if err != nil || changed == nil {
+		return err
+	}
+	if fields := old.differ(now); len(fields) > 0 {
+		if err := changed.Nodes(ctx, tx, "folders", mirror.ChangeChanged, []string{f.id}, fields...); err != nil {
+			return err
+		}
+	}
+	return changed.Nodes(ctx, tx, "folders", mirror.ChangeChanged, below, "path")
+}
+
+// folderVals is a row of folders as changes compares it.
+type folderVals struct {
+	name, parentID, path sql.NullString
+	created, modified    sql.NullTime
+}
+
+// readFolder returns the row of folder id in tx (had false: none).
+func readFolder(ctx context.Context, tx *sql.Tx, id string) (v folderVals, had bool, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT name, parentId, path, createdDate, modifiedDate FROM folders WHERE id = ?`, id).
+		Scan(&v.name, &v.parentID, &v.path, &v.created, &v.modified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, false, nil
+	}
+	return v, err == nil, err
+}
+
+// differ names the columns whose values differ between v and w, in the
+// table's order.
+func (v folderVals) differ(w folderVals) []string {
+	sameTime := func(a, b sql.NullTime) bool { return a.Valid == b.Valid && a.Time.Equal(b.Time) }
+	var out []string
+	for _, c := range []struct {
+		col  string
+		same bool
+	}{{"name", v.name == w.name}, {"parentId", v.parentID == w.parentID}, {"path", v.path == w.path},
+		{"createdDate", sameTime(v.created, w.created)}, {"modifiedDate", sameTime(v.modified, w.modified)}} {
+		if !c.same {
+			out = append(out, c.col)
+		}
+	}
+	return out
 }
 
 func nullIfEmpty(s string) any {

@@ -59,8 +59,14 @@ func TestFolderActionsRecordChanges(t *testing.T) {
 		}
 	}
 	e.first(`RENAME '`+files[2]+`' TO 'renamed.jpg'`, StatusOK, "")
+	// The folders' fields as the service changed them (modifiedDate too,
+	// when the clock moved on).
+	f0 := e.serviceFolders()
 	e.first(`MOVE '`+src+`' TO 'Dest'`, StatusOK, "")
+	f1 := e.serviceFolders()
 	e.first(`RENAME '`+src+`' TO 'Source'`, StatusOK, "")
+	f2 := e.serviceFolders()
+	fields := func(a, b map[string]svcFolder, id string) string { return strings.Join(folderDiff(a[id], b[id]), ",") }
 	if e.folderOf("Dest/Source") != src || e.folderOf("Dest/Source/Sub") != sub {
 		t.Fatal("the service's tree is not Dest/Source/Sub")
 	}
@@ -73,17 +79,17 @@ func TestFolderActionsRecordChanges(t *testing.T) {
 		"CREATE FOLDER folders " + dest + " Dest added ",
 		"CREATE FOLDER folders " + src + " Src added ",
 		"CREATE FOLDER folders " + sub + " Sub added ",
-		"MOVE folders " + src + " Src changed parentId,path",
-		"MOVE folders " + sub + " Sub changed path",
-		"RENAME folders " + src + " Source changed name,path",
-		"RENAME folders " + sub + " Sub changed path",
+		"MOVE folders " + src + " Src changed " + fields(f0, f1, src),
+		"MOVE folders " + sub + " Sub changed " + fields(f0, f1, sub),
+		"RENAME folders " + src + " Source changed " + fields(f1, f2, src),
+		"RENAME folders " + sub + " Sub changed " + fields(f1, f2, sub),
 		"RENAME nodes " + files[2] + " renamed.jpg changed name",
 	}
 	for _, id := range files[:2] {
 		name := e.ids(`SELECT name FROM nodes WHERE id = ?`, id)[0]
-		want = append(want, "MOVE nodes "+id+" "+name+" changed parents,parentId")
+		want = append(want, "MOVE nodes "+id+" "+name+" changed parentId,parents")
 	}
-	got := e.ids(`SELECT concat_ws(' ', statement, in_table, id, name, change, coalesce(array_to_string(fields, ','), ''))
+	got := e.ids(`SELECT concat_ws(' ', statement, in_table, id, name, change, coalesce(array_to_string(list_sort(fields), ','), ''))
 FROM changes WHERE statement IN ('CREATE FOLDER', 'MOVE', 'RENAME') AND by_apsql ORDER BY 1`)
 	if slices.Sort(want); !slices.Equal(got, want) {
 		t.Errorf("changes of the actions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
-	"github.com/apsql/apsql/mirror"
 )
 
 // MOVE and RENAME change one node per request (POST /nodes/{folder}/children,
@@ -125,30 +124,6 @@ func conflictDetail(err error, name, where string) string {
 		return fmt.Sprintf("409: the name %s is taken in %s%s (names are compared without case); RENAME one of them first", engine.Quote(name), where, holder)
 	}
 	return err.Error()
-}
-
-// editFolder writes a renamed or moved folder f into the folders table, the
-// paths of its subtree following, and records in changes the fields of f
-// that changed and the path of each folder below.
-func editFolder(ctx context.Context, tx *sql.Tx, ch *mirror.ActionChanges, f folderRow, modified any, fields ...string) error {
-	var old sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT path FROM folders WHERE id = ?`, f.id).Scan(&old)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	var below []string
-	if old.Valid && old.String != f.path {
-		if below, err = txIDs(ctx, tx, `SELECT id FROM folders WHERE starts_with(path, ?) ORDER BY id`, old.String+"/"); err != nil {
-			return err
-		}
-	}
-	if err := upsertFolder(ctx, tx, f, old.String, nil, modified); err != nil {
-		return err
-	}
-	if err := ch.Nodes(ctx, tx, "folders", mirror.ChangeChanged, []string{f.id}, fields...); err != nil {
-		return err
-	}
-	return ch.Nodes(ctx, tx, "folders", mirror.ChangeChanged, below, "path")
 }
 
 // txIDs returns the first column of a query in tx.

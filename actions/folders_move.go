@@ -230,7 +230,7 @@ func (mv *moveTo) apply(ids []string) func(context.Context, *sql.Tx) error {
 					name = n.Name
 				}
 				f := folderRow{id: id, name: name, parentID: dest.id, path: childPath(dest.path, name)}
-				if err := editFolder(ctx, tx, mv.changes, f, modifiedOf(n), "parentId", "path"); err != nil {
+				if err := putFolder(ctx, tx, f, nil, modifiedOf(n), mv.changes, mv.changes); err != nil {
 					return err
 				}
 				continue

@@ -151,7 +151,7 @@ func (rn *renaming) apply(ids []string) func(context.Context, *sql.Tx) error {
 				}
 			}
 			f := folderRow{id: it.ID, name: name, parentID: parent.String, path: childPath(pp, name)}
-			return editFolder(ctx, tx, rn.changes, f, modified, "name", "path")
+			return putFolder(ctx, tx, f, nil, modified, rn.changes, rn.changes)
 		}
 		for _, table := range []string{"nodes", "trash"} {
 			q := `UPDATE ` + table + ` SET name = ?, modifiedDate = coalesce(?, modifiedDate) WHERE id = ?`

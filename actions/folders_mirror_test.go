@@ -1,0 +1,247 @@
+package actions
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apsql/apsql/emulator"
+)
+
+// The folders that actions write into the mirror, checked against the
+// emulator's own state: each row as the service holds it (dates
+// included), one changes row per folder the statement added, removed or
+// changed with the columns that differ, and a SYNC right after that
+// records no folder at all.
+
+// svcFolder is one available folder as the emulator holds it, read from
+// its state (folder map and node JSON), not over HTTP; dates in ms.
+type svcFolder struct {
+	name, parentID, path string
+	created, modified    int64
+}
+
+// serviceFolders returns every available folder of the emulator, the
+// root (path "/") included, by id.
+func (e *env) serviceFolders() map[string]svcFolder {
+	e.t.Helper()
+	paths := map[string]string{e.srv.RootID(): "/"}
+	for p, id := range e.srv.State().Folders {
+		paths[id] = "/" + p
+	}
+	out := map[string]svcFolder{}
+	for id, p := range paths {
+		raw, ok := e.srv.Node(id)
+		if !ok {
+			e.t.Fatalf("the emulator has no node for folder %s (%s)", id, p)
+		}
+		var n struct {
+			Name         string   `json:"name"`
+			Parents      []string `json:"parents"`
+			CreatedDate  string   `json:"createdDate"`
+			ModifiedDate string   `json:"modifiedDate"`
+		}
+		if err := json.Unmarshal(raw, &n); err != nil {
+			e.t.Fatal(err)
+		}
+		f := svcFolder{name: n.Name, path: p}
+		if id != e.srv.RootID() && len(n.Parents) > 0 {
+			f.parentID = n.Parents[0]
+		}
+		for _, d := range []struct {
+			s  string
+			to *int64
+		}{{n.CreatedDate, &f.created}, {n.ModifiedDate, &f.modified}} {
+			t, err := time.Parse(time.RFC3339Nano, d.s)
+			if err != nil {
+				e.t.Fatalf("folder %s: %v", id, err)
+			}
+			*d.to = t.UnixMilli()
+		}
+		out[id] = f
+	}
+	return out
+}
+
+// mirroredFolders returns the folders table by id (a NULL date is -1).
+func (e *env) mirroredFolders() map[string]svcFolder {
+	e.t.Helper()
+	rows, err := e.db.Query(e.t.Context(), `SELECT id, coalesce(name, ''), coalesce(parentId, ''), path,
+  coalesce(epoch_ms(createdDate), -1), coalesce(epoch_ms(modifiedDate), -1) FROM folders`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]svcFolder{}
+	for rows.Next() {
+		var id string
+		var f svcFolder
+		if err := rows.Scan(&id, &f.name, &f.parentID, &f.path, &f.created, &f.modified); err != nil {
+			e.t.Fatal(err)
+		}
+		out[id] = f
+	}
+	return out
+}
+
+// folderDiff names the folders columns whose values differ between a and
+// b, sorted as list_sort sorts them.
+func folderDiff(a, b svcFolder) []string {
+	var f []string
+	for _, c := range []struct {
+		col  string
+		same bool
+	}{{"createdDate", a.created == b.created}, {"modifiedDate", a.modified == b.modified},
+		{"name", a.name == b.name}, {"parentId", a.parentID == b.parentID}, {"path", a.path == b.path}} {
+		if !c.same {
+			f = append(f, c.col)
+		}
+	}
+	return f
+}
+
+// folderChangeRows are the changes rows, as "change id name fields", that
+// turning the folders before into after is.
+func folderChangeRows(before, after map[string]svcFolder) []string {
+	var want []string
+	for id, a := range after {
+		b, ok := before[id]
+		switch {
+		case !ok:
+			want = append(want, fmt.Sprintf("added %s %s ", id, a.name))
+		case len(folderDiff(b, a)) > 0:
+			want = append(want, fmt.Sprintf("changed %s %s %s", id, a.name, strings.Join(folderDiff(b, a), ",")))
+		}
+	}
+	for id, b := range before {
+		if _, ok := after[id]; !ok {
+			want = append(want, fmt.Sprintf("removed %s %s ", id, b.name))
+		}
+	}
+	slices.Sort(want)
+	return want
+}
+
+// folderTrack follows, through a test, the folders as the mirror should
+// hold them: the service's as of the last SYNC or action.
+type folderTrack struct {
+	e    *env
+	held map[string]svcFolder
+}
+
+// trackFolders runs a plain SYNC and starts tracking from it.
+func (e *env) trackFolders() *folderTrack {
+	e.t.Helper()
+	e.syncAll()
+	ft := &folderTrack{e: e, held: e.serviceFolders()}
+	ft.sameRows("the first SYNC")
+	return ft
+}
+
+// sameRows checks every row of the folders table, dates included,
+// against the service's folders.
+func (ft *folderTrack) sameRows(after string) {
+	ft.e.t.Helper()
+	show := func(m map[string]svcFolder) []string {
+		var out []string
+		for id, f := range m {
+			out = append(out, fmt.Sprintf("%s|%s|%s|%s|%d|%d", id, f.name, f.parentID, f.path, f.created, f.modified))
+		}
+		slices.Sort(out)
+		return out
+	}
+	got, want := show(ft.e.mirroredFolders()), show(ft.e.serviceFolders())
+	var only []string
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			only = append(only, "mirror:  "+g)
+		}
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			only = append(only, "service: "+w)
+		}
+	}
+	if len(only) > 0 {
+		ft.e.t.Errorf("after %s, the folders table differs from the service's folders (id|name|parentId|path|created|modified, ms):\n%s",
+			after, strings.Join(only, "\n"))
+	}
+}
+
+// changeRows are the folders rows of changes newer than sync id last, as
+// "change id name fields", and of them as "change id by_apsql".
+func (ft *folderTrack) changeRows(last int) (rows, by []string) {
+	ft.e.t.Helper()
+	rows = ft.e.ids(`SELECT concat_ws(' ', change, id, name, coalesce(array_to_string(list_sort(fields), ','), '')) FROM changes
+WHERE in_table = 'folders' AND sync_id > ? ORDER BY 1`, last)
+	by = ft.e.ids(`SELECT concat_ws(' ', change, id, by_apsql) FROM changes WHERE in_table = 'folders' AND sync_id > ? ORDER BY 1`, last)
+	return rows, by
+}
+
+// step runs stmt and checks that it recorded in changes exactly the
+// folders it changed between the service as last mirrored and as it is
+// now, and that the folders table holds the service's rows. It returns
+// the statement's rows and, as "change id by_apsql", its folder changes.
+func (ft *folderTrack) step(stmt string) ([]row, []string) {
+	e := ft.e
+	e.t.Helper()
+	last := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
+	rows, sum := e.run(stmt)
+	for _, r := range rows {
+		if r.status != StatusOK && r.status != StatusSkipped {
+			e.t.Fatalf("%s: %+v (%s)", stmt, rows, sum)
+		}
+	}
+	now := e.serviceFolders()
+	want := folderChangeRows(ft.held, now)
+	got, by := ft.changeRows(last)
+	if !slices.Equal(got, want) {
+		e.t.Errorf("%s recorded in changes:\n%s\nwant, from the emulator's state:\n%s", stmt, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if stmts := e.ids(`SELECT DISTINCT statement FROM changes WHERE in_table = 'folders' AND sync_id > ?`, last); len(stmts) > 1 {
+		e.t.Errorf("%s: folder changes by %v", stmt, stmts)
+	}
+	ft.sameRows(stmt)
+	ft.held = now
+	return rows, by
+}
+
+// syncQuiet runs a plain SYNC and checks that it records no folder and
+// leaves the folders table as the service has it.
+func (ft *folderTrack) syncQuiet(after string) {
+	ft.e.t.Helper()
+	last := ft.e.syncAll()
+	if got, by := ft.changeRows(last); len(got) != 0 {
+		ft.e.t.Errorf("the SYNC after %s recorded folders again:\n%s\n(by_apsql: %s)", after, strings.Join(got, "\n"), strings.Join(by, "; "))
+	}
+	ft.sameRows("the SYNC after " + after)
+	ft.held = ft.e.serviceFolders()
+}
+
+// TestMoveRenameFolderFields (issue 23): MOVE and RENAME of a folder
+// record the fields of the folder that changed as the service changed
+// them (its modifiedDate too), and the paths below; the SYNC right after
+// records no folder.
+func TestMoveRenameFolderFields(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 30, Seed: 64}, 0)
+	for _, p := range []string{"Dest", "Src/Sub"} {
+		if _, err := e.srv.MkdirAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ft := e.trackFolders()
+	src := e.folderOf("Src")
+	time.Sleep(2 * time.Millisecond) // the move's modifiedDate differs
+	ft.step(`MOVE '` + src + `' TO 'Dest'`)
+	e.folderOf("Dest/Src/Sub")
+	time.Sleep(2 * time.Millisecond)
+	ft.step(`RENAME '` + src + `' TO 'Source'`)
+	e.folderOf("Dest/Source/Sub")
+	if n := e.count(`SELECT count(*) FROM changes WHERE id = ? AND list_contains(fields, 'modifiedDate')`, src); n != 2 {
+		t.Errorf("%d rows record %s's modifiedDate, want the MOVE's and the RENAME's", n, src)
+	}
+	ft.syncQuiet("MOVE and RENAME")
+}
