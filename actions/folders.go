@@ -123,6 +123,28 @@ func putFolder(ctx context.Context, tx *sql.Tx, f folderRow, created, modified a
 	return changed.Nodes(ctx, tx, "folders", mirror.ChangeChanged, below, "path")
 }
 
+// learnFolder returns the folders row of the folder n that a statement
+// made, or reused (found by a 409: the service had it), in the folder
+// parentID at parentPath, and the mirror's update: the row as the service
+// showed it (its spelling of the name, so of the path; its dates), recorded
+// in changes as added by apsql when the mirror lacked it. A reused folder
+// the mirror held otherwise (renamed elsewhere since the last SYNC) is
+// recorded with the columns that differ, as the service's change (by_apsql
+// false). name is the name asked for, kept when the answer has none.
+func learnFolder(ch *mirror.ActionChanges, n *fetch.Node, name, parentID, parentPath string, reused bool) (folderRow, func(context.Context, *sql.Tx) error) {
+	if n.Name != "" {
+		name = n.Name
+	}
+	f := folderRow{id: n.ID, name: name, parentID: parentID, path: childPath(parentPath, name)}
+	changed := ch
+	if reused {
+		changed = ch.Found()
+	}
+	return f, func(ctx context.Context, tx *sql.Tx) error {
+		return putFolder(ctx, tx, f, timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate), ch, changed)
+	}
+}
+
 // folderVals is a row of folders as changes compares it.
 type folderVals struct {
 	name, parentID, path sql.NullString

@@ -38,7 +38,7 @@ func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest s
 	if err != nil {
 		return nil, err
 	}
-	fm := &folderMaker{r: r, local: local, changes: mirror.NewActionChanges("CREATE FOLDER")}
+	fm := &folderMaker{r: r, local: local, changes: r.changes, parentPath: "/"}
 	if explain {
 		return fm.explain(prefixes), nil
 	}
@@ -47,7 +47,7 @@ func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest s
 		return nil, err
 	}
 	if f, ok := local["/"]; ok {
-		fm.parent = f.id
+		fm.parent, fm.parentPath = f.id, f.path
 	}
 	for k, pre := range prefixes {
 		f, ok, err := fm.mirrored(ctx, pre)
@@ -58,7 +58,7 @@ func (x *Actions) runCreateFolder(ctx context.Context, s *engine.Session, rest s
 			if err := r.record(ctx, nil, Outcome{ID: f.id, Name: f.path + "/", Status: StatusSkipped, Detail: folderExists, Target: f.path + "/"}); err != nil {
 				return nil, err
 			}
-			fm.parent = f.id
+			fm.parent, fm.parentPath = f.id, f.path
 			continue
 		}
 		made, err := fm.make(ctx, pre)
@@ -105,11 +105,13 @@ func parseCreateFolder(rest string) ([]string, error) {
 
 // folderMaker is one CREATE FOLDER statement.
 type folderMaker struct {
-	r       *run
-	c       *fetch.Client
-	local   map[string]folderRow // the mirrored folders, by lower-cased path
-	parent  string               // the folder the next one goes in; "" for the root, read on first use
-	changes *mirror.ActionChanges
+	r      *run
+	c      *fetch.Client
+	local  map[string]folderRow // the mirrored folders, by lower-cased path
+	parent string               // the folder the next one goes in; "" for the root, read on first use
+	// parentPath is parent's path as the service spells it.
+	parentPath string
+	changes    *mirror.ActionChanges
 }
 
 // explain returns EXPLAIN's rows: each folder of the path, made or not.
@@ -169,9 +171,12 @@ func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
 	if isStatus(err, http.StatusNotFound) {
 		o.Detail += fmt.Sprintf("; the parent folder %s is not on the service any more: run SYNC FOLDERS", fm.parent)
 	}
-	var learn func(context.Context, *sql.Tx) error
+	var (
+		learn func(context.Context, *sql.Tx) error
+		made  folderRow
+	)
 	if err == nil {
-		learn = fm.learn(n, pre, o.Status == StatusSkipped)
+		made, learn = learnFolder(fm.changes, n, pre[strings.LastIndexByte(pre, '/')+1:], fm.parent, fm.parentPath, o.Status == StatusSkipped)
 	}
 	if rerr := fm.r.record(ctx, learn, o); rerr != nil {
 		return false, rerr
@@ -179,23 +184,6 @@ func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	fm.parent = n.ID
+	fm.parent, fm.parentPath = made.id, made.path
 	return true, nil
-}
-
-// learn returns the mirror's update for the folder n at pre, made or
-// (reused) found on the service: the folders row of a reused one, with its
-// dates as the service showed them so that the next SYNC finds nothing
-// more (a made one's is written as it is made), recorded in changes as
-// added.
-func (fm *folderMaker) learn(n *fetch.Node, pre string, reused bool) func(context.Context, *sql.Tx) error {
-	f := folderRow{id: n.ID, name: pre[strings.LastIndexByte(pre, '/')+1:], parentID: fm.parent, path: pre}
-	return func(ctx context.Context, tx *sql.Tx) error {
-		if reused {
-			if err := upsertFolder(ctx, tx, f, "", timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate)); err != nil {
-				return err
-			}
-		}
-		return fm.changes.Nodes(ctx, tx, "folders", mirror.ChangeAdded, []string{n.ID})
-	}
 }

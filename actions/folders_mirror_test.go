@@ -3,6 +3,7 @@ package actions
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -219,6 +220,62 @@ func (ft *folderTrack) syncQuiet(after string) {
 	}
 	ft.sameRows("the SYNC after " + after)
 	ft.held = ft.e.serviceFolders()
+}
+
+// byAPSQL checks the "change id by_apsql" rows of a step: every row by
+// apsql but those of the ids in behind (the service's own changes, found
+// by the statement).
+func (ft *folderTrack) byAPSQL(stmt string, by []string, behind ...string) {
+	ft.e.t.Helper()
+	for _, b := range by {
+		f := strings.Fields(b)
+		if want := fmt.Sprint(!slices.Contains(behind, f[1])); f[2] != want {
+			ft.e.t.Errorf("%s: changes row %q, want by_apsql %s", stmt, b, want)
+		}
+	}
+}
+
+// TestUploadRecordsFolders (issue 23): the folders UPLOAD makes, and those
+// it reuses because the service has them already (made elsewhere since
+// the last SYNC, one spelled in another case than the local folder), go
+// into the folders table as the service holds them (its spelling) and
+// into changes as added by apsql; the SYNC right after records no folder.
+// A second UPLOAD records only the folder it made.
+func TestUploadRecordsFolders(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 30, Seed: 61}, 0)
+	ft := e.trackFolders()
+	// Behind apsql's back, after the SYNC.
+	if _, err := e.srv.MkdirAll("Dest/up/Held"); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "up")
+	writeFile(t, filepath.Join(dir, "HELD", "a.jpg"), "photo a")
+	writeFile(t, filepath.Join(dir, "New", "Deep", "b.jpg"), "photo b")
+	writeFile(t, filepath.Join(dir, "c.jpg"), "photo c")
+	_, by := ft.step(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false)`)
+	for _, p := range []string{"Dest/up/Held", "Dest/up/New/Deep"} {
+		e.folderOf(p)
+	}
+	if n := len(e.serviceFolders()); n != len(ft.held) {
+		t.Fatalf("the service holds %d folders after the UPLOAD, the test expected %d", n, len(ft.held))
+	}
+	ft.byAPSQL("UPLOAD", by)
+	ft.syncQuiet("UPLOAD")
+
+	// Again, with a new folder, into a folder renamed elsewhere (only its
+	// case: the UPLOAD reuses it): the rename is recorded as the service's.
+	newID := e.folderOf("Dest/up/New")
+	time.Sleep(2 * time.Millisecond)
+	if err := e.srv.Rename(newID, "NEW"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "New", "Deep", "More", "d.jpg"), "photo d")
+	_, by = ft.step(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false)`)
+	ft.byAPSQL("the second UPLOAD", by, newID, e.folderOf("Dest/up/NEW/Deep"))
+	if len(by) != 3 {
+		t.Errorf("the second UPLOAD recorded %v, want NEW, its folder Deep and the new More", by)
+	}
+	ft.syncQuiet("the second UPLOAD")
 }
 
 // TestMoveRenameFolderFields (issue 23): MOVE and RENAME of a folder

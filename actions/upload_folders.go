@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -17,13 +16,15 @@ import (
 // entries.
 const folderRequest = `POST /nodes {"kind":"FOLDER"}`
 
-// folderSet is the remote folders of an UPLOAD as they are made: the id of
-// each one made or reused, and why each one that could not be made failed
-// (its files and subfolders are not sent).
+// folderSet is the remote folders of an UPLOAD as they are made: the id
+// and path (as the service spells it) of each one made or reused, and why
+// each one that could not be made failed (its files and subfolders are not
+// sent).
 type folderSet struct {
-	mu   sync.Mutex
-	ids  map[string]string
-	errs map[string]error
+	mu    sync.Mutex
+	ids   map[string]string
+	paths map[string]string
+	errs  map[string]error
 }
 
 // of returns the id of the folder p, or why it could not be made.
@@ -33,13 +34,20 @@ func (s *folderSet) of(p string) (string, error) {
 	return s.ids[p], s.errs[p]
 }
 
-func (s *folderSet) set(p, id string, err error) {
+// pathOf returns the path of the folder p as the service spells it.
+func (s *folderSet) pathOf(p string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paths[p]
+}
+
+func (s *folderSet) set(p string, f folderRow, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		s.errs[p] = err
 	} else {
-		s.ids[p] = id
+		s.ids[p], s.paths[p] = f.id, f.path
 	}
 }
 
@@ -49,12 +57,12 @@ func (s *folderSet) set(p, id string, err error) {
 // re-sending a create is always safe. The error is fatal: nothing more
 // can be sent.
 func (up *uploader) folders(ctx context.Context, rootID string, paths []string, workers int) error {
-	up.dirs = &folderSet{ids: map[string]string{"": rootID}, errs: map[string]error{}}
+	up.dirs = &folderSet{ids: map[string]string{"": rootID}, paths: map[string]string{"": "/"}, errs: map[string]error{}}
 	for _, level := range byDepth(paths) {
 		// Each folder is journaled as about to be made before it is.
 		fatal := poolJournaled(ctx, up.r, workers, level, func(p string) []string { return []string{"/" + p + "/"} }, folderRequest,
 			func(p string) error { return up.makeFolder(ctx, p) },
-			func(p string, why string) { up.dirs.set(p, "", errors.New(why)) })
+			func(p string, why string) { up.dirs.set(p, folderRow{}, errors.New(why)) })
 		if fatal != nil {
 			return fatal
 		}
@@ -78,20 +86,25 @@ func byDepth(paths []string) [][]string {
 }
 
 // makeFolder makes the folder p of an UPLOAD in its parent, unless the
-// parent failed, and journals its outcome. The error stops the statement.
+// parent failed, and journals its outcome; the folder made or reused goes
+// into folders as the service showed it, recorded in changes (learnFolder).
+// The error stops the statement.
 func (up *uploader) makeFolder(ctx context.Context, p string) error {
 	parent, err := up.dirs.of(parentOf(p))
 	if err != nil {
-		up.dirs.set(p, "", err)
+		up.dirs.set(p, folderRow{}, err)
 		return nil
 	}
 	n, o, err := up.folder(ctx, parent, p)
-	id := ""
+	var (
+		f     folderRow
+		learn func(context.Context, *sql.Tx) error
+	)
 	if err == nil {
-		id = n.ID
+		f, learn = learnFolder(up.r.changes, n, p[strings.LastIndexByte(p, '/')+1:], parent, up.dirs.pathOf(parentOf(p)), o.Status == StatusSkipped)
 	}
-	up.dirs.set(p, id, err)
-	if rerr := up.r.record(ctx, nil, o); rerr != nil {
+	up.dirs.set(p, f, err)
+	if rerr := up.r.record(ctx, learn, o); rerr != nil {
 		return rerr
 	}
 	if errors.Is(err, fetch.ErrUnauthorized) {
@@ -110,7 +123,7 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (*fetch.Node
 	n, err := up.c.CreateFolder(context.WithoutCancel(ctx), parentID, name,
 		func(context.Context, error) bool { return true })
 	if err == nil || errors.Is(err, fetch.ErrUnexpectedAnswer) {
-		return up.folderMade(ctx, o, n, parentID, p)
+		return up.folderMade(o, n)
 	}
 	if held, ok := (api{up.c}).conflictID(ctx, err, parentID, name, "FOLDER"); ok {
 		return up.folderHeld(ctx, o, held, name)
@@ -119,21 +132,14 @@ func (up *uploader) folder(ctx context.Context, parentID, p string) (*fetch.Node
 	return nil, o, err
 }
 
-// folderMade reads the answer of a folder's creation and adds the new
-// folder to the folders table (its path as SYNC writes it).
-func (up *uploader) folderMade(ctx context.Context, o Outcome, n *fetch.Node, parentID, p string) (*fetch.Node, Outcome, error) {
+// folderMade reads the answer of a folder's creation.
+func (up *uploader) folderMade(o Outcome, n *fetch.Node) (*fetch.Node, Outcome, error) {
 	if n == nil || n.ID == "" {
 		err := fmt.Errorf("POST /nodes: the answer has no folder id: %s", clip(string(raw(n)), 60))
 		o.Status, o.Detail = StatusFailed, err.Error()
 		return nil, o, err
 	}
 	o.ID, o.Status, o.Detail = n.ID, StatusOK, "POST /nodes: folder created"
-	name := p[strings.LastIndexByte(p, '/')+1:]
-	_ = up.r.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO folders (id, name, parentId, path, createdDate, modifiedDate) VALUES (?, ?, ?, ?, ?, ?)`,
-			n.ID, name, parentID, "/"+p, nullTime(n.CreatedDate), nullTime(n.ModifiedDate))
-		return err
-	})
 	return n, o, nil
 }
 
@@ -155,15 +161,6 @@ func (up *uploader) folderHeld(ctx context.Context, o Outcome, id, name string) 
 	}
 	o.Status, o.Detail = StatusFailed, err.Error()
 	return nil, o, err
-}
-
-// nullTime is t for a TIMESTAMP column, or NULL when zero (absent or odd
-// in the service's answer).
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
 }
 
 // withTx runs fn in a transaction under the run's lock.

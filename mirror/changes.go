@@ -262,6 +262,16 @@ func (rt recordedTable) record(ctx context.Context, tx *sql.Tx, t smallTable, tb
 // together. All the calls of one statement share one sync_id.
 type ActionChanges struct {
 	log *changeLog
+	// found: the rows are what the statement found the service had
+	// changed behind apsql's back (by_apsql false).
+	found bool
+}
+
+// Found returns the recorder, under the same sync_id, of what the statement
+// found the service had changed behind apsql's back (a folder trashed
+// elsewhere since the last SYNC): its rows have by_apsql false.
+func (a *ActionChanges) Found() *ActionChanges {
+	return &ActionChanges{log: a.log, found: true}
 }
 
 // NewActionChanges starts the change log of an action statement; statement
@@ -291,9 +301,13 @@ func (a *ActionChanges) Nodes(ctx context.Context, tx *sql.Tx, table, change str
 	if len(fields) > 0 {
 		fl = listLiteral(fields)
 	}
+	by := "true"
+	if a.found {
+		by = "false"
+	}
 	for lo := 0; lo < len(ids); lo += 1000 {
 		hi := min(lo+1000, len(ids))
-		q := insertChanges(id, a.log, table) + `n.` + idCol + `, n.name, ` + engine.Quote(change) + `, ` + fl + `, true, NULL FROM ` + engine.Ident(table) +
+		q := insertChanges(id, a.log, table) + `n.` + idCol + `, n.name, ` + engine.Quote(change) + `, ` + fl + `, ` + by + `, NULL FROM ` + engine.Ident(table) +
 			` n WHERE n.` + idCol + ` IN (SELECT unnest(` + listLiteral(ids[lo:hi]) + `))`
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("record the changes of %s: %w", table, err)
