@@ -130,7 +130,8 @@ func (fm *folderMaker) explain(prefixes []string) *engine.Result {
 
 // mirrored returns the mirror's folder at pre when the service still has
 // it. One trashed or deleted elsewhere since the last SYNC is not there to
-// reuse: the mirror forgets it (and its subtree), and it is made again.
+// reuse: the mirror forgets it and its subtree, recorded in changes as
+// removed by the service (by_apsql false), and it is made again.
 func (fm *folderMaker) mirrored(ctx context.Context, pre string) (folderRow, bool, error) {
 	f, ok := fm.local[strings.ToLower(pre)]
 	if !ok {
@@ -142,7 +143,15 @@ func (fm *folderMaker) mirrored(ctx context.Context, pre string) (folderRow, boo
 		return f, true, nil
 	}
 	drop := func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM folders WHERE id IN `+folderSubtree(idList([]string{f.id})))
+		sub := folderSubtree(idList([]string{f.id}))
+		ids, err := txIDs(ctx, tx, `SELECT id FROM `+sub+` ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		if err := fm.changes.Found().Nodes(ctx, tx, "folders", mirror.ChangeRemoved, ids); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM folders WHERE id IN `+sub)
 		return err
 	}
 	if err := fm.r.record(ctx, drop); err != nil {

@@ -278,6 +278,48 @@ func TestUploadRecordsFolders(t *testing.T) {
 	ft.syncQuiet("the second UPLOAD")
 }
 
+// TestCreateFolderRecords (issue 23): CREATE FOLDER writes the folders it
+// makes and reuses as the service holds them: a reused folder spelled in
+// another case than the statement's path keeps the service's spelling,
+// and so do the paths of the folders made below it or below a mirrored
+// folder spelled otherwise. A mirrored folder trashed elsewhere since the
+// last SYNC leaves the mirror with its subtree, each recorded as removed
+// (by the service: by_apsql false), before it is made again. The SYNC
+// right after records no folder.
+func TestCreateFolderRecords(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 30, Seed: 62}, 0)
+	for _, p := range []string{"T/A/B", "T/Gone/Below/Deeper"} {
+		if _, err := e.srv.MkdirAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ft := e.trackFolders()
+	// Behind apsql's back, after the SYNC.
+	if _, err := e.srv.MkdirAll("T/Held"); err != nil {
+		t.Fatal(err)
+	}
+	_, by := ft.step(`CREATE FOLDER 't/HELD/Kid'`)
+	ft.byAPSQL("CREATE FOLDER 't/HELD/Kid'", by)
+	e.folderOf("T/Held/Kid")
+	_, by = ft.step(`CREATE FOLDER 't/a/b/New'`)
+	ft.byAPSQL("CREATE FOLDER 't/a/b/New'", by)
+	e.folderOf("T/A/B/New")
+	gone := e.folderOf("T/Gone")
+	below := []string{gone, e.folderOf("T/Gone/Below"), e.folderOf("T/Gone/Below/Deeper")}
+	if err := e.srv.TrashIDs(gone); err != nil { // behind apsql's back
+		t.Fatal(err)
+	}
+	_, by = ft.step(`CREATE FOLDER 'T/Gone/Again'`)
+	ft.byAPSQL("CREATE FOLDER 'T/Gone/Again'", by, below...)
+	if id := e.folderOf("T/Gone"); id == gone {
+		t.Fatalf("T/Gone is still %s on the service", id)
+	}
+	if n := e.count(`SELECT count(*) FROM changes WHERE in_table = 'folders' AND change = 'removed'`); n != len(below) {
+		t.Errorf("%d folders recorded removed, want the %d of the subtree trashed elsewhere", n, len(below))
+	}
+	ft.syncQuiet("CREATE FOLDER")
+}
+
 // TestMoveRenameFolderFields (issue 23): MOVE and RENAME of a folder
 // record the fields of the folder that changed as the service changed
 // them (its modifiedDate too), and the paths below; the SYNC right after
