@@ -502,6 +502,33 @@ func TestScanStringMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestScanStringEveryOffset puts the closing quote (or an escape) at every
+// position of the 8-byte words scanString reads, with nothing after the
+// string, and checks that a string cut short is an error.
+func TestScanStringEveryOffset(t *testing.T) {
+	for n := range 25 {
+		for _, tail := range []string{"", ",", `,"k":"vvvvvvvvvvvv"}`} {
+			for _, esc := range []bool{false, true} {
+				body := strings.Repeat("a", n)
+				if esc && n > 0 {
+					body = strings.Repeat("a", n-1) + `\"` // an escaped quote
+				}
+				data := []byte(`"` + body + `"` + tail)
+				end, gotEsc, err := scanString(data, 0)
+				if err != nil || end != len(body)+2 || gotEsc != (esc && n > 0) {
+					t.Fatalf("scanString(%s) = %d, %v, %v; want %d, %v", data, end, gotEsc, err, len(body)+2, esc && n > 0)
+				}
+				if _, _, err := scanString(data[:len(body)+1], 0); err == nil {
+					t.Fatalf("scanString(%s): no error for a string without its closing quote", data[:len(body)+1])
+				}
+			}
+		}
+	}
+	if _, _, err := scanString([]byte(`"abcdefghijk\"`), 0); err == nil {
+		t.Fatal(`scanString("abcdefghijk\"): an escaped quote taken for the closing one`)
+	}
+}
+
 func FuzzDecodeNodes(f *testing.F) {
 	f.Add([]byte(`{"count":1,"data":[{"id":"a","name":"x\"y","contentProperties":{"image":{"width":3}}}]}`))
 	f.Add(readTestdata(f, "page.json"))
