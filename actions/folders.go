@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apsql/apsql/engine"
@@ -230,11 +231,42 @@ func folderMoveSQL(action, in string) []string {
 	return nil
 }
 
+// recordFolderTrash records in changes, before TRASH takes them out of
+// the mirror, what goes with the folders among the ids in (an id list):
+// each folder at and below them leaves folders, and each file below them
+// leaves nodes (the ids in themselves are the statement's own rows).
+func recordFolderTrash(ctx context.Context, tx *sql.Tx, ch *mirror.ActionChanges, in string) error {
+	sub := folderSubtree(in)
+	folders, err := txIDs(ctx, tx, `SELECT id FROM `+sub+` ORDER BY id`)
+	if err != nil || len(folders) == 0 {
+		return err
+	}
+	files, err := txIDs(ctx, tx, `SELECT id FROM nodes WHERE parentId IN `+sub+` AND id NOT IN `+in+` ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	if err := ch.Nodes(ctx, tx, "folders", mirror.ChangeRemoved, folders); err != nil {
+		return err
+	}
+	return ch.Nodes(ctx, tx, "nodes", mirror.ChangeRemoved, files)
+}
+
+// restoredFolder is a folder a RESTORE brought back, as the service
+// showed it.
+type restoredFolder struct {
+	f                 folderRow
+	created, modified any
+}
+
 // restoreSubtrees reads back, after a RESTORE, the subtrees of the folders
 // among items that were restored: the service brings back what was trashed
 // with a folder and leaves what was trashed before it, which the mirror
-// cannot tell apart. Available nodes below go into nodes and folders and
-// leave trash. It returns a note for the summary when that failed.
+// cannot tell apart. Each restored folder's row becomes the service's (a
+// restore may rename it, and sets its modifiedDate), and available nodes
+// below go into nodes and folders, as the service holds them, and leave
+// trash; all recorded in changes as added (the restored folders already
+// in folders, where RESTORE put them, too). It returns a note for the
+// summary when that failed.
 func (x *Actions) restoreSubtrees(ctx context.Context, r *run, c *fetch.Client, items []item) string {
 	r.mu.Lock()
 	ok := map[string]bool{}
@@ -254,55 +286,60 @@ func (x *Actions) restoreSubtrees(ctx context.Context, r *run, c *fetch.Client, 
 		return ""
 	}
 	ctx = context.WithoutCancel(ctx)
-	var (
-		folders []folderRow
-		files   [][]byte
-		back    []string
-	)
-	for _, id := range roots {
-		n, err := c.GetNode(ctx, id) // a restore may have renamed it ("name (1)")
-		if err != nil {
-			return "reading restored folder " + id + " back failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
-		}
-		var pp string
-		if pp, err = folderPath(ctx, r.s.DB, n.ParentID()); err != nil {
-			return err.Error()
-		}
-		root := folderRow{id: id, name: n.Name, parentID: n.ParentID(), path: childPath(pp, n.Name)}
-		folders = append(folders, root)
-		queue := []folderRow{root}
-		for len(queue) > 0 {
-			f := queue[0]
-			queue = queue[1:]
-			kids, err := c.Children(ctx, f.id, "")
-			r.requests.Add(1)
-			if err != nil {
-				return "reading restored folder " + f.path + " back failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
-			}
-			for _, k := range kids {
-				if k.Status != "AVAILABLE" {
-					continue
-				}
-				back = append(back, k.ID)
-				switch k.Kind {
-				case "FOLDER":
-					sub := folderRow{id: k.ID, name: k.Name, parentID: f.id, path: childPath(f.path, k.Name)}
-					folders = append(folders, sub)
-					queue = append(queue, sub)
-				case "FILE":
-					files = append(files, k.Raw)
-				}
-			}
-		}
+	folders, files, back, note := readRestored(ctx, r, c, roots)
+	if note != "" {
+		// The roots are in folders as RESTORE wrote them: recorded so.
+		_ = r.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			return r.changes.Nodes(ctx, tx, "folders", mirror.ChangeAdded, roots)
+		})
+		return note
 	}
-	if err := r.insertNodes(ctx, "nodes", files...); err != nil {
+	var raws [][]byte
+	var fileIDs []string
+	for _, n := range files {
+		raws = append(raws, n.Raw)
+		fileIDs = append(fileIDs, n.ID)
+	}
+	had := map[string]bool{}
+	if len(fileIDs) > 0 {
+		in, err := r.s.DB.Query(ctx, `SELECT id FROM nodes WHERE id IN `+idList(fileIDs))
+		if err != nil {
+			return err.Error() + "; run SYNC"
+		}
+		for in.Next() {
+			var id string
+			if err := in.Scan(&id); err != nil {
+				in.Close()
+				return err.Error() + "; run SYNC"
+			}
+			had[id] = true
+		}
+		in.Close()
+	}
+	if err := r.insertNodes(ctx, "nodes", raws...); err != nil {
 		return err.Error() + "; run SYNC"
 	}
+	var added []string
+	for _, id := range fileIDs {
+		if !had[id] {
+			added = append(added, id)
+		}
+	}
 	err := r.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, f := range folders {
-			if err := upsertFolder(ctx, tx, f, "", nil, nil); err != nil {
+		for _, rf := range folders {
+			var ch *mirror.ActionChanges
+			if !slices.Contains(roots, rf.f.id) {
+				ch = r.changes
+			}
+			if err := putFolder(ctx, tx, rf.f, rf.created, rf.modified, ch, ch); err != nil {
 				return err
 			}
+		}
+		if err := r.changes.Nodes(ctx, tx, "folders", mirror.ChangeAdded, roots); err != nil {
+			return err
+		}
+		if err := r.changes.Nodes(ctx, tx, "nodes", mirror.ChangeAdded, added); err != nil {
+			return err
 		}
 		if len(back) > 0 {
 			_, err := tx.ExecContext(ctx, `DELETE FROM trash WHERE id IN `+idList(back))
@@ -314,6 +351,51 @@ func (x *Actions) restoreSubtrees(ctx context.Context, r *run, c *fetch.Client, 
 		return "updating the restored folders in the mirror failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
 	}
 	return ""
+}
+
+// readRestored reads the restored folders roots back, and their available
+// subtrees level by level: the folders (roots first, parents before their
+// children), the files, and the ids of all the nodes below. note says why
+// that failed.
+func readRestored(ctx context.Context, r *run, c *fetch.Client, roots []string) (folders []restoredFolder, files []fetch.Node, back []string, note string) {
+	for _, id := range roots {
+		n, err := c.GetNode(ctx, id) // a restore may have renamed it ("name (1)")
+		r.requests.Add(1)
+		if err != nil {
+			return nil, nil, nil, "reading restored folder " + id + " back failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
+		}
+		pp, err := folderPath(ctx, r.s.DB, n.ParentID())
+		if err != nil {
+			return nil, nil, nil, err.Error()
+		}
+		root := folderRow{id: id, name: n.Name, parentID: n.ParentID(), path: childPath(pp, n.Name)}
+		folders = append(folders, restoredFolder{root, timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate)})
+		queue := []folderRow{root}
+		for len(queue) > 0 {
+			f := queue[0]
+			queue = queue[1:]
+			kids, err := c.Children(ctx, f.id, "")
+			r.requests.Add(1)
+			if err != nil {
+				return nil, nil, nil, "reading restored folder " + f.path + " back failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
+			}
+			for _, k := range kids {
+				if k.Status != "AVAILABLE" {
+					continue
+				}
+				back = append(back, k.ID)
+				switch k.Kind {
+				case "FOLDER":
+					sub := folderRow{id: k.ID, name: k.Name, parentID: f.id, path: childPath(f.path, k.Name)}
+					folders = append(folders, restoredFolder{sub, timeOrNil(k.CreatedDate), timeOrNil(k.ModifiedDate)})
+					queue = append(queue, sub)
+				case "FILE":
+					files = append(files, k)
+				}
+			}
+		}
+	}
+	return folders, files, back, ""
 }
 
 // expandFolders replaces the folders among items by the files of their

@@ -320,6 +320,58 @@ func TestCreateFolderRecords(t *testing.T) {
 	ft.syncQuiet("CREATE FOLDER")
 }
 
+// TestRestoreFolderRecords (issue 23): RESTORE of a folder writes it and
+// the folders restored with it as the service holds them (dates as the
+// restore left them) and records each as added, and the file below it
+// too; TRASH of a folder records each folder of its subtree and the file
+// below as removed. The SYNC right after each records nothing more.
+func TestRestoreFolderRecords(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 30, Seed: 63}, 0)
+	if _, err := e.srv.MkdirAll("R/S/T"); err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.srv.Upload("R/S", "x.jpg", []byte("photo x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// x's rows of changes since sync id last, as "statement change".
+	fileRows := func(last int) []string {
+		return e.ids(`SELECT statement || ' ' || change FROM changes WHERE in_table = 'nodes' AND id = ? AND sync_id > ? ORDER BY sync_id`, x, last)
+	}
+	r := e.folderOf("R")
+	if err := e.srv.TrashIDs(r); err != nil { // behind apsql's back
+		t.Fatal(err)
+	}
+	ft := e.trackFolders()
+	start := e.count(`SELECT max(sync_id) FROM changes`)
+	if res, err := e.s.Run(t.Context(), `SYNC TRASH`); err != nil {
+		t.Fatal(err)
+	} else if res.Rows != nil {
+		res.Rows.Release()
+	}
+	time.Sleep(2 * time.Millisecond) // the restore's dates differ from the trash's
+	_, by := ft.step(`RESTORE '` + r + `'`)
+	ft.byAPSQL("RESTORE", by)
+	if len(by) != 3 {
+		t.Errorf("RESTORE recorded %v, want R, R/S and R/S/T", by)
+	}
+	ft.syncQuiet("RESTORE")
+
+	time.Sleep(2 * time.Millisecond)
+	_, by = ft.step(`TRASH '` + r + `'`)
+	ft.byAPSQL("TRASH", by)
+	ft.syncQuiet("TRASH")
+	time.Sleep(2 * time.Millisecond)
+	ft.step(`RESTORE '` + r + `'`)
+	ft.syncQuiet("the second RESTORE")
+	if folder, status, _ := e.srv.PathOf(x); folder != "R/S" || status != "AVAILABLE" {
+		t.Fatalf("x.jpg is %s in %q on the service", status, folder)
+	}
+	if got, want := fileRows(start), []string{"RESTORE added", "TRASH removed", "RESTORE added"}; !slices.Equal(got, want) {
+		t.Errorf("changes of x.jpg, in the folder restored, trashed and restored: %q, want %q (and nothing by a SYNC)", got, want)
+	}
+}
+
 // TestMoveRenameFolderFields (issue 23): MOVE and RENAME of a folder
 // record the fields of the folder that changed as the service changed
 // them (its modifiedDate too), and the paths below; the SYNC right after

@@ -105,17 +105,23 @@ func (m move) apply(ids []string) func(ctx context.Context, tx *sql.Tx) error {
 	}
 }
 
-// recorded is apply that also records in the changes table what the
-// statement did to nodes: TRASH and PURGE remove the rows (recorded while
-// they are there), RESTORE adds them (recorded after).
-func (m move) recorded() func(ids []string) func(ctx context.Context, tx *sql.Tx) error {
-	changes := mirror.NewActionChanges(m.action)
+// recorded is apply that also records with changes what the statement
+// did to nodes: TRASH and PURGE remove the rows (recorded while they are
+// there), RESTORE adds them (recorded after); TRASH of a folder removes
+// its subtree's folders and files too. A restored folder's subtree is
+// recorded once it is read back (restoreSubtrees).
+func (m move) recorded(changes *mirror.ActionChanges) func(ids []string) func(ctx context.Context, tx *sql.Tx) error {
 	return func(ids []string) func(ctx context.Context, tx *sql.Tx) error {
 		apply := m.apply(ids)
 		if apply == nil {
 			return nil
 		}
 		return func(ctx context.Context, tx *sql.Tx) error {
+			if m.action == "TRASH" {
+				if err := recordFolderTrash(ctx, tx, changes, idList(ids)); err != nil {
+					return err
+				}
+			}
 			if m.action != "RESTORE" {
 				if err := changes.Nodes(ctx, tx, "nodes", mirror.ChangeRemoved, ids); err != nil {
 					return err
@@ -348,7 +354,7 @@ func (mv *moveRun) confirm() (*engine.Result, error) {
 func (mv *moveRun) spec() batchSpec {
 	m, a := mv.m, api{mv.c}
 	sp := batchSpec{req: m.request(), per: batchSize, workers: mv.x.workers, progress: m.verb,
-		send: m.send(a), verify: m.verify(a), apply: m.recorded(), follow: mv.follow, unsent: mv.unsent}
+		send: m.send(a), verify: m.verify(a), apply: m.recorded(mv.r.changes), follow: mv.follow, unsent: mv.unsent}
 	if m.action == "PURGE" {
 		sp.check = func(ctx context.Context, b []item) ([]string, error) {
 			return mv.x.stillInTrash(ctx, mv.r, a, b, mv.subs)
