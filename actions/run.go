@@ -113,8 +113,10 @@ type run struct {
 	// changes records the statement's changes of the mirror (one sync_id).
 	changes *mirror.ActionChanges
 
-	mu       sync.Mutex // serialises the database and the fields below
-	seq      int64
+	mu  sync.Mutex // serialises the database and the fields below
+	seq int64
+	// firstSeq is the journal's last seq before this statement.
+	firstSeq int64
 	outcomes []Outcome
 	counts   map[Status]int
 	// ingesters insert node batches, one per table, made on first use.
@@ -155,6 +157,7 @@ func newRun(ctx context.Context, s *engine.Session, action string, explain bool)
 	if err := s.DB.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM actions_log`).Scan(&r.seq); err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}
+	r.firstSeq = r.seq
 	return r, nil
 }
 
@@ -523,12 +526,19 @@ func (k *sink) loop() {
 		if k.apply != nil {
 			apply = k.apply(ok)
 		}
-		if err := k.r.insertNodes(k.ctx, "nodes", raws...); err != nil {
+		// The nodes put into nodes are recorded in changes (nodesPut).
+		put, err := k.r.nodesBefore(k.ctx, buf)
+		if err == nil {
+			err = k.r.insertNodes(k.ctx, "nodes", raws...)
+		}
+		if err != nil {
 			for i := range outs {
 				if buf[i].raw != nil {
 					outs[i].Detail += "; adding it to nodes failed: " + err.Error() + " (run SYNC)"
 				}
 			}
+		} else if put != nil {
+			apply = both(apply, put.record)
 		}
 		if err := k.r.record(k.ctx, apply, outs...); err != nil && k.err == nil {
 			k.err = err
