@@ -49,8 +49,12 @@ func goneOutcome(id, name, req, why string) Outcome {
 }
 
 // dropGone deletes the nodes of gone outcomes from nodes and trash, so
-// that the mirror matches the service; nil when there are none.
-func dropGone(outs []Outcome) func(ctx context.Context, tx *sql.Tx) error {
+// that the mirror matches the service; nil when there are none. Those
+// that leave nodes are recorded in changes as removed by the service
+// (by_apsql false: they vanished behind apsql's back, the statement
+// merely found it), as the SYNC that would otherwise find them missing
+// records them.
+func dropGone(ch *mirror.ActionChanges, outs []Outcome) func(ctx context.Context, tx *sql.Tx) error {
 	var ids []string
 	for _, o := range outs {
 		if o.gone() && o.ID != "" {
@@ -63,6 +67,9 @@ func dropGone(outs []Outcome) func(ctx context.Context, tx *sql.Tx) error {
 	in := idList(ids)
 	stmts := append([]string{`DELETE FROM nodes WHERE id IN ` + in, `DELETE FROM trash WHERE id IN ` + in}, forgetSQL(in)...)
 	return func(ctx context.Context, tx *sql.Tx) error {
+		if err := ch.Found().Nodes(ctx, tx, "nodes", mirror.ChangeRemoved, ids); err != nil {
+			return err
+		}
 		for _, q := range stmts {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
@@ -166,7 +173,7 @@ func newRun(ctx context.Context, s *engine.Session, action string, explain bool)
 // nodes of gone outcomes. It runs even when ctx is cancelled: what was
 // done must be written down.
 func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error, outs ...Outcome) error {
-	apply = both(apply, dropGone(outs))
+	apply = both(apply, dropGone(r.changes, outs))
 	if len(outs) == 0 && apply == nil {
 		return nil
 	}
