@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -193,6 +194,20 @@ func (d *DB) oneThread() (restore func()) {
 			d.threadsOwed.Store(prev)
 		}
 	}
+}
+
+// ExecOneThread runs a statement on the pinned connection with DuckDB's
+// threads at 1, and puts the setting back after it (see oneThread).
+//
+// Why: the COMMIT of a large insert (a first SYNC's: the primary key's
+// index filled from the transaction's rows, then the checkpoint) is one
+// thread's work; with more threads, the thread that waits for the result
+// spins on the scheduler's queue and its mutex meanwhile. A 300k-node
+// COMMIT used 0.44-0.48 s of CPU on one thread against 0.51-1.37 s with
+// two (bench/firstlab numbers in BENCHMARKS.md).
+func (d *DB) ExecOneThread(ctx context.Context, query string) (sql.Result, error) {
+	defer d.oneThread()()
+	return d.conn.ExecContext(ctx, query)
 }
 
 // RestoreSettings puts back a setting that an Arrow insert changed and

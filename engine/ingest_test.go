@@ -393,6 +393,57 @@ func TestIngestStream(t *testing.T) {
 	}
 }
 
+// TestExecOneThread: the statement runs with threads = 1 (the COMMIT of a
+// first SYNC), and the user's setting comes back after it, committed or
+// failed.
+func TestExecOneThread(t *testing.T) {
+	d := openTest(t)
+	ctx := t.Context()
+	if _, err := d.Exec(ctx, "SET threads = 3"); err != nil {
+		t.Fatal(err)
+	}
+	threads := func() int {
+		var n int
+		if err := d.QueryRow(ctx, "SELECT current_setting('threads')").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := d.ExecOneThread(ctx, "CREATE TABLE seen AS SELECT current_setting('threads')::INTEGER AS n"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.QueryRow(ctx, "SELECT n FROM seen").Scan(&n); err != nil || n != 1 {
+		t.Errorf("threads inside ExecOneThread = %d (%v), want 1", n, err)
+	}
+	if n := threads(); n != 3 {
+		t.Errorf("threads after ExecOneThread = %d, want 3 as set before", n)
+	}
+	// A transaction's COMMIT, as the first SYNC runs it.
+	if _, err := d.Exec(ctx, "BEGIN TRANSACTION"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(ctx, "INSERT INTO seen VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ExecOneThread(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.QueryRow(ctx, "SELECT count(*) FROM seen").Scan(&n); err != nil || n != 2 {
+		t.Errorf("rows after the COMMIT = %d (%v), want 2", n, err)
+	}
+	if n := threads(); n != 3 {
+		t.Errorf("threads after ExecOneThread(COMMIT) = %d, want 3", n)
+	}
+	// A statement that fails puts the setting back too.
+	if _, err := d.ExecOneThread(ctx, "INSERT INTO no_such_table VALUES (1)"); err == nil {
+		t.Error("ExecOneThread of a failing statement: no error")
+	}
+	if n := threads(); n != 3 {
+		t.Errorf("threads after a failed ExecOneThread = %d, want 3", n)
+	}
+}
+
 // BenchmarkIngest measures the Arrow path with the fetcher's batch size.
 func BenchmarkIngest(b *testing.B) {
 	d, err := Open(b.Context(), Memory)

@@ -562,7 +562,9 @@ func firstSyncAttempt(ctx context.Context, s *engine.Session, src source, total 
 	if _, err = s.DB.Exec(ctx, markSince(false)("nodes")); err != nil {
 		return stats, fmt.Errorf("record the SYNC NEW mark: %w", err)
 	}
-	_, err = s.DB.Exec(ctx, "COMMIT")
+	// The COMMIT fills the primary key's index and checkpoints, on one
+	// thread: a second one would spin beside it (engine.ExecOneThread).
+	_, err = s.DB.ExecOneThread(ctx, "COMMIT")
 	return stats, err
 }
 
