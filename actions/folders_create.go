@@ -131,7 +131,9 @@ func (fm *folderMaker) explain(prefixes []string) *engine.Result {
 // mirrored returns the mirror's folder at pre when the service still has
 // it. One trashed or deleted elsewhere since the last SYNC is not there to
 // reuse: the mirror forgets it and its subtree, recorded in changes as
-// removed by the service (by_apsql false), and it is made again.
+// removed by the service (by_apsql false), and it is made again. The files
+// the mirror holds below it are read back first (trashedFiles): those the
+// service no longer has available leave nodes the same way.
 func (fm *folderMaker) mirrored(ctx context.Context, pre string) (folderRow, bool, error) {
 	f, ok := fm.local[strings.ToLower(pre)]
 	if !ok {
@@ -142,14 +144,32 @@ func (fm *folderMaker) mirrored(ctx context.Context, pre string) (folderRow, boo
 	if !errors.Is(gerr, errNodeGone) && (gerr != nil || n.Status == "AVAILABLE") {
 		return f, true, nil
 	}
+	sub := folderSubtree(idList([]string{f.id}))
+	files, purged, err := fm.trashedFiles(ctx, sub)
+	if err != nil {
+		return f, false, err
+	}
 	drop := func(ctx context.Context, tx *sql.Tx) error {
-		sub := folderSubtree(idList([]string{f.id}))
 		ids, err := txIDs(ctx, tx, `SELECT id FROM `+sub+` ORDER BY id`)
 		if err != nil {
 			return err
 		}
 		if err := fm.changes.Found().Nodes(ctx, tx, "folders", mirror.ChangeRemoved, ids); err != nil {
 			return err
+		}
+		if len(files) > 0 {
+			if err := fm.changes.Found().Nodes(ctx, tx, "nodes", mirror.ChangeRemoved, files); err != nil {
+				return err
+			}
+			stmts := []string{`DELETE FROM nodes WHERE id IN ` + idList(files)}
+			if len(purged) > 0 {
+				stmts = append(stmts, forgetSQL(idList(purged))...)
+			}
+			for _, q := range stmts {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM folders WHERE id IN `+sub)
 		return err
@@ -195,4 +215,54 @@ func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
 	}
 	fm.parent, fm.parentPath = made.id, made.path
 	return true, nil
+}
+
+// trashedFiles reads back from the service the files the mirror holds
+// below the folders sub (a folder trashed or deleted elsewhere): it
+// returns those the service no longer has available, after putting the
+// ones it holds in its trash into trash as it shows them, and of them
+// those it no longer has at all (purged: their album memberships and
+// labels go too). A file the
+// service still has available (moved out, or restored on its own) stays
+// as the mirror has it, for SYNC; when reading fails, all of them do: the
+// mirror drops no file on a guess.
+func (fm *folderMaker) trashedFiles(ctx context.Context, sub string) (out, purged []string, err error) {
+	rows, err := fm.r.s.DB.Query(ctx, `SELECT id FROM nodes WHERE parentId IN `+sub+` ORDER BY id`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create folder: read nodes: %w", err)
+	}
+	var below []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		below = append(below, id)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil || len(below) == 0 {
+		return nil, nil, err
+	}
+	found, gone, err := fm.c.GetNodes(ctx, below)
+	fm.r.requests.Add(int64(len(below)))
+	if err != nil {
+		return nil, nil, nil
+	}
+	var raws [][]byte
+	for _, id := range below {
+		n := found[id]
+		switch {
+		case gone[id] || n != nil && n.Status == "PURGED":
+			out, purged = append(out, id), append(purged, id)
+		case n == nil || n.Status == "AVAILABLE":
+		default: // in the trash
+			out, raws = append(out, id), append(raws, n.Raw)
+		}
+	}
+	if err := fm.r.insertNodes(ctx, "trash", raws...); err != nil {
+		return nil, nil, fmt.Errorf("create folder: %w", err)
+	}
+	return out, purged, nil
 }
