@@ -16,7 +16,8 @@ import (
 // (run.sink) change there: a node the mirror lacked is added, one it held
 // otherwise (ON CONFLICT REPLACE) is changed, with the columns that
 // differ. The statement did it when the node's outcome is ok (it stored
-// the file, or an earlier run of it whose answer was lost did); otherwise
+// the file), and so did apsql when an earlier run sent the file without
+// an ok outcome (earlierSent: its answer was cut); otherwise
 // the service had the node already (made elsewhere since the last SYNC,
 // found by a 409 or its silent dedup) and the statement merely found it:
 // by_apsql false. A node the mirror already holds as it is records
@@ -61,15 +62,16 @@ func (r *run) nodesBefore(ctx context.Context, entries []sinkEntry) (*nodesPut, 
 	if len(p.ids) == 0 {
 		return nil, nil
 	}
-	// A file an earlier run sent without learning the outcome (its answer
-	// was lost) is that run's upload, found now by a 409.
+	// A file an earlier run of the statement sent without learning that
+	// it landed (its answer cut: failed, or never written) is that run's
+	// upload, found now by a 409.
 	if len(targets) > 0 {
-		unknown, err := r.earlierUnknown(ctx, targets)
+		sent, err := r.earlierSent(ctx, targets)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range entries {
-			if e.raw != nil && unknown[e.o.Target] && e.o.ID != "" {
+			if e.raw != nil && sent[e.o.Target] && e.o.ID != "" {
 				p.byApsql[e.o.ID] = true
 			}
 		}
@@ -82,15 +84,17 @@ func (r *run) nodesBefore(ctx context.Context, entries []sinkEntry) (*nodesPut, 
 	return p, err
 }
 
-// earlierUnknown returns the targets among targets whose latest entry in
-// the journal before this statement, for this statement's action, is a
-// failure of unknown outcome or a request about to be sent whose outcome
-// was never written.
-func (r *run) earlierUnknown(ctx context.Context, targets []string) (map[string]bool, error) {
+// earlierSent returns the targets among targets that an earlier run of
+// this statement's action sent without an ok outcome: their latest entry
+// in the journal before this statement is a failure of a request that was
+// sent (a 409 whose answer was cut reads as refused: the failure's reason
+// cannot tell), or a request about to be sent whose outcome was never
+// written.
+func (r *run) earlierSent(ctx context.Context, targets []string) (map[string]bool, error) {
 	out, err := selectedIDs(ctx, r.s.DB, targets, `SELECT target FROM (
   SELECT target, status, reason, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn
-  FROM actions_log WHERE action = ? AND seq <= ? AND target IN %s) WHERE rn = 1 AND (status = 'failed' AND reason = ? OR status = ?)`,
-		r.action, r.firstSeq, string(ReasonUnknown), string(statusSending))
+  FROM actions_log WHERE action = ? AND seq <= ? AND target IN %s) WHERE rn = 1 AND (status = 'failed' AND reason IS DISTINCT FROM ? OR status = ?)`,
+		r.action, r.firstSeq, string(ReasonNotSent), string(statusSending))
 	if err != nil {
 		return nil, fmt.Errorf("read actions_log: %w", err)
 	}

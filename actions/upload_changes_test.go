@@ -2,6 +2,7 @@ package actions
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,4 +133,49 @@ func TestUploadRecordsFiles(t *testing.T) {
 		}
 	}
 	e.nodesQuiet("UPLOAD ON CONFLICT REPLACE")
+}
+
+// TestUploadRecordsEarlierLostAnswer (issue 23): a file whose upload landed
+// while every answer to it was cut (its outcome unknown) is found by the
+// re-run's 409; the re-run records it added by apsql (the earlier run
+// stored it), not as the service's doing. The SYNC after records nothing.
+func TestUploadRecordsEarlierLostAnswer(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 67}, 2)
+	if _, err := e.srv.MkdirAll("Dest"); err != nil {
+		t.Fatal(err)
+	}
+	e.syncAll()
+	dir := filepath.Join(t.TempDir(), "lost")
+	writeFile(t, filepath.Join(dir, "x.jpg"), "photo x")
+	e.rec.mu.Lock()
+	e.rec.before = func(r *http.Request) {
+		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/cdproxy/nodes") {
+			e.srv.SetFaults(0, 0, 1, 0) // from the first upload on, every answer is cut
+		}
+	}
+	e.rec.mu.Unlock()
+	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest'`)
+	e.srv.SetFaults(0, 0, 0, 0)
+	e.rec.mu.Lock()
+	e.rec.before = nil
+	e.rec.mu.Unlock()
+	if len(rows) != 3 || rows[2].status != StatusFailed {
+		t.Fatalf("the first UPLOAD: %+v (%s), want x.jpg failed", rows, sum)
+	}
+	if n, err := e.srv.CountNodes(`name:"x.jpg"`); err != nil || n != 1 {
+		t.Fatalf("the service holds x.jpg %d times (%v), want the upload landed once", n, err)
+	}
+	last := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
+	rows, sum = e.run(`UPLOAD '` + dir + `' TO 'Dest'`)
+	rows = slices.DeleteFunc(rows, func(r row) bool { return strings.HasSuffix(r.name, "/") }) // the folders' rows
+	if len(rows) != 1 || rows[0].status != StatusSkipped {
+		t.Fatalf("the re-run: %+v (%s), want x.jpg skipped as there", rows, sum)
+	}
+	if n, ok := e.node(rows[0].id); !ok || n.Name != "x.jpg" {
+		t.Fatalf("the re-run found %s, which the service holds as %q (%v)", rows[0].id, n.Name, ok)
+	}
+	if got, want := e.nodeChangeRows(last), []string{"added " + rows[0].id + " x.jpg true "}; !slices.Equal(got, want) {
+		t.Errorf("the re-run recorded %q, want %q", got, want)
+	}
+	e.nodesQuiet("the re-run")
 }
