@@ -195,9 +195,6 @@ func (j syncJob) statement() string {
 type recordedTable struct {
 	id, name string // SQL over the row r (s: staged, n: mirrored)
 	album    string // album_id, SQL over r; "" for NULL
-	// quietFirst: filling a table that holds no rows records nothing
-	// (every row would be "added"), as the first SYNC of nodes does.
-	quietFirst bool
 }
 
 // recordedTables are the small tables whose changes SYNC records.
@@ -205,17 +202,21 @@ var recordedTables = map[string]recordedTable{
 	"albums":        {id: `r.id`, name: `r.name`},
 	"album_members": {id: `r.id`, name: `(SELECT name FROM nodes x WHERE x.id = r.id LIMIT 1)`, album: `r."albumId"`},
 	"people":        {id: `r."clusterId"`, name: `r.name`},
-	"folders":       {id: `r.id`, name: `r.name`, quietFirst: true},
+	"folders":       {id: `r.id`, name: `r.name`},
 }
 
 // record writes, in tx, the change rows of replacing the rows mirror of
 // t's table with the staged rows stage (c counts them; join and changed
-// are swap's SQL over s and n).
+// are swap's SQL over s and n). The first SYNC of a table (no SYNC of it
+// marked, and no row in it) records nothing: every row would be "added"
+// by the service, as the first SYNC of nodes would say of every node.
+// A table some SYNC left empty records its first rows as added.
 func (rt recordedTable) record(ctx context.Context, tx *sql.Tx, t smallTable, tb model.Table, c changes, stage, mirror, join, changed string) error {
 	l := changeLogOf(ctx)
 	quiet := false
-	if rt.quietFirst && c.inserted > 0 && c.updated+c.removed == 0 {
-		if err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+mirror+`)`).Scan(&quiet); err != nil {
+	if c.inserted > 0 && c.updated+c.removed == 0 {
+		q := `SELECT NOT EXISTS (SELECT 1 FROM ` + mirror + `) AND NOT EXISTS (SELECT 1 FROM apsql_meta WHERE key = ?)`
+		if err := tx.QueryRowContext(ctx, q, changesSinceKey(t.name)).Scan(&quiet); err != nil {
 			return fmt.Errorf("record the changes of %s: %w", t.name, err)
 		}
 	}

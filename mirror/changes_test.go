@@ -392,3 +392,57 @@ func TestChangesOfSyncAllAndSyncNodes(t *testing.T) {
 		t.Errorf("SYNC NODES recorded %v, want %v", got, w)
 	}
 }
+
+// TestFirstSyncOfSmallTablesRecordsNothing: the first SYNC of a library
+// fills albums, album_members, people and folders without a changes row
+// (every row would be "added" by the service), as the first SYNC of nodes
+// does; a table that an earlier SYNC left empty records its first rows as
+// added. Expectations come from the emulator's albums and people.
+func TestFirstSyncOfSmallTablesRecordsNothing(t *testing.T) {
+	e := newEnv(t, emulator.Options{Nodes: 400, Seed: 41})
+	ids, err := e.srv.IDs("type:(PHOTOS)")
+	if err != nil || len(ids) < 20 {
+		t.Fatalf("photos of the emulator: %d, %v", len(ids), err)
+	}
+	if _, err := e.srv.CreateAlbum("First", ids[:5]...); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.srv.People()) == 0 {
+		t.Fatal("the emulator's library has no people: the check checks little")
+	}
+	e.mustSync(t, "SYNC")
+	if got := e.strings(t, `SELECT DISTINCT in_table FROM changes ORDER BY 1`); len(got) != 0 {
+		t.Errorf("the first SYNC recorded rows of %v, want none", got)
+	}
+	if n := e.queryInt(t, `SELECT count(*) FROM albums`); int(n) != len(e.srv.Albums()) {
+		t.Fatalf("albums holds %d rows, the emulator %d", n, len(e.srv.Albums()))
+	}
+
+	// A SYNC that leaves albums empty (every album trashed on the
+	// service) is not a first SYNC: the next album made there is a change.
+	var albums []string
+	for id := range e.srv.Albums() {
+		albums = append(albums, id)
+	}
+	if err := e.srv.TrashIDs(albums...); err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync(t, "SYNC")
+	if n := e.queryInt(t, `SELECT count(*) FROM albums`); n != 0 || len(e.srv.Albums()) != 0 {
+		t.Fatalf("albums: %d rows, %d on the emulator after every album was trashed", n, len(e.srv.Albums()))
+	}
+	if n := e.queryInt(t, `SELECT count(*) FROM changes WHERE in_table = 'albums' AND change = 'removed' AND NOT by_apsql`); int(n) != len(albums) {
+		t.Errorf("%d albums recorded removed, want the %d trashed on the service", n, len(albums))
+	}
+	later, err := e.srv.CreateAlbum("Later", ids[5:8]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustSync(t, "SYNC")
+	last := e.queryInt(t, `SELECT max(sync_id) FROM changes`)
+	got := e.strings(t, fmt.Sprintf(`SELECT in_table || ' ' || change || ' ' || by_apsql FROM changes WHERE sync_id = %d AND in_table IN ('albums', 'album_members') ORDER BY 1`, last))
+	want := []string{"album_members added false", "album_members added false", "album_members added false", "albums added false"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after the album %s was made on the service: %v, want %v", later, got, want)
+	}
+}
