@@ -38,3 +38,7 @@ DOWNLOAD ALBUM 'Wedding' TO 'demo-albums' (NAMING '{album}/{name}');
 CREATE FOLDER 'Documents/Sorted';
 EXPLAIN MOVE (SELECT id FROM nodes WHERE category = 'pdf' ORDER BY id LIMIT 3) TO 'Documents/Sorted';
 MOVE (SELECT id FROM nodes WHERE category = 'pdf' ORDER BY id LIMIT 3) TO 'Documents/Sorted';
+-- What changed in the mirror, and who did it: apsql's own statements (by_apsql) or the service.
+SELECT statement, in_table, change, by_apsql, count(*) AS rows FROM changes GROUP BY ALL ORDER BY ALL;
+-- Storage by type, and what removing the exact duplicates (same md5) would free.
+SELECT type, sum(count) AS files, sum(bytes) AS bytes, sum(duplicate_count) AS duplicate_copies FROM storage_report GROUP BY ALL ORDER BY ALL;
