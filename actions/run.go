@@ -173,14 +173,37 @@ func newRun(ctx context.Context, s *engine.Session, action string, explain bool)
 // nodes of gone outcomes. It runs even when ctx is cancelled: what was
 // done must be written down.
 func (r *run) record(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error, outs ...Outcome) error {
+	return r.recordPut(ctx, nil, nil, apply, outs)
+}
+
+// recordPut is record with put (nodes the service answered, put into the
+// mirror and recorded in changes) run first in the same transaction, so
+// that a node's row, its change rows and its outcome land together or not
+// at all: a crash in between cannot leave a mirrored node whose change no
+// one records. When put itself fails, the transaction is rolled back and
+// the outcomes unput returns (which say why their nodes are missing) are
+// journaled alone, with apply.
+func (r *run) recordPut(ctx context.Context, put func(ctx context.Context, tx *sql.Tx) error, unput func(error) []Outcome, apply func(ctx context.Context, tx *sql.Tx) error, outs []Outcome) error {
 	apply = both(apply, dropGone(r.changes, outs))
-	if len(outs) == 0 && apply == nil {
+	if len(outs) == 0 && apply == nil && put == nil {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	err := r.write(ctx, apply, outs)
+	var putErr error
+	all := apply
+	if put != nil {
+		all = both(func(ctx context.Context, tx *sql.Tx) error {
+			putErr = put(ctx, tx)
+			return putErr
+		}, apply)
+	}
+	err := r.write(ctx, all, outs)
+	if putErr != nil {
+		outs = unput(putErr)
+		err = r.write(ctx, apply, outs)
+	}
 	r.outcomes = append(r.outcomes, outs...)
 	for _, o := range outs {
 		r.counts[o.Status]++
@@ -447,8 +470,8 @@ func notInMirror(ctx context.Context, db *engine.DB, items []item) ([]Outcome, e
 // them in batches, so that a DOWNLOAD or UPLOAD of thousands of files does
 // not pay one transaction per file: a batch is written when it holds
 // sinkBatch outcomes or is sinkDelay old, and on close. Nodes handed with
-// an outcome (an upload's new node) go into nodes in the same flush, before
-// the outcome is journaled.
+// an outcome (an upload's new node) go into nodes, and into changes, in
+// the transaction that journals the outcomes (run.recordPut).
 type sink struct {
 	r      *run
 	apply  func(ids []string) func(context.Context, *sql.Tx) error
@@ -533,23 +556,41 @@ func (k *sink) loop() {
 		if k.apply != nil {
 			apply = k.apply(ok)
 		}
-		// The nodes put into nodes are recorded in changes (nodesPut).
-		put, err := k.r.nodesBefore(k.ctx, buf)
-		if err == nil {
-			err = k.r.insertNodes(k.ctx, "nodes", raws...)
-		}
-		if err != nil {
+		// The nodes go into nodes, and into changes (nodesPut), in the
+		// transaction that journals their outcomes.
+		unput := func(err error) []Outcome {
 			for i := range outs {
 				if buf[i].raw != nil {
 					outs[i].Detail += "; adding it to nodes failed: " + err.Error() + " (run SYNC)"
 				}
 			}
-		} else if put != nil {
-			apply = both(apply, put.record)
+			return outs
 		}
-		if err := k.r.record(k.ctx, apply, outs...); err != nil && k.err == nil {
+		var putNodes func(context.Context, *sql.Tx) error
+		var nodes *nodeBatch
+		p, err := k.r.nodesBefore(k.ctx, buf)
+		if err == nil && len(raws) > 0 {
+			nodes, err = decodeNodes(raws)
+		}
+		if err != nil {
+			outs = unput(err)
+		} else if nodes != nil {
+			putNodes = func(ctx context.Context, tx *sql.Tx) error {
+				if err := k.r.putNodes(ctx, tx.ExecContext, "nodes", nodes); err != nil {
+					return err
+				}
+				if p != nil {
+					return p.record(ctx, tx)
+				}
+				return nil
+			}
+		}
+		if err := k.r.recordPut(k.ctx, putNodes, unput, apply, outs); err != nil && k.err == nil {
 			k.err = err
 			k.failed.Store(true)
+		}
+		if nodes != nil {
+			nodes.release()
 		}
 		buf = buf[:0]
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
 	"github.com/apsql/apsql/mirror"
@@ -156,30 +158,56 @@ func (x *Actions) recheckAlready(ctx context.Context, r *run, explain bool, alre
 }
 
 // insertNodes puts nodes (JSON objects as the service sent them) into
-// table, replacing rows with the same id. It holds the run's lock, as every
-// database write of a run does.
+// table, replacing rows with the same id, in a transaction of its own. It
+// holds the run's lock, as every database write of a run does.
 func (r *run) insertNodes(ctx context.Context, table string, raws ...[]byte) error {
 	if len(raws) == 0 {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
+	b, err := decodeNodes(raws)
+	if err != nil {
+		return err
+	}
+	defer b.release()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.putNodes(ctx, r.s.DB.Exec, table, b)
+}
+
+// nodeBatch is nodes decoded for the nodes table (or trash): one Arrow
+// batch and its ids.
+type nodeBatch struct {
+	rec arrow.RecordBatch
+	ids []string
+}
+
+func (b *nodeBatch) release() { b.rec.Release() }
+
+// decodeNodes decodes nodes (JSON objects as the service sent them) into
+// one batch for the nodes table; raws must not be empty.
+func decodeNodes(raws [][]byte) (*nodeBatch, error) {
 	d := fetch.NewNodeDecoder(nil, time.Now())
 	defer d.Release()
 	for _, raw := range raws {
 		if err := d.AppendNode(raw); err != nil {
-			return fmt.Errorf("decode the node the service returned: %w", err)
+			return nil, fmt.Errorf("decode the node the service returned: %w", err)
 		}
 	}
-	rec := d.NewBatch()
-	defer rec.Release()
-	ids := make([]string, 0, len(raws))
-	col := rec.Column(0)
-	for i := 0; i < int(rec.NumRows()); i++ {
-		ids = append(ids, col.ValueStr(i))
+	b := &nodeBatch{rec: d.NewBatch()}
+	col := b.rec.Column(0)
+	b.ids = make([]string, 0, b.rec.NumRows())
+	for i := 0; i < int(b.rec.NumRows()); i++ {
+		b.ids = append(b.ids, col.ValueStr(i))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, err := r.s.DB.Exec(ctx, `DELETE FROM `+engine.Ident(table)+` WHERE id IN `+idList(ids)); err != nil {
+	return b, nil
+}
+
+// putNodes puts b into table, replacing rows with the same id; r.mu is
+// held. exec runs the DELETE: in a caller's transaction (tx.ExecContext),
+// the Arrow insert, on the session's one connection, joins it too.
+func (r *run) putNodes(ctx context.Context, exec func(ctx context.Context, query string, args ...any) (sql.Result, error), table string, b *nodeBatch) error {
+	if _, err := exec(ctx, `DELETE FROM `+engine.Ident(table)+` WHERE id IN `+idList(b.ids)); err != nil {
 		return fmt.Errorf("update %s: %w", table, err)
 	}
 	if r.ingesters == nil {
@@ -193,7 +221,7 @@ func (r *run) insertNodes(ctx context.Context, table string, raws ...[]byte) err
 		}
 		r.ingesters[table] = in
 	}
-	return in.Insert(ctx, rec)
+	return in.Insert(ctx, b.rec)
 }
 
 func lower(s string) string {
