@@ -51,6 +51,11 @@ func (up *uploader) settle409(ctx context.Context, f *upFile, parentID, onConfli
 	switch {
 	case err != nil:
 		o.Status, o.Detail = StatusFailed, fmt.Sprintf("a file named %s is already in /%s (409); reading it failed: %v", engine.Quote(f.name), f.remote, err)
+		if a.resent {
+			// The first send, whose answer was lost, may be what holds
+			// the name.
+			o.Reason, o.Detail = ReasonUnknown, a.ep+": "+unknownOutcome+": "+o.Detail+" (the answer was lost and the resend found the name taken; if it landed, the re-run finds it by its name and md5)"
+		}
 		return o, nil
 	case !sameContent(held, f):
 		return up.otherContent(ctx, o, f, parentID, onConflict, held)

@@ -87,9 +87,9 @@ func (r *run) nodesBefore(ctx context.Context, entries []sinkEntry) (*nodesPut, 
 // earlierSent returns the targets among targets that an earlier run of
 // this statement's action sent without an ok outcome: their latest entry
 // in the journal before this statement is a failure of a request that was
-// sent (a 409 whose answer was cut reads as refused: the failure's reason
-// cannot tell), or a request about to be sent whose outcome was never
-// written.
+// sent (one of unknown outcome, as a resend's 409 whose holder could not
+// be read is; or refused, as such a 409 was journaled before), or a
+// request about to be sent whose outcome was never written.
 func (r *run) earlierSent(ctx context.Context, targets []string) (map[string]bool, error) {
 	out, err := selectedIDs(ctx, r.s.DB, targets, `SELECT target FROM (
   SELECT target, status, reason, row_number() OVER (PARTITION BY target ORDER BY seq DESC) AS rn

@@ -143,6 +143,9 @@ func (up *uploader) fileVia(ctx context.Context, f *upFile, parentID string, v2 
 		o, n = up.settle409(ctx, f, parentID, onConflict, a, held)
 		return o, n, false
 	}
+	if a.resent && isStatus(a.err, http.StatusConflict) {
+		return a.lost409(f), nil, false
+	}
 	return a.failed(f), nil, !v2 && isStatus(a.err, http.StatusForbidden)
 }
 
@@ -184,6 +187,16 @@ func (up *uploader) send(ctx context.Context, f *upFile, parentID string, v2 boo
 		a.err = nil // the answer is read by landed
 	}
 	return a
+}
+
+// lost409 is the outcome of an upload whose resend was answered 409 and
+// whose name's holder could not be read (the 409's answer and the lookup
+// by name cut): the first send, whose answer was lost, may be what holds
+// the name, so the outcome is unknown, not refused. The re-run finds the
+// file by its name and md5 (409) and sends no second copy.
+func (a *attempt) lost409(f *upFile) Outcome {
+	return Outcome{Name: f.rel, Target: f.rel, Status: StatusFailed, Reason: ReasonUnknown,
+		Detail: a.ep + ": " + unknownOutcome + ": the answer was lost and the resend was answered 409 (the name is taken, perhaps by this upload), but which file holds the name could not be read: " + a.err.Error() + " (if it landed, the re-run finds it by its name and md5)"}
 }
 
 // failed is the outcome of an upload the service did not take: refused,
