@@ -65,8 +65,21 @@ func (up *uploader) settle409(ctx context.Context, f *upFile, parentID, onConfli
 		o.Status, o.Detail = StatusOK, up.r.s.Say("%s: uploaded to /%s (%v); the answer was lost and the resend found it (409)", a.ep, f.remote, model.Size(f.size))
 	default:
 		o.Status, o.Detail = StatusSkipped, fmt.Sprintf("a file named %s with the same content is already in /%s (409)", engine.Quote(f.name), f.remote)
+		if up.sentBefore(ctx, f.rel) {
+			o.Detail += ": the upload of an earlier run of the statement, whose answer was lost"
+		}
 	}
 	return o, availableFile(held)
+}
+
+// sentBefore reports whether an earlier run of the statement sent the
+// file target without learning that it landed (run.earlierSent). It holds
+// the run's lock, so that it reads no flush's transaction half done.
+func (up *uploader) sentBefore(ctx context.Context, target string) bool {
+	up.r.mu.Lock()
+	defer up.r.mu.Unlock()
+	sent, err := up.r.earlierSent(ctx, []string{target})
+	return err == nil && sent[target]
 }
 
 // otherContent settles a name that the folder holds with other content

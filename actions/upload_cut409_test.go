@@ -14,8 +14,9 @@ import (
 // cut, the resend's 409 was cut too, and so was every lookup of the node
 // that holds the name: the first send may be what holds it, so the
 // outcome is unknown, not refused. The re-run finds the file by its name
-// and md5 (409), sends no second copy and journals no failure. Before, the
-// file was journaled failed | refused though the service held it.
+// and md5 (409), says it is the earlier run's upload, sends no second copy
+// and journals no failure. Before, the file was journaled failed | refused
+// though the service held it.
 func TestUploadCut409Unknown(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 73}, 2)
 	if _, err := e.srv.MkdirAll("Dest/cut"); err != nil {
@@ -59,8 +60,8 @@ WHERE action = 'UPLOAD' AND target = 'cut/y.jpg' AND status <> 'sending' ORDER B
 	posts := len(e.rec.matching("POST", "/cdproxy/nodes"))
 	rows, sum = e.run(`UPLOAD '` + dir + `' TO 'Dest'`)
 	rows = slices.DeleteFunc(rows, func(r row) bool { return strings.HasSuffix(r.name, "/") })
-	if len(rows) != 1 || rows[0].id != id || rows[0].status == StatusFailed {
-		t.Errorf("the re-run: %+v (%s), want y.jpg found as %s", rows, sum, id)
+	if len(rows) != 1 || rows[0].id != id || rows[0].status == StatusFailed || !strings.Contains(rows[0].detail, "earlier run") {
+		t.Errorf("the re-run: %+v (%s), want y.jpg found as %s, the upload of the earlier run", rows, sum, id)
 	}
 	if n, err := e.srv.CountNodes(`name:"y.jpg"`); err != nil || n != 1 {
 		t.Errorf("after the re-run the service holds y.jpg %d times (%v), want once", n, err)
