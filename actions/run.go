@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -487,6 +488,45 @@ type sinkEntry struct {
 	raw []byte
 }
 
+// nodeID is the id of the entry's node: its outcome's, else the one in
+// its JSON; "" when it has none.
+func (e sinkEntry) nodeID() string {
+	if e.o.ID != "" || e.raw == nil {
+		return e.o.ID
+	}
+	var n struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(e.raw, &n) != nil {
+		return ""
+	}
+	return n.ID
+}
+
+// nodesOf returns the node JSON of entries, one per node: a node handed
+// more than once in a batch (files the service deduplicated into one node)
+// goes into nodes once, as last answered, for a batch that holds an id
+// twice fails on the primary key.
+func nodesOf(entries []sinkEntry) [][]byte {
+	var raws [][]byte
+	at := map[string]int{}
+	for _, e := range entries {
+		if e.raw == nil {
+			continue
+		}
+		id := e.nodeID()
+		if i, seen := at[id]; seen {
+			raws[i] = e.raw
+			continue
+		}
+		if id != "" {
+			at[id] = len(raws)
+		}
+		raws = append(raws, e.raw)
+	}
+	return raws
+}
+
 const (
 	sinkBatch = 128
 	sinkDelay = 200 * time.Millisecond
@@ -540,14 +580,11 @@ func (k *sink) loop() {
 		if len(buf) == 0 {
 			return
 		}
-		var raws [][]byte
+		raws := nodesOf(buf)
 		var ok []string
 		outs := make([]Outcome, len(buf))
 		for i, e := range buf {
 			outs[i] = e.o
-			if e.raw != nil {
-				raws = append(raws, e.raw)
-			}
 			if e.o.Status == StatusOK && e.o.ID != "" {
 				ok = append(ok, e.o.ID)
 			}

@@ -76,3 +76,41 @@ SELECT max(seq) + 1, now(), 'TEST', 'blocker', 'ok', 'takes the seq of the uploa
 	}
 	e.nodesQuiet("the re-run")
 }
+
+// TestUploadTwinsOneFlush (issue 23): files of the same content that the
+// service deduplicates silently (UploadDedup: each answer is the node the
+// first one stored) come back as one node several times in one flush of
+// the sink. It goes into nodes once, and into changes as added by apsql.
+// Before, the batch held the id three times, its insert failed on the
+// primary key, and the uploaded node was in neither table ("adding it to
+// nodes failed ... (run SYNC)").
+func TestUploadTwinsOneFlush(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 83, UploadDedup: true}, 0)
+	if _, err := e.srv.MkdirAll("Dest/twins"); err != nil {
+		t.Fatal(err)
+	}
+	e.syncAll()
+	dir := filepath.Join(t.TempDir(), "twins")
+	for _, n := range []string{"a.jpg", "b.jpg", "c.jpg"} {
+		writeFile(t, filepath.Join(dir, n), "the same bytes, three times")
+	}
+	last := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
+	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest' (DEDUP false, CONCURRENCY 1)`)
+	ids, err := e.srv.NodeIDs(`name:"a.jpg" OR name:"b.jpg" OR name:"c.jpg"`)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("the service holds %d of the twins (%v), want one", len(ids), err)
+	}
+	id := ids[0]
+	for _, r := range slices.DeleteFunc(rows, func(r row) bool { return strings.HasSuffix(r.name, "/") }) {
+		if r.id != id || r.status == StatusFailed || strings.Contains(r.detail, "adding it to nodes failed") {
+			t.Errorf("%s: %+v (%s), want it found as %s and put into nodes", r.name, r, sum, id)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, id); n != 1 {
+		t.Errorf("nodes holds %s %d times, want once", id, n)
+	}
+	if got, want := e.nodeChangeRows(last), []string{"added " + id + " a.jpg true "}; !slices.Equal(got, want) {
+		t.Errorf("changes: %q, want %q", got, want)
+	}
+	e.nodesQuiet("the UPLOAD of twins")
+}

@@ -41,15 +41,9 @@ func (r *run) nodesBefore(ctx context.Context, entries []sinkEntry) (*nodesPut, 
 		if e.raw == nil {
 			continue
 		}
-		id := e.o.ID
+		id := e.nodeID()
 		if id == "" {
-			var n struct {
-				ID string `json:"id"`
-			}
-			if json.Unmarshal(e.raw, &n) != nil || n.ID == "" {
-				continue
-			}
-			id = n.ID
+			continue
 		}
 		if _, seen := p.byApsql[id]; !seen {
 			p.ids = append(p.ids, id)
