@@ -343,7 +343,7 @@ func TestRestoreFolderRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	ft := e.trackFolders()
-	start := e.count(`SELECT max(sync_id) FROM changes`)
+	start := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
 	if res, err := e.s.Run(t.Context(), `SYNC TRASH`); err != nil {
 		t.Fatal(err)
 	} else if res.Rows != nil {
