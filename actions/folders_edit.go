@@ -79,27 +79,24 @@ func (an *answered) sender(change func(ctx context.Context, id string, retry fet
 	}
 }
 
-// storeRows returns the pipeline's follow step of a node edit: before a
-// batch is journaled, the rows of the files done are replaced by the nodes
-// the service showed (every column, as a SYNC writes them, so that the
-// next SYNC finds nothing more to record). table says which table holds
-// an id ("" for a folder: apply writes the folders table). When writing
-// fails, apply's update stands and the next SYNC reads the rows again.
-func (an *answered) storeRows(r *run, table func(id string) string) func(context.Context, []Outcome) ([]Outcome, error) {
-	return func(ctx context.Context, outs []Outcome) ([]Outcome, error) {
-		raws := map[string][][]byte{}
-		for _, o := range outs {
-			if o.Status != StatusOK {
+// storeRows returns the pipeline's follow step of a node edit: the rows
+// of the files done are replaced by the nodes the service showed (every
+// column, as a SYNC writes them, so that the next SYNC finds nothing more
+// to record), in the transaction that journals them and runs apply (which
+// records the change). table says which table holds an id ("" for a
+// folder: apply writes the folders table). When writing them fails,
+// apply's update stands and the next SYNC reads the rows again.
+func (an *answered) storeRows(table func(id string) string) func(context.Context, []sinkEntry) ([]sinkEntry, error) {
+	return func(_ context.Context, es []sinkEntry) ([]sinkEntry, error) {
+		for i, e := range es {
+			if e.o.Status != StatusOK {
 				continue
 			}
-			if n, t := an.node(o.ID), table(o.ID); n != nil && n.Raw != nil && t != "" {
-				raws[t] = append(raws[t], n.Raw)
+			if n, t := an.node(e.o.ID), table(e.o.ID); n != nil && n.Raw != nil && t != "" {
+				es[i].raw, es[i].into = n.Raw, t
 			}
 		}
-		for t, rs := range raws {
-			_ = r.insertNodes(ctx, t, rs...)
-		}
-		return nil, nil
+		return es, nil
 	}
 }
 

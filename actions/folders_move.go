@@ -166,7 +166,7 @@ func (mv *moveTo) spec() batchSpec {
 		outcome: func(res *sent, id, name string) Outcome {
 			return editOutcome(res, id, name, name, mv.request(id), mv.dest.path)
 		},
-		follow: mv.ans.storeRows(mv.r, func(id string) string {
+		follow: mv.ans.storeRows(func(id string) string {
 			if mv.items[id].InFolders {
 				return ""
 			}

@@ -117,7 +117,7 @@ func (rn *renaming) spec(a api) batchSpec {
 			}
 			return o
 		},
-		follow: rn.ans.storeRows(rn.r, func(string) string {
+		follow: rn.ans.storeRows(func(string) string {
 			switch {
 			case rn.it.InFolders:
 				return ""

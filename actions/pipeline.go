@@ -51,10 +51,11 @@ type batchSpec struct {
 	split func(ctx context.Context, ids []string, res sent) sent
 	// outcome, when set, replaces the row of a sent id.
 	outcome func(res *sent, id, name string) Outcome
-	// follow, when set, returns the rows that follow a batch's (a
-	// folder's subtree); unsent the rows of a batch never sent, beyond one
-	// per item.
-	follow func(ctx context.Context, outs []Outcome) ([]Outcome, error)
+	// follow, when set, adds to a batch's rows the nodes the service
+	// showed, to go into the mirror in the transaction that journals them
+	// (sinkEntry.into), and the rows that follow (a folder's subtree);
+	// unsent returns the rows of a batch never sent, beyond one per item.
+	follow func(ctx context.Context, es []sinkEntry) ([]sinkEntry, error)
 	unsent func(b []item, why string) []Outcome
 	// direct journals each batch (and applies it) before the next is
 	// sent, instead of through the sink's batches: for actions whose
@@ -123,13 +124,13 @@ func (x *Actions) send(ctx context.Context, r *run, todo []item, sp batchSpec) (
 	for _, it := range todo {
 		names[it.ID] = it.Name
 	}
-	put := func(outs []Outcome, apply func(context.Context, *sql.Tx) error) error {
-		return r.record(ctx, apply, outs...)
+	put := func(es []sinkEntry, apply func(context.Context, *sql.Tx) error) error {
+		return r.recordEntries(ctx, es, apply)
 	}
 	var k *sink
 	if !sp.direct {
 		k = r.newSink(ctx, sp.apply)
-		put = func(outs []Outcome, _ func(context.Context, *sql.Tx) error) error { return k.putAll(outs...) }
+		put = func(es []sinkEntry, _ func(context.Context, *sql.Tx) error) error { return k.putEntries(es...) }
 	}
 	fatal = poolJournaled(ctx, r, max(1, sp.workers), batches, itemIDs, sp.req, func(b []item) error {
 		ids := itemIDs(b)
@@ -148,26 +149,25 @@ func (x *Actions) send(ctx context.Context, r *run, todo []item, sp batchSpec) (
 		}
 		r.requests.Add(int64(res.requests))
 		tr.Add(int64(len(b)))
-		outs := make([]Outcome, 0, len(ids))
+		es := make([]sinkEntry, 0, len(ids))
 		for _, id := range ids {
 			if sp.outcome != nil {
-				outs = append(outs, sp.outcome(&res, id, names[id]))
+				es = append(es, sinkEntry{o: sp.outcome(&res, id, names[id])})
 			} else {
-				outs = append(outs, res.outcome(id, names[id], sp.req))
+				es = append(es, sinkEntry{o: res.outcome(id, names[id], sp.req)})
 			}
 		}
 		if sp.follow != nil {
-			more, err := sp.follow(ctx, outs)
-			if err != nil {
+			var err error
+			if es, err = sp.follow(ctx, es); err != nil {
 				return err
 			}
-			outs = append(outs, more...)
 		}
 		var apply func(context.Context, *sql.Tx) error
 		if sp.direct {
 			apply = sp.applyOf(sortedKeys(res.ok))
 		}
-		if err := put(outs, apply); err != nil {
+		if err := put(es, apply); err != nil {
 			return err
 		}
 		return res.fatal()
@@ -180,7 +180,7 @@ func (x *Actions) send(ctx context.Context, r *run, todo []item, sp batchSpec) (
 				outs = append(outs, Outcome{ID: it.ID, Name: it.Name, Status: StatusFailed, Reason: ReasonNotSent, Detail: why})
 			}
 		}
-		_ = put(outs, nil)
+		_ = put(entries(outs), nil)
 	})
 	if k != nil {
 		if err := k.close(); err != nil && fatal == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -486,6 +487,11 @@ type sink struct {
 type sinkEntry struct {
 	o   Outcome
 	raw []byte
+	// into, when set, is the table raw goes into as the service showed
+	// it (a node edit's answer, a node trashed with its folder), recorded
+	// in changes by the action's apply where it is; otherwise raw is an
+	// upload's node, put into nodes and recorded in changes (nodesPut).
+	into string
 }
 
 // nodeID is the id of the entry's node: its outcome's, else the one in
@@ -503,15 +509,16 @@ func (e sinkEntry) nodeID() string {
 	return n.ID
 }
 
-// nodesOf returns the node JSON of entries, one per node: a node handed
+// nodesOf returns the node JSON of the entries that go into into ("":
+// an upload's), one per node: a node handed
 // more than once in a batch (files the service deduplicated into one node)
 // goes into nodes once, as last answered, for a batch that holds an id
 // twice fails on the primary key.
-func nodesOf(entries []sinkEntry) [][]byte {
+func nodesOf(entries []sinkEntry, into string) [][]byte {
 	var raws [][]byte
 	at := map[string]int{}
 	for _, e := range entries {
-		if e.raw == nil {
+		if e.raw == nil || e.into != into {
 			continue
 		}
 		id := e.nodeID()
@@ -525,6 +532,77 @@ func nodesOf(entries []sinkEntry) [][]byte {
 		raws = append(raws, e.raw)
 	}
 	return raws
+}
+
+// recordEntries journals the outcomes of buf and runs apply (nil for
+// none) in one transaction that first puts the entries' nodes into their
+// tables (run.recordPut): an upload's into nodes and changes (nodesPut),
+// the others into the table they name. A node's row, its change rows and
+// its outcome land together or not at all. When the nodes cannot be put,
+// the outcomes are journaled alone with apply, each with a raw saying so.
+func (r *run) recordEntries(ctx context.Context, buf []sinkEntry, apply func(context.Context, *sql.Tx) error) error {
+	outs := make([]Outcome, len(buf))
+	var tables []string
+	for i, e := range buf {
+		outs[i] = e.o
+		if e.raw != nil && e.into != "" && !slices.Contains(tables, e.into) {
+			tables = append(tables, e.into)
+		}
+	}
+	unput := func(err error) []Outcome {
+		for i, e := range buf {
+			if e.raw != nil {
+				into := e.into
+				if into == "" {
+					into = "nodes"
+				}
+				outs[i].Detail += "; adding it to " + into + " failed: " + err.Error() + " (run SYNC)"
+			}
+		}
+		return outs
+	}
+	var batches []*nodeBatch
+	defer func() {
+		for _, b := range batches {
+			b.release()
+		}
+	}()
+	var into []string
+	var err error
+	for _, t := range tables {
+		var b *nodeBatch
+		if b, err = decodeNodes(nodesOf(buf, t)); err != nil {
+			break
+		}
+		batches, into = append(batches, b), append(into, t)
+	}
+	var p *nodesPut
+	if raws := nodesOf(buf, ""); err == nil && len(raws) > 0 {
+		if p, err = r.nodesBefore(ctx, buf); err == nil {
+			var b *nodeBatch
+			if b, err = decodeNodes(raws); err == nil {
+				batches, into = append(batches, b), append(into, "nodes")
+			}
+		}
+	}
+	if err != nil {
+		return r.recordPut(ctx, nil, nil, apply, unput(err))
+	}
+	var put func(context.Context, *sql.Tx) error
+	if len(batches) > 0 {
+		put = func(ctx context.Context, tx *sql.Tx) error {
+			for i, b := range batches {
+				if err := r.putNodes(ctx, tx.ExecContext, into[i], b); err != nil {
+					return err
+				}
+			}
+			if p != nil {
+				return p.record(ctx, tx)
+			}
+			return nil
+		}
+	}
+	return r.recordPut(ctx, put, unput, apply, outs)
 }
 
 const (
@@ -545,16 +623,25 @@ func (r *run) newSink(ctx context.Context, apply func(ids []string) func(context
 // nil). It returns the flush error once a flush has failed: the caller
 // should stop.
 func (k *sink) put(o Outcome, raw []byte) error {
-	k.ch <- sinkEntry{o, raw}
+	k.ch <- sinkEntry{o: o, raw: raw}
 	return k.failure()
 }
 
-// putAll hands over outcomes without node JSON.
-func (k *sink) putAll(outs ...Outcome) error {
-	for _, o := range outs {
-		k.ch <- sinkEntry{o: o}
+// putEntries hands over outcomes, each with its node JSON or none.
+func (k *sink) putEntries(es ...sinkEntry) error {
+	for _, e := range es {
+		k.ch <- e
 	}
 	return k.failure()
+}
+
+// entries returns outs as sink entries without node JSON.
+func entries(outs []Outcome) []sinkEntry {
+	es := make([]sinkEntry, len(outs))
+	for i, o := range outs {
+		es[i] = sinkEntry{o: o}
+	}
+	return es
 }
 
 func (k *sink) failure() error {
@@ -580,11 +667,8 @@ func (k *sink) loop() {
 		if len(buf) == 0 {
 			return
 		}
-		raws := nodesOf(buf)
 		var ok []string
-		outs := make([]Outcome, len(buf))
-		for i, e := range buf {
-			outs[i] = e.o
+		for _, e := range buf {
 			if e.o.Status == StatusOK && e.o.ID != "" {
 				ok = append(ok, e.o.ID)
 			}
@@ -593,41 +677,9 @@ func (k *sink) loop() {
 		if k.apply != nil {
 			apply = k.apply(ok)
 		}
-		// The nodes go into nodes, and into changes (nodesPut), in the
-		// transaction that journals their outcomes.
-		unput := func(err error) []Outcome {
-			for i := range outs {
-				if buf[i].raw != nil {
-					outs[i].Detail += "; adding it to nodes failed: " + err.Error() + " (run SYNC)"
-				}
-			}
-			return outs
-		}
-		var putNodes func(context.Context, *sql.Tx) error
-		var nodes *nodeBatch
-		p, err := k.r.nodesBefore(k.ctx, buf)
-		if err == nil && len(raws) > 0 {
-			nodes, err = decodeNodes(raws)
-		}
-		if err != nil {
-			outs = unput(err)
-		} else if nodes != nil {
-			putNodes = func(ctx context.Context, tx *sql.Tx) error {
-				if err := k.r.putNodes(ctx, tx.ExecContext, "nodes", nodes); err != nil {
-					return err
-				}
-				if p != nil {
-					return p.record(ctx, tx)
-				}
-				return nil
-			}
-		}
-		if err := k.r.recordPut(k.ctx, putNodes, unput, apply, outs); err != nil && k.err == nil {
+		if err := k.r.recordEntries(k.ctx, buf, apply); err != nil && k.err == nil {
 			k.err = err
 			k.failed.Store(true)
-		}
-		if nodes != nil {
-			nodes.release()
 		}
 		buf = buf[:0]
 	}

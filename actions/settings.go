@@ -51,8 +51,9 @@ func (st setting) req() string {
 
 // apply sets the setting of ids in the mirror and records the change in
 // ch (the statement's change log). The rows the service answered were
-// written first (storeRows): the update then changes nothing more, and the
-// next SYNC finds the rows as the service has them.
+// written first, in the same transaction (storeRows): the update then
+// changes nothing more, and the next SYNC finds the rows as the service
+// has them.
 func (st setting) apply(ch *mirror.ActionChanges) func(ids []string) func(context.Context, *sql.Tx) error {
 	return func(ids []string) func(context.Context, *sql.Tx) error {
 		if len(ids) == 0 {
@@ -84,7 +85,7 @@ func (x *Actions) settingSpec(st setting) func(r *run, a api) (batchSpec, error)
 		})
 		return batchSpec{req: st.req(), per: 1, workers: x.workers, progress: lower(st.action),
 			send: send, verify: ans.verifier(a, st.done), apply: st.apply(r.changes),
-			follow: ans.storeRows(r, func(string) string { return "nodes" })}, nil
+			follow: ans.storeRows(func(string) string { return "nodes" })}, nil
 	}
 }
 

@@ -363,13 +363,13 @@ func (mv *moveRun) spec() batchSpec {
 	return sp
 }
 
-// follow returns the rows of the subtrees that went with the folders of
-// outs (or not): one per node. Nodes the mirror did not hold yet
-// (uploaded since the last SYNC) come into trash from the listing.
-func (mv *moveRun) follow(ctx context.Context, outs []Outcome) ([]Outcome, error) {
-	var raws [][]byte
-	var more []Outcome
-	for _, o := range outs {
+// follow adds the rows of the subtrees that went with the folders of es
+// (or not): one per node. Nodes the mirror did not hold yet (uploaded
+// since the last SYNC) come into trash from the listing, in the
+// transaction that journals them.
+func (mv *moveRun) follow(_ context.Context, es []sinkEntry) ([]sinkEntry, error) {
+	for _, e := range es {
+		o := e.o
 		sub := mv.subs[o.ID]
 		if sub == nil {
 			continue
@@ -380,18 +380,14 @@ func (mv *moveRun) follow(ctx context.Context, outs []Outcome) ([]Outcome, error
 			if o.Status != StatusOK {
 				rows[i].Detail = fmt.Sprintf("with its folder %s, which was %s: %s", o.ID, o.Status, o.Detail)
 			}
-		}
-		more = append(more, rows...)
-		if o.Status == StatusOK && mv.m.action == "TRASH" {
-			raws = append(raws, sub.raws()...)
-		}
-	}
-	if len(raws) > 0 {
-		if err := mv.r.insertNodes(ctx, "trash", raws...); err != nil {
-			return nil, err
+			se := sinkEntry{o: rows[i]}
+			if n := sub.nodes[i]; o.Status == StatusOK && mv.m.action == "TRASH" && (n.Kind == "FILE" || n.Kind == "FOLDER") {
+				se.raw, se.into = n.Raw, "trash"
+			}
+			es = append(es, se)
 		}
 	}
-	return more, nil
+	return es, nil
 }
 
 // unsent returns the rows of a batch never sent, its subtrees' too.
@@ -614,17 +610,6 @@ func (sub *subtree) rows(it item) []Outcome {
 	for i, n := range sub.nodes {
 		out[i] = Outcome{ID: n.ID, Name: n.Name, Status: StatusOK,
 			Detail: fmt.Sprintf("%s with its folder %s (%s), as the service held it before the request", sub.verb, engine.Quote(it.Name), it.ID)}
-	}
-	return out
-}
-
-// raws returns the JSON of the subtree's nodes.
-func (sub *subtree) raws() [][]byte {
-	out := make([][]byte, 0, len(sub.nodes))
-	for _, n := range sub.nodes {
-		if n.Kind == "FILE" || n.Kind == "FOLDER" {
-			out = append(out, n.Raw)
-		}
 	}
 	return out
 }

@@ -38,7 +38,7 @@ func (r *run) nodesBefore(ctx context.Context, entries []sinkEntry) (*nodesPut, 
 	p := &nodesPut{r: r, byApsql: map[string]bool{}}
 	var targets []string
 	for _, e := range entries {
-		if e.raw == nil {
+		if e.raw == nil || e.into != "" {
 			continue
 		}
 		id := e.nodeID()
@@ -65,7 +65,7 @@ func (r *run) nodesBefore(ctx context.Context, entries []sinkEntry) (*nodesPut, 
 			return nil, err
 		}
 		for _, e := range entries {
-			if e.raw != nil && sent[e.o.Target] && e.o.ID != "" {
+			if e.raw != nil && e.into == "" && sent[e.o.Target] && e.o.ID != "" {
 				p.byApsql[e.o.ID] = true
 			}
 		}

@@ -1,0 +1,134 @@
+package actions
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apsql/apsql/emulator"
+)
+
+// blockOutcome makes the journal write of the outcome of the first
+// request matching method and path fail: when the request goes (its
+// 'sending' entry journaled), a row another writer put takes the seq the
+// outcome would take, as a full disk would fail it. The returned func
+// removes the hook and the row.
+func (e *env) blockOutcome(method, path string) func() {
+	var once sync.Once
+	e.rec.mu.Lock()
+	e.rec.before = func(r *http.Request) {
+		if r.Method == method && strings.Contains(r.URL.Path, path) {
+			once.Do(func() {
+				e.exec(`INSERT INTO actions_log (seq, "at", action, target, status, detail)
+SELECT max(seq) + 1, now(), 'TEST', 'blocker', 'ok', 'takes the seq of the outcome' FROM actions_log`)
+			})
+		}
+	}
+	e.rec.mu.Unlock()
+	return func() {
+		e.rec.mu.Lock()
+		e.rec.before = nil
+		e.rec.mu.Unlock()
+		e.exec(`DELETE FROM actions_log WHERE action = 'TEST'`)
+	}
+}
+
+// TestFavoriteRowWithJournal (issue 23): the node a FAVORITE's PATCH
+// answered replaces the mirror's row in the transaction that journals the
+// outcome and records the change. Here that journal write fails: the row
+// stays as it was (not a favorite) and changes holds nothing, so the
+// re-run settles the earlier request by reading the node back and records
+// the change. Before, the answered row was written in a transaction of
+// its own: the mirror said favorite with no outcome and no change row,
+// the re-run skipped the node as already a favorite, and changes never
+// said it became one.
+func TestFavoriteRowWithJournal(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 72}, 2)
+	last := e.syncAll()
+	id := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' AND NOT favorite ORDER BY id LIMIT 1`)[0]
+	unblock := e.blockOutcome(http.MethodPatch, "/nodes/"+id)
+	_, sum, err := e.try(t.Context(), `FAVORITE '`+id+`'`)
+	unblock()
+	t.Logf("the FAVORITE whose journal failed: %s (%v)", sum, err)
+	if n, _ := e.node(id); !n.Settings.Favorite {
+		t.Fatalf("the service shows %s not a favorite, want the PATCH done", id)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ? AND favorite`, id); n != 0 {
+		t.Errorf("nodes says %s is a favorite though its outcome was not journaled", id)
+	}
+	if got := e.nodeChangeRows(last); len(got) != 0 {
+		t.Errorf("changes holds %q though the outcome was not journaled", got)
+	}
+
+	rows, sum := e.run(`FAVORITE '` + id + `'`)
+	if len(rows) != 1 || rows[0].status != StatusOK {
+		t.Fatalf("the re-run: %+v (%s), want %s ok", rows, sum, id)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ? AND favorite`, id); n != 1 {
+		t.Errorf("after the re-run nodes says %s is not a favorite", id)
+	}
+	name := e.ids(`SELECT name FROM nodes WHERE id = ?`, id)[0]
+	if got, want := e.nodeChangeRows(last), []string{"changed " + id + " " + name + " true favorite"}; !slices.Equal(got, want) {
+		t.Errorf("changes after the re-run: %q, want %q", got, want)
+	}
+}
+
+// TestTrashSubtreeWithJournal (issue 23): the nodes of a trashed folder's
+// subtree that the mirror did not hold (uploaded since the last SYNC) go
+// into trash from the listing in the transaction that journals the
+// outcomes. Here that journal write fails: trash holds none of them, and
+// the folder and its mirrored file stay where the mirror had them; the
+// re-run settles the request by reading the folder back and moves them
+// into trash. Before, the listed
+// nodes were put into trash in a transaction of their own: they stayed
+// there, the mirrored file in nodes and trash at once, with no outcome.
+func TestTrashSubtreeWithJournal(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 73}, 2)
+	if _, err := e.srv.MkdirAll("Box/inner"); err != nil {
+		t.Fatal(err)
+	}
+	e.syncAll()
+	box := e.folderOf("Box")
+	inner := e.folderOf("Box/inner")
+	file := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 1`)[0]
+	if err := e.srv.Move(file, "Box"); err != nil {
+		t.Fatal(err)
+	}
+	e.syncAll()
+	e.s.Yes = true
+	late := e.serviceHas("Box/inner", "late.jpg", "uploaded behind the mirror's back")
+	unblock := e.blockOutcome(http.MethodPatch, "/trash")
+	_, sum, err := e.try(t.Context(), `TRASH '`+box+`'`)
+	unblock()
+	t.Logf("the TRASH whose journal failed: %s (%v)", sum, err)
+	for _, id := range []string{box, inner, file, late} {
+		if _, st, ok := e.srv.PathOf(id); !ok || st != "TRASH" {
+			t.Fatalf("the service shows %s %q, want it trashed", id, st)
+		}
+	}
+	if got := e.ids(`SELECT id FROM trash WHERE id IN (?, ?, ?, ?) ORDER BY id`, box, inner, file, late); len(got) != 0 {
+		t.Errorf("trash holds %q though no outcome was journaled", got)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, file); n != 1 {
+		t.Errorf("nodes lost %s though no outcome was journaled", file)
+	}
+
+	rows, sum := e.run(`TRASH '` + box + `'`)
+	if len(rows) != 1 || rows[0].status != StatusOK {
+		t.Fatalf("the re-run: %+v (%s), want %s ok", rows, sum, box)
+	}
+	// The re-run confirms the folder by reading it back, and moves what the
+	// mirror held of it into trash; the node it never held is not listed
+	// again (the folder is in the trash now).
+	if got := e.ids(`SELECT id FROM trash WHERE id IN (?, ?, ?) ORDER BY id`, box, inner, file); len(got) != 3 {
+		t.Errorf("after the re-run trash holds %q of %s, %s, %s", got, box, inner, file)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, file); n != 0 {
+		t.Errorf("after the re-run nodes still holds %s", file)
+	}
+	if got := e.ids(`SELECT id FROM nodes WHERE id IN (SELECT id FROM trash)`); len(got) != 0 {
+		t.Errorf("after the re-run %q are in nodes and trash at once", got)
+	}
+}
