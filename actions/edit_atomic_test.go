@@ -132,3 +132,44 @@ func TestTrashSubtreeWithJournal(t *testing.T) {
 		t.Errorf("after the re-run %q are in nodes and trash at once", got)
 	}
 }
+
+// TestPurgeRestoredWithJournal (issue 23): a node a PURGE finds restored
+// elsewhere (the service shows it available, read back right before the
+// batch is sent) goes back into nodes in the transaction that journals it
+// skipped. Here that journal write fails: the mirror keeps it in trash
+// only, and the re-run reads it back again and moves it. Before, it was
+// put into nodes in a transaction of its own: it stayed in nodes and
+// trash at once, with no outcome.
+func TestPurgeRestoredWithJournal(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 74}, 2)
+	id := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 1`)[0]
+	if err := e.srv.TrashIDs(id); err != nil {
+		t.Fatal(err)
+	}
+	e.mirror()
+	if err := e.srv.RestoreIDs(id); err != nil {
+		t.Fatal(err)
+	}
+	e.s.Yes = true
+	unblock := e.blockOutcome(http.MethodGet, "/nodes/"+id)
+	_, sum, err := e.try(t.Context(), `PURGE '`+id+`'`)
+	unblock()
+	t.Logf("the PURGE whose journal failed: %s (%v)", sum, err)
+	if _, st, ok := e.srv.PathOf(id); !ok || st != "AVAILABLE" {
+		t.Fatalf("the service shows %s %q, want it available (not purged)", id, st)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, id); n != 0 {
+		t.Errorf("nodes holds %s though its outcome was not journaled", id)
+	}
+	if n := e.count(`SELECT count(*) FROM trash WHERE id = ?`, id); n != 1 {
+		t.Errorf("trash lost %s though its outcome was not journaled", id)
+	}
+
+	rows, sum := e.run(`PURGE '` + id + `'`)
+	if len(rows) != 1 || rows[0].status != StatusSkipped || !strings.Contains(rows[0].detail, notInTrashDetail) {
+		t.Fatalf("the re-run: %+v (%s), want %s skipped, %s", rows, sum, id, notInTrashDetail)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, id) + 2*e.count(`SELECT count(*) FROM trash WHERE id = ?`, id); n != 1 {
+		t.Errorf("after the re-run %s is in nodes and trash as %d (1: nodes only)", id, n)
+	}
+}

@@ -525,7 +525,7 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 		return nil, r.record(ctx, nil, outs...)
 	}
 	var send, back []string
-	var raws [][]byte
+	raws := map[string][]byte{}
 	var outs []Outcome
 	var folders []folderRow
 	for _, it := range b {
@@ -566,15 +566,12 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 				}
 				folders = append(folders, folderRow{id: it.ID, name: n.Name, parentID: parent, path: childPath(pp, n.Name)})
 			} else if n.Raw != nil {
-				raws = append(raws, n.Raw)
+				raws[it.ID] = n.Raw
 			}
 		}
 	}
 	if len(outs) == 0 {
 		return send, nil
-	}
-	if err := r.insertNodes(ctx, "nodes", raws...); err != nil {
-		return nil, err
 	}
 	var apply func(context.Context, *sql.Tx) error
 	if len(back) > 0 {
@@ -588,7 +585,16 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 			return err
 		}
 	}
-	return send, r.record(ctx, apply, outs...)
+	// The nodes restored elsewhere go back into nodes in the transaction
+	// that journals them.
+	es := entries(outs)
+	for i, e := range es {
+		if raw, ok := raws[e.o.ID]; ok {
+			es[i].raw, es[i].into = raw, "nodes"
+			delete(raws, e.o.ID)
+		}
+	}
+	return send, r.recordEntries(ctx, es, apply)
 }
 
 // subtree is what the service holds below a folder of a TRASH or PURGE
