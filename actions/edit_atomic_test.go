@@ -173,3 +173,97 @@ func TestPurgeRestoredWithJournal(t *testing.T) {
 		t.Errorf("after the re-run %s is in nodes and trash as %d (1: nodes only)", id, n)
 	}
 }
+
+// failChanges makes writes to changes fail from the first request
+// matching method and path on (the table is renamed away, as a full disk
+// would fail the write); the returned func puts it back.
+func (e *env) failChanges(method, path string) func() {
+	var once sync.Once
+	e.rec.mu.Lock()
+	e.rec.before = func(r *http.Request) {
+		if r.Method == method && strings.Contains(r.URL.Path, path) {
+			once.Do(func() { e.exec(`ALTER TABLE changes RENAME TO changes_away`) })
+		}
+	}
+	e.rec.mu.Unlock()
+	return func() {
+		e.rec.mu.Lock()
+		e.rec.before = nil
+		e.rec.mu.Unlock()
+		e.exec(`ALTER TABLE changes_away RENAME TO changes`)
+	}
+}
+
+// TestRestoreSubtreeWithChanges (issue 23): the files RESTORE of a folder
+// reads back below it go into nodes in the transaction that records them
+// added. Here that write fails: nodes does not hold the file, so the SYNC
+// after finds it and records it added. Before, the file was put into
+// nodes in a transaction of its own: it stayed there with no changes row,
+// and the SYNC after found it mirrored and recorded nothing.
+func TestRestoreSubtreeWithChanges(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 75}, 2)
+	if _, err := e.srv.MkdirAll("R/S"); err != nil {
+		t.Fatal(err)
+	}
+	x := e.serviceHas("R/S", "x.jpg", "photo x, restored with its folder")
+	r := e.folderOf("R")
+	if err := e.srv.TrashIDs(r); err != nil {
+		t.Fatal(err)
+	}
+	e.syncAll()
+	if res, err := e.s.Run(t.Context(), `SYNC TRASH`); err != nil {
+		t.Fatal(err)
+	} else if res.Rows != nil {
+		res.Rows.Release()
+	}
+	if n := e.count(`SELECT count(*) FROM trash WHERE id = ?`, x); n != 1 {
+		t.Fatalf("the mirror's trash holds x.jpg %d times, want once", n)
+	}
+	last := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
+	put := e.failChanges(http.MethodGet, "/nodes/"+r)
+	rows, sum, err := e.try(t.Context(), `RESTORE '`+r+`'`)
+	put()
+	t.Logf("the RESTORE whose subtree's changes failed: %+v %s (%v)", rows, sum, err)
+	if _, st, ok := e.srv.PathOf(x); !ok || st != "AVAILABLE" {
+		t.Fatalf("the service shows x.jpg %q, want it restored with its folder", st)
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, x); n != 0 {
+		t.Errorf("nodes holds x.jpg though its add was not recorded in changes")
+	}
+	if got := e.nodeChangeRows(last); len(got) != 0 {
+		t.Errorf("changes holds %q, want nothing of x.jpg", got)
+	}
+	last = e.syncAll()
+	if got, want := e.nodeChangeRows(last), []string{"added " + x + " x.jpg false "}; !slices.Equal(got, want) {
+		t.Errorf("the SYNC after recorded %q, want %q", got, want)
+	}
+}
+
+// TestCreateFolderTrashWithDrop (issue 23): the files CREATE FOLDER finds
+// in the service's trash below a mirrored folder trashed elsewhere go into
+// trash in the transaction that drops them from nodes and records it.
+// Here that write fails: the file stays in nodes only. Before, it was put
+// into trash in a transaction of its own: it was in nodes and trash at
+// once.
+func TestCreateFolderTrashWithDrop(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 76}, 2)
+	a := e.serviceHas("T/Gone", "a.jpg", "photo a, trashed with its folder")
+	e.syncAll()
+	e.syncFolders()
+	if err := e.srv.TrashIDs(e.folderOf("T/Gone")); err != nil {
+		t.Fatal(err)
+	}
+	put := e.failChanges(http.MethodGet, "/nodes/"+a)
+	_, sum, err := e.try(t.Context(), `CREATE FOLDER 'T/Gone/Again'`)
+	put()
+	t.Logf("the CREATE FOLDER whose drop failed: %s (%v)", sum, err)
+	if _, st, ok := e.srv.PathOf(a); !ok || st != "TRASH" {
+		t.Fatalf("the service shows a.jpg %q, want it trashed with its folder", st)
+	}
+	if n := e.count(`SELECT count(*) FROM trash WHERE id = ?`, a); n != 0 {
+		t.Errorf("trash holds a.jpg though the drop from nodes failed")
+	}
+	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, a); n != 1 {
+		t.Errorf("nodes lost a.jpg though the drop failed")
+	}
+}

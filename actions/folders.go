@@ -316,8 +316,14 @@ func (x *Actions) restoreSubtrees(ctx context.Context, r *run, c *fetch.Client, 
 		}
 		in.Close()
 	}
-	if err := r.insertNodes(ctx, "nodes", raws...); err != nil {
-		return err.Error() + "; run SYNC"
+	var nodes *nodeBatch
+	if len(raws) > 0 {
+		b, err := decodeNodes(raws)
+		if err != nil {
+			return err.Error() + "; run SYNC"
+		}
+		defer b.release()
+		nodes = b
 	}
 	var added []string
 	for _, id := range fileIDs {
@@ -325,7 +331,13 @@ func (x *Actions) restoreSubtrees(ctx context.Context, r *run, c *fetch.Client, 
 			added = append(added, id)
 		}
 	}
+	// The files go into nodes in the transaction that records them.
 	err := r.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if nodes != nil {
+			if err := r.putNodes(ctx, tx.ExecContext, "nodes", nodes); err != nil {
+				return err
+			}
+		}
 		for _, rf := range folders {
 			var ch *mirror.ActionChanges
 			if !slices.Contains(roots, rf.f.id) {

@@ -145,11 +145,20 @@ func (fm *folderMaker) mirrored(ctx context.Context, pre string) (folderRow, boo
 		return f, true, nil
 	}
 	sub := folderSubtree(idList([]string{f.id}))
-	files, purged, err := fm.trashedFiles(ctx, sub)
+	files, purged, trashed, err := fm.trashedFiles(ctx, sub)
 	if err != nil {
 		return f, false, err
 	}
+	if trashed != nil {
+		defer trashed.release()
+	}
 	drop := func(ctx context.Context, tx *sql.Tx) error {
+		// The files in the service's trash go into trash with the drop.
+		if trashed != nil {
+			if err := fm.r.putNodes(ctx, tx.ExecContext, "trash", trashed); err != nil {
+				return err
+			}
+		}
 		ids, err := txIDs(ctx, tx, `SELECT id FROM `+sub+` ORDER BY id`)
 		if err != nil {
 			return err
@@ -219,36 +228,36 @@ func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
 
 // trashedFiles reads back from the service the files the mirror holds
 // below the folders sub (a folder trashed or deleted elsewhere): it
-// returns those the service no longer has available, after putting the
-// ones it holds in its trash into trash as it shows them, and of them
-// those it no longer has at all (purged: their album memberships and
-// labels go too). A file the
-// service still has available (moved out, or restored on its own) stays
-// as the mirror has it, for SYNC; when reading fails, all of them do: the
-// mirror drops no file on a guess.
-func (fm *folderMaker) trashedFiles(ctx context.Context, sub string) (out, purged []string, err error) {
+// returns those the service no longer has available, and of them those
+// it no longer has at all (purged: their album memberships and labels go
+// too), and the ones it holds in its trash as it shows them (nil for
+// none), for trash, in the transaction that drops them from nodes. A file
+// the service still has available (moved out, or restored on its own)
+// stays as the mirror has it, for SYNC; when reading fails, all of them
+// do: the mirror drops no file on a guess.
+func (fm *folderMaker) trashedFiles(ctx context.Context, sub string) (out, purged []string, trashed *nodeBatch, err error) {
 	rows, err := fm.r.s.DB.Query(ctx, `SELECT id FROM nodes WHERE parentId IN `+sub+` ORDER BY id`)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create folder: read nodes: %w", err)
+		return nil, nil, nil, fmt.Errorf("create folder: read nodes: %w", err)
 	}
 	var below []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		below = append(below, id)
 	}
 	err = rows.Err()
 	rows.Close()
 	if err != nil || len(below) == 0 {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	found, gone, err := fm.c.GetNodes(ctx, below)
 	fm.r.requests.Add(int64(len(below)))
 	if err != nil {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	var raws [][]byte
 	for _, id := range below {
@@ -261,8 +270,10 @@ func (fm *folderMaker) trashedFiles(ctx context.Context, sub string) (out, purge
 			out, raws = append(out, id), append(raws, n.Raw)
 		}
 	}
-	if err := fm.r.insertNodes(ctx, "trash", raws...); err != nil {
-		return nil, nil, fmt.Errorf("create folder: %w", err)
+	if len(raws) > 0 {
+		if trashed, err = decodeNodes(raws); err != nil {
+			return nil, nil, nil, fmt.Errorf("create folder: %w", err)
+		}
 	}
-	return out, purged, nil
+	return out, purged, trashed, nil
 }

@@ -158,24 +158,6 @@ func (x *Actions) recheckAlready(ctx context.Context, r *run, explain bool, alre
 	return send, r.addChecked(ctx, explain, rows)
 }
 
-// insertNodes puts nodes (JSON objects as the service sent them) into
-// table, replacing rows with the same id, in a transaction of its own. It
-// holds the run's lock, as every database write of a run does.
-func (r *run) insertNodes(ctx context.Context, table string, raws ...[]byte) error {
-	if len(raws) == 0 {
-		return nil
-	}
-	ctx = context.WithoutCancel(ctx)
-	b, err := decodeNodes(raws)
-	if err != nil {
-		return err
-	}
-	defer b.release()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.putNodes(ctx, r.s.DB.Exec, table, b)
-}
-
 // nodeBatch is nodes decoded for the nodes table (or trash): one Arrow
 // batch and its ids.
 type nodeBatch struct {
@@ -205,8 +187,11 @@ func decodeNodes(raws [][]byte) (*nodeBatch, error) {
 }
 
 // putNodes puts b into table, replacing rows with the same id; r.mu is
-// held. exec runs the DELETE: in a caller's transaction (tx.ExecContext),
-// the Arrow insert, on the session's one connection, joins it too.
+// held, as every database write of a run does. exec runs the DELETE: in
+// a caller's transaction (tx.ExecContext), the Arrow insert, on the
+// session's one connection, joins it too. Every put goes into the
+// transaction that journals it (run.recordPut, run.recordEntries) or
+// records it in changes, never into one of its own.
 func (r *run) putNodes(ctx context.Context, exec func(ctx context.Context, query string, args ...any) (sql.Result, error), table string, b *nodeBatch) error {
 	if _, err := exec(ctx, `DELETE FROM `+engine.Ident(table)+` WHERE id IN `+idList(b.ids)); err != nil {
 		return fmt.Errorf("update %s: %w", table, err)
