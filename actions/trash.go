@@ -503,7 +503,8 @@ const notInTrashDetail = "no longer in the trash"
 // batch is sent and returns the ids still in the trash. The others are
 // journaled here: restored since the mirror saw them (skipped, "no longer
 // in the trash", and moved back into nodes or folders as the service
-// shows them), or not on the service at all (skipped as gone). When the
+// shows them, a file recorded in changes as added by the service), or not
+// on the service at all (skipped as gone). When the
 // nodes cannot be read, nothing of the batch is sent: its rows fail.
 func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, subs map[string]*subtree) ([]string, error) {
 	ids := make([]string, len(b))
@@ -573,6 +574,7 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 	if len(outs) == 0 {
 		return send, nil
 	}
+	files := sortedKeys(raws)
 	var apply func(context.Context, *sql.Tx) error
 	if len(back) > 0 {
 		apply = func(ctx context.Context, tx *sql.Tx) error {
@@ -581,12 +583,18 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 					return err
 				}
 			}
+			// The files came back by the service's doing (restored
+			// elsewhere), put into nodes first in this transaction: the
+			// statement records them added, as what it found.
+			if err := r.changes.Found().Nodes(ctx, tx, "nodes", mirror.ChangeAdded, files); err != nil {
+				return err
+			}
 			_, err := tx.ExecContext(ctx, `DELETE FROM trash WHERE id IN `+idList(back))
 			return err
 		}
 	}
 	// The nodes restored elsewhere go back into nodes in the transaction
-	// that journals them.
+	// that journals them and records them added.
 	es := entries(outs)
 	for i, e := range es {
 		if raw, ok := raws[e.o.ID]; ok {
