@@ -160,18 +160,20 @@ func (mv *moveTo) spec() batchSpec {
 	send := mv.ans.sender(func(ctx context.Context, id string, retry func(context.Context, error) bool) (*remoteNode, error) {
 		return mv.a.c.MoveNode(ctx, id, mv.fromParent(id), mv.dest.id, retry)
 	})
+	store := mv.ans.storeRows(func(id string) string {
+		if mv.items[id].InFolders {
+			return ""
+		}
+		return "nodes"
+	})
 	return batchSpec{req: moveReq, per: 1, workers: mv.x.workers, progress: "move",
 		send: send, verify: mv.ans.verifier(mv.a, func(n *remoteNode) bool { return slices.Contains(n.Parents, mv.dest.id) }),
 		apply: mv.apply, check: mv.check,
 		outcome: func(res *sent, id, name string) Outcome {
 			return editOutcome(res, id, name, name, mv.request(id), mv.dest.path)
 		},
-		follow: mv.ans.storeRows(func(id string) string {
-			if mv.items[id].InFolders {
-				return ""
-			}
-			return "nodes"
-		}),
+		follow:  store,
+		settled: store,
 	}
 }
 

@@ -107,6 +107,15 @@ func (rn *renaming) spec(a api) batchSpec {
 	send := rn.ans.sender(func(ctx context.Context, id string, retry func(context.Context, error) bool) (*remoteNode, error) {
 		return a.c.RenameNode(ctx, id, name, retry)
 	})
+	store := rn.ans.storeRows(func(string) string {
+		switch {
+		case rn.it.InFolders:
+			return ""
+		case rn.it.InNodes:
+			return "nodes"
+		}
+		return "trash"
+	})
 	return batchSpec{req: rn.req, per: 1, workers: 1, progress: "rename", send: send,
 		verify: rn.ans.verifier(a, func(n *remoteNode) bool { return n.Name == name }),
 		apply:  rn.apply,
@@ -117,15 +126,8 @@ func (rn *renaming) spec(a api) batchSpec {
 			}
 			return o
 		},
-		follow: rn.ans.storeRows(func(string) string {
-			switch {
-			case rn.it.InFolders:
-				return ""
-			case rn.it.InNodes:
-				return "nodes"
-			}
-			return "trash"
-		}),
+		follow:  store,
+		settled: store,
 	}
 }
 

@@ -57,6 +57,11 @@ type batchSpec struct {
 	// unsent returns the rows of a batch never sent, beyond one per item.
 	follow func(ctx context.Context, es []sinkEntry) ([]sinkEntry, error)
 	unsent func(b []item, why string) []Outcome
+	// settled, when set, is follow for the nodes an earlier run's request
+	// was confirmed done for by reading them back (settleUnknown): the
+	// nodes read back go into the mirror as follow puts the answers, so
+	// the row is the service's, not only the edited column.
+	settled func(ctx context.Context, es []sinkEntry) ([]sinkEntry, error)
 	// direct journals each batch (and applies it) before the next is
 	// sent, instead of through the sink's batches: for actions whose
 	// batches go one at a time and whose apply reads the last answer.
@@ -109,7 +114,7 @@ func (x *Actions) sendAll(ctx context.Context, r *run, todo []item, build func(r
 // earlier unknown outcomes could not be read back) is returned as setup:
 // nothing was sent.
 func (x *Actions) send(ctx context.Context, r *run, todo []item, sp batchSpec) (fatal, setup error) {
-	todo, err := x.settleUnknown(ctx, r, todo, sp.verify, sp.apply)
+	todo, err := x.settleUnknown(ctx, r, todo, sp)
 	if err != nil {
 		return nil, err
 	}

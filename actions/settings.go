@@ -70,8 +70,8 @@ func (st setting) apply(ch *mirror.ActionChanges) func(ids []string) func(contex
 }
 
 // settingSpec is st on the pipeline: a PATCH per node, x.workers at once;
-// the node the service answers (or shows when read back) replaces the
-// mirror's row.
+// the node the service answers (or shows when read back, an earlier run's
+// request confirmed too) replaces the mirror's row.
 func (x *Actions) settingSpec(st setting) func(r *run, a api) (batchSpec, error) {
 	return func(r *run, a api) (batchSpec, error) {
 		value := st.value
@@ -83,9 +83,10 @@ func (x *Actions) settingSpec(st setting) func(r *run, a api) (batchSpec, error)
 		send := ans.sender(func(ctx context.Context, id string, retry fetch.RetryFunc) (*fetch.Node, error) {
 			return a.c.PatchNode(ctx, id, body, retry)
 		})
+		store := ans.storeRows(func(string) string { return "nodes" })
 		return batchSpec{req: st.req(), per: 1, workers: x.workers, progress: lower(st.action),
 			send: send, verify: ans.verifier(a, st.done), apply: st.apply(r.changes),
-			follow: ans.storeRows(func(string) string { return "nodes" })}, nil
+			follow: store, settled: store}, nil
 	}
 }
 

@@ -443,11 +443,14 @@ func fatalSummary(err error) string {
 	return "stopped: " + err.Error()
 }
 
-// settleUnknown reads back the nodes whose last attempt (an earlier run)
-// ended with an unknown outcome: those the service shows done are journaled
-// ok and applied locally, without sending anything; the rest are returned
-// to be sent.
-func (x *Actions) settleUnknown(ctx context.Context, r *run, todo []item, verify verifier, apply func([]string) func(context.Context, *sql.Tx) error) ([]item, error) {
+// settleUnknown reads back (sp.verify) the nodes whose last attempt (an
+// earlier run) ended with an unknown outcome: those the service shows done
+// are journaled ok and applied locally (sp.apply), without sending
+// anything, the nodes read back going into the mirror as the first run
+// would have put the answers (sp.settled) in the same transaction; the
+// rest are returned to be sent.
+func (x *Actions) settleUnknown(ctx context.Context, r *run, todo []item, sp batchSpec) ([]item, error) {
+	verify := sp.verify
 	ids := make([]string, len(todo))
 	for k, it := range todo {
 		ids[k] = it.ID
@@ -473,7 +476,13 @@ func (x *Actions) settleUnknown(ctx context.Context, r *run, todo []item, verify
 			keep = append(keep, it)
 		}
 	}
-	if err := r.record(ctx, apply(doneIDs), outs...); err != nil {
+	es := entries(outs)
+	if sp.settled != nil {
+		if es, err = sp.settled(ctx, es); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.recordEntries(ctx, es, sp.applyOf(doneIDs)); err != nil {
 		return nil, err
 	}
 	return keep, nil
