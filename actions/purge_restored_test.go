@@ -54,3 +54,56 @@ func TestPurgeRestoredRecorded(t *testing.T) {
 	}
 	e.nodesQuiet("the PURGE")
 }
+
+// runQuiet runs a statement whose rows the test does not read.
+func (e *env) runQuiet(stmt string) {
+	e.t.Helper()
+	res, err := e.s.Run(e.t.Context(), stmt)
+	if err != nil {
+		e.t.Fatalf("%s: %v", stmt, err)
+	}
+	if res.Rows != nil {
+		res.Rows.Release()
+	}
+}
+
+// TestPurgeRestoredFolderRecorded (issue 23): a folder a PURGE finds
+// restored elsewhere goes back into folders as the service shows it (its
+// dates too), recorded in changes under the PURGE as added by the service,
+// so that the SYNC FOLDERS after records nothing more for it.
+func TestPurgeRestoredFolderRecorded(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 10, Seed: 79}, 2)
+	if _, err := e.srv.MkdirAll("P"); err != nil {
+		t.Fatal(err)
+	}
+	e.syncAll()
+	e.runQuiet(`SYNC FOLDERS`)
+	p := e.folderOf("P")
+	if err := e.srv.TrashIDs(p); err != nil {
+		t.Fatal(err)
+	}
+	e.runQuiet(`SYNC FOLDERS`)
+	e.runQuiet(`SYNC TRASH`)
+	if n := e.count(`SELECT count(*) FROM trash WHERE id = ?`, p) + 2*e.count(`SELECT count(*) FROM folders WHERE id = ?`, p); n != 1 {
+		t.Fatalf("the mirror holds P in trash and folders as %d, want 1 (trash only)", n)
+	}
+	if err := e.srv.RestoreIDs(p); err != nil {
+		t.Fatal(err)
+	}
+	last := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
+	e.s.Yes = true
+	rows, sum := e.run(`PURGE '` + p + `'`)
+	if len(rows) != 1 || rows[0].status != StatusSkipped || !strings.Contains(rows[0].detail, notInTrashDetail) {
+		t.Fatalf("PURGE: %+v (%s), want P skipped, %s", rows, sum, notInTrashDetail)
+	}
+	got := e.ids(`SELECT concat_ws(' ', statement, in_table, change, id, name, by_apsql) FROM changes WHERE sync_id > ? ORDER BY 1`, last)
+	if want := []string{"PURGE folders added " + p + " P false"}; !slices.Equal(got, want) {
+		t.Errorf("changes after the PURGE: %q, want %q", got, want)
+	}
+	last = e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
+	e.runQuiet(`SYNC FOLDERS`)
+	if got := e.ids(`SELECT concat_ws(' ', in_table, change, id, array_to_string(fields, ',')) FROM changes WHERE sync_id > ? ORDER BY 1`, last); len(got) != 0 {
+		t.Errorf("the SYNC FOLDERS after the PURGE recorded %q", got)
+	}
+	e.sameFolders()
+}

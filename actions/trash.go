@@ -512,8 +512,8 @@ const notInTrashDetail = "no longer in the trash"
 // batch is sent and returns the ids still in the trash. The others are
 // journaled here: restored since the mirror saw them (skipped, "no longer
 // in the trash", and moved back into nodes or folders as the service
-// shows them, a file recorded in changes as added by the service), or not
-// on the service at all (skipped as gone). When the
+// shows them, recorded in changes as added by the service), or not on the
+// service at all (skipped as gone). When the
 // nodes cannot be read, nothing of the batch is sent: its rows fail.
 func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, subs map[string]*subtree) ([]string, error) {
 	ids := make([]string, len(b))
@@ -537,7 +537,11 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 	var send, back []string
 	raws := map[string][]byte{}
 	var outs []Outcome
-	var folders []folderRow
+	type restoredFolder struct {
+		row               folderRow
+		created, modified any
+	}
+	var folders []restoredFolder
 	for _, it := range b {
 		n, ok := found[it.ID]
 		switch {
@@ -574,7 +578,8 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 				if err != nil {
 					return nil, err
 				}
-				folders = append(folders, folderRow{id: it.ID, name: n.Name, parentID: parent, path: childPath(pp, n.Name)})
+				folders = append(folders, restoredFolder{folderRow{id: it.ID, name: n.Name, parentID: parent, path: childPath(pp, n.Name)},
+					timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate)})
 			} else if n.Raw != nil {
 				raws[it.ID] = n.Raw
 			}
@@ -587,15 +592,17 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 	var apply func(context.Context, *sql.Tx) error
 	if len(back) > 0 {
 		apply = func(ctx context.Context, tx *sql.Tx) error {
+			// They came back by the service's doing (restored elsewhere):
+			// the statement records them added, as what it found, the
+			// folders as the service shows them (their dates too), the
+			// files put into nodes first in this transaction.
+			found := r.changes.Found()
 			for _, f := range folders {
-				if err := upsertFolder(ctx, tx, f, "", nil, nil); err != nil {
+				if err := putFolder(ctx, tx, f.row, f.created, f.modified, found, found); err != nil {
 					return err
 				}
 			}
-			// The files came back by the service's doing (restored
-			// elsewhere), put into nodes first in this transaction: the
-			// statement records them added, as what it found.
-			if err := r.changes.Found().Nodes(ctx, tx, "nodes", mirror.ChangeAdded, files); err != nil {
+			if err := found.Nodes(ctx, tx, "nodes", mirror.ChangeAdded, files); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `DELETE FROM trash WHERE id IN `+idList(back))
