@@ -38,12 +38,12 @@ static void apsql_emit_message(j_common_ptr cinfo, int level) {
 
 static void apsql_output_message(j_common_ptr cinfo) {}
 
-enum { APSQL_OK = 0, APSQL_REFUSED = 1, APSQL_SHORT = 2 };
+enum { APSQL_OK = 0, APSQL_REFUSED = 1 };
 
 // apsql_decode_luma decodes the JPEG in data[0:n] to its luminance, w×h
-// bytes row-major in out (room for cap bytes). It answers APSQL_SHORT
-// with w and h set when out is too small, and APSQL_REFUSED on any error
-// or warning, or a colour space that is neither YCbCr nor grey.
+// bytes row-major in out (room for cap bytes). It answers APSQL_REFUSED
+// on any error or warning, a colour space that is neither YCbCr nor grey,
+// or a size that does not fit out.
 static int apsql_decode_luma(const unsigned char *data, unsigned long n,
 		unsigned char *out, long cap, int *w, int *h) {
 	struct jpeg_decompress_struct cinfo;
@@ -68,7 +68,7 @@ static int apsql_decode_luma(const unsigned char *data, unsigned long n,
 	*h = (int)cinfo.image_height;
 	if ((long)cinfo.image_width * (long)cinfo.image_height > cap) {
 		jpeg_destroy_decompress(&cinfo);
-		return APSQL_SHORT;
+		return APSQL_REFUSED;
 	}
 	cinfo.out_color_space = JCS_GRAYSCALE;
 	cinfo.dct_method = JDCT_ISLOW;
@@ -98,13 +98,10 @@ import "unsafe"
 // false when libjpeg refuses it or so much as warns (Decode then decides).
 // The caller has checked the frame header's size against MaxPixels.
 func (h *Hasher) lumaJPEG(data []byte, w, ht int) (grey []byte, ok bool) {
-	if len(data) == 0 {
+	if len(data) == 0 || w <= 0 || ht <= 0 { // nothing to point C at
 		return nil, false
 	}
 	grey = growT(&h.grey, w*ht)
-	if len(grey) == 0 {
-		return nil, false
-	}
 	var cw, ch C.int
 	rc := C.apsql_decode_luma((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
 		(*C.uchar)(unsafe.Pointer(&grey[0])), C.long(len(grey)), &cw, &ch)
