@@ -137,6 +137,23 @@ type row struct {
 
 // run runs a statement and returns its rows and summary; it fails the test
 // on an error.
+// runFaulted runs stmt with before called on each request the emulator
+// gets (it may set the emulator's faults), then clears before and the
+// faults.
+func (e *env) runFaulted(before func(r *http.Request), stmt string) ([]row, string) {
+	e.t.Helper()
+	e.rec.mu.Lock()
+	e.rec.before = before
+	e.rec.mu.Unlock()
+	defer func() {
+		e.srv.SetFaults(0, 0, 0, 0)
+		e.rec.mu.Lock()
+		e.rec.before = nil
+		e.rec.mu.Unlock()
+	}()
+	return e.run(stmt)
+}
+
 func (e *env) run(stmt string) ([]row, string) {
 	e.t.Helper()
 	rows, sum, err := e.try(e.t.Context(), stmt)

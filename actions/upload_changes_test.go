@@ -2,7 +2,6 @@ package actions
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -147,18 +146,7 @@ func TestUploadRecordsEarlierLostAnswer(t *testing.T) {
 	e.syncAll()
 	dir := filepath.Join(t.TempDir(), "lost")
 	writeFile(t, filepath.Join(dir, "x.jpg"), "photo x")
-	e.rec.mu.Lock()
-	e.rec.before = func(r *http.Request) {
-		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/cdproxy/nodes") {
-			e.srv.SetFaults(0, 0, 1, 0) // from the first upload on, every answer is cut
-		}
-	}
-	e.rec.mu.Unlock()
-	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest'`)
-	e.srv.SetFaults(0, 0, 0, 0)
-	e.rec.mu.Lock()
-	e.rec.before = nil
-	e.rec.mu.Unlock()
+	rows, sum := e.runFaulted(cutUploadAnswers(e), `UPLOAD '`+dir+`' TO 'Dest'`)
 	if len(rows) != 3 || rows[2].status != StatusFailed {
 		t.Fatalf("the first UPLOAD: %+v (%s), want x.jpg failed", rows, sum)
 	}

@@ -25,18 +25,7 @@ func TestUploadCut409Unknown(t *testing.T) {
 	e.syncAll()
 	dir := filepath.Join(t.TempDir(), "cut")
 	writeFile(t, filepath.Join(dir, "y.jpg"), "photo y, whose answers are lost")
-	e.rec.mu.Lock()
-	e.rec.before = func(r *http.Request) {
-		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/cdproxy/nodes") {
-			e.srv.SetFaults(0, 0, 1, 0) // from the first upload on, every answer is cut
-		}
-	}
-	e.rec.mu.Unlock()
-	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest'`)
-	e.srv.SetFaults(0, 0, 0, 0)
-	e.rec.mu.Lock()
-	e.rec.before = nil
-	e.rec.mu.Unlock()
+	rows, sum := e.runFaulted(cutUploadAnswers(e), `UPLOAD '`+dir+`' TO 'Dest'`)
 	if e.srv.Stats().Resets == 0 || len(e.rec.matching("POST", "/cdproxy/nodes")) < 2 {
 		t.Fatalf("no answer was cut or nothing was resent (%s): the test proves nothing", sum)
 	}
@@ -88,8 +77,7 @@ func TestUploadResent409UnreadHolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "unread")
 	writeFile(t, filepath.Join(dir, "z.jpg"), "photo z, whose holder cannot be read")
 	posts := 0
-	e.rec.mu.Lock()
-	e.rec.before = func(r *http.Request) {
+	before := func(r *http.Request) {
 		switch {
 		case r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/cdproxy/nodes"):
 			posts++
@@ -102,12 +90,7 @@ func TestUploadResent409UnreadHolder(t *testing.T) {
 			e.srv.SetFaults(0, 0, 1, 0) // reading the holder is cut
 		}
 	}
-	e.rec.mu.Unlock()
-	rows, sum := e.run(`UPLOAD '` + dir + `' TO 'Dest'`)
-	e.srv.SetFaults(0, 0, 0, 0)
-	e.rec.mu.Lock()
-	e.rec.before = nil
-	e.rec.mu.Unlock()
+	rows, sum := e.runFaulted(before, `UPLOAD '`+dir+`' TO 'Dest'`)
 	if n, err := e.srv.CountNodes(`name:"z.jpg"`); err != nil || n != 1 || posts < 2 {
 		t.Fatalf("the service holds z.jpg %d times (%v) after %d sends, want the first send landed once", n, err, posts)
 	}
@@ -118,5 +101,15 @@ func TestUploadResent409UnreadHolder(t *testing.T) {
 	if got := e.ids(`SELECT concat_ws(' | ', status, coalesce(reason, '')) FROM actions_log
 WHERE action = 'UPLOAD' AND target = 'unread/z.jpg' AND status <> 'sending' ORDER BY seq`); !slices.Equal(got, []string{"failed | unknown"}) {
 		t.Errorf("z.jpg journaled %q, want \"failed | unknown\"", got)
+	}
+}
+
+// cutUploadAnswers cuts every answer of the emulator from the first
+// upload on (runFaulted's before).
+func cutUploadAnswers(e *env) func(r *http.Request) {
+	return func(r *http.Request) {
+		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/cdproxy/nodes") {
+			e.srv.SetFaults(0, 0, 1, 0)
+		}
 	}
 }
