@@ -249,6 +249,22 @@ func TestJPEGSize(t *testing.T) {
 	}
 }
 
+// damage changes one to three things in s: a byte replaced, a bit
+// flipped, or the end cut off.
+func damage(r *rand.Rand, s []byte) []byte {
+	for range 1 + r.IntN(3) {
+		switch r.IntN(3) {
+		case 0:
+			s[r.IntN(len(s))] = byte(r.Uint32())
+		case 1:
+			s[r.IntN(len(s))] ^= 1 << r.IntN(8)
+		case 2:
+			s = s[:1+r.IntN(len(s))]
+		}
+	}
+	return s
+}
+
 // TestDecodeAsBefore: on thousands of damaged JPEGs (bytes changed, bits
 // flipped, cut short) Decode gives what it gave before its JPEG shortcut
 // (DecodeRef): the same pixels, or the same error, word for word.
@@ -263,16 +279,7 @@ func TestDecodeAsBefore(t *testing.T) {
 	for k := range n {
 		s := slices.Clone(seeds[r.IntN(len(seeds))])
 		if k >= len(seeds) { // the seeds as they are first
-			for range 1 + r.IntN(3) {
-				switch r.IntN(3) {
-				case 0:
-					s[r.IntN(len(s))] = byte(r.Uint32())
-				case 1:
-					s[r.IntN(len(s))] ^= 1 << r.IntN(8)
-				case 2:
-					s = s[:1+r.IntN(len(s))]
-				}
-			}
+			s = damage(r, s)
 		}
 		got, err := Decode(s)
 		want, werr := DecodeRef(s)

@@ -116,17 +116,7 @@ func TestHashDataOnDamagedJPEGs(t *testing.T) {
 	var h, ref Hasher
 	refused, hashed, lenient := 0, 0, 0
 	for range n {
-		s := slices.Clone(seeds[r.IntN(len(seeds))])
-		for range 1 + r.IntN(3) {
-			switch r.IntN(3) {
-			case 0:
-				s[r.IntN(len(s))] = byte(r.Uint32())
-			case 1:
-				s[r.IntN(len(s))] ^= 1 << r.IntN(8)
-			case 2:
-				s = s[:1+r.IntN(len(s))]
-			}
-		}
+		s := damage(r, slices.Clone(seeds[r.IntN(len(seeds))]))
 		_, size, err := h.HashData(s)
 		_, wsize, werr := oldRoad(&ref, s)
 		undecoded := err != nil && !errors.Is(err, ErrFlat)
