@@ -39,17 +39,20 @@ type Ingester struct {
 	rows   int64
 }
 
-// Ingester returns an Ingester for table ("name" or "schema.name"). The
+// Ingester returns an Ingester for table ("name", "schema.name", or
+// "temp.main.name" for a temporary table). The
 // batches' fields must be the table's columns, by name and in table order
 // (model.NodeColumns for nodes, trash and a staging table of their shape);
 // a mismatch is an error naming the first difference. DuckDB converts the
 // Arrow types to the columns' types (an Arrow string into JSON, for one).
 func (d *DB) Ingester(ctx context.Context, table string, schema *arrow.Schema) (*Ingester, error) {
-	sch, name := "main", table
-	if i := strings.IndexByte(table, '.'); i >= 0 {
+	catalog, sch, name := "", "main", table
+	if rest, ok := strings.CutPrefix(table, "temp.main."); ok {
+		catalog, name = "temp", rest
+	} else if i := strings.IndexByte(table, '.'); i >= 0 {
 		sch, name = table[:i], table[i+1:]
 	}
-	rows, err := d.Query(ctx, `SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND database_name = current_database() ORDER BY column_index`, sch, name)
+	rows, err := d.Query(ctx, `SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND database_name = coalesce(nullif(?, ''), current_database()) ORDER BY column_index`, sch, name, catalog)
 	if err != nil {
 		return nil, fmt.Errorf("ingest into %s: %w", table, err)
 	}
@@ -72,7 +75,11 @@ func (d *DB) Ingester(ctx context.Context, table string, schema *arrow.Schema) (
 	if err := sameColumns(cols, schema); err != nil {
 		return nil, fmt.Errorf("ingest into %s: %w", table, err)
 	}
-	return &Ingester{d: d, table: Ident(sch) + "." + Ident(name), schema: schema}, nil
+	qualified := Ident(sch) + "." + Ident(name)
+	if catalog != "" {
+		qualified = Ident(catalog) + "." + qualified
+	}
+	return &Ingester{d: d, table: qualified, schema: schema}, nil
 }
 
 // sameColumns reports the first difference between a table's columns and

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,5 +204,64 @@ func TestKeyIndexLookups(t *testing.T) {
 	}
 	if gone := x.unlisted(); int64(len(gone)) != wantGone {
 		t.Errorf("%d unlisted, want %d", len(gone), wantGone)
+	}
+}
+
+// TestDiffStagingSpills: a diff SYNC stages its changed nodes in a
+// temporary table and, past tempStagingRows, moves them into a staging
+// table of the file and goes on there. Either way the mirror ends as the
+// service holds it, changes names exactly the renamed nodes, and no
+// staging table is left behind.
+func TestDiffStagingSpills(t *testing.T) {
+	defer func(n int64) { tempStagingRows = n; onSpill = nil }(tempStagingRows)
+	var spills atomic.Int64
+	onSpill = func() { spills.Add(1) }
+	for _, limit := range []int64{50_000, 40} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			tempStagingRows = limit
+			spills.Store(0)
+			srv := emulator.StartTest(t, emulator.Options{Nodes: 600, Seed: 12, State: true})
+			e := envAt(t, srv, srv.URL(), func(c *fetch.Config) { c.BatchRows = 16 })
+			e.mustSync(t, "SYNC")
+			ids, err := e.srv.IDs(DefaultFilter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			renamed := map[string]bool{}
+			for i := 0; i < len(ids); i += 3 {
+				if err := e.srv.Rename(ids[i], fmt.Sprintf("renamed-%d.jpg", i)); err != nil {
+					t.Fatal(err)
+				}
+				renamed[ids[i]] = true
+			}
+			got := e.mustSync(t, "SYNC")["nodes"]
+			if got.updated != int64(len(renamed)) || got.inserted != 0 || got.removed != 0 {
+				t.Errorf("diff SYNC = %+v, want %d updated", got, len(renamed))
+			}
+			if wantSpill := int64(len(renamed)) > limit; (spills.Load() > 0) != wantSpill {
+				t.Errorf("%d spills with %d changed rows and a limit of %d", spills.Load(), len(renamed), limit)
+			}
+			e.loadTruth(t, "truth_nodes", e.truth(t, ids))
+			e.diffNodes(t, "nodes after the diff SYNC", `SELECT id, name, md5, "version", size FROM nodes`, "truth_nodes")
+			rows, err := e.db.Query(t.Context(), `SELECT id FROM changes WHERE sync_id = (SELECT max(sync_id) FROM changes) AND in_table = 'nodes'`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			named := map[string]bool{}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				named[id] = true
+			}
+			rows.Close()
+			if !maps.Equal(named, renamed) {
+				t.Errorf("changes names %d nodes, want the %d renamed", len(named), len(renamed))
+			}
+			if n := e.queryInt(t, `SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'apsql_sync' OR starts_with(table_name, 'apsql_staging_')`); n != 0 {
+				t.Errorf("%d staging tables left after the SYNC", n)
+			}
+		})
 	}
 }

@@ -51,6 +51,10 @@ type staging struct {
 	// only the new and changed nodes (the listing skipped the others), and
 	// a replacing apply removes exactly the rows the listing never named.
 	idx *keyIndex
+	// temp: the staging table is temporary (a diff listing's, which
+	// holds only the changed nodes): its rows are never written to the
+	// file nor its WAL.
+	temp bool
 	// phases says how long apply's steps took (for the -v log).
 	phases string
 }
@@ -97,17 +101,25 @@ func stagingOf(db *engine.DB, table string) *staging {
 // create (re)creates the staging table and its Ingester.
 func (st *staging) create(ctx context.Context) error {
 	db := st.db
-	if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
-		return fmt.Errorf("create staging schema: %w", err)
-	}
 	// CreateTableSQL writes CREATE TABLE IF NOT EXISTS "name" (...): the
 	// same columns and types as the mirror table, without its key.
 	ddl := db.CreateTableSQL(model.Table{Columns: model.NodeColumns}, st.table)
-	ddl = strings.Replace(ddl, "CREATE TABLE IF NOT EXISTS "+engine.Ident(st.table), "CREATE OR REPLACE TABLE "+st.name, 1)
+	target := stagingSchema + "." + st.table
+	if st.temp {
+		name := tempStaging + st.table + "_changed"
+		st.name = "temp.main." + engine.Ident(name)
+		target = "temp.main." + name
+		ddl = strings.Replace(ddl, "CREATE TABLE IF NOT EXISTS "+engine.Ident(st.table), "CREATE OR REPLACE TEMP TABLE "+engine.Ident(name), 1)
+	} else {
+		if _, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+stagingSchema); err != nil {
+			return fmt.Errorf("create staging schema: %w", err)
+		}
+		ddl = strings.Replace(ddl, "CREATE TABLE IF NOT EXISTS "+engine.Ident(st.table), "CREATE OR REPLACE TABLE "+st.name, 1)
+	}
 	if _, err := db.Exec(ctx, ddl); err != nil {
 		return fmt.Errorf("create staging table: %w", err)
 	}
-	in, err := db.Ingester(ctx, stagingSchema+"."+st.table, fetch.NodeSchema())
+	in, err := db.Ingester(ctx, target, fetch.NodeSchema())
 	if err != nil {
 		return err
 	}
@@ -288,6 +300,7 @@ func (st *staging) load(ctx context.Context, tr engine.Tracker, stream func(emit
 		ins     *engine.IngestStream
 		pending []arrow.RecordBatch
 		gate    chan struct{}
+		staged  int64 // rows sent into a temporary staging table
 	)
 	defer func() {
 		for _, b := range pending {
@@ -355,6 +368,20 @@ func (st *staging) load(ctx context.Context, tr engine.Tracker, stream func(emit
 			return err
 		}
 		tr.Add(b.NumRows())
+		if st.temp {
+			if staged += b.NumRows(); staged > tempStagingRows {
+				// Too many changes to hold in memory: go on in a
+				// staging table of the file.
+				if err := ins.Close(nil); err != nil {
+					return err
+				}
+				ins = nil
+				if err := st.spill(ctx); err != nil {
+					return err
+				}
+				ins = st.in.Stream(ctx)
+			}
+		}
 		return nil
 	})
 	if ins == nil {
@@ -368,11 +395,47 @@ func (st *staging) load(ctx context.Context, tr engine.Tracker, stream func(emit
 			return stats, err
 		}
 	}
+	if ins == nil {
+		return stats, err // spill failed after its stream was closed
+	}
 	if cerr := ins.Close(err); err == nil {
 		err = cerr
 	}
 	return stats, err
 }
+
+// tempStagingRows is how many changed rows a diff listing stages in a
+// temporary table (in memory: ~1 KB a row, up to DuckDB's memory limit)
+// before it moves them into a staging table of the file (spill), where a
+// listing with everything changed is written compressed as it arrives.
+var tempStagingRows int64 = 50_000
+
+// spill moves the rows of a temporary staging table into a new staging
+// table of the file and makes that one the listing's.
+func (st *staging) spill(ctx context.Context) error {
+	tmp := st.name
+	st.temp = false
+	st.name = stagingSchema + "." + engine.Ident(st.table)
+	if err := waitWritable(ctx); err != nil {
+		return err
+	}
+	if err := st.create(ctx); err != nil {
+		return err
+	}
+	if _, err := st.db.Exec(ctx, "INSERT INTO "+st.name+" SELECT * FROM "+tmp); err != nil {
+		return fmt.Errorf("move the staged rows into the file: %w", err)
+	}
+	if _, err := st.db.Exec(ctx, "DROP TABLE "+tmp); err != nil {
+		return fmt.Errorf("move the staged rows into the file: %w", err)
+	}
+	if onSpill != nil {
+		onSpill()
+	}
+	return nil
+}
+
+// onSpill, when set (by tests), is called after each spill.
+var onSpill func()
 
 // maxPending is how many batches a listing holds in memory while the
 // statement's block check has not yet allowed writing (~3 MB each): a
@@ -395,6 +458,7 @@ func fullListing(ctx context.Context, s *engine.Session, table, label string, to
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		st := stagingOf(s.DB, table) // created at its first batch (load)
 		st.idx = idx
+		st.temp = idx != nil
 		if idx != nil && attempt > 1 {
 			idx.reset()
 		}
