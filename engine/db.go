@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -343,7 +344,7 @@ func (d *DB) checkBlocks(ctx context.Context, conn *sql.Conn) error {
 	// the check: a small memory limit while it reads keeps them from
 	// adding to the SYNC's peak (a million-node file: 533-704 MB peak RSS at the
 	// default 256MB limit, against 426-475 MB without the check). The
-	// limit is put back as DuckDB shows it (to 0.1 MiB).
+	// limit is put back as DuckDB shows it (limitToRestore).
 	// After Lockdown no setting changes: the check reads under the
 	// user's limit.
 	if !d.LockedDown() {
@@ -355,10 +356,19 @@ func (d *DB) checkBlocks(ctx context.Context, conn *sql.Conn) error {
 		// changed since the last checkpoint, such as after a SYNC that
 		// replaced 1% of a million rows): that says nothing about the
 		// file, so the check then reads under the limit it has.
+		// A refused SET still changes the setting DuckDB shows (not the
+		// limit it holds to): put it back at once, or the next check
+		// would read 64MB as the limit to restore.
+		restore := func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SET memory_limit = `+Quote(limitToRestore(limit)))
+		}
 		if _, err := conn.ExecContext(ctx, `SET memory_limit = '64MB'`); err == nil {
-			defer conn.ExecContext(context.WithoutCancel(ctx), `SET memory_limit = `+Quote(limit))
-		} else if ctx.Err() != nil {
-			return ctx.Err()
+			defer restore()
+		} else {
+			restore()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 	}
 	suspects, ok, err := d.blockSuspects(ctx, conn, tables)
@@ -407,6 +417,24 @@ func (d *DB) readTables(ctx context.Context, conn *sql.Conn, tables [][2]string)
 		}
 	}
 	return nil
+}
+
+// limitToRestore returns what SET memory_limit takes to put back a limit
+// that DuckDB shows as shown ("286.1 MiB", "1.8 GiB"). DuckDB shows a limit
+// cut to one decimal, so setting the shown value lowers the limit by up to
+// a tenth of its unit each time (a 1.85 GiB limit shows as 1.8 GiB, which
+// set and shown again is 1.7 GiB); the middle of what the shown value
+// stands for shows the same, and stays so.
+func limitToRestore(shown string) string {
+	num, unit, ok := strings.Cut(shown, " ")
+	if !ok || !strings.Contains(num, ".") {
+		return shown
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return shown
+	}
+	return strconv.FormatFloat(v+0.05, 'f', 2, 64) + " " + unit
 }
 
 func (d *DB) damaged(table string, err error) error {
