@@ -37,6 +37,18 @@ func journalFile(t *testing.T) string {
 	return path
 }
 
+// checkFile opens path, runs the block check once and closes it: the
+// check's verdict, and whether the file was read through DuckDB.
+func checkFile(t *testing.T, path string) (verdict error, throughDuckDB bool) {
+	t.Helper()
+	d, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	return d.CheckBeforeWrite(t.Context()), d.sums.off
+}
+
 // damageBlock overwrites 4 KiB in the middle of the first additional block
 // of a column of table, as a bad sector would. pragma_storage_info, which
 // lists the blocks, loads each segment's first block itself (damage there
@@ -74,19 +86,12 @@ func damageBlock(t *testing.T, path, table, column string) {
 func TestBlockSumsFindDamage(t *testing.T) {
 	ctx := context.Background()
 	path := journalFile(t)
-	d, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = d.CheckBeforeWrite(ctx)
-	off := d.sums.off
-	d.Close()
-	if err != nil || off {
+	if err, off := checkFile(t, path); err != nil || off {
 		t.Fatalf("check of a sound file: %v (read through DuckDB: %v); want it to pass by its checksums", err, off)
 	}
 
 	damageBlock(t, path, "journal", "detail")
-	d, err = Open(ctx, path)
+	d, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,29 +118,15 @@ func TestBlockSumsFindDamage(t *testing.T) {
 // reads it: the check passes, and reads that file through DuckDB from then
 // on, which still finds real damage.
 func TestBlockSumsOtherLayout(t *testing.T) {
-	ctx := context.Background()
 	path := journalFile(t)
 	defer func(s int64) { blockStart = s }(blockStart)
 	blockStart = fileHeadersSize - 4096
 
-	d, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = d.CheckBeforeWrite(ctx)
-	off := d.sums.off
-	d.Close()
-	if err != nil || !off {
+	if err, off := checkFile(t, path); err != nil || !off {
 		t.Fatalf("check with the blocks looked for elsewhere: %v (read through DuckDB: %v); want it to pass through DuckDB", err, off)
 	}
-
 	damageBlock(t, path, "journal", "detail")
-	d, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.CheckBeforeWrite(ctx); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "(table journal)") {
+	if err, _ := checkFile(t, path); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "(table journal)") {
 		t.Errorf("check of a damaged file laid out otherwise: %v; want ErrDamaged naming table journal", err)
 	}
 }
