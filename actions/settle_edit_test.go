@@ -2,10 +2,12 @@ package actions
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apsql/apsql/emulator"
 )
@@ -16,7 +18,8 @@ import (
 // (modifiedDate, version: every column, as the first run writes the
 // answer), recording the change once. Before, the re-run updated only the
 // edited column, and the SYNC after recorded the service's fields as
-// changed.
+// changed. UNFAVORITE and UNHIDE (the same re-run path) undo the
+// FAVORITE and HIDE of the first two cases.
 func TestSettledEditRows(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 20, Seed: 78}, 2)
 	e.run(`CREATE FOLDER 'Dest'`)
@@ -31,6 +34,8 @@ func TestSettledEditRows(t *testing.T) {
 		{`HIDE '` + files[1] + `'`, http.MethodPatch, "/nodes/" + files[1], "hidden", func(n remoteNode) bool { return n.Settings.Hidden }},
 		{`MOVE '` + files[2] + `' TO 'Dest'`, http.MethodPost, "/children", "parentId,parents", func(n remoteNode) bool { return slices.Contains(n.Parents, dest) }},
 		{`RENAME '` + files[3] + `' TO 'settled.jpg'`, http.MethodPatch, "/nodes/" + files[3], "name", func(n remoteNode) bool { return n.Name == "settled.jpg" }},
+		{`UNFAVORITE '` + files[0] + `'`, http.MethodPatch, "/nodes/" + files[0], "favorite", func(n remoteNode) bool { return !n.Settings.Favorite }},
+		{`UNHIDE '` + files[1] + `'`, http.MethodPatch, "/nodes/" + files[1], "hidden", func(n remoteNode) bool { return !n.Settings.Hidden }},
 	} {
 		id := strings.Split(c.stmt, "'")[1]
 		last := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
@@ -52,20 +57,38 @@ func TestSettledEditRows(t *testing.T) {
 		if got, want := e.nodeChangeRows(last), []string{"changed " + id + " " + n.Name + " true " + c.field}; !slices.Equal(got, want) {
 			t.Errorf("%s: changes after the re-run: %q, want %q", c.stmt, got, want)
 		}
-		raw, _ := e.srv.Node(id)
-		var svc struct {
-			Version int64 `json:"version"`
-		}
-		if err := json.Unmarshal(raw, &svc); err != nil {
-			t.Fatal(err)
-		}
-		var version int64
-		if err := e.db.QueryRow(t.Context(), `SELECT version FROM nodes WHERE id = ?`, id).Scan(&version); err != nil {
-			t.Fatal(err)
-		}
-		if version != svc.Version {
-			t.Errorf("%s: after the re-run nodes has version %d, the service %d", c.stmt, version, svc.Version)
-		}
+		e.sameRow(c.stmt+" re-run", id)
 		e.nodesQuiet(c.stmt + " settled")
+	}
+}
+
+// sameRow checks that the mirror's row of node id holds the version,
+// modifiedDate, name, favorite and hidden the emulator's state shows.
+func (e *env) sameRow(after, id string) {
+	e.t.Helper()
+	raw, ok := e.srv.Node(id)
+	if !ok {
+		e.t.Fatalf("after %s the service has no node %s", after, id)
+	}
+	var svc struct {
+		Version      int64  `json:"version"`
+		ModifiedDate string `json:"modifiedDate"`
+		Name         string `json:"name"`
+		Settings     struct {
+			Favorite bool `json:"favorite"`
+			Hidden   bool `json:"hidden"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal(raw, &svc); err != nil {
+		e.t.Fatal(err)
+	}
+	mod, err := time.Parse(time.RFC3339Nano, svc.ModifiedDate)
+	if err != nil {
+		e.t.Fatalf("node %s: %v", id, err)
+	}
+	want := fmt.Sprintf("version %d modified %d name %s favorite %t hidden %t", svc.Version, mod.UnixMilli(), svc.Name, svc.Settings.Favorite, svc.Settings.Hidden)
+	got := e.ids(`SELECT format('version {} modified {} name {} favorite {} hidden {}', version, epoch_ms(modifiedDate), name, favorite, hidden) FROM nodes WHERE id = ?`, id)
+	if len(got) != 1 || got[0] != want {
+		e.t.Errorf("after %s nodes holds %s as %q, the service %q", after, id, got, want)
 	}
 }
