@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+
 	"github.com/apsql/apsql/emulator"
 )
 
@@ -80,10 +82,14 @@ func TestFavoriteRowWithJournal(t *testing.T) {
 // into trash from the listing in the transaction that journals the
 // outcomes. Here that journal write fails: trash holds none of them, and
 // the folder and its mirrored file stay where the mirror had them; the
-// re-run settles the request by reading the folder back and moves them
-// into trash. Before, the listed
+// re-run settles the request by reading the folder back, moves them into
+// trash, and lists again what the service shows trashed with the folder:
+// a row each, and the node uploaded behind the mirror's back goes into
+// trash as the service shows it, so that a SYNC TRASH right after adds
+// nothing (a node trashed before the folder is not among them). Before, the listed
 // nodes were put into trash in a transaction of their own: they stayed
-// there, the mirrored file in nodes and trash at once, with no outcome.
+// there, the mirrored file in nodes and trash at once, with no outcome;
+// and the re-run left the uploaded node out of trash until a SYNC TRASH.
 func TestTrashSubtreeWithJournal(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 10, Seed: 73}, 2)
 	if _, err := e.srv.MkdirAll("Box/inner"); err != nil {
@@ -97,6 +103,12 @@ func TestTrashSubtreeWithJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.syncAll()
+	// Trashed on its own before its folder: not a row of the re-run.
+	early := e.serviceHas("Box/inner", "early.jpg", "trashed before its folder")
+	if err := e.srv.TrashIDs(early); err != nil {
+		t.Fatal(err)
+	}
+	e.runQuiet(`SYNC TRASH`)
 	e.s.Yes = true
 	late := e.serviceHas("Box/inner", "late.jpg", "uploaded behind the mirror's back")
 	unblock := e.blockOutcome(http.MethodPatch, "/trash")
@@ -115,15 +127,24 @@ func TestTrashSubtreeWithJournal(t *testing.T) {
 		t.Errorf("nodes lost %s though no outcome was journaled", file)
 	}
 
+	last := e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
 	rows, sum := e.run(`TRASH '` + box + `'`)
-	if len(rows) != 1 || rows[0].status != StatusOK {
-		t.Fatalf("the re-run: %+v (%s), want %s ok", rows, sum, box)
-	}
 	// The re-run confirms the folder by reading it back, and moves what the
-	// mirror held of it into trash; the node it never held is not listed
-	// again (the folder is in the trash now).
-	if got := e.ids(`SELECT id FROM trash WHERE id IN (?, ?, ?) ORDER BY id`, box, inner, file); len(got) != 3 {
-		t.Errorf("after the re-run trash holds %q of %s, %s, %s", got, box, inner, file)
+	// mirror held of it into trash; what went with the folder has a row
+	// each, the node the mirror never held as the service shows it.
+	if got, want := sorted(byStatus(rows)[StatusOK]), sorted([]string{box, inner, file, late}); len(rows) != 4 || !slices.Equal(got, want) {
+		t.Fatalf("the re-run: %+v (%s), want %q ok", rows, sum, want)
+	}
+	if got := e.ids(`SELECT id FROM trash WHERE id IN (?, ?, ?, ?) ORDER BY id`, box, inner, file, late); len(got) != 4 {
+		t.Errorf("after the re-run trash holds %q of %s, %s, %s, %s", got, box, inner, file, late)
+	}
+	e.sameRowIn("trash", "the re-run", late)
+	// changes: the folders and the file leave the mirror by the TRASH; the
+	// node never mirrored changed no table that changes follows.
+	got := e.ids(`SELECT concat_ws(' ', statement, in_table, change, id, by_apsql) FROM changes WHERE sync_id > ? ORDER BY 1`, last)
+	want := sorted([]string{"TRASH folders removed " + box + " true", "TRASH folders removed " + inner + " true", "TRASH nodes removed " + file + " true"})
+	if !slices.Equal(got, want) {
+		t.Errorf("changes after the re-run: %q, want %q", got, want)
 	}
 	if n := e.count(`SELECT count(*) FROM nodes WHERE id = ?`, file); n != 0 {
 		t.Errorf("after the re-run nodes still holds %s", file)
@@ -131,6 +152,44 @@ func TestTrashSubtreeWithJournal(t *testing.T) {
 	if got := e.ids(`SELECT id FROM nodes WHERE id IN (SELECT id FROM trash)`); len(got) != 0 {
 		t.Errorf("after the re-run %q are in nodes and trash at once", got)
 	}
+	last = e.count(`SELECT coalesce(max(sync_id), 0) FROM changes`)
+	if st := e.syncTrash(); st.inserted != 0 || st.removed != 0 {
+		t.Errorf("the SYNC TRASH after the re-run added %d and removed %d rows of trash, want none", st.inserted, st.removed)
+	}
+	e.sameTrash()
+	e.sameRowIn("trash", "the SYNC TRASH", late)
+	if got := e.ids(`SELECT concat_ws(' ', in_table, change, id) FROM changes WHERE sync_id > ?`, last); len(got) != 0 {
+		t.Errorf("the SYNC TRASH after the re-run recorded %q", got)
+	}
+	e.nodesQuiet("the TRASH re-run")
+}
+
+// syncCounts is one row of a SYNC's result.
+type syncCounts struct{ fetched, inserted, updated, removed int64 }
+
+// syncTrash runs SYNC TRASH and returns its row of the trash table.
+func (e *env) syncTrash() syncCounts {
+	e.t.Helper()
+	res, err := e.s.Run(e.t.Context(), `SYNC TRASH`)
+	if err != nil {
+		e.t.Fatalf("SYNC TRASH: %v", err)
+	}
+	defer res.Rows.Release()
+	var st syncCounts
+	for res.Rows.Next() {
+		b := res.Rows.RecordBatch()
+		for r := 0; r < int(b.NumRows()); r++ {
+			if b.Column(0).(*array.String).Value(r) != "trash" {
+				continue
+			}
+			n := func(i int) int64 { return b.Column(i).(*array.Int64).Value(r) }
+			st = syncCounts{n(1), n(2), n(3), n(4)}
+		}
+	}
+	if err := res.Rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return st
 }
 
 // TestPurgeRestoredWithJournal (issue 23): a node a PURGE finds restored

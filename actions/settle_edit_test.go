@@ -66,6 +66,12 @@ func TestSettledEditRows(t *testing.T) {
 // modifiedDate, name, favorite and hidden the emulator's state shows.
 func (e *env) sameRow(after, id string) {
 	e.t.Helper()
+	e.sameRowIn("nodes", after, id)
+}
+
+// sameRowIn is sameRow for the row of table (nodes or trash).
+func (e *env) sameRowIn(table, after, id string) {
+	e.t.Helper()
 	raw, ok := e.srv.Node(id)
 	if !ok {
 		e.t.Fatalf("after %s the service has no node %s", after, id)
@@ -87,8 +93,8 @@ func (e *env) sameRow(after, id string) {
 		e.t.Fatalf("node %s: %v", id, err)
 	}
 	want := fmt.Sprintf("version %d modified %d name %s favorite %t hidden %t", svc.Version, mod.UnixMilli(), svc.Name, svc.Settings.Favorite, svc.Settings.Hidden)
-	got := e.ids(`SELECT format('version {} modified {} name {} favorite {} hidden {}', version, epoch_ms(modifiedDate), name, favorite, hidden) FROM nodes WHERE id = ?`, id)
+	got := e.ids(`SELECT format('version {} modified {} name {} favorite {} hidden {}', version, epoch_ms(modifiedDate), name, favorite, hidden) FROM `+table+` WHERE id = ?`, id)
 	if len(got) != 1 || got[0] != want {
-		e.t.Errorf("after %s nodes holds %s as %q, the service %q", after, id, got, want)
+		e.t.Errorf("after %s %s holds %s as %q, the service %q", after, table, id, got, want)
 	}
 }

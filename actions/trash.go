@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -360,7 +361,89 @@ func (mv *moveRun) spec() batchSpec {
 			return mv.x.stillInTrash(ctx, mv.r, a, b, mv.subs)
 		}
 	}
+	if m.action == "TRASH" {
+		sp.settled = mv.settled
+	}
 	return sp
+}
+
+// settled is follow for the folders of a TRASH that an earlier run's
+// request was confirmed done for (settleUnknown): their subtrees were
+// listed before that request, and its outcomes were not journaled, so the
+// re-run lists again what the service shows trashed with each folder
+// (recursivelyTrashed, level by level) and adds a row per node, each going
+// into trash as the service shows it now: a node uploaded behind the
+// mirror's back goes into trash here, not at a later SYNC TRASH. What the
+// mirror held of the subtree moves as the first run would have moved it
+// (apply).
+func (mv *moveRun) settled(ctx context.Context, es []sinkEntry) ([]sinkEntry, error) {
+	folders := map[string]item{}
+	for _, it := range mv.todo {
+		if it.Kind == "FOLDER" {
+			folders[it.ID] = it
+		}
+	}
+	for _, e := range es {
+		it, ok := folders[e.o.ID]
+		if !ok || e.o.Status != StatusOK {
+			continue
+		}
+		nodes, err := mv.trashedWith(ctx, it)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range nodes {
+			se := sinkEntry{o: Outcome{ID: n.ID, Name: n.Name, Status: StatusOK,
+				Detail: fmt.Sprintf("trashed with its folder %s (%s) by an earlier run (the service shows it trashed with the folder); not sent again", engine.Quote(it.Name), it.ID)}}
+			if n.Kind == "FILE" || n.Kind == "FOLDER" {
+				se.raw, se.into = n.Raw, "trash"
+			}
+			es = append(es, se)
+		}
+	}
+	return es, nil
+}
+
+// trashedWith lists the nodes below folder it that the service shows
+// trashed because it was (recursivelyTrashed): not those trashed on their
+// own before it, nor what is below them.
+func (mv *moveRun) trashedWith(ctx context.Context, it item) ([]fetch.Node, error) {
+	c, err := mv.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []fetch.Node
+	seen := map[string]bool{it.ID: true}
+	for queue := []string{it.ID}; len(queue) > 0; {
+		fid := queue[0]
+		queue = queue[1:]
+		kids, err := c.Children(ctx, fid, "")
+		mv.r.requests.Add(1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: list what folder %s (%s), trashed by an earlier run, holds on the service: %w; nothing was sent, try again",
+				mv.m.verb, engine.Quote(it.Name), it.ID, err)
+		}
+		for _, k := range kids {
+			if k.Status != "TRASH" || seen[k.ID] || !recursivelyTrashed(k.Raw) {
+				continue
+			}
+			seen[k.ID] = true
+			out = append(out, k)
+			if k.Kind == "FOLDER" {
+				queue = append(queue, k.ID)
+			}
+		}
+	}
+	return out, nil
+}
+
+// recursivelyTrashed reports whether a trashed node's JSON says it went
+// into the trash with a folder above it (API.md §2: recursivelyTrashed).
+func recursivelyTrashed(raw []byte) bool {
+	var n struct {
+		Recursively bool `json:"recursivelyTrashed"`
+	}
+	return json.Unmarshal(raw, &n) == nil && n.Recursively
 }
 
 // follow adds the rows of the subtrees that went with the folders of es
