@@ -382,32 +382,47 @@ func readRestored(ctx context.Context, r *run, c *fetch.Client, roots []string) 
 		}
 		root := folderRow{id: id, name: n.Name, parentID: n.ParentID(), path: childPath(pp, n.Name)}
 		folders = append(folders, restoredFolder{root, timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate)})
-		queue := []folderRow{root}
-		for len(queue) > 0 {
-			f := queue[0]
-			queue = queue[1:]
-			kids, err := c.Children(ctx, f.id, "")
-			r.requests.Add(1)
-			if err != nil {
-				return nil, nil, nil, "reading restored folder " + f.path + " back failed: " + err.Error() + "; run SYNC FOLDERS and SYNC"
+		subs, fs, bs, err := restoredBelow(ctx, r, c, root)
+		if err != nil {
+			return nil, nil, nil, err.Error() + "; run SYNC FOLDERS and SYNC"
+		}
+		folders, files, back = append(folders, subs...), append(files, fs...), append(back, bs...)
+	}
+	return folders, files, back, ""
+}
+
+// restoredBelow lists, level by level, the available subtree of the
+// restored folder root (its row as the service shows it): the folders
+// below (parents before their children), the files, and the ids of all
+// of them. The service restores with a folder what was trashed with it
+// and leaves in the trash what was trashed before it (API.md §2,
+// recursivelyTrashed), so what is available below is what came back.
+func restoredBelow(ctx context.Context, r *run, c *fetch.Client, root folderRow) (folders []restoredFolder, files []fetch.Node, back []string, err error) {
+	queue := []folderRow{root}
+	for len(queue) > 0 {
+		f := queue[0]
+		queue = queue[1:]
+		kids, err := c.Children(ctx, f.id, "")
+		r.requests.Add(1)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("reading restored folder %s back failed: %w", f.path, err)
+		}
+		for _, k := range kids {
+			if k.Status != "AVAILABLE" {
+				continue
 			}
-			for _, k := range kids {
-				if k.Status != "AVAILABLE" {
-					continue
-				}
-				back = append(back, k.ID)
-				switch k.Kind {
-				case "FOLDER":
-					sub := folderRow{id: k.ID, name: k.Name, parentID: f.id, path: childPath(f.path, k.Name)}
-					folders = append(folders, restoredFolder{sub, timeOrNil(k.CreatedDate), timeOrNil(k.ModifiedDate)})
-					queue = append(queue, sub)
-				case "FILE":
-					files = append(files, k)
-				}
+			back = append(back, k.ID)
+			switch k.Kind {
+			case "FOLDER":
+				sub := folderRow{id: k.ID, name: k.Name, parentID: f.id, path: childPath(f.path, k.Name)}
+				folders = append(folders, restoredFolder{sub, timeOrNil(k.CreatedDate), timeOrNil(k.ModifiedDate)})
+				queue = append(queue, sub)
+			case "FILE":
+				files = append(files, k)
 			}
 		}
 	}
-	return folders, files, back, ""
+	return folders, files, back, nil
 }
 
 // expandFolders replaces the folders among items by the files of their

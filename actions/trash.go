@@ -595,8 +595,9 @@ const notInTrashDetail = "no longer in the trash"
 // batch is sent and returns the ids still in the trash. The others are
 // journaled here: restored since the mirror saw them (skipped, "no longer
 // in the trash", and moved back into nodes or folders as the service
-// shows them, recorded in changes as added by the service), or not on the
-// service at all (skipped as gone). When the
+// shows them, recorded in changes as added by the service; a folder with
+// what the service shows available below it, restored with it), or not on
+// the service at all (skipped as gone). When the
 // nodes cannot be read, nothing of the batch is sent: its rows fail.
 func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, subs map[string]*subtree) ([]string, error) {
 	ids := make([]string, len(b))
@@ -620,11 +621,8 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 	var send, back []string
 	raws := map[string][]byte{}
 	var outs []Outcome
-	type restoredFolder struct {
-		row               folderRow
-		created, modified any
-	}
 	var folders []restoredFolder
+	var below []fetch.Node // files restored with a folder of b
 	for _, it := range b {
 		n, ok := found[it.ID]
 		switch {
@@ -643,12 +641,14 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 				st = "unknown"
 			}
 			d := fmt.Sprintf("%s (the service shows it %s: restored elsewhere since the mirror saw it); not purged", notInTrashDetail, st)
-			outs = append(outs, Outcome{ID: it.ID, Name: n.Name, Status: StatusSkipped, Reason: ReasonNotInTrash, Detail: d})
+			o := Outcome{ID: it.ID, Name: n.Name, Status: StatusSkipped, Reason: ReasonNotInTrash, Detail: d}
+			var subRows []Outcome
 			for _, so := range subs[it.ID].rows(it) {
-				so.Status, so.Detail = StatusSkipped, "with its folder "+it.ID+": "+notInTrashDetail+"; not purged (run SYNC FOLDERS and SYNC)"
-				outs = append(outs, so)
+				so.Status, so.Detail = StatusSkipped, "with its folder "+it.ID+", which is "+notInTrashDetail+" (restored elsewhere); not purged"
+				subRows = append(subRows, so)
 			}
 			if n.Status != "AVAILABLE" {
+				outs = append(append(outs, o), subRows...)
 				continue
 			}
 			back = append(back, it.ID)
@@ -661,32 +661,84 @@ func (x *Actions) stillInTrash(ctx context.Context, r *run, a api, b []item, sub
 				if err != nil {
 					return nil, err
 				}
-				folders = append(folders, restoredFolder{folderRow{id: it.ID, name: n.Name, parentID: parent, path: childPath(pp, n.Name)},
-					timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate)})
+				root := folderRow{id: it.ID, name: n.Name, parentID: parent, path: childPath(pp, n.Name)}
+				folders = append(folders, restoredFolder{root, timeOrNil(n.CreatedDate), timeOrNil(n.ModifiedDate)})
+				// What came back with it goes back too, as the service
+				// shows it; when it cannot be read, a SYNC puts it.
+				subFolders, files, ids, err := restoredBelow(context.WithoutCancel(ctx), r, a.c, root)
+				if err != nil {
+					o.Detail += "; " + err.Error() + ": run SYNC FOLDERS and SYNC"
+				} else {
+					folders, below, back = append(folders, subFolders...), append(below, files...), append(back, ids...)
+				}
 			} else if n.Raw != nil {
 				raws[it.ID] = n.Raw
 			}
+			outs = append(append(outs, o), subRows...)
 		}
 	}
 	if len(outs) == 0 {
 		return send, nil
 	}
 	files := sortedKeys(raws)
+	// The files restored with a folder, each once (not those of b).
+	var belowRaws [][]byte
+	var belowIDs []string
+	seen := map[string]bool{}
+	for _, n := range below {
+		if _, own := raws[n.ID]; own || seen[n.ID] || n.Raw == nil {
+			continue
+		}
+		seen[n.ID] = true
+		belowRaws, belowIDs = append(belowRaws, n.Raw), append(belowIDs, n.ID)
+	}
+	var belowBatch *nodeBatch
+	if len(belowRaws) > 0 {
+		var err error
+		if belowBatch, err = decodeNodes(belowRaws); err != nil {
+			return nil, fmt.Errorf("purge: the files restored with a folder: %w", err)
+		}
+		defer belowBatch.release()
+	}
 	var apply func(context.Context, *sql.Tx) error
 	if len(back) > 0 {
 		apply = func(ctx context.Context, tx *sql.Tx) error {
 			// They came back by the service's doing (restored elsewhere):
 			// the statement records them added, as what it found, the
 			// folders as the service shows them (their dates too), the
-			// files put into nodes first in this transaction.
+			// files put into nodes first in this transaction; the files
+			// restored with a folder go into nodes here, recorded added
+			// when nodes lacked them.
 			found := r.changes.Found()
 			for _, f := range folders {
-				if err := putFolder(ctx, tx, f.row, f.created, f.modified, found, found); err != nil {
+				if err := putFolder(ctx, tx, f.f, f.created, f.modified, found, found); err != nil {
 					return err
 				}
 			}
 			if err := found.Nodes(ctx, tx, "nodes", mirror.ChangeAdded, files); err != nil {
 				return err
+			}
+			if belowBatch != nil {
+				had, err := txIDs(ctx, tx, `SELECT id FROM nodes WHERE id IN `+idList(belowIDs))
+				if err != nil {
+					return err
+				}
+				if err := r.putNodes(ctx, tx.ExecContext, "nodes", belowBatch); err != nil {
+					return err
+				}
+				held := make(map[string]bool, len(had))
+				for _, id := range had {
+					held[id] = true
+				}
+				var added []string
+				for _, id := range belowIDs {
+					if !held[id] {
+						added = append(added, id)
+					}
+				}
+				if err := found.Nodes(ctx, tx, "nodes", mirror.ChangeAdded, added); err != nil {
+					return err
+				}
 			}
 			_, err := tx.ExecContext(ctx, `DELETE FROM trash WHERE id IN `+idList(back))
 			return err
