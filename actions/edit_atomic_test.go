@@ -309,10 +309,12 @@ func TestCreateFolderTrashWithDrop(t *testing.T) {
 	a := e.serviceHas("T/Gone", "a.jpg", "photo a, trashed with its folder")
 	e.syncAll()
 	e.syncFolders()
-	if err := e.srv.TrashIDs(e.folderOf("T/Gone")); err != nil {
+	gone := e.folderOf("T/Gone")
+	if err := e.srv.TrashIDs(gone); err != nil {
 		t.Fatal(err)
 	}
-	put := e.failChanges(http.MethodGet, "/nodes/"+a)
+	// The files below are read back by listing the folder.
+	put := e.failChanges(http.MethodGet, "/nodes/"+gone+"/children")
 	_, sum, err := e.try(t.Context(), `CREATE FOLDER 'T/Gone/Again'`)
 	put()
 	t.Logf("the CREATE FOLDER whose drop failed: %s (%v)", sum, err)

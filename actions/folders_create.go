@@ -235,29 +235,69 @@ func (fm *folderMaker) make(ctx context.Context, pre string) (bool, error) {
 // the service still has available (moved out, or restored on its own)
 // stays as the mirror has it, for SYNC; when reading fails, all of them
 // do: the mirror drops no file on a guess.
+//
+// Each folder holding mirrored files is listed once (GET
+// /nodes/{id}/children, which shows trashed children too), not a GET per
+// file: a file the listing shows under its folder is as the listing shows
+// it. Only the files it does not show there (moved out, purged) and those
+// of a folder whose listing failed (gone, or past the listing's cap) are
+// read one by one.
 func (fm *folderMaker) trashedFiles(ctx context.Context, sub string) (out, purged []string, trashed *nodeBatch, err error) {
-	rows, err := fm.r.s.DB.Query(ctx, `SELECT id FROM nodes WHERE parentId IN `+sub+` ORDER BY id`)
+	rows, err := fm.r.s.DB.Query(ctx, `SELECT id, parentId FROM nodes WHERE parentId IN `+sub+` ORDER BY parentId, id`)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("create folder: read nodes: %w", err)
 	}
-	var below []string
+	var below, parents []string
+	byParent := map[string][]string{}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, parent string
+		if err := rows.Scan(&id, &parent); err != nil {
 			rows.Close()
 			return nil, nil, nil, err
 		}
 		below = append(below, id)
+		if len(byParent[parent]) == 0 {
+			parents = append(parents, parent)
+		}
+		byParent[parent] = append(byParent[parent], id)
 	}
 	err = rows.Err()
 	rows.Close()
 	if err != nil || len(below) == 0 {
 		return nil, nil, nil, err
 	}
-	found, gone, err := fm.c.GetNodes(ctx, below)
-	fm.r.requests.Add(int64(len(below)))
-	if err != nil {
-		return nil, nil, nil, nil
+	listed := map[string]*fetch.Node{}
+	var unlisted []string
+	for _, p := range parents {
+		kids, lerr := fm.c.Children(ctx, p, "")
+		fm.r.requests.Add(1)
+		if lerr != nil {
+			unlisted = append(unlisted, byParent[p]...)
+			continue
+		}
+		under := make(map[string]*fetch.Node, len(kids))
+		for i := range kids {
+			under[kids[i].ID] = &kids[i]
+		}
+		for _, id := range byParent[p] {
+			if n, ok := under[id]; ok {
+				listed[id] = n
+			} else {
+				unlisted = append(unlisted, id)
+			}
+		}
+	}
+	found, gone := listed, map[string]bool{}
+	if len(unlisted) > 0 {
+		got, missing, err := fm.c.GetNodes(ctx, unlisted)
+		fm.r.requests.Add(int64(len(unlisted)))
+		if err != nil {
+			return nil, nil, nil, nil
+		}
+		for id, n := range got {
+			found[id] = n
+		}
+		gone = missing
 	}
 	var raws [][]byte
 	for _, id := range below {
