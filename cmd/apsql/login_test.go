@@ -23,6 +23,7 @@ type loginWorld struct {
 	srv     *emulator.Server
 	url     string
 	cookies string // the cookies file login writes
+	db      string // the database statements use, in the test's own folder
 }
 
 func newLoginWorld(t *testing.T) *loginWorld {
@@ -41,7 +42,7 @@ func newLoginWorld(t *testing.T) *loginWorld {
 	loginEnv = signin.Env{Home: home, GOOS: "linux"}
 	t.Cleanup(func() { loginEnv = old })
 	t.Setenv("PATH", t.TempDir()) // no keyring tools but the tests' own
-	return &loginWorld{t: t, home: home, srv: srv, url: url, cookies: filepath.Join(home, "out", "cookies")}
+	return &loginWorld{t: t, home: home, srv: srv, url: url, cookies: filepath.Join(home, "out", "cookies"), db: filepath.Join(home, "ap.duckdb")}
 }
 
 // firefox makes a Firefox profile holding cookies.
@@ -123,7 +124,7 @@ func TestLoginFirefox(t *testing.T) {
 			t.Errorf("whoami lacks %q:\n%s", want, stdout)
 		}
 	}
-	code, stdout, stderr = w.run("-v", "--endpoint", w.url, "--cookies", w.cookies, "-csv", "-c", ".account")
+	code, stdout, stderr = w.run(w.db, "-v", "--endpoint", w.url, "--cookies", w.cookies, "-csv", "-c", ".account")
 	if code != exitOK || !strings.Contains(stdout, "signed in,yes") || !strings.Contains(stdout, "customer id,"+w.srv.OwnerID()) || !strings.Contains(stdout, "in 29 days") {
 		t.Errorf(".account: exit %d:\n%s%s", code, stdout, stderr)
 	}
@@ -139,7 +140,7 @@ func TestLoginFirefox(t *testing.T) {
 	if code != exitFailed || !strings.Contains(stdout, "signed in:      no") || !strings.Contains(stdout, "run apsql login") {
 		t.Errorf("whoami after expiry: exit %d:\n%s", code, stdout)
 	}
-	code, _, stderr = w.run("--endpoint", w.url, "--cookies", w.cookies, "-c", "SYNC FOLDERS")
+	code, _, stderr = w.run(w.db, "--endpoint", w.url, "--cookies", w.cookies, "-c", "SYNC FOLDERS")
 	if code != exitFailed || !strings.Contains(stderr, "401") || !strings.Contains(stderr, "run apsql login") {
 		t.Errorf("SYNC after expiry: exit %d: %s; want the 401 to name apsql login", code, stderr)
 	}
@@ -161,7 +162,7 @@ func TestLoginExpiryWarning(t *testing.T) {
 	if code, _, stderr := w.login(); code != exitOK {
 		t.Fatalf("login: exit %d: %s", code, stderr)
 	}
-	code, _, stderr := w.run("--endpoint", w.url, "--cookies", w.cookies, "-c", "SYNC FOLDERS;\n.usage\n.account")
+	code, _, stderr := w.run(w.db, "--endpoint", w.url, "--cookies", w.cookies, "-c", "SYNC FOLDERS;\n.usage\n.account")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -169,7 +170,7 @@ func TestLoginExpiryWarning(t *testing.T) {
 		t.Errorf("want one warning naming the expiry and apsql login, got %d:\n%s", n, stderr)
 	}
 	// A local statement loads no cookies and says nothing.
-	if _, _, stderr := w.run("--cookies", w.cookies, "-c", "SELECT 1"); stderr != "" {
+	if _, _, stderr := w.run(w.db, "--cookies", w.cookies, "-c", "SELECT 1"); stderr != "" {
 		t.Errorf("a local statement printed %q", stderr)
 	}
 }
