@@ -2,6 +2,8 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -297,5 +299,134 @@ func TestPurgeNotInTrashCounts(t *testing.T) {
 	_, _, err := e.try(t.Context(), `PURGE '`+strings.Join(ids, `', '`)+`'`)
 	if err == nil || !strings.Contains(err.Error(), "15 nodes are not in the trash") || !strings.Contains(err.Error(), "and 5 more") {
 		t.Errorf("PURGE of 15 nodes not in trash: %v", err)
+	}
+}
+
+// TestTrashRowsAreTheServices: the rows TRASH writes into trash are the
+// nodes as the service shows them after trashing them (it bumps version
+// and modifiedDate), read back from GET /trash (newest change first)
+// rather than one GET per node: after a TRASH of files (two batches) and
+// of a folder (its subtree, a file the mirror never held too), every row
+// of trash is the emulator's node, and a SYNC TRASH right after adds,
+// updates and removes nothing. Before, the rows were the mirror's from
+// before the trash (a folder's without a version), and the SYNC TRASH
+// updated them.
+func TestTrashRowsAreTheServices(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 150, Seed: 81}, 0)
+	if _, err := e.srv.MkdirAll("Box/inner"); err != nil {
+		t.Fatal(err)
+	}
+	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id`)
+	for i, id := range files[60:64] {
+		if err := e.srv.Move(id, []string{"Box", "Box/inner"}[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.syncAll()
+	e.runQuiet(`SYNC FOLDERS`)
+	e.runQuiet(`SYNC TRASH`)
+	e.serviceHas("Box/inner", "late.jpg", "uploaded behind the mirror's back")
+	box := e.folderOf("Box")
+	e.s.Yes = true
+
+	singleGets := func() int {
+		n := 0
+		for _, q := range e.rec.matching(http.MethodGet, "/drive/v1/nodes/") {
+			if !strings.HasSuffix(q.path, "/children") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, st := range []struct{ stmt, what string }{
+		{`TRASH ` + idsTarget(files[:60]), "60 files"},
+		{`TRASH '` + box + `'`, "a folder with 6 nodes below it"},
+	} {
+		e.rec.reset()
+		rows, sum := e.run(st.stmt)
+		if len(byStatus(rows)[StatusOK]) != len(rows) {
+			t.Fatalf("%s: %+v (%s), want all ok", st.what, rows, sum)
+		}
+		patch, list, gets := len(e.rec.matching(http.MethodPatch, "/trash")), len(e.rec.matching(http.MethodGet, "/trash")), singleGets()
+		t.Logf("TRASH of %s (%d rows): %d PATCH /trash, %d GET /trash, %d GET /nodes/{id}, %d GET children; %s", st.what, len(rows), patch,
+			list, gets, len(e.rec.matching(http.MethodGet, "/children")), sum)
+		if gets != 0 || list > 3*patch {
+			t.Errorf("TRASH of %s read its nodes back with %d GET /nodes/{id} and %d GET /trash for %d PATCH /trash; want no GET per node, at most 3 pages a batch",
+				st.what, gets, list, patch)
+		}
+	}
+	for _, id := range e.ids(`SELECT id FROM trash ORDER BY id`) {
+		e.sameTrashRow(id)
+	}
+	e.sameTrash()
+	if st := e.syncTrash(); st.inserted != 0 || st.updated != 0 || st.removed != 0 {
+		t.Errorf("the SYNC TRASH right after added %d, updated %d and removed %d rows of trash, want none", st.inserted, st.updated, st.removed)
+	}
+}
+
+// sameTrashRow checks trash's row of id against the emulator's node:
+// version, modifiedDate and status.
+func (e *env) sameTrashRow(id string) {
+	e.t.Helper()
+	raw, ok := e.srv.Node(id)
+	if !ok {
+		e.t.Errorf("trash holds %s, which the service does not have", id)
+		return
+	}
+	var svc struct {
+		Version      int64  `json:"version"`
+		ModifiedDate string `json:"modifiedDate"`
+		Status       string `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &svc); err != nil {
+		e.t.Fatal(err)
+	}
+	mod, err := time.Parse(time.RFC3339Nano, svc.ModifiedDate)
+	if err != nil {
+		e.t.Fatalf("node %s: %v", id, err)
+	}
+	want := fmt.Sprintf("version %d modified %d status %s", svc.Version, mod.UnixMilli(), svc.Status)
+	got := e.ids(`SELECT format('version {} modified {} status {}', coalesce(version::VARCHAR, 'none'), coalesce(epoch_ms(modifiedDate)::VARCHAR, 'none'), status) FROM trash WHERE id = ?`, id)
+	if len(got) != 1 || got[0] != want {
+		e.t.Errorf("trash holds %s as %q, the service %q", id, got, want)
+	}
+}
+
+// failingTrashList fails every GET /trash at the transport.
+type failingTrashList struct{ next http.RoundTripper }
+
+func (f failingTrashList) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/trash") {
+		return nil, errors.New("connection reset (test)")
+	}
+	return f.next.RoundTrip(r)
+}
+
+// TestTrashRowsReadBackFails: when the trashed nodes cannot be read back,
+// the TRASH still journals them ok and moves the mirror's rows into trash
+// as before, each row saying that trash holds the mirror's row and that
+// SYNC TRASH reads it; that SYNC TRASH then updates exactly those rows.
+func TestTrashRowsReadBackFails(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40, Seed: 83}, 1)
+	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3`)
+	e.rec.next = failingTrashList{e.rec.next}
+	rows, sum := e.run(`TRASH ` + idsTarget(files))
+	e.rec.next = e.rec.next.(failingTrashList).next
+	for _, r := range rows {
+		if r.status != StatusOK || !strings.Contains(r.detail, "reading it back failed") || !strings.Contains(r.detail, "SYNC TRASH reads it") {
+			t.Errorf("row %+v, want ok saying trash holds the mirror's row (%s)", r, sum)
+		}
+	}
+	if len(rows) != 3 || e.count(`SELECT count(*) FROM trash WHERE id IN (?, ?, ?)`, files[0], files[1], files[2]) != 3 {
+		t.Fatalf("rows %+v; want the 3 files ok and in trash", rows)
+	}
+	if n := e.count(`SELECT count(*) FROM actions_log WHERE action = 'TRASH' AND status = 'ok'`); n != 3 {
+		t.Errorf("actions_log has %d ok TRASH entries, want 3", n)
+	}
+	if st := e.syncTrash(); st.inserted != 0 || st.updated != 3 || st.removed != 0 {
+		t.Errorf("the SYNC TRASH after: %+v, want the 3 rows updated", st)
+	}
+	for _, id := range files {
+		e.sameTrashRow(id)
 	}
 }
