@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -170,7 +169,6 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 	if _, err := mv.client(ctx); err != nil {
 		return nil, err
 	}
-	mv.since = time.Now()
 	fatal, err := x.send(ctx, r, mv.todo, mv.spec())
 	if err != nil {
 		return nil, err
@@ -186,10 +184,6 @@ type moveRun struct {
 	c    *fetch.Client
 	todo []item
 	subs map[string]*subtree // a folder's subtree, by the folder's id
-	// since is when the statement began sending; fresh holds, for TRASH,
-	// the nodes read back after their batch (trash_rows.go).
-	since time.Time
-	fresh trashedRows
 }
 
 // client connects on first use.
@@ -369,7 +363,6 @@ func (mv *moveRun) spec() batchSpec {
 	}
 	if m.action == "TRASH" {
 		sp.settled = mv.settled
-		sp.apply = mv.applyTrash
 	}
 	return sp
 }
@@ -454,12 +447,10 @@ func recursivelyTrashed(raw []byte) bool {
 }
 
 // follow adds the rows of the subtrees that went with the folders of es
-// (or not): one per node. For TRASH, the nodes trashed are then read back
-// (readTrashed) and go into trash as the service shows them, in the
-// transaction that journals them; nodes the mirror did not hold yet
-// (uploaded since the last SYNC) that could not be read back come into
-// trash from the listing taken before the request.
-func (mv *moveRun) follow(ctx context.Context, es []sinkEntry) ([]sinkEntry, error) {
+// (or not): one per node. Nodes the mirror did not hold yet (uploaded
+// since the last SYNC) come into trash from the listing, in the
+// transaction that journals them.
+func (mv *moveRun) follow(_ context.Context, es []sinkEntry) ([]sinkEntry, error) {
 	for _, e := range es {
 		o := e.o
 		sub := mv.subs[o.ID]
@@ -478,9 +469,6 @@ func (mv *moveRun) follow(ctx context.Context, es []sinkEntry) ([]sinkEntry, err
 			}
 			es = append(es, se)
 		}
-	}
-	if mv.m.action == "TRASH" {
-		es = mv.readTrashed(ctx, es)
 	}
 	return es, nil
 }
