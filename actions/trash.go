@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apsql/apsql/engine"
 	"github.com/apsql/apsql/fetch"
@@ -169,11 +170,19 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 	if _, err := mv.client(ctx); err != nil {
 		return nil, err
 	}
+	mv.since = time.Now()
 	fatal, err := x.send(ctx, r, mv.todo, mv.spec())
 	if err != nil {
 		return nil, err
 	}
-	return r.end(ctx.Err() != nil, fatal, mv.note(ctx, fatal))
+	note := mv.note(ctx, fatal)
+	if mv.m.action == "TRASH" {
+		// After every batch's transaction (trash_rows.go).
+		if rb := mv.readBackTrash(ctx); rb != "" {
+			note = joinNote(note, rb)
+		}
+	}
+	return r.end(ctx.Err() != nil, fatal, note)
 }
 
 // moveRun is one TRASH, RESTORE or PURGE statement: what it sends.
@@ -184,6 +193,11 @@ type moveRun struct {
 	c    *fetch.Client
 	todo []item
 	subs map[string]*subtree // a folder's subtree, by the folder's id
+	// since is when the statement began sending; trashed, for TRASH,
+	// the nodes its batches trashed, read back after the last
+	// (trash_rows.go).
+	since   time.Time
+	trashed trashedIDs
 }
 
 // client connects on first use.
@@ -449,7 +463,8 @@ func recursivelyTrashed(raw []byte) bool {
 // follow adds the rows of the subtrees that went with the folders of es
 // (or not): one per node. Nodes the mirror did not hold yet (uploaded
 // since the last SYNC) come into trash from the listing, in the
-// transaction that journals them.
+// transaction that journals them; a TRASH notes the ids it trashed, read
+// back once the last batch is sent (readBackTrash).
 func (mv *moveRun) follow(_ context.Context, es []sinkEntry) ([]sinkEntry, error) {
 	for _, e := range es {
 		o := e.o
@@ -469,6 +484,9 @@ func (mv *moveRun) follow(_ context.Context, es []sinkEntry) ([]sinkEntry, error
 			}
 			es = append(es, se)
 		}
+	}
+	if mv.m.action == "TRASH" {
+		mv.trashed.add(es)
 	}
 	return es, nil
 }

@@ -2,7 +2,10 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -297,5 +300,220 @@ func TestPurgeNotInTrashCounts(t *testing.T) {
 	_, _, err := e.try(t.Context(), `PURGE '`+strings.Join(ids, `', '`)+`'`)
 	if err == nil || !strings.Contains(err.Error(), "15 nodes are not in the trash") || !strings.Contains(err.Error(), "and 5 more") {
 		t.Errorf("PURGE of 15 nodes not in trash: %v", err)
+	}
+}
+
+// TestTrashRowsAreTheServices: the rows TRASH writes into trash are the
+// nodes as the service shows them after trashing them (it bumps version
+// and modifiedDate), read back once per statement from GET /trash
+// (newest change first) rather than one GET per node: after a TRASH of files (two batches) and
+// of a folder (its subtree, a file the mirror never held too), every row
+// of trash is the emulator's node, and a SYNC TRASH right after adds,
+// updates and removes nothing. Before, the rows were the mirror's from
+// before the trash (a folder's without a version), and the SYNC TRASH
+// updated them.
+func TestTrashRowsAreTheServices(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 150, Seed: 81}, 0)
+	if _, err := e.srv.MkdirAll("Box/inner"); err != nil {
+		t.Fatal(err)
+	}
+	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id`)
+	for i, id := range files[60:64] {
+		if err := e.srv.Move(id, []string{"Box", "Box/inner"}[i%2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.syncAll()
+	e.runQuiet(`SYNC FOLDERS`)
+	e.runQuiet(`SYNC TRASH`)
+	e.serviceHas("Box/inner", "late.jpg", "uploaded behind the mirror's back")
+	box := e.folderOf("Box")
+	e.s.Yes = true
+
+	singleGets := func() int {
+		n := 0
+		for _, q := range e.rec.matching(http.MethodGet, "/drive/v1/nodes/") {
+			if !strings.HasSuffix(q.path, "/children") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, st := range []struct{ stmt, what string }{
+		{`TRASH ` + idsTarget(files[:60]), "60 files"},
+		{`TRASH '` + box + `'`, "a folder with 6 nodes below it"},
+	} {
+		e.rec.reset()
+		rows, sum := e.run(st.stmt)
+		if len(byStatus(rows)[StatusOK]) != len(rows) {
+			t.Fatalf("%s: %+v (%s), want all ok", st.what, rows, sum)
+		}
+		patch, list, gets := len(e.rec.matching(http.MethodPatch, "/trash")), len(e.rec.matching(http.MethodGet, "/trash")), singleGets()
+		t.Logf("TRASH of %s (%d rows): %d PATCH /trash, %d GET /trash, %d GET /nodes/{id}, %d GET children; %s", st.what, len(rows), patch,
+			list, gets, len(e.rec.matching(http.MethodGet, "/children")), sum)
+		if pages := (len(rows)+199)/200 + 1; gets != 0 || list == 0 || list > pages {
+			t.Errorf("TRASH of %s read its nodes back with %d GET /nodes/{id} and %d GET /trash for %d PATCH /trash; want no GET per node, one read-back of at most %d pages",
+				st.what, gets, list, patch, pages)
+		}
+	}
+	for _, id := range e.ids(`SELECT id FROM trash ORDER BY id`) {
+		e.sameTrashRow(id)
+	}
+	e.sameTrash()
+	if st := e.syncTrash(); st.inserted != 0 || st.updated != 0 || st.removed != 0 {
+		t.Errorf("the SYNC TRASH right after added %d, updated %d and removed %d rows of trash, want none", st.inserted, st.updated, st.removed)
+	}
+}
+
+// sameTrashRow checks trash's row of id against the emulator's node:
+// version, modifiedDate and status.
+func (e *env) sameTrashRow(id string) {
+	e.t.Helper()
+	raw, ok := e.srv.Node(id)
+	if !ok {
+		e.t.Errorf("trash holds %s, which the service does not have", id)
+		return
+	}
+	var svc struct {
+		Version      int64  `json:"version"`
+		ModifiedDate string `json:"modifiedDate"`
+		Status       string `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &svc); err != nil {
+		e.t.Fatal(err)
+	}
+	mod, err := time.Parse(time.RFC3339Nano, svc.ModifiedDate)
+	if err != nil {
+		e.t.Fatalf("node %s: %v", id, err)
+	}
+	want := fmt.Sprintf("version %d modified %d status %s", svc.Version, mod.UnixMilli(), svc.Status)
+	got := e.ids(`SELECT format('version {} modified {} status {}', coalesce(version::VARCHAR, 'none'), coalesce(epoch_ms(modifiedDate)::VARCHAR, 'none'), status) FROM trash WHERE id = ?`, id)
+	if len(got) != 1 || got[0] != want {
+		e.t.Errorf("trash holds %s as %q, the service %q", id, got, want)
+	}
+}
+
+// failingTrashList fails every GET /trash at the transport.
+type failingTrashList struct{ next http.RoundTripper }
+
+func (f failingTrashList) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/trash") {
+		return nil, errors.New("connection reset (test)")
+	}
+	return f.next.RoundTrip(r)
+}
+
+// TestTrashRowsReadBackFails: when the trashed nodes cannot be read back,
+// the TRASH still journals them ok and moves the mirror's rows into trash
+// as before, each row saying that trash holds the mirror's row and that
+// SYNC TRASH reads it; that SYNC TRASH then updates exactly those rows.
+func TestTrashRowsReadBackFails(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 40, Seed: 83}, 1)
+	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3`)
+	e.rec.next = failingTrashList{e.rec.next}
+	rows, sum := e.run(`TRASH ` + idsTarget(files))
+	e.rec.next = e.rec.next.(failingTrashList).next
+	for _, r := range rows {
+		if r.status != StatusOK || !strings.Contains(r.detail, "reading it back failed") || !strings.Contains(r.detail, "SYNC TRASH reads it") {
+			t.Errorf("row %+v, want ok saying trash holds the mirror's row (%s)", r, sum)
+		}
+	}
+	if len(rows) != 3 || e.count(`SELECT count(*) FROM trash WHERE id IN (?, ?, ?)`, files[0], files[1], files[2]) != 3 {
+		t.Fatalf("rows %+v; want the 3 files ok and in trash", rows)
+	}
+	if n := e.count(`SELECT count(*) FROM actions_log WHERE action = 'TRASH' AND status = 'ok'`); n != 3 {
+		t.Errorf("actions_log has %d ok TRASH entries, want 3", n)
+	}
+	if st := e.syncTrash(); st.inserted != 0 || st.updated != 3 || st.removed != 0 {
+		t.Errorf("the SYNC TRASH after: %+v, want the 3 rows updated", st)
+	}
+	for _, id := range files {
+		e.sameTrashRow(id)
+	}
+}
+
+// TestTrashRowsReadBackPages: a TRASH of 450 files (9 batches) reads the
+// trash listing back once, after the last batch: its first page, then the
+// two more its nodes fill, fetched together; every row of trash is then
+// the emulator's node, and a SYNC TRASH right after changes nothing.
+func TestTrashRowsReadBackPages(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 520, Seed: 85}, 0)
+	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 450`)
+	if len(files) != 450 {
+		t.Fatalf("the library holds %d files, want 450", len(files))
+	}
+	e.s.Yes = true
+	e.rec.reset()
+	rows, sum := e.run(`TRASH ` + idsTarget(files))
+	if len(byStatus(rows)[StatusOK]) != 450 {
+		t.Fatalf("%d rows ok (%s), want 450", len(byStatus(rows)[StatusOK]), sum)
+	}
+	patch, list, gets := len(e.rec.matching(http.MethodPatch, "/trash")), len(e.rec.matching(http.MethodGet, "/trash")), len(e.rec.matching(http.MethodGet, "/drive/v1/nodes/"))
+	t.Logf("TRASH of 450 files: %d PATCH /trash, %d GET /trash, %d GET /nodes/{id}; %s", patch, list, gets, sum)
+	if patch != 9 || list != 3 || gets != 0 {
+		t.Errorf("TRASH of 450 files sent %d PATCH /trash, %d GET /trash and %d GET /nodes/{id}; want 9, 3 (one read-back of 3 pages) and 0", patch, list, gets)
+	}
+	for _, id := range files {
+		e.sameTrashRow(id)
+	}
+	if st := e.syncTrash(); st.inserted != 0 || st.updated != 0 || st.removed != 0 {
+		t.Errorf("the SYNC TRASH right after added %d, updated %d and removed %d rows of trash, want none", st.inserted, st.updated, st.removed)
+	}
+}
+
+// emptyTrashList answers every GET /trash with an empty listing, as a
+// service that has not indexed the nodes yet would.
+type emptyTrashList struct{ next http.RoundTripper }
+
+func (f emptyTrashList) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/trash") {
+		body := `{"count":0,"data":[]}`
+		return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+			ContentLength: int64(len(body)), Request: r}, nil
+	}
+	return f.next.RoundTrip(r)
+}
+
+// TestTrashRowsNotListed: nodes the trash listing does not show are read
+// one by one when they are few (30: 30 GET /nodes/{id}, the rows the
+// service's); when they are more than 200 (250), none is read, each row
+// and the summary say trash holds the mirror's row, and the SYNC TRASH
+// after updates exactly those.
+func TestTrashRowsNotListed(t *testing.T) {
+	e := setup(t, emulator.Options{Nodes: 520, Seed: 87}, 0)
+	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 280`)
+	if len(files) != 280 {
+		t.Fatalf("the library holds %d files, want 280", len(files))
+	}
+	e.s.Yes = true
+	e.rec.next = emptyTrashList{e.rec.next}
+
+	e.rec.reset()
+	rows, sum := e.run(`TRASH ` + idsTarget(files[:30]))
+	gets := len(e.rec.matching(http.MethodGet, "/drive/v1/nodes/"))
+	t.Logf("TRASH of 30 files not listed: %d GET /nodes/{id}; %s", gets, sum)
+	if len(byStatus(rows)[StatusOK]) != 30 || gets != 30 || strings.Contains(sum, "SYNC TRASH") {
+		t.Errorf("TRASH of 30 files not listed: %d ok, %d GET /nodes/{id} (%s); want 30 ok read one by one", len(byStatus(rows)[StatusOK]), gets, sum)
+	}
+	for _, id := range files[:30] {
+		e.sameTrashRow(id)
+	}
+
+	e.rec.reset()
+	rows, sum = e.run(`TRASH ` + idsTarget(files[30:]))
+	gets = len(e.rec.matching(http.MethodGet, "/drive/v1/nodes/"))
+	t.Logf("TRASH of 250 files not listed: %d GET /nodes/{id}; %s", gets, sum)
+	if gets != 0 || !strings.Contains(sum, "trash holds 250 trashed nodes as the mirror had them") {
+		t.Errorf("TRASH of 250 files not listed: %d GET /nodes/{id}, summary %q; want none read one by one, the summary saying so", gets, sum)
+	}
+	for _, r := range rows {
+		if r.status != StatusOK || !strings.Contains(r.detail, "SYNC TRASH reads it") {
+			t.Errorf("row %+v, want ok saying trash holds the mirror's row", r)
+		}
+	}
+	e.rec.next = e.rec.next.(emptyTrashList).next
+	if st := e.syncTrash(); st.inserted != 0 || st.updated != 250 || st.removed != 0 {
+		t.Errorf("the SYNC TRASH after: %+v, want the 250 rows updated", st)
 	}
 }

@@ -142,6 +142,20 @@ func (c *Client) NodesPage(ctx context.Context, q NodeQuery) (*NodePage, error) 
 	return c.nodePage(ctx, "/nodes", "GET /nodes", q)
 }
 
+// TrashPage fetches one page of GET /trash, the trashed files and folders
+// newest change first (TrashFilter, sort ['modifiedDate DESC'], API.md
+// §1.3 #21): what was trashed last comes first. q.Filter is ignored.
+func (c *Client) TrashPage(ctx context.Context, q NodeQuery) (*NodePage, error) {
+	q.Filter = TrashFilter
+	v := q.values()
+	v.Set("sort", "['modifiedDate DESC']")
+	var p nodePage
+	if err := c.do(ctx, &request{Path: "/trash", Query: v, Op: "GET /trash offset " + strconv.Itoa(q.Offset)}, &p); err != nil {
+		return nil, err
+	}
+	return &NodePage{Count: p.Count, Nodes: p.Data, NextToken: p.NextToken}, nil
+}
+
 // ChildrenPage fetches one page of GET /nodes/{id}/children (whole
 // listings: Children, ChildIDs). A 404 of the parent wraps ErrNodeGone.
 func (c *Client) ChildrenPage(ctx context.Context, parentID string, q NodeQuery) (*NodePage, error) {
