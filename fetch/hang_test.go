@@ -105,6 +105,12 @@ func (l *eventLog) snapshot() ([]string, []time.Duration) {
 // checkStallLine wants one stall event, within 1 s, saying want.
 func checkStallLine(t *testing.T, ev *eventLog, want string) {
 	t.Helper()
+	checkStallLines(t, ev, want, 1)
+}
+
+// checkStallLines is checkStallLine allowing up to most lines.
+func checkStallLines(t *testing.T, ev *eventLog, want string, most int) {
+	t.Helper()
 	lines, at := ev.snapshot()
 	if len(lines) == 0 {
 		t.Fatalf("no EventStalled, want one saying %q", want)
@@ -116,8 +122,8 @@ func checkStallLine(t *testing.T, ev *eventLog, want string) {
 	if !strings.Contains(lines[0], want) || !strings.Contains(lines[0], "gives up after 1.5s without progress, --timeout") {
 		t.Errorf("stall line %q, want it to say %q and when it gives up", lines[0], want)
 	}
-	if len(lines) > 1 {
-		t.Errorf("%d stall lines, want one per stall: %q", len(lines), lines)
+	if len(lines) > most {
+		t.Errorf("%d stall lines, want one per stall (at most %d): %q", len(lines), most, lines)
 	}
 }
 
@@ -217,7 +223,12 @@ func TestUploadUnreadIsCut(t *testing.T) {
 				if !errors.Is(err, fetch.ErrNoProgress) {
 					t.Fatalf("err = %v, want ErrNoProgress too", err)
 				}
-				checkStallLine(t, ev, "POST /cdproxy/nodes big.bin has")
+				// An attempt whose upload got further than the ones before
+				// (the sockets' buffers took a little more: they grow as the
+				// kernel tunes them) is progress, and its stall a new one:
+				// one line per attempt at most (one in most runs; a fresh
+				// clone's make test once saw two).
+				checkStallLines(t, ev, "POST /cdproxy/nodes big.bin has", 3)
 			}
 			if el > limit {
 				t.Errorf("failed after %v, want under %v", el, limit)
