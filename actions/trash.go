@@ -176,11 +176,16 @@ func (x *Actions) runMove(ctx context.Context, s *engine.Session, m move, args *
 		return nil, err
 	}
 	note := mv.note(ctx, fatal)
-	if mv.m.action == "TRASH" {
-		// After every batch's transaction (trash_rows.go).
-		if rb := mv.readBackTrash(ctx); rb != "" {
-			note = joinNote(note, rb)
-		}
+	// After every batch's transaction (trash_rows.go, restore_rows.go).
+	rb := ""
+	switch mv.m.action {
+	case "TRASH":
+		rb = mv.readBackTrash(ctx)
+	case "RESTORE":
+		rb = mv.readBackRestored(ctx)
+	}
+	if rb != "" {
+		note = joinNote(note, rb)
 	}
 	return r.end(ctx.Err() != nil, fatal, note)
 }

@@ -78,12 +78,31 @@ func (t *trashedIDs) all() []string {
 	return out
 }
 
+// readBackSpec is what a statement's read-back reads and writes: TRASH
+// reads GET /trash into trash, RESTORE GET /nodes (its files) into nodes.
+type readBackSpec struct {
+	table  string // the table the rows are written into
+	status string // the status the service shows the nodes in once done
+	done   string // "trashed", "restored"
+	list   string // the listing, for the notes: "the trash listing"
+	sync   string // the statement that reads the rows otherwise: "SYNC TRASH"
+	page   func(ctx context.Context, q fetch.NodeQuery) (*fetch.NodePage, error)
+}
+
 // readBackTrash reads back the nodes the statement trashed and writes
 // them into trash as the service shows them, in one transaction; it
 // returns the summary's note about the nodes it could not (their rows say
 // so too), "" when none.
 func (mv *moveRun) readBackTrash(ctx context.Context) string {
-	ids := mv.trashed.all()
+	return mv.readBack(ctx, readBackSpec{table: "trash", status: "TRASH", done: "trashed", list: "the trash listing", sync: "SYNC TRASH",
+		page: mv.c.TrashPage}, mv.trashed.all())
+}
+
+// readBack reads back the nodes ids as the service shows them now (sp)
+// and writes them into sp.table, in one transaction; it returns the
+// summary's note about the nodes it could not (their rows say so too), ""
+// when none.
+func (mv *moveRun) readBack(ctx context.Context, sp readBackSpec, ids []string) string {
 	if len(ids) == 0 {
 		return ""
 	}
@@ -91,7 +110,7 @@ func (mv *moveRun) readBackTrash(ctx context.Context) string {
 	// what was read is still written (withTx ignores the cancel).
 	found, err := map[string][]byte{}, ctx.Err()
 	if err == nil {
-		found, err = mv.trashListed(ctx, ids)
+		found, err = mv.listedBack(ctx, sp, ids)
 	}
 	var missing []string
 	for _, id := range ids {
@@ -99,15 +118,15 @@ func (mv *moveRun) readBackTrash(ctx context.Context) string {
 			missing = append(missing, id)
 		}
 	}
-	why := "the service did not show it trashed"
+	why := "the service did not show it " + sp.done
 	if err == nil && len(missing) > trashReadOne {
-		why = fmt.Sprintf("the trash listing did not show %d of the nodes trashed, more than the %d read one by one", len(missing), trashReadOne)
+		why = fmt.Sprintf("%s did not show %d of the nodes %s, more than the %d read one by one", sp.list, len(missing), sp.done, trashReadOne)
 	} else if err == nil && len(missing) > 0 {
 		var got map[string]remoteNode
 		got, _, err = api{mv.c}.getNodes(ctx, missing)
 		mv.r.requests.Add(int64(len(missing)))
 		for id, n := range got {
-			if n.Status == "TRASH" && n.Raw != nil {
+			if n.Status == sp.status && n.Raw != nil {
 				found[id] = n.Raw
 			}
 		}
@@ -115,7 +134,7 @@ func (mv *moveRun) readBackTrash(ctx context.Context) string {
 	if err != nil {
 		why = "reading it back failed: " + err.Error()
 	}
-	held, werr := mv.writeTrashRows(ctx, ids, found)
+	held, werr := mv.writeRows(ctx, sp.table, ids, found)
 	if werr != nil {
 		why = "writing it failed: " + werr.Error()
 	}
@@ -128,20 +147,21 @@ func (mv *moveRun) readBackTrash(ctx context.Context) string {
 	if len(left) == 0 {
 		return ""
 	}
-	mv.r.noteOK(left, fmt.Sprintf("trash holds it as the mirror had it, not as the service shows it now (%s): SYNC TRASH reads it", why))
-	return fmt.Sprintf("trash holds %d trashed %s as the mirror had them, not as the service shows them now (%s): SYNC TRASH reads them",
-		len(left), plural(int64(len(left)), "node", "nodes"), why)
+	mv.r.noteOK(left, fmt.Sprintf("%s holds it as the mirror had it, not as the service shows it now (%s): %s reads it", sp.table, why, sp.sync))
+	return fmt.Sprintf("%s holds %d %s %s as the mirror had them, not as the service shows them now (%s): %s reads them",
+		sp.table, len(left), sp.done, plural(int64(len(left)), "node", "nodes"), why, sp.sync)
 }
 
-// writeTrashRows puts the nodes read back (found, by id) into trash, in
-// one transaction (all of them or none), and returns which of ids trash
+// writeRows puts the nodes read back (found, by id) into table, in one
+// transaction (all of them or none), and returns which of ids the table
 // holds: only those are written, the nodes of batches whose transaction
 // was written (a batch whose journal failed left its rows where they
-// were).
-func (mv *moveRun) writeTrashRows(ctx context.Context, ids []string, found map[string][]byte) (map[string]bool, error) {
+// were). It records nothing in changes: the batch's transaction recorded
+// the node.
+func (mv *moveRun) writeRows(ctx context.Context, table string, ids []string, found map[string][]byte) (map[string]bool, error) {
 	held := map[string]bool{}
 	err := mv.r.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		in, err := txIDs(ctx, tx, `SELECT id FROM trash WHERE id IN `+idList(ids))
+		in, err := txIDs(ctx, tx, `SELECT id FROM `+table+` WHERE id IN `+idList(ids))
 		if err != nil {
 			return err
 		}
@@ -160,18 +180,18 @@ func (mv *moveRun) writeTrashRows(ctx context.Context, ids []string, found map[s
 			return err
 		}
 		defer b.release()
-		return mv.r.putNodes(ctx, tx.ExecContext, "trash", b)
+		return mv.r.putNodes(ctx, tx.ExecContext, table, b)
 	})
 	return held, err
 }
 
-// trashListed reads GET /trash from its top (pages of 200, newest change
-// first) and returns the nodes of ids it shows trashed: the first page,
-// then the pages the ids not seen yet fill, concurrently (the client's
-// limit paces them), again until it has all of them, the listing ends or
-// reaches nodes changed before the statement began, or the offset cap.
-// With nextToken, the pages follow one another.
-func (mv *moveRun) trashListed(ctx context.Context, ids []string) (map[string][]byte, error) {
+// listedBack reads sp's listing from its top (pages of 200, newest change
+// first) and returns the nodes of ids it shows in sp.status: the first
+// page, then the pages the ids not seen yet fill, concurrently (the
+// client's limit paces them), again until it has all of them, the listing
+// ends or reaches nodes changed before the statement began, or the offset
+// cap. With nextToken, the pages follow one another.
+func (mv *moveRun) listedBack(ctx context.Context, sp readBackSpec, ids []string) (map[string][]byte, error) {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -182,14 +202,14 @@ func (mv *moveRun) trashListed(ctx context.Context, ids []string) (map[string][]
 	// nodes changed before the statement began.
 	take := func(p *fetch.NodePage) (older bool) {
 		for _, n := range p.Nodes {
-			if want[n.ID] && n.Status == "TRASH" && n.Raw != nil {
+			if want[n.ID] && n.Status == sp.status && n.Raw != nil {
 				found[n.ID] = n.Raw
 			}
 			older = older || !n.ModifiedDate.IsZero() && n.ModifiedDate.Before(since)
 		}
 		return older
 	}
-	p, err := mv.c.TrashPage(ctx, fetch.NodeQuery{})
+	p, err := sp.page(ctx, fetch.NodeQuery{})
 	mv.r.requests.Add(1)
 	if err != nil {
 		return found, err
@@ -197,7 +217,7 @@ func (mv *moveRun) trashListed(ctx context.Context, ids []string) (map[string][]
 	older := take(p)
 	count, next := p.Count, len(p.Nodes)
 	for token := p.NextToken; token != "" && !older && len(found) < len(want) && len(p.Nodes) > 0; token = p.NextToken {
-		p, err = mv.c.TrashPage(ctx, fetch.NodeQuery{StartToken: token})
+		p, err = sp.page(ctx, fetch.NodeQuery{StartToken: token})
 		mv.r.requests.Add(1)
 		if err != nil {
 			return found, err
@@ -221,7 +241,7 @@ func (mv *moveRun) trashListed(ctx context.Context, ids []string) (map[string][]
 		g.SetLimit(max(1, mv.c.Concurrency()))
 		for i, off := range offs {
 			g.Go(func() error {
-				p, err := mv.c.TrashPage(gctx, fetch.NodeQuery{Offset: off, Limit: min(maxListLimit, maxListOffset-off)})
+				p, err := sp.page(gctx, fetch.NodeQuery{Offset: off, Limit: min(maxListLimit, maxListOffset-off)})
 				mv.r.requests.Add(1)
 				pages[i] = p
 				return err

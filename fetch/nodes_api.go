@@ -156,6 +156,19 @@ func (c *Client) TrashPage(ctx context.Context, q NodeQuery) (*NodePage, error) 
 	return &NodePage{Count: p.Count, Nodes: p.Data, NextToken: p.NextToken}, nil
 }
 
+// ChangedNodesPage fetches one page of GET /nodes filtered by q.Filter,
+// newest change first (sort ['modifiedDate DESC'], API.md §1.3 #10):
+// what was changed last (restored, say) comes first.
+func (c *Client) ChangedNodesPage(ctx context.Context, q NodeQuery) (*NodePage, error) {
+	v := q.values()
+	v.Set("sort", "['modifiedDate DESC']")
+	var p nodePage
+	if err := c.do(ctx, &request{Path: "/nodes", Query: v, Op: "GET /nodes offset " + strconv.Itoa(q.Offset)}, &p); err != nil {
+		return nil, err
+	}
+	return &NodePage{Count: p.Count, Nodes: p.Data, NextToken: p.NextToken}, nil
+}
+
 // ChildrenPage fetches one page of GET /nodes/{id}/children (whole
 // listings: Children, ChildIDs). A 404 of the parent wraps ErrNodeGone.
 func (c *Client) ChildrenPage(ctx context.Context, parentID string, q NodeQuery) (*NodePage, error) {
