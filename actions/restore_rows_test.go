@@ -2,7 +2,6 @@ package actions
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -93,25 +92,12 @@ func TestRestoreRowsAreTheServices(t *testing.T) {
 // the emulator's node: version, modifiedDate, status and name.
 func (e *env) sameServiceRow(table, id string) {
 	e.t.Helper()
-	raw, ok := e.srv.Node(id)
+	svc, ok := e.serviceNode(id)
 	if !ok {
 		e.t.Errorf("%s holds %s, which the service does not have", table, id)
 		return
 	}
-	var svc struct {
-		Version      int64  `json:"version"`
-		ModifiedDate string `json:"modifiedDate"`
-		Status       string `json:"status"`
-		Name         string `json:"name"`
-	}
-	if err := json.Unmarshal(raw, &svc); err != nil {
-		e.t.Fatal(err)
-	}
-	mod, err := time.Parse(time.RFC3339Nano, svc.ModifiedDate)
-	if err != nil {
-		e.t.Fatalf("node %s: %v", id, err)
-	}
-	want := fmt.Sprintf("version %d modified %d status %s name %s", svc.Version, mod.UnixMilli(), svc.Status, svc.Name)
+	want := fmt.Sprintf("version %d modified %d status %s name %s", svc.Version, svc.modified, svc.Status, svc.Name)
 	got := e.ids(`SELECT format('version {} modified {} status {} name {}', coalesce(version::VARCHAR, 'none'), coalesce(epoch_ms(modifiedDate)::VARCHAR, 'none'), status, name) FROM `+table+` WHERE id = ?`, id)
 	if len(got) != 1 || got[0] != want {
 		e.t.Errorf("%s holds %s as %q, the service %q", table, id, got, want)
@@ -185,16 +171,6 @@ func TestRestoreRowsReadBackPages(t *testing.T) {
 	}
 }
 
-// failingNodesList fails every GET /nodes listing at the transport.
-type failingNodesList struct{ next http.RoundTripper }
-
-func (f failingNodesList) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/nodes") {
-		return nil, errors.New("connection reset (test)")
-	}
-	return f.next.RoundTrip(r)
-}
-
 // TestRestoreRowsReadBackFails: when the restored files cannot be read
 // back, the RESTORE still journals them ok and moves the trash rows into
 // nodes as before, each row (and the summary) saying that nodes holds the
@@ -205,9 +181,9 @@ func TestRestoreRowsReadBackFails(t *testing.T) {
 	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3`)
 	e.s.Yes = true
 	e.runQuiet(`TRASH ` + idsTarget(files))
-	e.rec.next = failingNodesList{e.rec.next}
+	e.rec.next = failingList{"/nodes", e.rec.next}
 	rows, sum := e.run(`RESTORE ` + idsTarget(files))
-	e.rec.next = e.rec.next.(failingNodesList).next
+	e.rec.next = e.rec.next.(failingList).next
 	for _, r := range rows {
 		if r.status != StatusOK || !strings.Contains(r.detail, "reading it back failed") || !strings.Contains(r.detail, "SYNC reads it") {
 			t.Errorf("row %+v, want ok saying nodes holds the mirror's row (%s)", r, sum)

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -72,18 +73,38 @@ func (e *env) sameRow(after, id string) {
 // sameRowIn is sameRow for the row of table (nodes or trash).
 func (e *env) sameRowIn(table, after, id string) {
 	e.t.Helper()
-	raw, ok := e.srv.Node(id)
+	svc, ok := e.serviceNode(id)
 	if !ok {
 		e.t.Fatalf("after %s the service has no node %s", after, id)
 	}
-	var svc struct {
-		Version      int64  `json:"version"`
-		ModifiedDate string `json:"modifiedDate"`
-		Name         string `json:"name"`
-		Settings     struct {
-			Favorite bool `json:"favorite"`
-			Hidden   bool `json:"hidden"`
-		} `json:"settings"`
+	want := fmt.Sprintf("version %d modified %d name %s favorite %t hidden %t", svc.Version, svc.modified, svc.Name, svc.Settings.Favorite, svc.Settings.Hidden)
+	got := e.ids(`SELECT format('version {} modified {} name {} favorite {} hidden {}', version, epoch_ms(modifiedDate), name, favorite, hidden) FROM `+table+` WHERE id = ?`, id)
+	if len(got) != 1 || got[0] != want {
+		e.t.Errorf("after %s %s holds %s as %q, the service %q", after, table, id, got, want)
+	}
+}
+
+// serviceNode is what the emulator's state holds of a node, for comparing
+// a mirror row with it.
+type serviceNode struct {
+	Version      int64  `json:"version"`
+	ModifiedDate string `json:"modifiedDate"`
+	Status       string `json:"status"`
+	Name         string `json:"name"`
+	Settings     struct {
+		Favorite bool `json:"favorite"`
+		Hidden   bool `json:"hidden"`
+	} `json:"settings"`
+	modified int64 // ModifiedDate in Unix milliseconds
+}
+
+// serviceNode returns the emulator's node id (false: it has none).
+func (e *env) serviceNode(id string) (serviceNode, bool) {
+	e.t.Helper()
+	var svc serviceNode
+	raw, ok := e.srv.Node(id)
+	if !ok {
+		return svc, false
 	}
 	if err := json.Unmarshal(raw, &svc); err != nil {
 		e.t.Fatal(err)
@@ -92,9 +113,20 @@ func (e *env) sameRowIn(table, after, id string) {
 	if err != nil {
 		e.t.Fatalf("node %s: %v", id, err)
 	}
-	want := fmt.Sprintf("version %d modified %d name %s favorite %t hidden %t", svc.Version, mod.UnixMilli(), svc.Name, svc.Settings.Favorite, svc.Settings.Hidden)
-	got := e.ids(`SELECT format('version {} modified {} name {} favorite {} hidden {}', version, epoch_ms(modifiedDate), name, favorite, hidden) FROM `+table+` WHERE id = ?`, id)
-	if len(got) != 1 || got[0] != want {
-		e.t.Errorf("after %s %s holds %s as %q, the service %q", after, table, id, got, want)
+	svc.modified = mod.UnixMilli()
+	return svc, true
+}
+
+// failingList fails at the transport every GET whose path ends in suffix
+// (a listing: "/trash", "/nodes").
+type failingList struct {
+	suffix string
+	next   http.RoundTripper
+}
+
+func (f failingList) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, f.suffix) {
+		return nil, errors.New("connection reset (test)")
 	}
+	return f.next.RoundTrip(r)
 }

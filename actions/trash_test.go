@@ -2,8 +2,6 @@ package actions
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -357,50 +355,12 @@ func TestTrashRowsAreTheServices(t *testing.T) {
 		}
 	}
 	for _, id := range e.ids(`SELECT id FROM trash ORDER BY id`) {
-		e.sameTrashRow(id)
+		e.sameServiceRow("trash", id)
 	}
 	e.sameTrash()
 	if st := e.syncTrash(); st.inserted != 0 || st.updated != 0 || st.removed != 0 {
 		t.Errorf("the SYNC TRASH right after added %d, updated %d and removed %d rows of trash, want none", st.inserted, st.updated, st.removed)
 	}
-}
-
-// sameTrashRow checks trash's row of id against the emulator's node:
-// version, modifiedDate and status.
-func (e *env) sameTrashRow(id string) {
-	e.t.Helper()
-	raw, ok := e.srv.Node(id)
-	if !ok {
-		e.t.Errorf("trash holds %s, which the service does not have", id)
-		return
-	}
-	var svc struct {
-		Version      int64  `json:"version"`
-		ModifiedDate string `json:"modifiedDate"`
-		Status       string `json:"status"`
-	}
-	if err := json.Unmarshal(raw, &svc); err != nil {
-		e.t.Fatal(err)
-	}
-	mod, err := time.Parse(time.RFC3339Nano, svc.ModifiedDate)
-	if err != nil {
-		e.t.Fatalf("node %s: %v", id, err)
-	}
-	want := fmt.Sprintf("version %d modified %d status %s", svc.Version, mod.UnixMilli(), svc.Status)
-	got := e.ids(`SELECT format('version {} modified {} status {}', coalesce(version::VARCHAR, 'none'), coalesce(epoch_ms(modifiedDate)::VARCHAR, 'none'), status) FROM trash WHERE id = ?`, id)
-	if len(got) != 1 || got[0] != want {
-		e.t.Errorf("trash holds %s as %q, the service %q", id, got, want)
-	}
-}
-
-// failingTrashList fails every GET /trash at the transport.
-type failingTrashList struct{ next http.RoundTripper }
-
-func (f failingTrashList) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/trash") {
-		return nil, errors.New("connection reset (test)")
-	}
-	return f.next.RoundTrip(r)
 }
 
 // TestTrashRowsReadBackFails: when the trashed nodes cannot be read back,
@@ -410,9 +370,9 @@ func (f failingTrashList) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestTrashRowsReadBackFails(t *testing.T) {
 	e := setup(t, emulator.Options{Nodes: 40, Seed: 83}, 1)
 	files := e.ids(`SELECT id FROM nodes WHERE kind = 'FILE' ORDER BY id LIMIT 3`)
-	e.rec.next = failingTrashList{e.rec.next}
+	e.rec.next = failingList{"/trash", e.rec.next}
 	rows, sum := e.run(`TRASH ` + idsTarget(files))
-	e.rec.next = e.rec.next.(failingTrashList).next
+	e.rec.next = e.rec.next.(failingList).next
 	for _, r := range rows {
 		if r.status != StatusOK || !strings.Contains(r.detail, "reading it back failed") || !strings.Contains(r.detail, "SYNC TRASH reads it") {
 			t.Errorf("row %+v, want ok saying trash holds the mirror's row (%s)", r, sum)
@@ -428,7 +388,7 @@ func TestTrashRowsReadBackFails(t *testing.T) {
 		t.Errorf("the SYNC TRASH after: %+v, want the 3 rows updated", st)
 	}
 	for _, id := range files {
-		e.sameTrashRow(id)
+		e.sameServiceRow("trash", id)
 	}
 }
 
@@ -454,7 +414,7 @@ func TestTrashRowsReadBackPages(t *testing.T) {
 		t.Errorf("TRASH of 450 files sent %d PATCH /trash, %d GET /trash and %d GET /nodes/{id}; want 9, 3 (one read-back of 3 pages) and 0", patch, list, gets)
 	}
 	for _, id := range files {
-		e.sameTrashRow(id)
+		e.sameServiceRow("trash", id)
 	}
 	if st := e.syncTrash(); st.inserted != 0 || st.updated != 0 || st.removed != 0 {
 		t.Errorf("the SYNC TRASH right after added %d, updated %d and removed %d rows of trash, want none", st.inserted, st.updated, st.removed)
@@ -497,7 +457,7 @@ func TestTrashRowsNotListed(t *testing.T) {
 		t.Errorf("TRASH of 30 files not listed: %d ok, %d GET /nodes/{id} (%s); want 30 ok read one by one", len(byStatus(rows)[StatusOK]), gets, sum)
 	}
 	for _, id := range files[:30] {
-		e.sameTrashRow(id)
+		e.sameServiceRow("trash", id)
 	}
 
 	e.rec.reset()
